@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: one option table drives getopt_long, the config file and --help.
+ * Everything is parsed and validated here, before anything is bound.
+ */
+#ifndef FR_CONFIG_H
+#define FR_CONFIG_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "fr/addr.h"
+#include "fr/log.h"
+
+#define FR_CONFIG_MAX_STREAMS 64
+#define FR_STREAM_NAME_LEN 64
+#define FR_DEFAULT_STREAM "default"
+
+struct fr_stream_config {
+	char name[FR_STREAM_NAME_LEN + 1];
+	struct fr_addr ingest;		/* raw TCP producer address */
+	struct fr_addr listen;		/* raw TCP subscriber address */
+	int has_ingest, has_listen;
+	int is_from_file;		/* the command line may redeclare it */
+};
+
+struct fr_config {
+	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
+	size_t n_streams;
+	size_t max_frame_bytes;
+	int validate;
+	unsigned max_clients;
+	double client_timeout_s;
+	int daemonize;
+	char pidfile[PATH_MAX];
+	char config_file[PATH_MAX];
+	enum fr_log_level log_level;
+};
+
+enum fr_config_result {
+	FR_CONFIG_RUN,		/* configuration complete: start the daemon */
+	FR_CONFIG_EXIT,		/* --help or --version was printed: exit 0 */
+	FR_CONFIG_ERROR,	/* err holds one line: exit 2 */
+};
+
+/* Fills c with the defaults. */
+void fr_config_init(struct fr_config *c);
+
+/*
+ * Applies the config file named by --config (if any), then argv, which overrides
+ * the file. --help and --version print to out. On error, err (FR_ERR_LEN bytes)
+ * names the option, or the file and line, and what is wrong with it.
+ */
+enum fr_config_result fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out,
+    char *err);
+
+/* Applies one "name value" pair, as a config file line does. */
+int fr_config_set(struct fr_config *c, const char *name, const char *value, char *err);
+
+/* Reads a config file: one "name value" per line, '#' starts a comment. */
+int fr_config_load_file(struct fr_config *c, const char *path, char *err);
+
+/* Checks what no single option can: distinct addresses. */
+int fr_config_check(const struct fr_config *c, char *err);
+
+/* True if name is a valid stream name: [A-Za-z0-9._-]{1,64}. */
+int fr_config_is_valid_stream_name(const char *name);
+
+#endif /* FR_CONFIG_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging: levels, stderr or syslog, escaping of untrusted bytes, and a per-key
+ * rate limiter for messages that bad input could otherwise repeat without bound.
+ * log_warn appends strerror(errno); log_warnx does not (OpenSMTPD log.h).
+ */
+#ifndef FR_LOG_H
+#define FR_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fr_log_level {
+	FR_LOG_ERROR,
+	FR_LOG_WARN,
+	FR_LOG_INFO,
+	FR_LOG_DEBUG,
+};
+
+/* Parses "error", "warn", "info" or "debug". Returns 0, or -1 if unknown. */
+int fr_log_level_parse(const char *s, enum fr_log_level *out);
+const char *fr_log_level_name(enum fr_log_level level);
+
+/* Sets the level and the sink: stderr, or syslog when use_syslog is set. */
+void fr_log_init(enum fr_log_level level, int use_syslog);
+void fr_log_set_level(enum fr_log_level level);
+int fr_log_enabled(enum fr_log_level level);
+
+#define FR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+void log_warn(const char *fmt, ...) FR_PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) FR_PRINTF(1, 2);
+void log_info(const char *fmt, ...) FR_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) FR_PRINTF(1, 2);
+void log_errorx(const char *fmt, ...) FR_PRINTF(1, 2);
+_Noreturn void fatal(const char *fmt, ...) FR_PRINTF(1, 2);
+_Noreturn void fatalx(const char *fmt, ...) FR_PRINTF(1, 2);
+
+/*
+ * Writes src as printable ASCII into dst (always NUL-terminated), escaping every
+ * other byte as \xHH, and truncating with "..." when it does not fit.
+ */
+void fr_log_escape(char *dst, size_t dst_len, const void *src, size_t src_len);
+
+/* At most one message per interval; the rest are counted as suppressed. */
+struct fr_ratelimit {
+	double interval_s;
+	double last_at;		/* when a message last passed; < 0 before the first */
+	uint64_t suppressed;	/* messages held back since then */
+};
+
+void fr_ratelimit_init(struct fr_ratelimit *rl, double interval_s);
+
+/*
+ * Returns 1 if a message may be logged at time now, and then stores in
+ * *suppressed how many were held back before it (and resets that count).
+ * Returns 0 and counts the message as suppressed otherwise.
+ */
+int fr_ratelimit_allow(struct fr_ratelimit *rl, double now, uint64_t *suppressed);
+
+#endif /* FR_LOG_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A named stream: the latest complete frame, the subscribers, and the counters.
+ * Publishing stores the frame in the latest slot and offers it to every
+ * subscriber; a new subscriber is offered the latest frame at once.
+ */
+#ifndef FR_STREAM_H
+#define FR_STREAM_H
+
+#include "fr/frame.h"
+#include "fr/log.h"
+#include "fr/stats.h"
+#include "fr/sub.h"
+
+#define FR_STREAM_NAME_MAX 64
+
+enum fr_drop_reason {
+	FR_DROP_INVALID,
+	FR_DROP_OVERSIZE,
+	FR_DROP_TRUNCATED,
+	FR_DROP_REASONS,
+};
+
+struct fr_stream {
+	char name[FR_STREAM_NAME_MAX + 1];
+	struct fr_frame *latest;	/* a reference, or NULL before the first frame */
+	struct fr_list subs;
+	struct fr_stream_counters counters;
+	struct fr_ratelimit drop_log[FR_DROP_REASONS];
+	struct fr_ratelimit garbage_log;
+	uint64_t next_seq;
+};
+
+/* A stream with no frame and no subscribers. NULL on ENOMEM. */
+struct fr_stream *fr_stream_new(const char *name);
+
+/* Closes every subscriber and drops the latest frame. NULL does nothing. */
+void fr_stream_free(struct fr_stream *s);
+
+/*
+ * Makes f (borrowed, sealed) the latest frame and offers it to every subscriber.
+ * May close subscribers that fail to write; never frees them.
+ */
+void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
+
+/* Adds a subscriber and offers it the latest frame, if any. May close it. */
+void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
+
+/* The close callback to put in fr_sub_params, with the stream as its argument. */
+void fr_stream_on_sub_close(struct fr_sub *sub, void *stream);
+
+/*
+ * Counts a dropped frame and logs it, at most once per second per reason, with
+ * the number of messages suppressed since the last one.
+ */
+void fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t bytes,
+    double now, const char *detail);
+
+/* Counts garbage bytes and logs them rate-limited. */
+void fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now);
+
+/* Writes every counter of the stream and of each subscriber to the log. */
+void fr_stream_log_counters(const struct fr_stream *s, double now);
+
+#endif /* FR_STREAM_H */

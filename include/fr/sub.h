@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One subscriber connection. It holds at most two frame references: the frame it
+ * is sending (with an offset) and the newest frame it has not begun. A newer frame
+ * replaces the unbegun one, which counts as dropped: a slow subscriber skips
+ * frames and never builds a backlog. It writes from the shared frame bytes.
+ */
+#ifndef FR_SUB_H
+#define FR_SUB_H
+
+#include <ev.h>
+
+#include "fr/addr.h"
+#include "fr/frame.h"
+#include "fr/stats.h"
+
+struct fr_sub;
+
+/* Called once when the subscriber closes, so its owner can unlink it. */
+typedef void (*fr_sub_close_fn)(struct fr_sub *sub, void *arg);
+
+struct fr_sub_params {
+	double timeout_s;		/* close after this long without write progress */
+	struct fr_stream_counters *stream_counters;	/* bumped as frames go out */
+	fr_sub_close_fn on_close;
+	void *close_arg;
+};
+
+/*
+ * Takes ownership of fd (a connected, non-blocking socket) and starts watching it.
+ * Returns NULL on ENOMEM, after closing fd.
+ */
+struct fr_sub *fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
+    const struct fr_sub_params *params);
+
+/*
+ * Offers a frame (borrowed; the subscriber takes its own reference). Starts writing
+ * at once if the subscriber is idle. May close the subscriber (write error), which
+ * calls on_close but never frees it during this call.
+ */
+void fr_sub_offer(struct fr_sub *sub, struct fr_frame *f);
+
+/*
+ * Stops the watchers, closes the fd, drops the frame references, calls on_close and
+ * queues the struct to be freed after the current loop iteration. why goes to the
+ * log at info level. Closing twice does nothing.
+ */
+void fr_sub_close(struct fr_sub *sub, const char *why);
+
+struct fr_sub_info {
+	const char *peer;
+	const char *protocol;
+	double connected_at;
+	struct fr_client_counters counters;
+};
+
+void fr_sub_get_info(const struct fr_sub *sub, struct fr_sub_info *info);
+
+/* The intrusive list link its owner uses. */
+struct fr_list *fr_sub_link(struct fr_sub *sub);
+struct fr_sub *fr_sub_from_link(struct fr_list *link);
+
+#endif /* FR_SUB_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers every module may use: container_of, the error-buffer size, an
+ * intrusive doubly-linked list, and startup allocations that exit on failure.
+ */
+#ifndef FR_UTIL_H
+#define FR_UTIL_H
+
+#include <stddef.h>
+
+/* Room for a one-line error message written by a callee for its caller. */
+#define FR_ERR_LEN 256
+
+#define FR_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define FR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A circular list: an empty head points at itself. */
+struct fr_list {
+	struct fr_list *prev, *next;
+};
+
+static inline void
+fr_list_init(struct fr_list *head)
+{
+	head->prev = head->next = head;
+}
+
+static inline int
+fr_list_is_empty(const struct fr_list *head)
+{
+	return head->next == head;
+}
+
+static inline void
+fr_list_append(struct fr_list *head, struct fr_list *node)
+{
+	node->prev = head->prev;
+	node->next = head;
+	head->prev->next = node;
+	head->prev = node;
+}
+
+static inline void
+fr_list_remove(struct fr_list *node)
+{
+	node->prev->next = node->next;
+	node->next->prev = node->prev;
+	node->prev = node->next = node;
+}
+
+/* Startup allocations: these exit the process on ENOMEM. */
+void *fr_xcalloc(size_t n, size_t size);
+char *fr_xstrdup(const char *s);
+
+#endif /* FR_UTIL_H */

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The option table and everything that reads it: getopt_long, config files and
+ * --help (redis config.c's one-table idea). Values are range-checked here; nothing
+ * here binds, opens sockets or logs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fr/config.h"
+
+struct option_spec;
+typedef int (*setter_fn)(struct fr_config *c, const struct option_spec *o, const char *value,
+    char *err);
+
+struct option_spec {
+	const char *name;
+	int short_name;		/* 0 if none */
+	const char *arg_name;	/* NULL for flags */
+	const char *help;
+	setter_fn set;
+	size_t offset;		/* where the value goes in struct fr_config */
+	double min, max;	/* for numbers */
+};
+
+static int set_ingest(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_listen(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_stream(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_size(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_uint(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_seconds(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_flag(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_path(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_log_level(struct fr_config *, const struct option_spec *, const char *, char *);
+
+#define AT(field) offsetof(struct fr_config, field)
+
+/* --config, --help and --version are handled by fr_config_parse itself. */
+static const struct option_spec options[] = {
+	{ "ingest", 'i', "ADDR", "raw MJPEG producer address of stream 'default' "
+	  "(default 127.0.0.1:12345)", set_ingest, 0, 0, 0 },
+	{ "listen", 'l', "ADDR", "raw MJPEG subscriber address of stream 'default' "
+	  "(default 127.0.0.1:12346)", set_listen, 0, 0, 0 },
+	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR]", "declare a named stream "
+	  "(repeatable)", set_stream, 0, 0, 0 },
+	{ "max-frame-size", 0, "BYTES", "drop frames larger than this; K and M suffixes "
+	  "(default 8M)", set_size, AT(max_frame_bytes), 1024, 256.0 * 1024 * 1024 },
+	{ "validate", 0, NULL, "check each frame's header with libjpeg-turbo", set_flag,
+	  AT(validate), 0, 0 },
+	{ "max-clients", 0, "N", "refuse subscribers beyond this many (default 1024)", set_uint,
+	  AT(max_clients), 1, 1000000 },
+	{ "client-timeout", 0, "SECONDS", "disconnect a subscriber making no progress "
+	  "(default 10)", set_seconds, AT(client_timeout_s), 0.1, 86400 },
+	{ "daemon", 'd', NULL, "detach and log to syslog", set_flag, AT(daemonize), 0, 0 },
+	{ "pidfile", 'p', "FILE", "write the process id to FILE", set_path, AT(pidfile), 0, 0 },
+	{ "log-level", 'L', "LEVEL", "error, warn, info or debug (default info)", set_log_level,
+	  AT(log_level), 0, 0 },
+};
+
+void
+fr_config_init(struct fr_config *c)
+{
+	char err[FR_ERR_LEN];
+
+	memset(c, 0, sizeof *c);
+	c->n_streams = 1;
+	snprintf(c->streams[0].name, sizeof c->streams[0].name, "%s", FR_DEFAULT_STREAM);
+	fr_addr_parse(&c->streams[0].ingest, "127.0.0.1:12345", err);
+	fr_addr_parse(&c->streams[0].listen, "127.0.0.1:12346", err);
+	c->streams[0].has_ingest = c->streams[0].has_listen = 1;
+	c->max_frame_bytes = 8 * 1024 * 1024;
+	c->max_clients = 1024;
+	c->client_timeout_s = 10;
+	c->log_level = FR_LOG_INFO;
+}
+
+static int
+set_addr(struct fr_addr *a, const char *value, char *err)
+{
+	char why[FR_ERR_LEN];
+
+	if (fr_addr_parse(a, value, why) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.60s': %.180s", value, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_ingest(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	(void)o;
+	c->streams[0].has_ingest = 1;
+	return set_addr(&c->streams[0].ingest, value, err);
+}
+
+static int
+set_listen(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	(void)o;
+	c->streams[0].has_listen = 1;
+	return set_addr(&c->streams[0].listen, value, err);
+}
+
+int
+fr_config_is_valid_stream_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > FR_STREAM_NAME_LEN)
+		return 0;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* The stream called name: an existing one, or a new slot. NULL when full. */
+static struct fr_stream_config *
+stream_slot(struct fr_config *c, const char *name, int *is_new)
+{
+	for (size_t i = 0; i < c->n_streams; i++) {
+		if (strcmp(c->streams[i].name, name) == 0) {
+			*is_new = 0;
+			return &c->streams[i];
+		}
+	}
+	if (c->n_streams == FR_CONFIG_MAX_STREAMS)
+		return NULL;
+	*is_new = 1;
+	return &c->streams[c->n_streams];
+}
+
+/* One "key=ADDR" item of a stream spec. */
+static int
+set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
+{
+	const char *eq = strchr(item, '=');
+	char why[FR_ERR_LEN];
+
+	if (eq != NULL && strncmp(item, "ingest", (size_t)(eq - item)) == 0 && eq - item == 6) {
+		sc->has_ingest = 1;
+		if (set_addr(&sc->ingest, eq + 1, why) == 0)
+			return 0;
+	} else if (eq != NULL && strncmp(item, "listen", (size_t)(eq - item)) == 0 &&
+	    eq - item == 6) {
+		sc->has_listen = 1;
+		if (set_addr(&sc->listen, eq + 1, why) == 0)
+			return 0;
+	} else {
+		snprintf(why, sizeof why, "'%.64s': expected ingest=ADDR or listen=ADDR", item);
+	}
+	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
+	return -1;
+}
+
+static int
+set_stream(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	char spec[512], *save = NULL;
+	int is_new;
+
+	(void)o;
+	if (strlen(value) >= sizeof spec) {
+		snprintf(err, FR_ERR_LEN, "stream spec too long");
+		return -1;
+	}
+	snprintf(spec, sizeof spec, "%s", value);
+	char *name = strtok_r(spec, ",", &save);
+	if (name == NULL || !fr_config_is_valid_stream_name(name)) {
+		snprintf(err, FR_ERR_LEN, "'%.80s': stream names are 1-64 of A-Z a-z 0-9 . _ -",
+		    name ? name : "");
+		return -1;
+	}
+	struct fr_stream_config *sc = stream_slot(c, name, &is_new);
+	if (sc == NULL) {
+		snprintf(err, FR_ERR_LEN, "more than %d streams", FR_CONFIG_MAX_STREAMS);
+		return -1;
+	}
+	int is_default = sc == &c->streams[0];
+	if (!is_new && !is_default && !sc->is_from_file) {
+		snprintf(err, FR_ERR_LEN, "stream %s declared twice", name);
+		return -1;
+	}
+	if (!is_default) {
+		/* A command-line declaration replaces one from the config file. */
+		memset(sc, 0, sizeof *sc);
+		snprintf(sc->name, sizeof sc->name, "%s", name);
+	}
+	for (char *item; (item = strtok_r(NULL, ",", &save)) != NULL;)
+		if (set_stream_item(sc, item, err) < 0)
+			return -1;
+	if (is_new)
+		c->n_streams++;
+	return 0;
+}
+
+/* Parses a number with an optional binary suffix: 65536, 64K, 8M, 1G. */
+static int
+parse_size(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		v *= 1024, end++;
+		break;
+	case 'm': case 'M':
+		v *= 1024 * 1024, end++;
+		break;
+	case 'g': case 'G':
+		v *= 1024 * 1024 * 1024, end++;
+		break;
+	default:
+		return -1;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end != '\0' || v != floor(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+check_range(const struct option_spec *o, double v, const char *value, char *err)
+{
+	if (v < o->min || v > o->max) {
+		snprintf(err, FR_ERR_LEN, "%.40s out of range (%.10g-%.10g)", value, o->min, o->max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_size(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	double v;
+
+	if (parse_size(value, &v) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.40s' is not a size (like 65536, 512K or 8M)", value);
+		return -1;
+	}
+	if (check_range(o, v, value, err) < 0)
+		return -1;
+	*(size_t *)(void *)((char *)c + o->offset) = (size_t)v;
+	return 0;
+}
+
+static int
+parse_number(const char *value, double *v, int is_integer, char *err)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(value, &end);
+	if (end == value || *end != '\0' || errno == ERANGE || !isfinite(*v) ||
+	    (is_integer && *v != floor(*v))) {
+		snprintf(err, FR_ERR_LEN, "'%.40s' is not %s", value,
+		    is_integer ? "a whole number" : "a number");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_uint(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	double v;
+
+	if (parse_number(value, &v, 1, err) < 0 || check_range(o, v, value, err) < 0)
+		return -1;
+	*(unsigned *)(void *)((char *)c + o->offset) = (unsigned)v;
+	return 0;
+}
+
+static int
+set_seconds(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	double v;
+
+	if (parse_number(value, &v, 0, err) < 0 || check_range(o, v, value, err) < 0)
+		return -1;
+	*(double *)(void *)((char *)c + o->offset) = v;
+	return 0;
+}
+
+/* A flag alone means yes; a config file may also spell it out. */
+static int
+set_flag(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	int *flag = (int *)(void *)((char *)c + o->offset);
+
+	if (value == NULL || strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+	    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+		*flag = 1;
+	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+	    strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
+		*flag = 0;
+	else {
+		snprintf(err, FR_ERR_LEN, "'%.40s': expected yes or no", value);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_path(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	char *dst = (char *)c + o->offset;
+
+	if (*value == '\0' || strlen(value) >= PATH_MAX) {
+		snprintf(err, FR_ERR_LEN, "bad path");
+		return -1;
+	}
+	snprintf(dst, PATH_MAX, "%s", value);
+	return 0;
+}
+
+static int
+set_log_level(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	(void)o;
+	if (fr_log_level_parse(value, &c->log_level) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.40s': expected error, warn, info or debug", value);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct option_spec *
+find_option(const char *name)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+int
+fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
+{
+	const struct option_spec *o = find_option(name);
+	char why[FR_ERR_LEN];
+
+	if (o == NULL) {
+		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", name);
+		return -1;
+	}
+	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
+		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%s)", o->name, o->arg_name);
+		return -1;
+	}
+	if (o->set(c, o, value, why) < 0) {
+		snprintf(err, FR_ERR_LEN, "--%s: %.200s", o->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int
+fr_config_load_file(struct fr_config *c, const char *path, char *err)
+{
+	FILE *fp = fopen(path, "r");
+	char line[1024], why[FR_ERR_LEN];
+	unsigned lineno = 0;
+
+	if (fp == NULL) {
+		snprintf(err, FR_ERR_LEN, "%.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t first_new_stream = c->n_streams;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		char *name = trim(line);
+		if (*name == '\0')
+			continue;
+		char *value = name + strcspn(name, " \t");
+		if (*value != '\0')
+			*value++ = '\0';
+		value = trim(value);
+		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
+			snprintf(err, FR_ERR_LEN, "%.60s:%u: %.180s", path, lineno, why);
+			fclose(fp);
+			return -1;
+		}
+	}
+	fclose(fp);
+	for (size_t i = first_new_stream; i < c->n_streams; i++)
+		c->streams[i].is_from_file = 1;
+	return 0;
+}
+
+int
+fr_config_check(const struct fr_config *c, char *err)
+{
+	const struct fr_addr *addrs[2 * FR_CONFIG_MAX_STREAMS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_streams; i++) {
+		const struct fr_stream_config *sc = &c->streams[i];
+
+		if (sc->has_ingest)
+			addrs[n++] = &sc->ingest;
+		if (sc->has_listen)
+			addrs[n++] = &sc->listen;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = i + 1; j < n; j++) {
+			if (strcmp(addrs[i]->text, addrs[j]->text) == 0) {
+				snprintf(err, FR_ERR_LEN, "address %s is used twice", addrs[i]->text);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void
+print_help(FILE *out)
+{
+	fprintf(out, "usage: framerouter [OPTION]...\n"
+	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		const struct option_spec *o = &options[i];
+		char left[64];
+
+		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
+		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,
+		    o->arg_name ? o->arg_name : "");
+		fprintf(out, "  %-40s %s\n", left, o->help);
+	}
+	fprintf(out, "  -c, --config FILE                        read options from FILE, "
+	    "one \"name value\" per line\n"
+	    "  -h, --help                               show this help\n"
+	    "  -V, --version                            show the version\n\n"
+	    "ADDR is HOST:PORT, [IPv6]:PORT or unix:/path.\n");
+}
+
+/* Finds --config FILE in argv, so the file can be read before argv overrides it. */
+static const char *
+find_config_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) &&
+		    i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+enum fr_config_result
+fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err)
+{
+	enum { N = sizeof options / sizeof options[0] };
+	struct option longopts[N + 4];
+	char shortopts[3 * N + 8];
+	size_t s = 0;
+
+	const char *file = find_config_arg(argc, argv);
+	if (file != NULL) {
+		if (fr_config_load_file(c, file, err) < 0)
+			return FR_CONFIG_ERROR;
+		snprintf(c->config_file, sizeof c->config_file, "%s", file);
+	}
+	for (size_t i = 0; i < N; i++) {
+		longopts[i] = (struct option){ options[i].name,
+			options[i].arg_name ? required_argument : no_argument, NULL, 256 + (int)i };
+		if (options[i].short_name) {
+			shortopts[s++] = (char)options[i].short_name;
+			if (options[i].arg_name)
+				shortopts[s++] = ':';
+		}
+	}
+	longopts[N] = (struct option){ "config", required_argument, NULL, 'c' };
+	longopts[N + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[N + 2] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[N + 3] = (struct option){ NULL, 0, NULL, 0 };
+	memcpy(shortopts + s, ":c:hV", 6);
+
+	optind = 0;	/* restart getopt: a test may parse several argv in one process */
+	opterr = 0;
+	for (int ch; (ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1;) {
+		const struct option_spec *o = NULL;
+
+		switch (ch) {
+		case 'c':
+			continue;	/* already read */
+		case 'h':
+			print_help(out);
+			return FR_CONFIG_EXIT;
+		case 'V':
+			fprintf(out, "framerouter %s\n", PACKAGE_VERSION);
+			return FR_CONFIG_EXIT;
+		case ':':
+			snprintf(err, FR_ERR_LEN, "%s: needs a value", argv[optind - 1]);
+			return FR_CONFIG_ERROR;
+		case '?':
+			if (optopt != 0)
+				snprintf(err, FR_ERR_LEN, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", argv[optind - 1]);
+			return FR_CONFIG_ERROR;
+		default:
+			break;
+		}
+		if (ch >= 256)
+			o = &options[ch - 256];
+		for (size_t i = 0; o == NULL && i < N; i++)
+			if (options[i].short_name == ch)
+				o = &options[i];
+		if (fr_config_set(c, o->name, optarg, err) < 0)
+			return FR_CONFIG_ERROR;
+	}
+	if (optind < argc) {
+		snprintf(err, FR_ERR_LEN, "unexpected argument '%.64s'", argv[optind]);
+		return FR_CONFIG_ERROR;
+	}
+	return fr_config_check(c, err) < 0 ? FR_CONFIG_ERROR : FR_CONFIG_RUN;
+}

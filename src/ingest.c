@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Producer ingest. The frame under construction is the read buffer: recv() writes
+ * into its tail, the splitter walks the new bytes, and when a frame ends the buffer
+ * itself is sealed and published. Only the bytes that followed the frame's end in
+ * the same read are copied, into the next buffer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fr/frame.h"
+#include "fr/ingest.h"
+#include "fr/log.h"
+#include "fr/splitter.h"
+#include "fr/util.h"
+#include "fr/validate.h"
+
+#define INGEST_MIN_CAP (64 * 1024)
+/* Reads per readiness event: enough to drain a burst, bounded so that a producer
+ * pushing at memory speed still lets subscribers be served. */
+#define INGEST_READS_PER_EVENT 8
+
+struct fr_ingest {
+	struct ev_loop *loop;
+	struct fr_stream *stream;
+	struct fr_ingest_params params;
+	struct fr_splitter *splitter;
+	struct fr_frame *building;	/* unsealed, owned here; NULL after ENOMEM */
+	size_t len;			/* bytes in building->data */
+	size_t last_frame_len;		/* sizes the next buffer */
+	uint64_t garbage_seen;		/* splitter garbage already counted */
+	int fd;				/* producer socket, -1 when none */
+	ev_io read_io;
+	struct fr_addr peer;
+};
+
+/* Room for about one more frame like the last, so most frames need one buffer. */
+static size_t
+next_cap(const struct fr_ingest *ing, size_t at_least)
+{
+	size_t cap = ing->last_frame_len + ing->last_frame_len / 4 + 16 * 1024;
+
+	if (cap < INGEST_MIN_CAP)
+		cap = INGEST_MIN_CAP;
+	if (cap > ing->params.max_frame_bytes)
+		cap = ing->params.max_frame_bytes;
+	return cap < at_least ? at_least : cap;
+}
+
+static void
+count_garbage(struct fr_ingest *ing)
+{
+	uint64_t total = fr_splitter_garbage_bytes(ing->splitter);
+
+	if (total > ing->garbage_seen)
+		fr_stream_note_garbage(ing->stream, total - ing->garbage_seen, ev_now(ing->loop));
+	ing->garbage_seen = total;
+}
+
+static void
+note_drop(struct fr_ingest *ing, const struct fr_splitter_event *ev)
+{
+	static const enum fr_drop_reason reasons[] = {
+		[FR_SPLITTER_DROP_INVALID] = FR_DROP_INVALID,
+		[FR_SPLITTER_DROP_OVERSIZE] = FR_DROP_OVERSIZE,
+		[FR_SPLITTER_DROP_TRUNCATED] = FR_DROP_TRUNCATED,
+	};
+	const char *detail = NULL;
+
+	switch (ev->reason) {
+	case FR_SPLITTER_DROP_INVALID:
+		detail = "broken marker structure";
+		break;
+	case FR_SPLITTER_DROP_OVERSIZE:
+		detail = "larger than --max-frame-size";
+		break;
+	case FR_SPLITTER_DROP_TRUNCATED:
+		detail = "producer left mid-frame";
+		break;
+	default:
+		abort();
+	}
+	fr_stream_note_drop(ing->stream, reasons[ev->reason], ev->dropped_bytes,
+	    ev_now(ing->loop), detail);
+}
+
+/*
+ * The splitter found a whole frame in building[start, end). Move what follows it
+ * into a fresh buffer, seal the old one and publish it. Returns -1 if no buffer
+ * could be had for the rest (the frame is still published).
+ */
+static int
+take_frame(struct fr_ingest *ing, size_t start, size_t end)
+{
+	struct fr_frame *f = ing->building;
+	size_t rest = ing->len - end;
+	struct fr_frame *next = fr_frame_new(next_cap(ing, rest));
+
+	if (next != NULL)
+		memcpy(next->data, f->data + end, rest);
+	else
+		fr_stream_note_garbage(ing->stream, rest, ev_now(ing->loop));
+	if (start > 0)	/* garbage came first in this buffer: rare */
+		memmove(f->data, f->data + start, end - start);
+	fr_frame_seal(f, end - start);
+	f->received_at = ev_now(ing->loop);
+	ing->last_frame_len = f->len;
+	ing->building = next;
+	ing->len = next != NULL ? rest : 0;
+	fr_splitter_shift(ing->splitter, end);
+	fr_stream_publish(ing->stream, f);
+	fr_frame_unref(f);
+	return next != NULL ? 0 : -1;
+}
+
+static int
+is_valid(struct fr_ingest *ing, size_t start, size_t end)
+{
+	struct fr_frame *f = ing->building;
+	char err[FR_ERR_LEN];
+
+	if (!ing->params.validate)
+		return 1;
+	if (fr_validate_frame(f->data + start, end - start, &f->width, &f->height, err) == 0)
+		return 1;
+	fr_stream_note_drop(ing->stream, FR_DROP_INVALID, end - start, ev_now(ing->loop), err);
+	return 0;
+}
+
+/* Lost the buffer to ENOMEM: forget the partial state, start over with the next read. */
+static void
+reset_after_enomem(struct fr_ingest *ing)
+{
+	struct fr_splitter_event ev;
+
+	if (fr_splitter_finish(ing->splitter, &ev) == FR_SPLITTER_DROP)
+		note_drop(ing, &ev);
+	count_garbage(ing);
+	ing->len = 0;
+}
+
+/* Walks the bytes received so far; publishes and drops frames as they end. */
+static void
+split(struct fr_ingest *ing)
+{
+	struct fr_splitter_event ev;
+	enum fr_splitter_result r;
+
+	while ((r = fr_splitter_scan(ing->splitter, ing->building->data, ing->len, &ev)) !=
+	    FR_SPLITTER_MORE) {
+		if (r == FR_SPLITTER_DROP) {
+			note_drop(ing, &ev);
+			continue;
+		}
+		if (!is_valid(ing, ev.start, ev.end))
+			continue;
+		if (take_frame(ing, ev.start, ev.end) < 0) {
+			log_warnx("stream %s: out of memory for the next frame", ing->stream->name);
+			reset_after_enomem(ing);
+			return;
+		}
+	}
+	count_garbage(ing);
+	size_t keep = fr_splitter_keep_from(ing->splitter);
+	if (keep > 0) {
+		memmove(ing->building->data, ing->building->data + keep, ing->len - keep);
+		ing->len -= keep;
+		fr_splitter_shift(ing->splitter, keep);
+	}
+}
+
+/* Makes sure there is room to read into; grows up to the frame limit. */
+static int
+ensure_room(struct fr_ingest *ing)
+{
+	if (ing->building == NULL) {
+		ing->building = fr_frame_new(next_cap(ing, 0));
+		ing->len = 0;
+		return ing->building != NULL ? 0 : -1;
+	}
+	if (ing->len < ing->building->cap)
+		return 0;
+	/* Cannot pass the limit: the splitter drops an oversize frame before it. */
+	size_t cap = ing->building->cap * 2;
+	if (cap > ing->params.max_frame_bytes)
+		cap = ing->params.max_frame_bytes;
+	struct fr_frame *g = fr_frame_grow(ing->building, cap);
+	if (g == NULL)
+		return -1;
+	ing->building = g;
+	return 0;
+}
+
+static void
+producer_gone(struct fr_ingest *ing, const char *why)
+{
+	struct fr_splitter_event ev;
+
+	log_info("stream %s: producer %s disconnected: %s", ing->stream->name, ing->peer.text, why);
+	ev_io_stop(ing->loop, &ing->read_io);
+	close(ing->fd);
+	ing->fd = -1;
+	ing->stream->counters.producer_connected = 0;
+	if (fr_splitter_finish(ing->splitter, &ev) == FR_SPLITTER_DROP)
+		note_drop(ing, &ev);
+	count_garbage(ing);
+	ing->len = 0;
+}
+
+/* Reads into a scratch buffer when no frame buffer can be had, so that the
+ * producer is not stalled; the bytes are lost and counted as garbage. */
+static ssize_t
+read_without_buffer(struct fr_ingest *ing)
+{
+	static uint8_t scratch[16 * 1024];
+	ssize_t n = recv(ing->fd, scratch, sizeof scratch, 0);
+
+	if (n > 0) {
+		ing->stream->counters.bytes_in += (uint64_t)n;
+		fr_stream_note_garbage(ing->stream, (uint64_t)n, ev_now(ing->loop));
+	}
+	return n;
+}
+
+static void
+read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fr_ingest *ing = FR_CONTAINER_OF(w, struct fr_ingest, read_io);
+
+	(void)loop, (void)revents;
+	for (int i = 0; i < INGEST_READS_PER_EVENT; i++) {
+		ssize_t n;
+		size_t room = 0;
+
+		if (ensure_room(ing) < 0) {
+			n = read_without_buffer(ing);
+		} else {
+			room = ing->building->cap - ing->len;
+			n = recv(ing->fd, ing->building->data + ing->len, room, 0);
+		}
+		if (n == 0) {
+			producer_gone(ing, "end of stream");
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				producer_gone(ing, strerror(errno));
+			return;
+		}
+		if (room == 0)
+			continue;
+		ing->len += (size_t)n;
+		ing->stream->counters.bytes_in += (uint64_t)n;
+		split(ing);
+		if ((size_t)n < room)
+			return;	/* drained the socket */
+	}
+}
+
+struct fr_ingest *
+fr_ingest_new(struct ev_loop *loop, struct fr_stream *s, const struct fr_ingest_params *params)
+{
+	struct fr_ingest *ing = calloc(1, sizeof *ing);
+
+	if (ing == NULL)
+		return NULL;
+	ing->splitter = fr_splitter_new(params->max_frame_bytes);
+	if (ing->splitter == NULL) {
+		free(ing);
+		return NULL;
+	}
+	ing->loop = loop;
+	ing->stream = s;
+	ing->params = *params;
+	ing->fd = -1;
+	ev_init(&ing->read_io, read_cb);
+	return ing;
+}
+
+void
+fr_ingest_free(struct fr_ingest *ing)
+{
+	if (ing == NULL)
+		return;
+	if (ing->fd >= 0)
+		producer_gone(ing, "shutting down");
+	fr_frame_unref(ing->building);
+	fr_splitter_free(ing->splitter);
+	free(ing);
+}
+
+void
+fr_ingest_attach(struct fr_ingest *ing, int fd, const struct fr_addr *peer)
+{
+	if (ing->fd >= 0) {
+		log_info("stream %s: producer %s replaces %s", ing->stream->name, peer->text,
+		    ing->peer.text);
+		producer_gone(ing, "replaced by a new producer");
+	}
+	ing->fd = fd;
+	ing->peer = *peer;
+	ing->stream->counters.producer_connects++;
+	ing->stream->counters.producer_connected = 1;
+	log_info("stream %s: producer %s connected", ing->stream->name, peer->text);
+	ev_io_set(&ing->read_io, fd, EV_READ);
+	ev_io_start(ing->loop, &ing->read_io);
+}
+
+int
+fr_ingest_has_producer(const struct fr_ingest *ing)
+{
+	return ing->fd >= 0;
+}

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incremental JPEG marker walker (ITU-T T.81 Annex B). It finds frame boundaries by
+ * following the marker structure, never by searching for FF D9: segment payloads are
+ * skipped by their length, entropy-coded data is scanned for markers. It keeps only
+ * offsets; the caller keeps the bytes (see fr_splitter_keep_from()).
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fr/splitter.h"
+
+enum state {
+	ST_SEEK,		/* outside a frame, looking for FF D8 */
+	ST_MARKER,		/* inside a frame, a marker must come next */
+	ST_MARKER_CODE,		/* saw FF where a marker must come; FF FF is fill */
+	ST_LEN_HI,		/* first byte of a segment length */
+	ST_LEN_LO,		/* second byte of a segment length */
+	ST_SKIP,		/* segment payload, skipped by its length */
+	ST_ENTROPY,		/* entropy-coded data after SOS */
+	ST_ENTROPY_FF,		/* saw FF in entropy-coded data */
+};
+
+/* T.81 Table B.1 */
+enum {
+	M_SOF0 = 0xc0, M_DHT = 0xc4, M_JPG = 0xc8, M_DAC = 0xcc,
+	M_RST0 = 0xd0, M_RST7 = 0xd7, M_SOI = 0xd8, M_EOI = 0xd9, M_SOS = 0xda,
+	M_TEM = 0x01, M_RES_FIRST = 0x02, M_RES_LAST = 0xbf, M_FILL = 0xff,
+};
+
+struct fr_splitter {
+	enum state state;
+	size_t max_frame_bytes;
+	size_t pos;		/* next byte to examine */
+	size_t start;		/* offset of the current frame's SOI */
+	size_t skip_left;	/* payload bytes left in ST_SKIP */
+	unsigned seg_len;	/* length field being read */
+	uint8_t marker;		/* marker whose segment is being read */
+	int seek_saw_ff;	/* ST_SEEK: the byte before pos was FF */
+	int has_scan;		/* an SOS was seen in this frame */
+	int is_discarding;	/* oversize: walking the frame without keeping it */
+	uint64_t garbage_bytes;
+};
+
+struct fr_splitter *
+fr_splitter_new(size_t max_frame_bytes)
+{
+	struct fr_splitter *sp = calloc(1, sizeof *sp);
+
+	if (sp == NULL)
+		return NULL;
+	sp->max_frame_bytes = max_frame_bytes;
+	sp->state = ST_SEEK;
+	return sp;
+}
+
+void
+fr_splitter_free(struct fr_splitter *sp)
+{
+	free(sp);
+}
+
+static int
+is_in_frame(const struct fr_splitter *sp)
+{
+	return sp->state != ST_SEEK;
+}
+
+int
+fr_splitter_in_frame(const struct fr_splitter *sp)
+{
+	return is_in_frame(sp) && !sp->is_discarding;
+}
+
+uint64_t
+fr_splitter_garbage_bytes(const struct fr_splitter *sp)
+{
+	return sp->garbage_bytes;
+}
+
+size_t
+fr_splitter_keep_from(const struct fr_splitter *sp)
+{
+	if (is_in_frame(sp) && !sp->is_discarding)
+		return sp->start;
+	/* A trailing FF may be the first half of the next SOI. */
+	if ((sp->state == ST_SEEK && sp->seek_saw_ff) ||
+	    (sp->is_discarding && (sp->state == ST_MARKER_CODE || sp->state == ST_ENTROPY_FF)))
+		return sp->pos - 1;
+	return sp->pos;
+}
+
+void
+fr_splitter_shift(struct fr_splitter *sp, size_t n)
+{
+	assert(n <= fr_splitter_keep_from(sp));
+	sp->pos -= n;
+	if (is_in_frame(sp) && !sp->is_discarding)
+		sp->start -= n;
+}
+
+static void
+begin_frame(struct fr_splitter *sp, size_t soi_at)
+{
+	sp->start = soi_at;
+	sp->state = ST_MARKER;
+	sp->has_scan = 0;
+	sp->is_discarding = 0;
+}
+
+static void
+seek(struct fr_splitter *sp)
+{
+	sp->state = ST_SEEK;
+	sp->seek_saw_ff = 0;
+	sp->is_discarding = 0;
+}
+
+/*
+ * The frame is structurally broken. Its SOI may have been a false one (say, bytes
+ * inside a truncated segment whose length swallowed the real next SOI), so look
+ * again from the byte after it. An oversize frame being discarded cannot be rescanned.
+ */
+static enum fr_splitter_result
+drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
+{
+	if (sp->is_discarding) {
+		seek(sp);
+		return FR_SPLITTER_MORE;
+	}
+	sp->pos = sp->start + 2;
+	seek(sp);
+	ev->reason = FR_SPLITTER_DROP_INVALID;
+	ev->dropped_bytes = 2;
+	return FR_SPLITTER_DROP;
+}
+
+/* A new SOI where a marker was due: the broken frame ends here, the new one begins. */
+static enum fr_splitter_result
+restart_at_soi(struct fr_splitter *sp, struct fr_splitter_event *ev)
+{
+	size_t soi_at = sp->pos - 2;
+	int was_discarding = sp->is_discarding;
+	size_t broken_bytes = soi_at - sp->start;
+
+	begin_frame(sp, soi_at);
+	if (was_discarding)
+		return FR_SPLITTER_MORE;
+	ev->dropped_bytes = broken_bytes;
+	ev->reason = FR_SPLITTER_DROP_INVALID;
+	return FR_SPLITTER_DROP;
+}
+
+static enum fr_splitter_result
+end_frame(struct fr_splitter *sp, struct fr_splitter_event *ev)
+{
+	int was_discarding = sp->is_discarding;
+
+	seek(sp);
+	if (was_discarding)
+		return FR_SPLITTER_MORE;
+	ev->start = sp->start;
+	ev->end = sp->pos;
+	return FR_SPLITTER_FRAME;
+}
+
+/* ST_SEEK: skip to the next FF D8, counting what is skipped as garbage. */
+static enum fr_splitter_result
+step_seek(struct fr_splitter *sp, const uint8_t *buf, size_t len)
+{
+	if (!sp->seek_saw_ff) {
+		const uint8_t *ff = memchr(buf + sp->pos, 0xff, len - sp->pos);
+		size_t at = ff ? (size_t)(ff - buf) : len;
+
+		sp->garbage_bytes += at - sp->pos;
+		sp->pos = at;
+		if (ff == NULL)
+			return FR_SPLITTER_MORE;
+		sp->pos++;
+		sp->seek_saw_ff = 1;
+		return FR_SPLITTER_MORE;
+	}
+	uint8_t b = buf[sp->pos++];
+	if (b == M_SOI) {
+		sp->seek_saw_ff = 0;
+		begin_frame(sp, sp->pos - 2);
+	} else if (b == M_FILL) {
+		sp->garbage_bytes++;	/* the earlier FF; this one may still start an SOI */
+	} else {
+		sp->garbage_bytes += 2;
+		sp->seek_saw_ff = 0;
+	}
+	return FR_SPLITTER_MORE;
+}
+
+/* T.81 B.1.1.4: these markers stand alone, without a length. */
+static int
+is_standalone(uint8_t m)
+{
+	return m == M_TEM || (m >= M_RST0 && m <= M_EOI);
+}
+
+static enum fr_splitter_result
+on_marker(struct fr_splitter *sp, uint8_t m, struct fr_splitter_event *ev)
+{
+	if (m == M_SOI)
+		return restart_at_soi(sp, ev);
+	if (m == M_EOI) {
+		if (!sp->has_scan)
+			return drop_invalid(sp, ev);
+		return end_frame(sp, ev);
+	}
+	/* 00 is stuffing, only meaningful in entropy data; 02..BF are reserved;
+	 * RSTn only appear inside entropy data. */
+	if (m == 0x00 || (m >= M_RES_FIRST && m <= M_RES_LAST) || (m >= M_RST0 && m <= M_RST7))
+		return drop_invalid(sp, ev);
+	if (is_standalone(m)) {
+		sp->state = ST_MARKER;
+		return FR_SPLITTER_MORE;
+	}
+	sp->marker = m;
+	sp->state = ST_LEN_HI;
+	return FR_SPLITTER_MORE;
+}
+
+static enum fr_splitter_result
+step_segment(struct fr_splitter *sp, const uint8_t *buf, size_t len, struct fr_splitter_event *ev)
+{
+	uint8_t b;
+
+	switch (sp->state) {
+	case ST_MARKER:
+		if (buf[sp->pos++] != 0xff)
+			return drop_invalid(sp, ev);
+		sp->state = ST_MARKER_CODE;
+		return FR_SPLITTER_MORE;
+	case ST_MARKER_CODE:
+		b = buf[sp->pos++];
+		if (b == M_FILL)	/* T.81 B.1.1.2: any number of fill bytes */
+			return FR_SPLITTER_MORE;
+		return on_marker(sp, b, ev);
+	case ST_LEN_HI:
+		sp->seg_len = (unsigned)buf[sp->pos++] << 8;
+		sp->state = ST_LEN_LO;
+		return FR_SPLITTER_MORE;
+	case ST_LEN_LO:
+		sp->seg_len |= buf[sp->pos++];
+		/* T.81 B.1.1.4: the length counts its own two bytes. */
+		if (sp->seg_len < 2)
+			return drop_invalid(sp, ev);
+		sp->skip_left = sp->seg_len - 2;
+		sp->state = ST_SKIP;
+		return FR_SPLITTER_MORE;
+	case ST_SKIP: {
+		size_t n = len - sp->pos;
+
+		if (n > sp->skip_left)
+			n = sp->skip_left;
+		sp->pos += n;
+		sp->skip_left -= n;
+		if (sp->skip_left > 0)
+			return FR_SPLITTER_MORE;
+		if (sp->marker == M_SOS) {
+			sp->has_scan = 1;
+			sp->state = ST_ENTROPY;
+		} else {
+			sp->state = ST_MARKER;
+		}
+		return FR_SPLITTER_MORE;
+	}
+	default:
+		abort();
+	}
+}
+
+static enum fr_splitter_result
+step_entropy(struct fr_splitter *sp, const uint8_t *buf, size_t len, struct fr_splitter_event *ev)
+{
+	if (sp->state == ST_ENTROPY) {
+		const uint8_t *ff = memchr(buf + sp->pos, 0xff, len - sp->pos);
+
+		if (ff == NULL) {
+			sp->pos = len;
+			return FR_SPLITTER_MORE;
+		}
+		sp->pos = (size_t)(ff - buf) + 1;
+		sp->state = ST_ENTROPY_FF;
+		return FR_SPLITTER_MORE;
+	}
+	uint8_t b = buf[sp->pos++];
+	/* T.81 F.1.2.3: FF 00 is a stuffed FF; B.1.1.2: FF FF is fill before a marker;
+	 * E.1.4: RSTn sit between restart intervals. None of them ends the scan. */
+	if (b == 0x00 || (b >= M_RST0 && b <= M_RST7)) {
+		sp->state = ST_ENTROPY;
+		return FR_SPLITTER_MORE;
+	}
+	if (b == M_FILL)
+		return FR_SPLITTER_MORE;
+	/* Any other marker ends the scan: EOI, or tables and the next SOS (progressive). */
+	return on_marker(sp, b, ev);
+}
+
+/* How far the walk may go before the current frame is over the limit. */
+static size_t
+scan_limit(const struct fr_splitter *sp, size_t len)
+{
+	if (!is_in_frame(sp) || sp->is_discarding)
+		return len;
+	size_t limit = sp->start + sp->max_frame_bytes;
+	return limit < len ? limit : len;
+}
+
+enum fr_splitter_result
+fr_splitter_scan(struct fr_splitter *sp, const uint8_t *buf, size_t len,
+    struct fr_splitter_event *ev)
+{
+	enum fr_splitter_result r;
+
+	memset(ev, 0, sizeof *ev);
+	for (;;) {
+		if (is_in_frame(sp) && !sp->is_discarding &&
+		    sp->pos - sp->start >= sp->max_frame_bytes) {
+			/* Walk on without keeping bytes, so the next frame is found
+			 * exactly where this one ends. */
+			sp->is_discarding = 1;
+			ev->reason = FR_SPLITTER_DROP_OVERSIZE;
+			ev->dropped_bytes = sp->pos - sp->start;
+			return FR_SPLITTER_DROP;
+		}
+		size_t end = scan_limit(sp, len);
+		if (sp->pos >= end)
+			return FR_SPLITTER_MORE;
+		switch (sp->state) {
+		case ST_SEEK:
+			r = step_seek(sp, buf, end);
+			break;
+		case ST_ENTROPY:
+		case ST_ENTROPY_FF:
+			r = step_entropy(sp, buf, end, ev);
+			break;
+		default:
+			r = step_segment(sp, buf, end, ev);
+			break;
+		}
+		if (r != FR_SPLITTER_MORE)
+			return r;
+	}
+}
+
+enum fr_splitter_result
+fr_splitter_finish(struct fr_splitter *sp, struct fr_splitter_event *ev)
+{
+	int was_partial = fr_splitter_in_frame(sp);
+
+	memset(ev, 0, sizeof *ev);
+	if (sp->state == ST_SEEK && sp->seek_saw_ff)
+		sp->garbage_bytes++;
+	if (was_partial)
+		ev->dropped_bytes = sp->pos - sp->start;
+	seek(sp);
+	sp->pos = 0;
+	if (!was_partial)
+		return FR_SPLITTER_MORE;
+	ev->reason = FR_SPLITTER_DROP_TRUNCATED;
+	return FR_SPLITTER_DROP;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streams: the latest slot and the fan-out. A stream reaches its subscribers only
+ * through fr_sub_offer(); it never writes to a socket itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fr/stream.h"
+
+static const char *const drop_names[FR_DROP_REASONS] = {
+	[FR_DROP_INVALID] = "invalid",
+	[FR_DROP_OVERSIZE] = "oversize",
+	[FR_DROP_TRUNCATED] = "truncated",
+};
+
+struct fr_stream *
+fr_stream_new(const char *name)
+{
+	struct fr_stream *s = calloc(1, sizeof *s);
+
+	if (s == NULL)
+		return NULL;
+	snprintf(s->name, sizeof s->name, "%s", name);
+	fr_list_init(&s->subs);
+	for (size_t i = 0; i < FR_DROP_REASONS; i++)
+		fr_ratelimit_init(&s->drop_log[i], 1.0);
+	fr_ratelimit_init(&s->garbage_log, 1.0);
+	return s;
+}
+
+void
+fr_stream_free(struct fr_stream *s)
+{
+	if (s == NULL)
+		return;
+	while (!fr_list_is_empty(&s->subs))
+		fr_sub_close(fr_sub_from_link(s->subs.next), "shutting down");
+	fr_frame_unref(s->latest);
+	free(s);
+}
+
+void
+fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
+{
+	f->seq = s->next_seq++;
+	s->counters.frames_in++;
+	fr_frame_unref(s->latest);
+	s->latest = fr_frame_ref(f);
+	/* A subscriber closed by its offer unlinks itself: step past it first. */
+	for (struct fr_list *l = s->subs.next, *next; l != &s->subs; l = next) {
+		next = l->next;
+		fr_sub_offer(fr_sub_from_link(l), f);
+	}
+}
+
+void
+fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
+{
+	fr_list_append(&s->subs, fr_sub_link(sub));
+	s->counters.clients++;
+	if (s->latest != NULL)
+		fr_sub_offer(sub, s->latest);
+}
+
+void
+fr_stream_on_sub_close(struct fr_sub *sub, void *stream)
+{
+	struct fr_stream *s = stream;
+
+	fr_list_remove(fr_sub_link(sub));
+	s->counters.clients--;
+}
+
+/* " (N more suppressed)", or "" when nothing was held back. */
+static const char *
+suppressed_note(uint64_t suppressed)
+{
+	static char note[48];
+
+	if (suppressed == 0)
+		return "";
+	snprintf(note, sizeof note, " (%llu more suppressed)", (unsigned long long)suppressed);
+	return note;
+}
+
+void
+fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t bytes,
+    double now, const char *detail)
+{
+	uint64_t suppressed;
+
+	switch (reason) {
+	case FR_DROP_INVALID:
+		s->counters.dropped_invalid++;
+		break;
+	case FR_DROP_OVERSIZE:
+		s->counters.dropped_oversize++;
+		break;
+	case FR_DROP_TRUNCATED:
+		s->counters.dropped_truncated++;
+		break;
+	default:
+		abort();
+	}
+	if (!fr_ratelimit_allow(&s->drop_log[reason], now, &suppressed))
+		return;
+	log_warnx("stream %s: dropped frame: %s, %zu bytes%s%s%s", s->name, drop_names[reason],
+	    bytes, detail ? ": " : "", detail ? detail : "", suppressed_note(suppressed));
+}
+
+void
+fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now)
+{
+	uint64_t suppressed;
+
+	s->counters.garbage_bytes += bytes;
+	if (!fr_ratelimit_allow(&s->garbage_log, now, &suppressed))
+		return;
+	log_warnx("stream %s: skipped %llu bytes outside any JPEG frame%s", s->name,
+	    (unsigned long long)bytes, suppressed_note(suppressed));
+}
+
+void
+fr_stream_log_counters(const struct fr_stream *s, double now)
+{
+	char line[512];
+
+	fr_stats_format_stream(line, sizeof line, &s->counters);
+	log_info("stream %s: %s latest_bytes=%zu", s->name, line,
+	    s->latest ? s->latest->len : (size_t)0);
+	for (struct fr_list *l = s->subs.next; l != &s->subs; l = l->next) {
+		struct fr_sub_info info;
+
+		fr_sub_get_info(fr_sub_from_link(l), &info);
+		fr_stats_format_client(line, sizeof line, &info.counters);
+		log_info("stream %s: client %s %s connected_s=%.1f %s", s->name, info.peer,
+		    info.protocol, now - info.connected_at, line);
+	}
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A subscriber: writes whole frames from the shared frame bytes, skips to the
+ * newest frame when it falls behind, and is cut when it stops making progress.
+ * It watches for writability only while a write is blocked; a subscriber that
+ * keeps up is written to straight from fr_sub_offer(), with no watcher churn.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fr/defer.h"
+#include "fr/log.h"
+#include "fr/net.h"
+#include "fr/sub.h"
+#include "fr/util.h"
+
+/* Fairness: one fast loopback client must not starve the rest (redis
+ * NET_MAX_WRITES_PER_EVENT). Large enough for a few 1080p frames. */
+#define SUB_MAX_BYTES_PER_EVENT (1024 * 1024)
+
+struct fr_sub {
+	struct fr_list link;		/* in the owner's subscriber list */
+	struct fr_defer defer;
+	struct ev_loop *loop;
+	int fd;
+	int is_closed;
+	ev_io read_io;			/* always on: discards input, notices EOF */
+	ev_io write_io;			/* on only while a write is blocked */
+	ev_timer idle;			/* on only while a write is blocked */
+	double connected_at;
+	double last_progress_at;
+	struct fr_frame *sending;	/* being written, from offset on */
+	size_t offset;
+	struct fr_frame *next;		/* newest frame not yet begun */
+	struct fr_addr peer;
+	struct fr_client_counters counters;
+	struct fr_sub_params params;
+};
+
+static void
+wait_writable(struct fr_sub *sub)
+{
+	if (ev_is_active(&sub->write_io))
+		return;
+	ev_io_start(sub->loop, &sub->write_io);
+	sub->last_progress_at = ev_now(sub->loop);
+	ev_timer_set(&sub->idle, sub->params.timeout_s, 0.);
+	ev_timer_start(sub->loop, &sub->idle);
+}
+
+static void
+stop_waiting(struct fr_sub *sub)
+{
+	ev_io_stop(sub->loop, &sub->write_io);
+	ev_timer_stop(sub->loop, &sub->idle);
+}
+
+static void
+finish_frame(struct fr_sub *sub)
+{
+	sub->counters.frames_sent++;
+	sub->params.stream_counters->frames_out++;
+	fr_frame_unref(sub->sending);
+	sub->sending = sub->next;
+	sub->next = NULL;
+	sub->offset = 0;
+}
+
+/* Writes until EAGAIN, nothing left, or the per-event budget is spent. */
+static void
+flush(struct fr_sub *sub)
+{
+	size_t budget = SUB_MAX_BYTES_PER_EVENT;
+
+	while (sub->sending != NULL) {
+		const struct fr_frame *f = sub->sending;
+		ssize_t n = send(sub->fd, f->data + sub->offset, f->len - sub->offset,
+		    MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				wait_writable(sub);
+				return;
+			}
+			fr_sub_close(sub, strerror(errno));
+			return;
+		}
+		sub->offset += (size_t)n;
+		sub->counters.bytes_sent += (uint64_t)n;
+		sub->params.stream_counters->bytes_out += (uint64_t)n;
+		sub->last_progress_at = ev_now(sub->loop);
+		if (sub->offset == f->len)
+			finish_frame(sub);
+		if ((size_t)n >= budget && sub->sending != NULL) {
+			wait_writable(sub);
+			return;
+		}
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+	}
+	stop_waiting(sub);
+}
+
+static void
+write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	flush(FR_CONTAINER_OF(w, struct fr_sub, write_io));
+}
+
+/* Subscribers have nothing to say: read and discard, and notice when they leave. */
+static void
+read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fr_sub *sub = FR_CONTAINER_OF(w, struct fr_sub, read_io);
+	char buf[4096];
+
+	(void)loop, (void)revents;
+	ssize_t n = recv(sub->fd, buf, sizeof buf, 0);
+	if (n == 0)
+		fr_sub_close(sub, "closed by peer");
+	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		fr_sub_close(sub, strerror(errno));
+}
+
+/* "Be smart about timeouts", method 3: progress only moves a timestamp. */
+static void
+idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fr_sub *sub = FR_CONTAINER_OF(w, struct fr_sub, idle);
+	double stalled_s = ev_now(loop) - sub->last_progress_at;
+
+	(void)revents;
+	if (stalled_s >= sub->params.timeout_s) {
+		fr_sub_close(sub, "no write progress within --client-timeout");
+		return;
+	}
+	ev_timer_set(w, sub->params.timeout_s - stalled_s, 0.);
+	ev_timer_start(loop, w);
+}
+
+struct fr_sub *
+fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
+    const struct fr_sub_params *params)
+{
+	struct fr_sub *sub = calloc(1, sizeof *sub);
+
+	if (sub == NULL) {
+		close(fd);
+		return NULL;
+	}
+	fr_list_init(&sub->link);
+	sub->loop = loop;
+	sub->fd = fd;
+	sub->peer = *peer;
+	sub->params = *params;
+	sub->connected_at = ev_now(loop);
+	fr_net_set_nodelay(fd);
+	ev_io_init(&sub->read_io, read_cb, fd, EV_READ);
+	ev_io_init(&sub->write_io, write_cb, fd, EV_WRITE);
+	ev_timer_init(&sub->idle, idle_cb, params->timeout_s, 0.);
+	ev_io_start(loop, &sub->read_io);
+	return sub;
+}
+
+void
+fr_sub_offer(struct fr_sub *sub, struct fr_frame *f)
+{
+	if (sub->is_closed)
+		return;
+	if (sub->sending == NULL) {
+		sub->sending = fr_frame_ref(f);
+		sub->offset = 0;
+		flush(sub);
+		return;
+	}
+	if (sub->next != NULL) {
+		fr_frame_unref(sub->next);
+		sub->counters.frames_dropped++;
+		sub->params.stream_counters->dropped_slow_client++;
+	}
+	sub->next = fr_frame_ref(f);
+}
+
+static void
+free_deferred(struct fr_defer *d)
+{
+	free(FR_CONTAINER_OF(d, struct fr_sub, defer));
+}
+
+void
+fr_sub_close(struct fr_sub *sub, const char *why)
+{
+	char line[256];
+
+	if (sub->is_closed)
+		return;
+	sub->is_closed = 1;
+	ev_io_stop(sub->loop, &sub->read_io);
+	stop_waiting(sub);
+	close(sub->fd);
+	fr_frame_unref(sub->sending);
+	fr_frame_unref(sub->next);
+	sub->sending = sub->next = NULL;
+	fr_stats_format_client(line, sizeof line, &sub->counters);
+	log_info("subscriber %s: closed: %s (%s)", sub->peer.text, why, line);
+	sub->params.on_close(sub, sub->params.close_arg);
+	fr_defer_free(&sub->defer, free_deferred);
+}
+
+void
+fr_sub_get_info(const struct fr_sub *sub, struct fr_sub_info *info)
+{
+	info->peer = sub->peer.text;
+	info->protocol = "raw";
+	info->connected_at = sub->connected_at;
+	info->counters = sub->counters;
+}
+
+struct fr_list *
+fr_sub_link(struct fr_sub *sub)
+{
+	return &sub->link;
+}
+
+struct fr_sub *
+fr_sub_from_link(struct fr_list *link)
+{
+	return FR_CONTAINER_OF(link, struct fr_sub, link);
+}
