@@ -4,6 +4,7 @@
  * an unsealed frame; after fr_frame_seal() it is shared read-only, never copied.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "fr/frame.h"
@@ -38,7 +39,7 @@ fr_frame_new(size_t cap)
 {
 	struct fr_frame *f;
 
-	if (should_fail() || (f = malloc(sizeof *f + cap)) == NULL)
+	if (cap > SIZE_MAX - sizeof *f || should_fail() || (f = malloc(sizeof *f + cap)) == NULL)
 		return NULL;
 	f->refs = 1;
 	f->is_sealed = 0;
@@ -56,7 +57,8 @@ fr_frame_grow(struct fr_frame *f, size_t new_cap)
 	struct fr_frame *g;
 
 	assert(!f->is_sealed && f->refs == 1 && new_cap >= f->cap);
-	if (should_fail() || (g = realloc(f, sizeof *g + new_cap)) == NULL)
+	if (new_cap > SIZE_MAX - sizeof *g || should_fail() ||
+	    (g = realloc(f, sizeof *g + new_cap)) == NULL)
 		return NULL;
 	g->cap = new_cap;
 	return g;

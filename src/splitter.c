@@ -307,8 +307,10 @@ scan_limit(const struct fr_splitter *sp, size_t len)
 {
 	if (!is_in_frame(sp) || sp->is_discarding)
 		return len;
-	size_t limit = sp->start + sp->max_frame_bytes;
-	return limit < len ? limit : len;
+	/* Written so that a limit near SIZE_MAX cannot wrap. */
+	if (len - sp->start <= sp->max_frame_bytes)
+		return len;
+	return sp->start + sp->max_frame_bytes;
 }
 
 enum fr_splitter_result

@@ -21,7 +21,7 @@ enum fr_splitter_result {
 enum fr_splitter_drop {
 	FR_SPLITTER_DROP_NONE,
 	FR_SPLITTER_DROP_INVALID,	/* impossible marker or segment length */
-	FR_SPLITTER_DROP_OVERSIZE,	/* frame grew past max_frame_bytes */
+	FR_SPLITTER_DROP_OVERSIZE,	/* max_frame_bytes reached without an EOI */
 	FR_SPLITTER_DROP_TRUNCATED,	/* stream ended inside a frame */
 };
 
