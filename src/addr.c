@@ -84,6 +84,7 @@ parse_inet6(struct fr_addr *a, const char *s, char *err)
 	if (parse_port(close + 2, &sin6->sin6_port, err) < 0)
 		return -1;
 	a->len = sizeof *sin6;
+	inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
 	snprintf(a->text, sizeof a->text, "[%s]:%u", host, ntohs(sin6->sin6_port));
 	return 0;
 }

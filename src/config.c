@@ -383,15 +383,17 @@ int
 fr_config_load_file(struct fr_config *c, const char *path, char *err)
 {
 	FILE *fp = fopen(path, "r");
-	char line[1024], why[FR_ERR_LEN];
+	char *line = NULL, why[FR_ERR_LEN];
+	size_t line_cap = 0;
 	unsigned lineno = 0;
+	int rc = 0;
 
 	if (fp == NULL) {
 		snprintf(err, FR_ERR_LEN, "%.200s: %s", path, strerror(errno));
 		return -1;
 	}
 	size_t first_new_stream = c->n_streams;
-	while (fgets(line, sizeof line, fp) != NULL) {
+	while (getline(&line, &line_cap, fp) != -1) {
 		lineno++;
 		char *hash = strchr(line, '#');
 		if (hash != NULL)
@@ -405,14 +407,16 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
 			snprintf(err, FR_ERR_LEN, "%.60s:%u: %.180s", path, lineno, why);
-			fclose(fp);
-			return -1;
+			rc = -1;
+			break;
 		}
 	}
+	free(line);
 	fclose(fp);
-	for (size_t i = first_new_stream; i < c->n_streams; i++)
-		c->streams[i].is_from_file = 1;
-	return 0;
+	if (rc == 0)
+		for (size_t i = first_new_stream; i < c->n_streams; i++)
+			c->streams[i].is_from_file = 1;
+	return rc;
 }
 
 int
@@ -461,22 +465,6 @@ print_help(FILE *out)
 	    "ADDR is HOST:PORT, [IPv6]:PORT or unix:/path.\n");
 }
 
-/* Finds --config FILE in argv, so the file can be read before argv overrides it. */
-static const char *
-find_config_arg(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) &&
-		    i + 1 < argc)
-			return argv[i + 1];
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			return argv[i] + 9;
-	}
-	return NULL;
-}
-
 enum fr_config_result
 fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err)
 {
@@ -485,12 +473,7 @@ fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err
 	char shortopts[3 * N + 8];
 	size_t s = 0;
 
-	const char *file = find_config_arg(argc, argv);
-	if (file != NULL) {
-		if (fr_config_load_file(c, file, err) < 0)
-			return FR_CONFIG_ERROR;
-		snprintf(c->config_file, sizeof c->config_file, "%s", file);
-	}
+	shortopts[s++] = ':';	/* report a missing value as ':' */
 	for (size_t i = 0; i < N; i++) {
 		longopts[i] = (struct option){ options[i].name,
 			options[i].arg_name ? required_argument : no_argument, NULL, 256 + (int)i };
@@ -504,7 +487,20 @@ fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err
 	longopts[N + 1] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[N + 2] = (struct option){ "version", no_argument, NULL, 'V' };
 	longopts[N + 3] = (struct option){ NULL, 0, NULL, 0 };
-	memcpy(shortopts + s, ":c:hV", 6);
+	memcpy(shortopts + s, "c:hV", 5);
+
+	/* First pass: --config in any spelling getopt accepts, so argv can override it. */
+	const char *file = NULL;
+	optind = 0;
+	opterr = 0;
+	for (int ch; (ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1;)
+		if (ch == 'c')
+			file = optarg;
+	if (file != NULL) {
+		if (fr_config_load_file(c, file, err) < 0)
+			return FR_CONFIG_ERROR;
+		snprintf(c->config_file, sizeof c->config_file, "%s", file);
+	}
 
 	optind = 0;	/* restart getopt: a test may parse several argv in one process */
 	opterr = 0;
@@ -524,7 +520,9 @@ fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err
 			snprintf(err, FR_ERR_LEN, "%s: needs a value", argv[optind - 1]);
 			return FR_CONFIG_ERROR;
 		case '?':
-			if (optopt != 0)
+			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
+				snprintf(err, FR_ERR_LEN, "%.64s: takes no value", argv[optind - 1]);
+			else if (optopt != 0)
 				snprintf(err, FR_ERR_LEN, "unknown option '-%c'", optopt);
 			else
 				snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", argv[optind - 1]);

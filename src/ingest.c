@@ -101,7 +101,7 @@ take_frame(struct fr_ingest *ing, size_t start, size_t end)
 
 	if (next != NULL)
 		memcpy(next->data, f->data + end, rest);
-	else
+	else if (rest > 0)
 		fr_stream_note_garbage(ing->stream, rest, ev_now(ing->loop));
 	if (start > 0)	/* garbage came first in this buffer: rare */
 		memmove(f->data, f->data + start, end - start);
@@ -188,8 +188,13 @@ ensure_room(struct fr_ingest *ing)
 	if (cap > ing->params.max_frame_bytes)
 		cap = ing->params.max_frame_bytes;
 	struct fr_frame *g = fr_frame_grow(ing->building, cap);
-	if (g == NULL)
-		return -1;
+	if (g == NULL) {
+		/* Reading on past a lost read would leave a hole in the frame: drop the
+		 * partial frame and reuse its buffer; the splitter resyncs on the next SOI. */
+		log_warnx("stream %s: out of memory growing a frame", ing->stream->name);
+		reset_after_enomem(ing);
+		return 0;
+	}
 	ing->building = g;
 	return 0;
 }

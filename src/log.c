@@ -150,23 +150,33 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+static size_t
+escaped_len(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+}
+
 void
 fr_log_escape(char *dst, size_t dst_len, const void *src, size_t src_len)
 {
 	const unsigned char *s = src;
-	size_t o = 0;
+	size_t o = 0, need = 0;
 
 	if (dst_len == 0)
 		return;
+	for (size_t i = 0; i < src_len; i++)
+		need += escaped_len(s[i]);
+	/* Keep room for "..." only when the whole input cannot fit. */
+	size_t reserve = need + 1 <= dst_len ? 1 : 4;
 	for (size_t i = 0; i < src_len; i++) {
 		char tmp[5];
 		int n;
 
-		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+		if (escaped_len(s[i]) == 1)
 			n = snprintf(tmp, sizeof tmp, "%c", s[i]);
 		else
 			n = snprintf(tmp, sizeof tmp, "\\x%02x", s[i]);
-		if (o + (size_t)n + 4 > dst_len) {	/* keep room for "..." and NUL */
+		if (o + (size_t)n + reserve > dst_len) {
 			if (o + 4 <= dst_len)
 				memcpy(dst + o, "...", 3), o += 3;
 			break;

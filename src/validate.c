@@ -35,6 +35,10 @@ fr_validate_frame(const uint8_t *data, size_t len, int *width, int *height, char
 	if (tjDecompressHeader3(handle, data, (unsigned long)len, width, height, &subsamp,
 		&colorspace) < 0) {
 		snprintf(err, FR_ERR_LEN, "libjpeg-turbo: %s", tjGetErrorStr2(handle));
+		/* A failed header read leaves the decompressor mid-header (libjpeg-turbo
+		 * 2.1 does not abort it): start the next frame with a fresh handle. */
+		tjDestroy(handle);
+		handle = NULL;
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,1405 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loop tests for streams, subscribers and the ingest: a real libev loop and real
+ * sockets (AF_UNIX socketpairs), the test holding the far end of each. They cover the
+ * latest slot, fan-out, slow subscribers skipping frames, frame references, closing,
+ * --client-timeout, and the producer path from bytes to published frames, including
+ * truncation and allocation failures. Every wait is for a condition, bounded by an
+ * ev_timer watchdog and the Check timeout, never for a fixed duration.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "fr/defer.h"
+#include "fr/frame.h"
+#include "fr/ingest.h"
+#include "fr/log.h"
+#include "fr/stream.h"
+#include "fr/sub.h"
+#include "fr/util.h"
+#include "fr/validate.h"
+
+#ifndef FR_FIXTURES_DIR
+#error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
+#endif
+
+/* Bigger than any socket buffer a subscriber with small buffers has. */
+enum { BIG_FRAME = 256 * 1024 };
+/* How long any single wait may take before the test fails. */
+#define WAIT_S 10.0
+
+/* ---- growable byte strings ---- */
+
+struct bytes {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void
+bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		ck_assert_ptr_nonnull(b->p);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void
+bytes_free(struct bytes *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/*
+ * What a test allocates is owned by the fixture and released in teardown, so that a
+ * failing test (which leaves by longjmp under CK_FORK=no) leaks nothing under valgrind.
+ */
+enum { MAX_OWNED = 16 };
+static struct bytes owned_bytes[MAX_OWNED];
+static size_t n_owned_bytes;
+static struct fr_frame *owned_frames[MAX_OWNED];
+static size_t n_owned_frames;
+
+static struct bytes *
+new_bytes(void)
+{
+	ck_assert_uint_lt(n_owned_bytes, MAX_OWNED);
+	return &owned_bytes[n_owned_bytes++];
+}
+
+static const struct bytes *
+read_fixture(const char *name)
+{
+	char path[512], buf[8192];
+	struct bytes *b = new_bytes();
+	size_t n;
+
+	snprintf(path, sizeof path, "%s/%s", FR_FIXTURES_DIR, name);
+	FILE *fp = fopen(path, "rb");
+	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+		bytes_add(b, buf, n);
+	fclose(fp);
+	return b;
+}
+
+/* ---- the loop, the stream and the watchdog ---- */
+
+static struct ev_loop *loop;
+static struct fr_stream *stream;
+static struct fr_ingest *ingest;
+/* The ingest's parameters, for the next attach_producer() that creates it. */
+static size_t ingest_max_frame_bytes;
+static int ingest_validate;
+static ev_timer watchdog;
+static int watchdog_fired;
+
+static void
+watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	watchdog_fired = 1;
+}
+
+static void
+arm_watchdog(double seconds)
+{
+	ev_now_update(loop);
+	watchdog_fired = 0;
+	ev_timer_init(&watchdog, watchdog_cb, seconds, 0.);
+	ev_timer_start(loop, &watchdog);
+}
+
+static void
+disarm_watchdog(void)
+{
+	ev_timer_stop(loop, &watchdog);
+}
+
+/* Runs the loop until cond holds; fails the test if the watchdog fires first. */
+#define WAIT_UNTIL(cond)                                                        \
+	do {                                                                    \
+		arm_watchdog(WAIT_S);                                           \
+		while (!(cond) && !watchdog_fired)                              \
+			ev_run(loop, EVRUN_ONCE);                               \
+		disarm_watchdog();                                              \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
+	} while (0)
+
+/* ---- the test's end of a subscriber socket ---- */
+
+struct peer {
+	ev_io io;
+	int fd;
+	int saw_eof;
+	size_t max_per_read;	/* 0: read everything there is */
+	struct bytes got;
+};
+
+enum { MAX_PEERS = 8 };
+static struct peer peers[MAX_PEERS];
+static size_t n_peers;
+
+static void
+peer_read_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct peer *p = FR_CONTAINER_OF(w, struct peer, io);
+	static uint8_t buf[256 * 1024];
+
+	(void)revents;
+	for (;;) {
+		size_t want = p->max_per_read ? p->max_per_read : sizeof buf;
+		ssize_t n = recv(p->fd, buf, want, 0);
+
+		if (n > 0) {
+			bytes_add(&p->got, buf, (size_t)n);
+			if (p->max_per_read)
+				return;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		p->saw_eof = 1;	/* EOF, or ECONNRESET */
+		ev_io_stop(l, w);
+		return;
+	}
+}
+
+static void
+peer_start_reading(struct peer *p)
+{
+	ev_io_start(loop, &p->io);
+}
+
+static void
+peer_close(struct peer *p)
+{
+	ev_io_stop(loop, &p->io);
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* Bytes the subscriber has written that the peer has not read yet. */
+static size_t
+peer_queued(const struct peer *p)
+{
+	int n = -1;
+
+	ck_assert_int_eq(ioctl(p->fd, FIONREAD, &n), 0);
+	ck_assert_int_ge(n, 0);
+	return (size_t)n;
+}
+
+/* Reads what is there now, without the loop. */
+static void
+peer_drain_now(struct peer *p)
+{
+	peer_read_cb(loop, &p->io, EV_READ);
+}
+
+/*
+ * A subscriber on the stream, as main.c's accept callback makes one, over a socketpair
+ * whose other end is *out. With small_buffers, a frame of BIG_FRAME bytes cannot fit
+ * into the socket, so the subscriber stays mid-frame until the peer reads.
+ * is_reading: the peer reads everything as it arrives.
+ */
+static struct fr_sub *
+add_sub(struct peer **out, double timeout_s, bool small_buffers, bool is_reading)
+{
+	int sv[2];
+	struct fr_addr addr;
+	char err[FR_ERR_LEN], name[32];
+
+	ck_assert_uint_lt(n_peers, MAX_PEERS);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+	    0);
+	if (small_buffers) {
+		int size = 4096;
+
+		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+		ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
+	}
+	struct peer *p = &peers[n_peers];
+	memset(p, 0, sizeof *p);
+	p->fd = sv[1];
+	ev_io_init(&p->io, peer_read_cb, p->fd, EV_READ);
+	snprintf(name, sizeof name, "unix:/test/peer%zu", n_peers);
+	n_peers++;
+	ck_assert_int_eq(fr_addr_parse(&addr, name, err), 0);
+
+	struct fr_sub_params params = {
+		.timeout_s = timeout_s,
+		.stream_counters = &stream->counters,
+		.on_close = fr_stream_on_sub_close,
+		.close_arg = stream,
+	};
+	struct fr_sub *sub = fr_sub_new(loop, sv[0], &addr, &params);
+	ck_assert_ptr_nonnull(sub);
+	if (is_reading)
+		peer_start_reading(p);
+	fr_stream_add_sub(stream, sub);
+	*out = p;
+	return sub;
+}
+
+/* ---- frames ---- */
+
+/* A sealed frame of len bytes whose content depends on seed (not a JPEG: the stream
+ * and the subscribers never look inside). */
+static struct fr_frame *
+make_frame(size_t len, unsigned seed)
+{
+	struct fr_frame *f = fr_frame_new(len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_lt(n_owned_frames, MAX_OWNED);
+	owned_frames[n_owned_frames++] = f;
+	for (size_t i = 0; i < len; i++)
+		f->data[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
+	fr_frame_seal(f, len);
+	ck_assert_uint_eq(f->refs, 1);
+	return f;
+}
+
+/* Publishes as the ingest does, from the loop's point of view: at the current time. */
+static void
+publish(struct fr_frame *f)
+{
+	ev_now_update(loop);
+	fr_stream_publish(stream, f);
+}
+
+static void
+assert_got(const struct peer *p, struct fr_frame *const *frames, size_t n)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += frames[i]->len;
+	ck_assert_uint_eq(p->got.len, total);
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(memcmp(p->got.p + at, frames[i]->data, frames[i]->len) == 0,
+		    "frame %zu differs", i);
+		at += frames[i]->len;
+	}
+}
+
+static struct fr_sub_info
+info_of(const struct fr_sub *sub)
+{
+	struct fr_sub_info info;
+
+	fr_sub_get_info(sub, &info);
+	return info;
+}
+
+/* ---- log lines ---- */
+
+static FILE *captured;
+static int saved_stderr = -1;
+
+/* Sends stderr to a temporary file until capture_end(). */
+static void
+capture_begin(enum fr_log_level level)
+{
+	fflush(stderr);
+	captured = tmpfile();
+	ck_assert_ptr_nonnull(captured);
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(fileno(captured), STDERR_FILENO), STDERR_FILENO);
+	fr_log_set_level(level);
+}
+
+/* Restores stderr; returns the lines written, without their timestamps. */
+static const char *
+capture_end(void)
+{
+	static char text[8192];
+	char line[1024];
+	size_t n = 0;
+
+	fflush(stderr);
+	fr_log_set_level(FR_LOG_ERROR);
+	ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	rewind(captured);
+	text[0] = '\0';
+	while (fgets(line, sizeof line, captured) != NULL) {
+		char *sp = strchr(line, ' ');	/* after "2025-01-01T00:00:00.000Z" */
+
+		ck_assert_ptr_nonnull(sp);
+		n += (size_t)snprintf(text + n, sizeof text - n, "%s", sp + 1);
+		ck_assert_uint_lt(n, sizeof text);
+	}
+	fclose(captured);
+	captured = NULL;
+	return text;
+}
+
+/* ---- fixture ---- */
+
+static void
+setup(void)
+{
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_ptr_nonnull(loop);
+	fr_defer_init(loop);
+	fr_log_set_level(FR_LOG_ERROR);
+	stream = fr_stream_new("test");
+	ck_assert_ptr_nonnull(stream);
+	ingest = NULL;
+	n_peers = 0;
+	n_owned_bytes = 0;
+	n_owned_frames = 0;
+	ingest_max_frame_bytes = 8 * 1024 * 1024;
+	ingest_validate = 0;
+}
+
+static void
+teardown(void)
+{
+	if (saved_stderr >= 0) {	/* a test failed while capturing */
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		saved_stderr = -1;
+		fclose(captured);
+	}
+	fr_frame_fail_alloc_after(0);
+	fr_ingest_free(ingest);
+	fr_stream_free(stream);
+	fr_defer_fini();
+	/* Every subscriber and the stream are gone: the test's references are the last. */
+	for (size_t i = 0; i < n_owned_frames; i++)
+		fr_frame_unref(owned_frames[i]);
+	for (size_t i = 0; i < n_owned_bytes; i++)
+		bytes_free(&owned_bytes[i]);
+	for (size_t i = 0; i < n_peers; i++) {
+		peer_close(&peers[i]);
+		bytes_free(&peers[i].got);
+	}
+	ev_loop_destroy(loop);
+	fr_validate_fini();
+	fr_log_set_level(FR_LOG_INFO);
+}
+
+/* ---- the latest slot ---- */
+
+START_TEST(test_latest_first_frame_at_once)
+{
+	struct fr_frame *f = make_frame(4000, 1);
+	struct peer *p;
+
+	publish(f);
+	ck_assert_ptr_eq(stream->latest, f);
+	ck_assert_uint_eq(f->refs, 2);
+	ck_assert_uint_eq(f->seq, 0);
+	ck_assert_uint_eq(stream->counters.frames_in, 1);
+
+	/* Written from fr_stream_add_sub() itself: no loop iteration needed. */
+	struct fr_sub *sub = add_sub(&p, 10, false, false);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	peer_drain_now(p);
+	assert_got(p, &f, 1);
+	ck_assert_uint_eq(stream->counters.frames_out, 1);
+	ck_assert_uint_eq(stream->counters.bytes_out, 4000);
+	struct fr_sub_info info = info_of(sub);
+	ck_assert_uint_eq(info.counters.frames_sent, 1);
+	ck_assert_uint_eq(info.counters.bytes_sent, 4000);
+	ck_assert_uint_eq(info.counters.frames_dropped, 0);
+	ck_assert_str_eq(info.peer, "unix:/test/peer0");
+	ck_assert_str_eq(info.protocol, "raw");
+	/* Sent and done: only the test and the latest slot hold it. */
+	ck_assert_uint_eq(f->refs, 2);
+
+	struct fr_frame *g = make_frame(3000, 2);
+	publish(g);
+	peer_drain_now(p);
+	struct fr_frame *both[] = { f, g };
+	assert_got(p, both, 2);
+	ck_assert_uint_eq(f->refs, 1);
+	ck_assert_uint_eq(g->refs, 2);
+}
+END_TEST
+
+START_TEST(test_latest_nothing_before_first_frame)
+{
+	struct peer *p;
+	uint8_t c;
+
+	add_sub(&p, 10, false, false);
+	ck_assert_ptr_null(stream->latest);
+	ck_assert_int_eq(recv(p->fd, &c, 1, 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	ck_assert_uint_eq(stream->counters.frames_out, 0);
+
+	struct fr_frame *f = make_frame(100, 3);
+	publish(f);
+	peer_drain_now(p);
+	assert_got(p, &f, 1);
+}
+END_TEST
+
+START_TEST(test_latest_replaced)
+{
+	struct fr_frame *f1 = make_frame(10, 1), *f2 = make_frame(20, 2), *f3 = make_frame(30, 3);
+
+	publish(f1);
+	publish(f2);
+	ck_assert_ptr_eq(stream->latest, f2);
+	ck_assert_uint_eq(f1->refs, 1);
+	ck_assert_uint_eq(f2->refs, 2);
+	publish(f3);
+	ck_assert_ptr_eq(stream->latest, f3);
+	ck_assert_uint_eq(f2->refs, 1);
+	ck_assert_uint_eq(f3->refs, 2);
+	ck_assert_uint_eq(f1->seq, 0);
+	ck_assert_uint_eq(f2->seq, 1);
+	ck_assert_uint_eq(f3->seq, 2);
+	ck_assert_uint_eq(stream->counters.frames_in, 3);
+	ck_assert_uint_eq(stream->counters.frames_out, 0);
+
+	/* A late subscriber gets only the newest. */
+	struct peer *p;
+	add_sub(&p, 10, false, false);
+	peer_drain_now(p);
+	assert_got(p, &f3, 1);
+
+	fr_stream_free(stream);
+	stream = NULL;
+	ck_assert_uint_eq(f3->refs, 1);
+}
+END_TEST
+
+/* ---- fan-out ---- */
+
+START_TEST(test_fanout_byte_identical)
+{
+	/* From one byte to several per-event write budgets (3 MB). */
+	static const size_t sizes[] = { 1, 100, 4096, 65537, BIG_FRAME + 3, 3 * 1024 * 1024 + 5 };
+	enum { N = sizeof sizes / sizeof sizes[0], SUBS = 3 };
+	struct fr_frame *frames[N];
+	struct peer *p[SUBS];
+	struct fr_sub *subs[SUBS];
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < SUBS; i++)
+		subs[i] = add_sub(&p[i], 10, i == 1, true);
+	for (size_t i = 0; i < N; i++) {
+		frames[i] = make_frame(sizes[i], (unsigned)i + 10);
+		total += sizes[i];
+		publish(frames[i]);
+		/* Let every subscriber finish this frame, so none has a reason to skip. */
+		WAIT_UNTIL(p[0]->got.len == total && p[1]->got.len == total &&
+		    p[2]->got.len == total);
+	}
+	for (size_t i = 0; i < SUBS; i++) {
+		assert_got(p[i], frames, N);
+		struct fr_sub_info info = info_of(subs[i]);
+		ck_assert_uint_eq(info.counters.frames_sent, N);
+		ck_assert_uint_eq(info.counters.frames_dropped, 0);
+		ck_assert_uint_eq(info.counters.bytes_sent, total);
+	}
+	ck_assert_uint_eq(stream->counters.frames_in, N);
+	ck_assert_uint_eq(stream->counters.frames_out, SUBS * N);
+	ck_assert_uint_eq(stream->counters.bytes_out, SUBS * total);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+	ck_assert_uint_eq(stream->counters.clients, SUBS);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_uint_eq(frames[i]->refs, i == N - 1 ? 2 : 1);
+}
+END_TEST
+
+/* ---- slow subscribers ---- */
+
+/*
+ * The scenario of DESIGN.md: X's peer never reads, Y's reads everything. A, B, C and D
+ * are published while X is stuck in A: X ends with D as its next frame, B and C
+ * skipped; Y gets all four. When X's peer reads at last, it gets A then D, whole.
+ */
+START_TEST(test_slow_skips_to_newest)
+{
+	struct fr_frame *f[4];
+	struct peer *px, *py;
+	struct fr_sub *x = add_sub(&px, 60, true, false);
+	struct fr_sub *y = add_sub(&py, 60, false, true);
+
+	for (unsigned i = 0; i < 4; i++) {
+		f[i] = make_frame(BIG_FRAME, 100 + i);
+		publish(f[i]);
+		WAIT_UNTIL(py->got.len == (i + 1) * (size_t)BIG_FRAME);
+	}
+	struct fr_frame *a = f[0], *b = f[1], *c = f[2], *d = f[3];
+
+	/* Y got everything; X is still in A and skipped B and C. */
+	assert_got(py, f, 4);
+	struct fr_sub_info xi = info_of(x), yi = info_of(y);
+	ck_assert_uint_eq(yi.counters.frames_sent, 4);
+	ck_assert_uint_eq(yi.counters.frames_dropped, 0);
+	ck_assert_uint_eq(yi.counters.bytes_sent, 4 * (uint64_t)BIG_FRAME);
+	ck_assert_uint_eq(xi.counters.frames_sent, 0);
+	ck_assert_uint_eq(xi.counters.frames_dropped, 2);
+	ck_assert_uint_gt(xi.counters.bytes_sent, 0);
+	ck_assert_uint_lt(xi.counters.bytes_sent, BIG_FRAME);
+	ck_assert_uint_eq(xi.counters.bytes_sent, peer_queued(px));
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 2);
+	ck_assert_uint_eq(stream->counters.frames_out, 4);
+	ck_assert_uint_eq(stream->counters.bytes_out,
+	    4 * (uint64_t)BIG_FRAME + xi.counters.bytes_sent);
+	/* At most two frames per subscriber: X holds A (sending) and D (next). */
+	ck_assert_uint_eq(a->refs, 2);
+	ck_assert_uint_eq(b->refs, 1);
+	ck_assert_uint_eq(c->refs, 1);
+	ck_assert_uint_eq(d->refs, 3);
+
+	/* X's peer reads at last: A, then D, whole; nothing else. */
+	peer_start_reading(px);
+	WAIT_UNTIL(px->got.len == 2 * (size_t)BIG_FRAME && stream->counters.frames_out == 6);
+	struct fr_frame *ad[] = { a, d };
+	assert_got(px, ad, 2);
+	xi = info_of(x);
+	ck_assert_uint_eq(xi.counters.frames_sent, 2);
+	ck_assert_uint_eq(xi.counters.frames_dropped, 2);
+	ck_assert_uint_eq(xi.counters.bytes_sent, 2 * (uint64_t)BIG_FRAME);
+	ck_assert_uint_eq(stream->counters.bytes_out, 6 * (uint64_t)BIG_FRAME);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 2);
+	ck_assert_uint_eq(a->refs, 1);
+	ck_assert_uint_eq(d->refs, 2);
+
+	/* Both peers leave: the subscribers close and let go of everything. */
+	peer_close(px);
+	peer_close(py);
+	WAIT_UNTIL(stream->counters.clients == 0);
+	ck_assert_int_eq(fr_list_is_empty(&stream->subs), 1);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_uint_eq(f[i]->refs, 1);
+	ck_assert_uint_eq(d->refs, 2);
+	fr_stream_free(stream);
+	stream = NULL;
+	ck_assert_uint_eq(d->refs, 1);
+}
+END_TEST
+
+/* A stuck subscriber whose peer leaves lets go of both frames it holds. */
+START_TEST(test_slow_peer_leaves_mid_frame)
+{
+	struct peer *px, *py;
+	struct fr_frame *a = make_frame(BIG_FRAME, 1), *b = make_frame(BIG_FRAME, 2);
+	struct fr_frame *c = make_frame(1000, 3);
+
+	add_sub(&px, 60, true, false);
+	add_sub(&py, 60, false, true);
+	publish(a);
+	WAIT_UNTIL(py->got.len == BIG_FRAME);
+	publish(b);
+	WAIT_UNTIL(py->got.len == 2 * (size_t)BIG_FRAME);
+	ck_assert_uint_eq(a->refs, 2);	/* test + X sending */
+	ck_assert_uint_eq(b->refs, 3);	/* test + latest + X next */
+
+	peer_close(px);
+	WAIT_UNTIL(stream->counters.clients == 1);
+	ck_assert_uint_eq(a->refs, 1);
+	ck_assert_uint_eq(b->refs, 2);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+
+	/* The other subscriber carries on. */
+	publish(c);
+	WAIT_UNTIL(py->got.len == 2 * (size_t)BIG_FRAME + 1000);
+	struct fr_frame *all[] = { a, b, c };
+	assert_got(py, all, 3);
+}
+END_TEST
+
+/* ---- closing ---- */
+
+START_TEST(test_close_by_peer)
+{
+	struct peer *p1, *p2;
+	struct fr_frame *f = make_frame(500, 1);
+
+	add_sub(&p1, 10, false, true);
+	add_sub(&p2, 10, false, true);
+	publish(f);
+	WAIT_UNTIL(p1->got.len == 500 && p2->got.len == 500);
+	ck_assert_uint_eq(stream->counters.clients, 2);
+
+	peer_close(p1);
+	WAIT_UNTIL(stream->counters.clients == 1);
+	peer_close(p2);
+	WAIT_UNTIL(stream->counters.clients == 0);
+	ck_assert_int_eq(fr_list_is_empty(&stream->subs), 1);
+	ck_assert_uint_eq(f->refs, 2);	/* test + latest */
+	ck_assert_uint_eq(stream->counters.frames_out, 2);
+}
+END_TEST
+
+/* Bytes the peer has sent that the subscriber has not read yet. */
+static size_t
+peer_unread_by_sub(const struct peer *p)
+{
+	int n = -1;
+
+	ck_assert_int_eq(ioctl(p->fd, SIOCOUTQ, &n), 0);
+	ck_assert_int_ge(n, 0);
+	return (size_t)n;
+}
+
+/* Subscribers have nothing to say: what they send is read and dropped. */
+START_TEST(test_close_input_ignored)
+{
+	struct peer *p;
+	struct fr_frame *f = make_frame(200, 1);
+	char junk[8192];
+
+	memset(junk, 'j', sizeof junk);
+	add_sub(&p, 10, false, true);
+	ck_assert_int_eq(send(p->fd, junk, sizeof junk, MSG_NOSIGNAL), (ssize_t)sizeof junk);
+	ck_assert_uint_gt(peer_unread_by_sub(p), 0);
+	WAIT_UNTIL(peer_unread_by_sub(p) == 0);
+	publish(f);
+	WAIT_UNTIL(p->got.len == 200);
+	assert_got(p, &f, 1);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+}
+END_TEST
+
+/* Closing from our side: the peer sees EOF; closing twice does nothing. */
+START_TEST(test_close_by_server)
+{
+	struct peer *p1, *p2;
+	struct fr_frame *a = make_frame(BIG_FRAME, 1), *b = make_frame(BIG_FRAME, 2);
+	struct fr_sub *s1 = add_sub(&p1, 10, true, false);
+
+	add_sub(&p2, 10, false, true);
+	publish(a);
+	WAIT_UNTIL(p2->got.len == BIG_FRAME);
+	publish(b);
+	WAIT_UNTIL(p2->got.len == 2 * (size_t)BIG_FRAME);
+	/* s1 holds a (sending) and b (next). */
+	ck_assert_uint_eq(a->refs, 2);
+	ck_assert_uint_eq(b->refs, 3);
+
+	fr_sub_close(s1, "test");
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	ck_assert_uint_eq(a->refs, 1);
+	ck_assert_uint_eq(b->refs, 2);
+	fr_sub_close(s1, "test again");	/* still queued for freeing: a no-op */
+	ck_assert_uint_eq(stream->counters.clients, 1);
+
+	/* The peer gets the bytes already queued, then EOF. */
+	peer_start_reading(p1);
+	WAIT_UNTIL(p1->saw_eof);
+	ck_assert_uint_lt(p1->got.len, BIG_FRAME);
+	ck_assert_mem_eq(p1->got.p, a->data, p1->got.len);
+}
+END_TEST
+
+/* A subscriber that fails while the stream offers it a frame is closed, and the
+ * stream goes on to the others (first, middle and last in the list). */
+START_TEST(test_close_during_publish)
+{
+	struct peer *p[4];
+	struct fr_frame *f = make_frame(1000, 1);
+
+	for (int i = 0; i < 4; i++)
+		add_sub(&p[i], 10, false, true);
+	/* Gone, but the loop has not noticed: the next write fails with EPIPE. */
+	peer_close(p[0]);
+	peer_close(p[2]);
+	peer_close(p[3]);
+	publish(f);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	ck_assert_uint_eq(stream->counters.frames_out, 1);
+	ck_assert_uint_eq(f->refs, 2);
+	WAIT_UNTIL(p[1]->got.len == 1000);
+	assert_got(p[1], &f, 1);
+}
+END_TEST
+
+/* Freeing the stream closes every subscriber and releases every frame. */
+START_TEST(test_close_stream_free)
+{
+	struct peer *p1, *p2;
+	struct fr_frame *a = make_frame(BIG_FRAME, 1), *b = make_frame(BIG_FRAME, 2);
+
+	add_sub(&p1, 10, true, false);
+	add_sub(&p2, 10, true, false);
+	publish(a);
+	publish(b);
+	ck_assert_uint_eq(a->refs, 3);	/* test + two sending */
+	ck_assert_uint_eq(b->refs, 4);	/* test + latest + two next */
+	fr_stream_free(stream);
+	stream = NULL;
+	ck_assert_uint_eq(a->refs, 1);
+	ck_assert_uint_eq(b->refs, 1);
+	peer_start_reading(p1);
+	peer_start_reading(p2);
+	WAIT_UNTIL(p1->saw_eof && p2->saw_eof);
+}
+END_TEST
+
+/* ---- --client-timeout ---- */
+
+/*
+ * X's peer never reads and X has a timeout of 0.2 s: the idle timer closes it. Z has
+ * the same timeout but nothing left to send, so it stays however long that takes.
+ */
+START_TEST(test_timeout_stuck_closed)
+{
+	struct peer *px, *pz;
+	struct fr_frame *a = make_frame(BIG_FRAME, 1);
+
+	add_sub(&px, 0.2, true, false);
+	struct fr_sub *z = add_sub(&pz, 0.2, false, true);
+	publish(a);
+	WAIT_UNTIL(pz->got.len == BIG_FRAME);
+	ck_assert_uint_eq(a->refs, 3);	/* test + latest + X */
+
+	WAIT_UNTIL(stream->counters.clients == 1);
+	ck_assert_ptr_eq(fr_sub_from_link(stream->subs.next), z);
+	ck_assert_uint_eq(a->refs, 2);
+	ck_assert_uint_eq(stream->counters.frames_out, 1);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+
+	/* X's peer gets what was queued, a prefix of A, then EOF. */
+	peer_start_reading(px);
+	WAIT_UNTIL(px->saw_eof);
+	ck_assert_uint_gt(px->got.len, 0);
+	ck_assert_uint_lt(px->got.len, BIG_FRAME);
+	ck_assert_mem_eq(px->got.p, a->data, px->got.len);
+}
+END_TEST
+
+/* Paced reads: a few KB each tick. */
+static struct peer *paced;
+static void
+pace_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	peer_read_cb(loop, &paced->io, EV_READ);
+}
+
+/*
+ * The timeout counts from the last write progress: a subscriber that keeps reading a
+ * little, for longer than the timeout in all, is not cut; when it stops, it is.
+ */
+START_TEST(test_timeout_progress_keeps_alive)
+{
+	struct peer *px;
+	struct fr_frame *a = make_frame(128 * 1024, 1);
+	ev_timer pace;
+
+	add_sub(&px, 0.3, true, false);
+	px->max_per_read = 4096;
+	paced = px;
+	ev_timer_init(&pace, pace_cb, 0.02, 0.02);
+	ev_timer_start(loop, &pace);
+	publish(a);
+	WAIT_UNTIL(px->got.len == a->len && stream->counters.frames_out == 1);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	assert_got(px, &a, 1);
+	ev_timer_stop(loop, &pace);
+
+	/* Another frame, and now the peer stops reading. */
+	struct fr_frame *b = make_frame(BIG_FRAME, 2);
+	publish(b);
+	WAIT_UNTIL(stream->counters.clients == 0);
+	ck_assert_uint_eq(b->refs, 2);
+}
+END_TEST
+
+/* ---- counters and their log lines ---- */
+
+START_TEST(test_counters_drops)
+{
+	capture_begin(FR_LOG_WARN);
+	fr_stream_note_drop(stream, FR_DROP_OVERSIZE, 6291456, 100.0,
+	    "larger than --max-frame-size");
+	fr_stream_note_drop(stream, FR_DROP_OVERSIZE, 6291457, 100.5, "suppressed");
+	/* Each reason has its own limiter. */
+	fr_stream_note_drop(stream, FR_DROP_TRUNCATED, 100, 100.5, NULL);
+	fr_stream_note_drop(stream, FR_DROP_OVERSIZE, 6291458, 100.75, "suppressed");
+	fr_stream_note_drop(stream, FR_DROP_OVERSIZE, 6291459, 101.0, "again");
+	fr_stream_note_drop(stream, FR_DROP_INVALID, 2, 101.0, "broken marker structure");
+	fr_stream_note_drop(stream, FR_DROP_TRUNCATED, 5, 101.25, "producer left mid-frame");
+	ck_assert_str_eq(capture_end(),
+	    "warn: stream test: dropped frame: oversize, 6291456 bytes: larger than "
+	    "--max-frame-size\n"
+	    "warn: stream test: dropped frame: truncated, 100 bytes\n"
+	    "warn: stream test: dropped frame: oversize, 6291459 bytes: again "
+	    "(2 more suppressed)\n"
+	    "warn: stream test: dropped frame: invalid, 2 bytes: broken marker structure\n");
+	ck_assert_uint_eq(stream->counters.dropped_oversize, 4);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 2);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 1);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+}
+END_TEST
+
+START_TEST(test_counters_garbage)
+{
+	capture_begin(FR_LOG_WARN);
+	fr_stream_note_garbage(stream, 10, 200.0);
+	fr_stream_note_garbage(stream, 5, 200.1);
+	fr_stream_note_garbage(stream, 6, 200.9);
+	fr_stream_note_garbage(stream, 7, 201.2);
+	ck_assert_str_eq(capture_end(),
+	    "warn: stream test: skipped 10 bytes outside any JPEG frame\n"
+	    "warn: stream test: skipped 7 bytes outside any JPEG frame (2 more suppressed)\n");
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 28);
+}
+END_TEST
+
+START_TEST(test_counters_log)
+{
+	struct peer *p;
+	struct fr_frame *f = make_frame(4000, 1);
+
+	publish(f);
+	struct fr_sub *sub = add_sub(&p, 10, false, true);
+	WAIT_UNTIL(p->got.len == 4000);
+	stream->counters.bytes_in = 4100;
+	stream->counters.garbage_bytes = 100;
+	struct fr_sub_info info = info_of(sub);
+	capture_begin(FR_LOG_INFO);
+	fr_stream_log_counters(stream, info.connected_at + 1.5);
+	ck_assert_str_eq(capture_end(),
+	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
+	    "dropped_slow_client=0 dropped_invalid=0 dropped_oversize=0 dropped_truncated=0 "
+	    "garbage_bytes=100 clients=1 clients_refused=0 producer_connected=0 "
+	    "producer_connects=0 latest_bytes=4000\n"
+	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
+	    "frames_dropped=0 bytes_sent=4000\n");
+
+	/* A subscriber's close is logged with its counters. */
+	capture_begin(FR_LOG_INFO);
+	fr_sub_close(sub, "test");
+	ck_assert_str_eq(capture_end(),
+	    "info: subscriber unix:/test/peer0: closed: test (frames_sent=1 frames_dropped=0 "
+	    "bytes_sent=4000)\n");
+}
+END_TEST
+
+/* ---- ingest ---- */
+
+/* Frame boundaries of fixtures/ffmpeg-320x240-10.mjpeg (fixtures/README.md). */
+static const size_t mjpeg_starts[] = {
+	0, 8607, 17287, 26075, 34981, 44158, 53245, 62419, 71850, 81516, 91232,
+};
+
+static size_t
+mjpeg_len(size_t i)
+{
+	return mjpeg_starts[i + 1] - mjpeg_starts[i];
+}
+
+/* A producer writing from the test end of a socketpair, in chunks. */
+struct feeder {
+	ev_io io;
+	int fd;
+	const uint8_t *data;
+	size_t len, at;
+	const size_t *chunks;	/* sizes, used in turn; 0-terminated */
+	size_t next_chunk;
+};
+
+static void
+feeder_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct feeder *fe = FR_CONTAINER_OF(w, struct feeder, io);
+	size_t n = fe->chunks[fe->next_chunk];
+
+	(void)revents;
+	if (fe->chunks[++fe->next_chunk] == 0)
+		fe->next_chunk = 0;
+	if (n > fe->len - fe->at)
+		n = fe->len - fe->at;
+	ssize_t w_n = send(fe->fd, fe->data + fe->at, n, MSG_NOSIGNAL);
+	if (w_n < 0) {
+		ck_assert_msg(errno == EAGAIN || errno == EINTR, "send: %s", strerror(errno));
+		return;
+	}
+	fe->at += (size_t)w_n;
+	if (fe->at == fe->len)
+		ev_io_stop(l, w);
+}
+
+/* A producer socket attached to the ingest; returns the test's end. */
+static int
+attach_producer(void)
+{
+	int sv[2];
+	struct fr_addr addr;
+	char err[FR_ERR_LEN];
+
+	if (ingest == NULL) {
+		struct fr_ingest_params params = {
+			.max_frame_bytes = ingest_max_frame_bytes,
+			.validate = ingest_validate,
+		};
+
+		ingest = fr_ingest_new(loop, stream, &params);
+		ck_assert_ptr_nonnull(ingest);
+	}
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+	    0);
+	ck_assert_int_eq(fr_addr_parse(&addr, "unix:/test/producer", err), 0);
+	fr_ingest_attach(ingest, sv[0], &addr);
+	return sv[1];
+}
+
+/* Queues all of p at once (the socket buffer takes it without blocking). */
+static void
+send_now(int fd, const void *p, size_t n)
+{
+	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void
+assert_latest_is(const uint8_t *p, size_t n)
+{
+	ck_assert_ptr_nonnull(stream->latest);
+	ck_assert_uint_eq(stream->latest->len, n);
+	ck_assert_mem_eq(stream->latest->data, p, n);
+	ck_assert_int_eq(stream->latest->is_sealed, 1);
+}
+
+static const size_t chunkings[][9] = {
+	{ 7, 0 },
+	{ 4093, 0 },
+	{ 1, 7, 13, 4093, 3, 65537, 2, 999, 0 },
+	{ 1 << 20, 0 },
+};
+
+START_TEST(test_ingest_fixture_chunked)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+	struct feeder feed = { .data = in->p, .len = in->len, .chunks = chunkings[_i] };
+
+	ck_assert_uint_eq(in->len, mjpeg_starts[10]);
+	add_sub(&p, 10, false, true);
+	feed.fd = attach_producer();
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	ck_assert_uint_eq(stream->counters.producer_connects, 1);
+	ck_assert_int_eq(fr_ingest_has_producer(ingest), 1);
+	ev_io_init(&feed.io, feeder_cb, feed.fd, EV_WRITE);
+	ev_io_start(loop, &feed.io);
+
+	WAIT_UNTIL(stream->counters.frames_in == 10 && p->got.len == in->len);
+	ck_assert_uint_eq(stream->counters.bytes_in, in->len);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	ck_assert_uint_eq(stream->counters.dropped_oversize, 0);
+	assert_latest_is(in->p + mjpeg_starts[9], mjpeg_len(9));
+	ck_assert_uint_eq(stream->latest->seq, 9);
+	ck_assert_uint_eq(stream->latest->refs, 1);
+	/* The subscriber got the whole stream, byte for byte. */
+	ck_assert_mem_eq(p->got.p, in->p, in->len);
+	ck_assert_uint_eq(stream->counters.frames_out, 10);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+
+	ev_io_stop(loop, &feed.io);
+	close(feed.fd);
+	WAIT_UNTIL(stream->counters.producer_connected == 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+}
+END_TEST
+
+START_TEST(test_ingest_truncated)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+	size_t cut = mjpeg_starts[1] + 4000;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, in->p, cut);
+	close(fd);
+	WAIT_UNTIL(stream->counters.producer_connected == 0);
+	ck_assert_uint_eq(stream->counters.frames_in, 1);
+	ck_assert_uint_eq(stream->counters.bytes_in, cut);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+	assert_latest_is(in->p, mjpeg_len(0));
+	WAIT_UNTIL(p->got.len == mjpeg_len(0));
+
+	/* The next producer starts clean: its first frame is whole and published. */
+	fd = attach_producer();
+	ck_assert_uint_eq(stream->counters.producer_connects, 2);
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	send_now(fd, in->p + mjpeg_starts[2], mjpeg_len(2));
+	WAIT_UNTIL(stream->counters.frames_in == 2);
+	assert_latest_is(in->p + mjpeg_starts[2], mjpeg_len(2));
+	WAIT_UNTIL(p->got.len == mjpeg_len(0) + mjpeg_len(2));
+	ck_assert_mem_eq(p->got.p + mjpeg_len(0), in->p + mjpeg_starts[2], mjpeg_len(2));
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
+	close(fd);
+	WAIT_UNTIL(stream->counters.producer_connected == 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
+}
+END_TEST
+
+/* A new producer replaces the current one, whose partial frame counts as truncated. */
+START_TEST(test_ingest_producer_replaced)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+
+	int old_fd = attach_producer();
+	send_now(old_fd, in->p, mjpeg_starts[1] + 100);
+	WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[1] + 100);
+	ck_assert_uint_eq(stream->counters.frames_in, 1);
+
+	int fd = attach_producer();
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
+	ck_assert_uint_eq(stream->counters.producer_connects, 2);
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	/* The old producer's socket was closed. */
+	uint8_t c;
+	ck_assert_int_eq(recv(old_fd, &c, 1, 0), 0);
+	close(old_fd);
+
+	send_now(fd, in->p + mjpeg_starts[3], mjpeg_starts[5] - mjpeg_starts[3]);
+	WAIT_UNTIL(stream->counters.frames_in == 3);
+	assert_latest_is(in->p + mjpeg_starts[4], mjpeg_len(4));
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	close(fd);
+}
+END_TEST
+
+/*
+ * The first buffer cannot be had: the bytes of that read are lost and counted as
+ * garbage, and the ingest carries on with the next read.
+ */
+START_TEST(test_ingest_alloc_fail_first_buffer)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	fr_frame_fail_alloc_after(1);
+	send_now(fd, in->p, mjpeg_len(0));
+	WAIT_UNTIL(stream->counters.bytes_in == mjpeg_len(0));
+	ck_assert_uint_eq(stream->counters.garbage_bytes, mjpeg_len(0));
+	ck_assert_uint_eq(stream->counters.frames_in, 0);
+
+	send_now(fd, in->p + mjpeg_starts[1], in->len - mjpeg_starts[1]);
+	WAIT_UNTIL(stream->counters.bytes_in == in->len && stream->counters.frames_in == 9);
+	WAIT_UNTIL(p->got.len == in->len - mjpeg_len(0));
+	ck_assert_mem_eq(p->got.p, in->p + mjpeg_starts[1], in->len - mjpeg_starts[1]);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, mjpeg_len(0));
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	assert_latest_is(in->p + mjpeg_starts[9], mjpeg_len(9));
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	close(fd);
+}
+END_TEST
+
+/*
+ * The buffer for what follows a finished frame cannot be had: that frame is still
+ * published, the start of the next one (in the same read) is lost, the rest of it is
+ * skipped as garbage, and the frame after it is whole again.
+ */
+START_TEST(test_ingest_alloc_fail_next_buffer)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+	size_t first = mjpeg_starts[1] + 1000;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	fr_frame_fail_alloc_after(2);	/* the 1st is the first buffer */
+	send_now(fd, in->p, first);
+	WAIT_UNTIL(stream->counters.bytes_in == first);
+	ck_assert_uint_eq(stream->counters.frames_in, 1);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 1000);
+
+	send_now(fd, in->p + first, in->len - first);
+	WAIT_UNTIL(stream->counters.bytes_in == in->len && stream->counters.frames_in == 9);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, mjpeg_len(1));
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	ck_assert_uint_eq(stream->counters.dropped_oversize, 0);
+	assert_latest_is(in->p + mjpeg_starts[9], mjpeg_len(9));
+	/* The subscriber got frame 0 and frames 2..9, whole. */
+	WAIT_UNTIL(p->got.len == in->len - mjpeg_len(1));
+	ck_assert_mem_eq(p->got.p, in->p, mjpeg_len(0));
+	ck_assert_mem_eq(p->got.p + mjpeg_len(0), in->p + mjpeg_starts[2],
+	    in->len - mjpeg_starts[2]);
+	close(fd);
+}
+END_TEST
+
+/* A structurally valid JPEG of len bytes (SOI, SOS, entropy data without FF, EOI). */
+static const struct bytes *
+synthetic_jpeg(size_t len)
+{
+	static const uint8_t head[] = {
+		0xff, 0xd8, 0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00,
+	};
+	struct bytes *b = new_bytes();
+
+	bytes_add(b, head, sizeof head);
+	while (b->len < len - 2) {
+		uint8_t c = (uint8_t)((b->len * 7 + 3) % 255);	/* never FF */
+		bytes_add(b, &c, 1);
+	}
+	bytes_add(b, "\xff\xd9", 2);
+	return b;
+}
+
+/*
+ * Growing the buffer of a frame larger than it fails in the middle of the frame. The
+ * bytes read meanwhile are lost, so that frame must not be published: subscribers only
+ * ever get whole frames as the producer sent them. The ingest carries on with the next.
+ */
+START_TEST(test_ingest_alloc_fail_mid_frame)
+{
+	const struct bytes *big = synthetic_jpeg(120000);
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	/* 1st: the first buffer (64 KiB); 2nd: growing it, with the big frame half read. */
+	fr_frame_fail_alloc_after(2);
+	send_now(fd, big->p, big->len);
+	send_now(fd, in->p, mjpeg_len(0));
+	WAIT_UNTIL(stream->counters.bytes_in == big->len + mjpeg_len(0));
+	WAIT_UNTIL(p->got.len == stream->counters.bytes_out);
+
+	ck_assert_msg(p->got.len == mjpeg_len(0),
+	    "the subscriber got %zu bytes, not just frame 0 (%zu): a %zu-byte frame with a "
+	    "hole (the big frame is %zu bytes) was published", p->got.len, mjpeg_len(0),
+	    p->got.len - mjpeg_len(0), big->len);
+	ck_assert_mem_eq(p->got.p, in->p, mjpeg_len(0));
+	ck_assert_uint_eq(stream->counters.frames_in, 1);
+	assert_latest_is(in->p, mjpeg_len(0));
+	/* The big frame is lost, and counted once. */
+	ck_assert_uint_eq(stream->counters.dropped_truncated + stream->counters.dropped_invalid +
+	    stream->counters.dropped_oversize, 1);
+	ck_assert_uint_ge(stream->counters.garbage_bytes, 16 * 1024);
+	ck_assert_uint_le(stream->counters.garbage_bytes, big->len - 64 * 1024);
+
+	/* And it goes on. */
+	send_now(fd, in->p + mjpeg_starts[1], mjpeg_len(1));
+	WAIT_UNTIL(stream->counters.frames_in == 2);
+	assert_latest_is(in->p + mjpeg_starts[1], mjpeg_len(1));
+	close(fd);
+}
+END_TEST
+
+/* Bytes before the first SOI are garbage; the frames after them are whole. */
+START_TEST(test_ingest_garbage_counted)
+{
+	const struct bytes *junk = read_fixture("junk.bin");
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, junk->p, junk->len);
+	send_now(fd, in->p, in->len);
+	WAIT_UNTIL(stream->counters.frames_in == 10 && p->got.len == in->len);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, junk->len);
+	ck_assert_uint_eq(stream->counters.bytes_in, junk->len + in->len);
+	ck_assert_mem_eq(p->got.p, in->p, in->len);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	close(fd);
+}
+END_TEST
+
+/* With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
+ * dropped as oversize, each counted once, and the buffer never grows past the limit. */
+START_TEST(test_ingest_oversize)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+	struct bytes want = { 0 };
+	uint64_t n_small = 0;
+
+	ingest_max_frame_bytes = 9000;
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	for (size_t i = 0; i < 10; i++) {
+		send_now(fd, in->p + mjpeg_starts[i], mjpeg_len(i));
+		WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[i + 1]);
+		if (mjpeg_len(i) <= 9000) {
+			bytes_add(&want, in->p + mjpeg_starts[i], mjpeg_len(i));
+			n_small++;
+		}
+	}
+	ck_assert_uint_eq(n_small, 4);	/* 8607, 8680, 8788, 8906 */
+	ck_assert_uint_eq(stream->counters.frames_in, 4);
+	ck_assert_uint_eq(stream->counters.dropped_oversize, 6);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	assert_latest_is(in->p + mjpeg_starts[3], mjpeg_len(3));
+	WAIT_UNTIL(p->got.len == want.len);
+	ck_assert_mem_eq(p->got.p, want.p, want.len);
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	bytes_free(&want);
+	close(fd);
+}
+END_TEST
+
+/*
+ * --validate: a frame the decoder rejects is dropped as invalid, and only that one: the
+ * frames after it pass again and carry their dimensions.
+ */
+START_TEST(test_ingest_validate)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	const struct bytes *fake = synthetic_jpeg(20000);	/* SOS before SOF */
+	struct peer *p;
+
+	if (!fr_validate_is_available())
+		return;
+	ingest_validate = 1;
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, in->p, mjpeg_len(0));
+	send_now(fd, fake->p, fake->len);
+	send_now(fd, in->p + mjpeg_starts[1], mjpeg_starts[4] - mjpeg_starts[1]);
+	WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[4] + fake->len);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 1);
+	ck_assert_uint_eq(stream->counters.frames_in, 4);
+	assert_latest_is(in->p + mjpeg_starts[3], mjpeg_len(3));
+	ck_assert_int_eq(stream->latest->width, 320);
+	ck_assert_int_eq(stream->latest->height, 240);
+	WAIT_UNTIL(p->got.len == mjpeg_starts[4]);
+	ck_assert_mem_eq(p->got.p, in->p, mjpeg_starts[4]);
+	close(fd);
+}
+END_TEST
+
+/*
+ * The buffer for the next frame cannot be had right after a frame that ended exactly at
+ * the end of a read: nothing is lost, and nothing is said to be (no "skipped 0 bytes").
+ */
+START_TEST(test_ingest_alloc_fail_at_boundary)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	fr_frame_fail_alloc_after(2);
+	capture_begin(FR_LOG_WARN);
+	send_now(fd, in->p, mjpeg_len(0));
+	WAIT_UNTIL(stream->counters.bytes_in == mjpeg_len(0));
+	send_now(fd, in->p + mjpeg_starts[1], in->len - mjpeg_starts[1]);
+	WAIT_UNTIL(stream->counters.frames_in == 10);
+	ck_assert_str_eq(capture_end(), "warn: stream test: out of memory for the next frame\n");
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	WAIT_UNTIL(p->got.len == in->len);
+	ck_assert_mem_eq(p->got.p, in->p, in->len);
+	close(fd);
+}
+END_TEST
+
+static TCase *
+loop_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *
+stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc;
+
+	tc = loop_tcase(s, "latest");
+	tcase_add_test(tc, test_latest_first_frame_at_once);
+	tcase_add_test(tc, test_latest_nothing_before_first_frame);
+	tcase_add_test(tc, test_latest_replaced);
+
+	tc = loop_tcase(s, "fanout");
+	tcase_add_test(tc, test_fanout_byte_identical);
+
+	tc = loop_tcase(s, "slow");
+	tcase_add_test(tc, test_slow_skips_to_newest);
+	tcase_add_test(tc, test_slow_peer_leaves_mid_frame);
+
+	tc = loop_tcase(s, "close");
+	tcase_add_test(tc, test_close_by_peer);
+	tcase_add_test(tc, test_close_input_ignored);
+	tcase_add_test(tc, test_close_by_server);
+	tcase_add_test(tc, test_close_during_publish);
+	tcase_add_test(tc, test_close_stream_free);
+
+	tc = loop_tcase(s, "timeout");
+	tcase_add_test(tc, test_timeout_stuck_closed);
+	tcase_add_test(tc, test_timeout_progress_keeps_alive);
+
+	tc = loop_tcase(s, "counters");
+	tcase_add_test(tc, test_counters_drops);
+	tcase_add_test(tc, test_counters_garbage);
+	tcase_add_test(tc, test_counters_log);
+
+	tc = loop_tcase(s, "ingest");
+	tcase_add_loop_test(tc, test_ingest_fixture_chunked, 0,
+	    sizeof chunkings / sizeof chunkings[0]);
+	tcase_add_test(tc, test_ingest_truncated);
+	tcase_add_test(tc, test_ingest_producer_replaced);
+	tcase_add_test(tc, test_ingest_garbage_counted);
+	tcase_add_test(tc, test_ingest_oversize);
+	tcase_add_test(tc, test_ingest_validate);
+
+	tc = loop_tcase(s, "alloc failure");
+	tcase_add_test(tc, test_ingest_alloc_fail_first_buffer);
+	tcase_add_test(tc, test_ingest_alloc_fail_next_buffer);
+	tcase_add_test(tc, test_ingest_alloc_fail_at_boundary);
+	tcase_add_test(tc, test_ingest_alloc_fail_mid_frame);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(stream_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
