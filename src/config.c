@@ -406,7 +406,7 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			snprintf(err, FR_ERR_LEN, "%.60s:%u: %.180s", path, lineno, why);
+			snprintf(err, FR_ERR_LEN, "%.120s:%u: %.120s", path, lineno, why);
 			rc = -1;
 			break;
 		}
