@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The daemon under valgrind: a session with good, broken and validated frames,
+# subscribers that come and go, a counter dump and a producer cut mid-frame ends
+# with SIGTERM, exit status 0, and no memory errors or leaks.
+. "$(dirname "$0")/lib.sh"
+
+need valgrind
+# ASan and valgrind do not mix; the ASan build checks leaks itself at exit.
+grep -q __asan_init "$FR_BIN" && skip "ASan build"
+
+real_bin=$FR_BIN
+cat >"$T/framerouter-vg" <<SH
+#!/bin/sh
+exec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+	--log-file="$T/valgrind.txt" "$real_bin" "\$@"
+SH
+chmod +x "$T/framerouter-vg"
+FR_BIN=$T/framerouter-vg
+FR_WAIT=$((FR_WAIT * 4))	# valgrind is slow
+
+src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
+fr_start_default vg --validate --client-timeout 1
+
+frames push "$INGEST" "$src" >/dev/null || fail "push $src"
+wait_stat "$FR_WAIT" frames_in -eq 10
+timeout "$FR_WAIT" "$FR_GRAB" "$LISTEN" -n 1 -o "$T/one.jpg" || fail "grab after push"
+check_capture "$T/one.jpg" --source "$src" --expect 9
+
+frames push "$INGEST" "$FR_FIXTURES_DIR/mixed.mjpeg" >/dev/null || fail "push mixed.mjpeg"
+wait_stat "$FR_WAIT" frames_in -eq 15
+head -c 3000 "$src" >"$T/half.bin"
+frames push "$INGEST" "$T/half.bin" >/dev/null || fail "push a truncated frame"
+wait_stat "$FR_WAIT" dropped_truncated -ge 1
+fr_stats
+note "counters: $STATS"
+
+fr_stop "$FR_WAIT"
+if [[ -s $T/valgrind.txt ]]; then
+	cat "$T/valgrind.txt" >&2
+	fail "valgrind reported errors"
+fi
+note "valgrind: no errors, no leaks"
+finish
