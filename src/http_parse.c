@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fr/http_parse.h"
@@ -270,7 +271,10 @@ step_scheme(struct fr_http_parser *p, uint8_t c)
 	return 0;
 }
 
-/* A '%' must be followed by two hex digits (RFC 3986 2.1); true if c was one of them. */
+/*
+ * RFC 3986 2.1: a '%' is followed by two hex digits. Sets *was_escape if c is one of them;
+ * returns 0, or 400 if c should have been one and is not.
+ */
 static int
 step_pct(struct fr_http_parser *p, uint8_t c, bool *was_escape)
 {
@@ -286,20 +290,19 @@ step_pct(struct fr_http_parser *p, uint8_t c, bool *was_escape)
 	return 0;
 }
 
-/* path "/" for a target without one, then the query or the version. */
+/* The authority ended at c: a '/' that begins the path, a '?', or the SP before the version. */
 static void
 end_authority(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 {
+	/* RFC 9110 4.2.3: an empty path is equivalent to "/". */
 	p->tok_len = 0;
 	append(req->path, FR_HTTP_PATH_MAX, &p->tok_len, '/');
-	if (c == '/')
-		p->state = H_PATH;
-	else if (c == '?')
-		p->state = H_QUERY;
-	else
-		p->state = H_VERSION;
-	if (c == '?')
+	if (c == '?') {
 		p->tok_len = 0;
+		p->state = H_QUERY;
+	} else {
+		p->state = c == '/' ? H_PATH : H_VERSION;
+	}
 }
 
 static int
@@ -434,8 +437,7 @@ step_request_line(struct fr_http_parser *p, struct fr_http_request *req, uint8_t
 			return fail(p, 400, "bare CR in the request line");
 		return end_request_line(p, req);
 	default:
-		assert(!"not a request-line state");
-		return fail(p, 400, "parser state broken");
+		abort();	/* fr_http_parse_head() sends only these states here */
 	}
 }
 
@@ -577,16 +579,15 @@ on_host(struct fr_http_parser *p, struct fr_http_request *req)
 	return 0;
 }
 
-/* A field that may appear once (RFC 9110 5.3), copied to a field of max bytes. */
+/* A field that may appear once (RFC 9110 5.3), copied to out, a field of max bytes. */
 static int
-on_singleton(struct fr_http_parser *p, bool *seen, char *out, size_t max)
+on_singleton(struct fr_http_parser *p, bool *seen, char *out, size_t max, const char *repeated,
+    const char *too_long)
 {
 	if (*seen)
-		return fail(p, 400, p->field == F_AUTHORIZATION ? "more than one Authorization"
-								: "more than one Content-Type");
+		return fail(p, 400, repeated);
 	if (p->value_len > max)
-		return fail(p, 431, p->field == F_AUTHORIZATION ? "Authorization too long"
-								: "Content-Type too long");
+		return fail(p, 431, too_long);
 	*seen = true;
 	memcpy(out, p->value, p->value_len + 1);
 	return 0;
@@ -615,11 +616,13 @@ end_field(struct fr_http_parser *p, struct fr_http_request *req)
 		break;
 	case F_AUTHORIZATION:
 		status = on_singleton(p, &p->has_authorization, req->authorization,
-		    FR_HTTP_AUTHORIZATION_MAX);
+		    FR_HTTP_AUTHORIZATION_MAX, "more than one Authorization",
+		    "Authorization too long");
 		break;
 	case F_CONTENT_TYPE:
 		status = on_singleton(p, &p->has_content_type, req->content_type,
-		    FR_HTTP_CONTENT_TYPE_MAX);
+		    FR_HTTP_CONTENT_TYPE_MAX, "more than one Content-Type",
+		    "Content-Type too long");
 		break;
 	case F_EXPECT:
 		status = on_expect(p, req);
@@ -753,8 +756,7 @@ step_fields(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 			return fail(p, 400, "bare CR at the end of the head");
 		return end_head(p, req);
 	default:
-		assert(!"not a field-line state");
-		return fail(p, 400, "parser state broken");
+		abort();	/* fr_http_parse_head() sends only these states here */
 	}
 }
 
@@ -851,23 +853,23 @@ step_size_line(struct fr_http_chunked *c, uint8_t b)
 		c->state = c->size == 0 ? C_TRAILER : C_DATA;
 		return true;
 	}
-	if (++c->line_bytes > FR_HTTP_CHUNK_LINE_MAX)
-		return chunked_fail(c, "chunk-size line too long");
 	int v = c->state == C_SIZE ? hex_value(b) : -1;
-	if (v >= 0) {
-		if (c->size > (FR_HTTP_LENGTH_MAX - (unsigned)v) / 16)
-			return chunked_fail(c, "chunk-size too large");
-		c->size = c->size * 16 + (unsigned)v;
-		c->digits++;
-		return true;
-	}
-	if (c->digits == 0)
+	if (v < 0 && c->digits == 0)
 		return chunked_fail(c, "chunk-size is not hexadecimal");
 	if (b == '\r') {
 		/* chunk-ext = *( BWS ";" ... ): blanks may only lead to a ';'. */
 		if (c->state == C_EXT && !c->has_semicolon)
 			return chunked_fail(c, "whitespace after the chunk-size");
 		c->state = C_SIZE_LF;
+		return true;
+	}
+	if (++c->line_bytes > FR_HTTP_CHUNK_LINE_MAX)
+		return chunked_fail(c, "chunk-size line too long");
+	if (v >= 0) {
+		if (c->size > (FR_HTTP_LENGTH_MAX - (unsigned)v) / 16)
+			return chunked_fail(c, "chunk-size too large");
+		c->size = c->size * 16 + (unsigned)v;
+		c->digits++;
 		return true;
 	}
 	if (b == ';') {
