@@ -37,6 +37,9 @@ static int set_seconds(struct fr_config *, const struct option_spec *, const cha
 static int set_flag(struct fr_config *, const struct option_spec *, const char *, char *);
 static int set_path(struct fr_config *, const struct option_spec *, const char *, char *);
 static int set_log_level(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_http(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_token(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_token_file(struct fr_config *, const struct option_spec *, const char *, char *);
 
 #define AT(field) offsetof(struct fr_config, field)
 
@@ -48,6 +51,8 @@ static const struct option_spec options[] = {
 	  "(default 127.0.0.1:12346)", set_listen, 0, 0, 0 },
 	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR]", "declare a named stream "
 	  "(repeatable)", set_stream, 0, 0, 0 },
+	{ "http", 0, "ADDR", "serve the HTTP endpoints (streams, snapshots, ingest, stats) here",
+	  set_http, 0, 0, 0 },
 	{ "max-frame-size", 0, "BYTES", "drop frames larger than this; K and M suffixes "
 	  "(default 8M)", set_size, AT(max_frame_bytes), 1024, 256.0 * 1024 * 1024 },
 	{ "validate", 0, NULL, "check each frame's header with libjpeg-turbo", set_flag,
@@ -56,6 +61,16 @@ static const struct option_spec options[] = {
 	  AT(max_clients), 1, 1000000 },
 	{ "client-timeout", 0, "SECONDS", "disconnect a subscriber making no progress "
 	  "(default 10)", set_seconds, AT(client_timeout_s), 0.1, 86400 },
+	{ "max-streams", 0, "N", "streams in all, declared or created by HTTP pushes "
+	  "(default 64)", set_uint, AT(max_streams), 1, 4096 },
+	{ "ingest-token", 0, "TOKEN", "HTTP ingest requires Authorization: Bearer TOKEN",
+	  set_token, AT(ingest_token), 0, 0 },
+	{ "ingest-token-file", 0, "FILE", "read the ingest token from FILE", set_token_file,
+	  AT(ingest_token), 0, 0 },
+	{ "subscribe-token", 0, "TOKEN", "HTTP reads require the token (Bearer or ?token=)",
+	  set_token, AT(subscribe_token), 0, 0 },
+	{ "subscribe-token-file", 0, "FILE", "read the subscribe token from FILE",
+	  set_token_file, AT(subscribe_token), 0, 0 },
 	{ "daemon", 'd', NULL, "detach and log to syslog", set_flag, AT(daemonize), 0, 0 },
 	{ "pidfile", 'p', "FILE", "write the process id to FILE", set_path, AT(pidfile), 0, 0 },
 	{ "log-level", 'L', "LEVEL", "error, warn, info or debug (default info)", set_log_level,
@@ -77,6 +92,7 @@ fr_config_init(struct fr_config *c)
 	c->max_clients = 1024;
 	c->client_timeout_s = 10;
 	c->log_level = FR_LOG_INFO;
+	c->max_streams = 64;
 }
 
 static int
@@ -105,6 +121,53 @@ set_listen(struct fr_config *c, const struct option_spec *o, const char *value, 
 	(void)o;
 	c->streams[0].has_listen = 1;
 	return set_addr(&c->streams[0].listen, value, err);
+}
+
+static int
+set_http(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	(void)o;
+	c->has_http = 1;
+	return set_addr(&c->http, value, err);
+}
+
+/* Tokens travel in headers and URLs: visible ASCII without spaces, so no quoting. */
+static int
+set_token(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	char *dst = (char *)c + o->offset;
+	size_t n = strlen(value);
+
+	if (n == 0 || n > FR_TOKEN_MAX) {
+		snprintf(err, FR_ERR_LEN, "tokens are 1-%d characters", FR_TOKEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (value[i] <= ' ' || value[i] > '~' || value[i] == '&' || value[i] == '#') {
+			snprintf(err, FR_ERR_LEN, "tokens are visible ASCII without spaces, & or #");
+			return -1;
+		}
+	}
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
+/* The token is the file's first line, so it stays out of ps and shell history. */
+static int
+set_token_file(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	char line[FR_TOKEN_MAX + 2];
+	FILE *fp = fopen(value, "r");
+
+	if (fp == NULL) {
+		snprintf(err, FR_ERR_LEN, "%.120s: %s", value, strerror(errno));
+		return -1;
+	}
+	if (fgets(line, sizeof line, fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	return set_token(c, o, line, err);
 }
 
 int
@@ -422,9 +485,16 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 int
 fr_config_check(const struct fr_config *c, char *err)
 {
-	const struct fr_addr *addrs[2 * FR_CONFIG_MAX_STREAMS];
+	const struct fr_addr *addrs[2 * FR_CONFIG_MAX_STREAMS + 1];
 	size_t n = 0;
 
+	if (c->n_streams > c->max_streams) {
+		snprintf(err, FR_ERR_LEN, "--max-streams %u is less than the %zu streams declared",
+		    c->max_streams, c->n_streams);
+		return -1;
+	}
+	if (c->has_http)
+		addrs[n++] = &c->http;
 	for (size_t i = 0; i < c->n_streams; i++) {
 		const struct fr_stream_config *sc = &c->streams[i];
 

@@ -5,6 +5,7 @@
  * itself is sealed and published. Only the bytes that followed the frame's end in
  * the same read are copied, into the next buffer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,12 @@ struct fr_ingest {
 	size_t len;			/* bytes in building->data */
 	size_t last_frame_len;		/* sizes the next buffer */
 	uint64_t garbage_seen;		/* splitter garbage already counted */
-	int fd;				/* producer socket, -1 when none */
+	enum { PRODUCER_NONE, PRODUCER_SOCKET, PRODUCER_FEED } producer;
+	int fd;				/* PRODUCER_SOCKET: its socket, else -1 */
 	ev_io read_io;
+	int is_framed;			/* PRODUCER_FEED: multipart, framing is not garbage */
+	fr_ingest_replaced_fn replaced;	/* PRODUCER_FEED: tell it when it is replaced */
+	void *replaced_arg;
 	struct fr_addr peer;
 };
 
@@ -55,7 +60,7 @@ count_garbage(struct fr_ingest *ing)
 {
 	uint64_t total = fr_splitter_garbage_bytes(ing->splitter);
 
-	if (total > ing->garbage_seen)
+	if (total > ing->garbage_seen && !ing->is_framed)
 		fr_stream_note_garbage(ing->stream, total - ing->garbage_seen, ev_now(ing->loop));
 	ing->garbage_seen = total;
 }
@@ -205,14 +210,44 @@ producer_gone(struct fr_ingest *ing, const char *why)
 	struct fr_splitter_event ev;
 
 	log_info("stream %s: producer %s disconnected: %s", ing->stream->name, ing->peer.text, why);
-	ev_io_stop(ing->loop, &ing->read_io);
-	close(ing->fd);
-	ing->fd = -1;
+	if (ing->producer == PRODUCER_SOCKET) {
+		ev_io_stop(ing->loop, &ing->read_io);
+		close(ing->fd);
+		ing->fd = -1;
+	}
+	ing->producer = PRODUCER_NONE;
 	ing->stream->counters.producer_connected = 0;
 	if (fr_splitter_finish(ing->splitter, &ev) == FR_SPLITTER_DROP)
 		note_drop(ing, &ev);
 	count_garbage(ing);
+	ing->is_framed = 0;
 	ing->len = 0;
+}
+
+/* One producer at a time: the newest one wins, the old one's partial frame is lost. */
+static void
+replace_producer(struct fr_ingest *ing, const struct fr_addr *peer)
+{
+	fr_ingest_replaced_fn replaced = ing->replaced;
+	int was_feed = ing->producer == PRODUCER_FEED;
+
+	if (ing->producer == PRODUCER_NONE)
+		return;
+	log_info("stream %s: producer %s replaces %s", ing->stream->name, peer->text,
+	    ing->peer.text);
+	producer_gone(ing, "replaced by a new producer");
+	ing->replaced = NULL;
+	if (was_feed)
+		replaced(ing->replaced_arg);
+}
+
+static void
+producer_connected(struct fr_ingest *ing, const struct fr_addr *peer)
+{
+	ing->peer = *peer;
+	ing->stream->counters.producer_connects++;
+	ing->stream->counters.producer_connected = 1;
+	log_info("stream %s: producer %s connected", ing->stream->name, peer->text);
 }
 
 /* Reads into a scratch buffer when no frame buffer can be had, so that the
@@ -292,7 +327,9 @@ fr_ingest_free(struct fr_ingest *ing)
 {
 	if (ing == NULL)
 		return;
-	if (ing->fd >= 0)
+	if (ing->producer == PRODUCER_FEED)
+		replace_producer(ing, &(struct fr_addr){ .text = "(shutdown)" });
+	else if (ing->producer == PRODUCER_SOCKET)
 		producer_gone(ing, "shutting down");
 	fr_frame_unref(ing->building);
 	fr_splitter_free(ing->splitter);
@@ -302,22 +339,65 @@ fr_ingest_free(struct fr_ingest *ing)
 void
 fr_ingest_attach(struct fr_ingest *ing, int fd, const struct fr_addr *peer)
 {
-	if (ing->fd >= 0) {
-		log_info("stream %s: producer %s replaces %s", ing->stream->name, peer->text,
-		    ing->peer.text);
-		producer_gone(ing, "replaced by a new producer");
-	}
+	replace_producer(ing, peer);
+	ing->producer = PRODUCER_SOCKET;
 	ing->fd = fd;
-	ing->peer = *peer;
-	ing->stream->counters.producer_connects++;
-	ing->stream->counters.producer_connected = 1;
-	log_info("stream %s: producer %s connected", ing->stream->name, peer->text);
+	producer_connected(ing, peer);
 	ev_io_set(&ing->read_io, fd, EV_READ);
 	ev_io_start(ing->loop, &ing->read_io);
+}
+
+void
+fr_ingest_attach_feed(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
+    fr_ingest_replaced_fn replaced, void *arg)
+{
+	replace_producer(ing, peer);
+	ing->producer = PRODUCER_FEED;
+	ing->is_framed = is_framed;
+	ing->replaced = replaced;
+	ing->replaced_arg = arg;
+	producer_connected(ing, peer);
+}
+
+void
+fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len)
+{
+	assert(ing->producer == PRODUCER_FEED);
+	ing->stream->counters.bytes_in += len;
+	while (len > 0) {
+		if (ensure_room(ing) < 0) {
+			/* Nowhere to put them: the bytes are lost, the frame with them. */
+			fr_stream_note_garbage(ing->stream, len, ev_now(ing->loop));
+			reset_after_enomem(ing);
+			return;
+		}
+		size_t n = ing->building->cap - ing->len;
+		if (n > len)
+			n = len;
+		memcpy(ing->building->data + ing->len, data, n);
+		ing->len += n;
+		data += n;
+		len -= n;
+		split(ing);
+	}
+}
+
+void
+fr_ingest_end_feed(struct fr_ingest *ing, const char *why)
+{
+	assert(ing->producer == PRODUCER_FEED);
+	ing->replaced = NULL;
+	producer_gone(ing, why);
+}
+
+const char *
+fr_ingest_producer(const struct fr_ingest *ing)
+{
+	return ing->producer != PRODUCER_NONE ? ing->peer.text : NULL;
 }
 
 int
 fr_ingest_has_producer(const struct fr_ingest *ing)
 {
-	return ing->fd >= 0;
+	return ing->producer != PRODUCER_NONE;
 }

@@ -16,9 +16,11 @@
 #include "config.h"
 #include "fr/config.h"
 #include "fr/defer.h"
+#include "fr/http.h"
 #include "fr/ingest.h"
 #include "fr/listener.h"
 #include "fr/log.h"
+#include "fr/registry.h"
 #include "fr/stream.h"
 #include "fr/sub.h"
 #include "fr/util.h"
@@ -26,11 +28,11 @@
 
 struct app;
 
-/* A configured stream and the sockets that feed and drain it. */
+/* A configured stream's raw TCP sockets. */
 struct stream_rt {
 	struct app *app;
 	struct fr_stream *stream;
-	struct fr_ingest *ingest;
+	struct fr_ingest *ingest;	/* both owned by the registry */
 	struct fr_listener *ingest_listener;
 	struct fr_listener *listen_listener;
 	struct fr_ratelimit refused_log;
@@ -39,19 +41,19 @@ struct stream_rt {
 struct app {
 	struct ev_loop *loop;
 	struct fr_config config;
+	struct fr_registry *registry;
+	struct fr_http *http;		/* NULL without --http */
 	struct stream_rt streams[FR_CONFIG_MAX_STREAMS];
 	size_t n_streams;
 	ev_signal sigterm, sigint, sigusr1;
 };
 
+/* Subscribers of every kind plus HTTP connections not yet answered. */
 static uint64_t
 total_clients(const struct app *app)
 {
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < app->n_streams; i++)
-		n += app->streams[i].stream->counters.clients;
-	return n;
+	return fr_registry_clients(app->registry) +
+	    (app->http != NULL ? fr_http_connections(app->http) : 0);
 }
 
 static void
@@ -106,26 +108,23 @@ dump_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct app *app = w->data;
 
-	(void)revents;
-	for (size_t i = 0; i < app->n_streams; i++)
-		fr_stream_log_counters(app->streams[i].stream, ev_now(loop));
+	(void)loop, (void)revents;
+	fr_registry_log_counters(app->registry);
 }
 
 static void
 setup_stream(struct app *app, const struct fr_stream_config *sc)
 {
 	struct stream_rt *rt = &app->streams[app->n_streams++];
-	struct fr_ingest_params ip = {
-		.max_frame_bytes = app->config.max_frame_bytes,
-		.validate = app->config.validate,
-	};
 	char err[FR_ERR_LEN];
+	struct fr_registry_entry *e = fr_registry_add(app->registry, sc->name, err);
 
+	if (e == NULL)
+		fatalx("stream %s: %s", sc->name, err);
 	rt->app = app;
+	rt->stream = e->stream;
+	rt->ingest = e->ingest;
 	fr_ratelimit_init(&rt->refused_log, 1.0);
-	if ((rt->stream = fr_stream_new(sc->name)) == NULL ||
-	    (rt->ingest = fr_ingest_new(app->loop, rt->stream, &ip)) == NULL)
-		fatal("stream %s", sc->name);
 	if (sc->has_ingest && (rt->ingest_listener = fr_listener_new(app->loop, "--ingest",
 	    &sc->ingest, on_producer, rt, err)) == NULL) {
 		fprintf(stderr, "framerouter: stream %s: %s\n", sc->name, err);
@@ -154,16 +153,38 @@ start_stream(struct stream_rt *rt)
 }
 
 static void
+setup_http(struct app *app)
+{
+	const struct fr_config *c = &app->config;
+	struct fr_http_params params = {
+		.registry = app->registry,
+		.max_clients = c->max_clients,
+		.client_timeout_s = c->client_timeout_s,
+		.head_timeout_s = 5.0,
+		.ingest_token = c->ingest_token[0] ? c->ingest_token : NULL,
+		.subscribe_token = c->subscribe_token[0] ? c->subscribe_token : NULL,
+	};
+	char err[FR_ERR_LEN];
+
+	if (!c->has_http)
+		return;
+	if ((app->http = fr_http_new(app->loop, &c->http, &params, err)) == NULL) {
+		fprintf(stderr, "framerouter: %s\n", err);
+		exit(1);
+	}
+}
+
+static void
 teardown(struct app *app)
 {
+	fr_http_free(app->http);
 	for (size_t i = 0; i < app->n_streams; i++) {
 		struct stream_rt *rt = &app->streams[i];
 
 		fr_listener_free(rt->ingest_listener);
 		fr_listener_free(rt->listen_listener);
-		fr_ingest_free(rt->ingest);
-		fr_stream_free(rt->stream);
 	}
+	fr_registry_free(app->registry);
 	fr_defer_fini();
 	fr_validate_fini();
 	ev_ref(app->loop);	/* undo init_signals' ev_unref before stopping */
@@ -226,8 +247,14 @@ main(int argc, char **argv)
 	fr_log_init(app.config.log_level, 0);
 	if ((app.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
+	struct fr_ingest_params ingest_params = {
+		.max_frame_bytes = app.config.max_frame_bytes,
+		.validate = app.config.validate,
+	};
+	app.registry = fr_registry_new(app.loop, &ingest_params, app.config.max_streams);
 	for (size_t i = 0; i < app.config.n_streams; i++)
 		setup_stream(&app, &app.config.streams[i]);
+	setup_http(&app);
 	if (app.config.daemonize) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
@@ -240,6 +267,10 @@ main(int argc, char **argv)
 	fr_defer_init(app.loop);
 	for (size_t i = 0; i < app.n_streams; i++)
 		start_stream(&app.streams[i]);
+	if (app.http != NULL) {
+		fr_http_start(app.http);
+		log_info("http: serving on http://%s/", fr_http_addr(app.http)->text);
+	}
 	log_info("framerouter %s ready", PACKAGE_VERSION);
 
 	ev_run(app.loop, 0);

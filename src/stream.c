@@ -41,10 +41,38 @@ fr_stream_free(struct fr_stream *s)
 	free(s);
 }
 
+/* Counts frames over windows of at least a second. */
+static void
+update_fps(struct fr_stream *s, double now)
+{
+	double span = now - s->fps_window_at;
+
+	if (s->fps_window_at == 0 || span > 5.0) {	/* first frame, or after a pause */
+		s->fps_window_at = now;
+		s->fps_window_frames = 0;
+		return;
+	}
+	s->fps_window_frames++;
+	if (span >= 1.0) {
+		s->input_fps = (double)s->fps_window_frames / span;
+		s->fps_window_at = now;
+		s->fps_window_frames = 0;
+	}
+}
+
+double
+fr_stream_input_fps(const struct fr_stream *s, double now)
+{
+	if (s->latest == NULL || now - s->latest->received_at > 2.0)
+		return 0;
+	return s->input_fps;
+}
+
 void
 fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 {
 	f->seq = s->next_seq++;
+	update_fps(s, f->received_at);
 	s->counters.frames_in++;
 	fr_frame_unref(s->latest);
 	s->latest = fr_frame_ref(f);
@@ -60,6 +88,7 @@ fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
 {
 	fr_list_append(&s->subs, fr_sub_link(sub));
 	s->counters.clients++;
+	fr_sub_start(sub);
 	if (s->latest != NULL)
 		fr_sub_offer(sub, s->latest);
 }

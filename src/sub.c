@@ -2,13 +2,17 @@
 /*
  * A subscriber: writes whole frames from the shared frame bytes, skips to the
  * newest frame when it falls behind, and is cut when it stops making progress.
- * It watches for writability only while a write is blocked; a subscriber that
- * keeps up is written to straight from fr_sub_offer(), with no watcher churn.
+ * What goes out is a sequence of units: a small head (the preamble, a multipart
+ * part header), the frame bytes, and a tail (the next boundary), sent with one
+ * sendmsg() from where they lie. It watches for writability only while a write is
+ * blocked; a subscriber that keeps up is written to straight from fr_sub_offer().
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fr/defer.h"
@@ -21,6 +25,10 @@
  * NET_MAX_WRITES_PER_EVENT). Large enough for a few 1080p frames. */
 #define SUB_MAX_BYTES_PER_EVENT (1024 * 1024)
 
+/* Chrome shows a part only once the next boundary arrives, so each part is
+ * followed by it at once; Firefox goes by Content-Length. */
+static const char multipart_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n";
+
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
 	struct fr_defer defer;
@@ -32,13 +40,43 @@ struct fr_sub {
 	ev_timer idle;			/* on only while a write is blocked */
 	double connected_at;
 	double last_progress_at;
-	struct fr_frame *sending;	/* being written, from offset on */
-	size_t offset;
+	double next_due_at;		/* ?fps= cap: earliest time for the next frame */
+	/* The unit being written: head, then sending's bytes, then the tail. */
+	size_t head_len;
+	size_t offset;			/* bytes of the unit already written */
+	struct fr_frame *sending;	/* NULL for a head-only unit (the preamble) */
 	struct fr_frame *next;		/* newest frame not yet begun */
 	struct fr_addr peer;
 	struct fr_client_counters counters;
 	struct fr_sub_params params;
+	char head[FR_SUB_HEAD_MAX];
 };
+
+static int
+is_busy(const struct fr_sub *sub)
+{
+	return sub->sending != NULL || sub->head_len > 0;
+}
+
+static size_t
+tail_len(const struct fr_sub *sub)
+{
+	if (sub->params.protocol != FR_SUB_MULTIPART || sub->sending == NULL)
+		return 0;
+	return sizeof multipart_tail - 1;
+}
+
+/* Makes f (a reference the caller hands over) the unit being written. */
+static void
+begin_frame(struct fr_sub *sub, struct fr_frame *f)
+{
+	sub->sending = f;
+	sub->offset = 0;
+	sub->head_len = 0;
+	if (sub->params.protocol == FR_SUB_MULTIPART)
+		sub->head_len = (size_t)snprintf(sub->head, sizeof sub->head,
+		    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", f->len);
+}
 
 static void
 wait_writable(struct fr_sub *sub)
@@ -58,15 +96,50 @@ stop_waiting(struct fr_sub *sub)
 	ev_timer_stop(sub->loop, &sub->idle);
 }
 
+/* The unit is written: count it and begin the next frame, if one is waiting. */
 static void
-finish_frame(struct fr_sub *sub)
+finish_unit(struct fr_sub *sub)
 {
-	sub->counters.frames_sent++;
-	sub->params.stream_counters->frames_out++;
-	fr_frame_unref(sub->sending);
-	sub->sending = sub->next;
-	sub->next = NULL;
+	if (sub->sending != NULL) {
+		sub->counters.frames_sent++;
+		sub->params.stream_counters->frames_out++;
+		fr_frame_unref(sub->sending);
+	}
+	sub->sending = NULL;
+	sub->head_len = 0;
 	sub->offset = 0;
+	if (sub->next != NULL) {
+		struct fr_frame *f = sub->next;
+
+		sub->next = NULL;
+		begin_frame(sub, f);
+	}
+}
+
+/* The iovecs for what is left of the unit. Returns how many. */
+static int
+unit_iov(const struct fr_sub *sub, struct iovec iov[3])
+{
+	size_t off = sub->offset;
+	int n = 0;
+
+	if (off < sub->head_len) {
+		iov[n++] = (struct iovec){ (char *)sub->head + off, sub->head_len - off };
+		off = 0;
+	} else {
+		off -= sub->head_len;
+	}
+	if (sub->sending == NULL)
+		return n;
+	if (off < sub->sending->len) {
+		iov[n++] = (struct iovec){ sub->sending->data + off, sub->sending->len - off };
+		off = 0;
+	} else {
+		off -= sub->sending->len;
+	}
+	if (off < tail_len(sub))
+		iov[n++] = (struct iovec){ (char *)multipart_tail + off, tail_len(sub) - off };
+	return n;
 }
 
 /* Writes until EAGAIN, nothing left, or the per-event budget is spent. */
@@ -75,11 +148,12 @@ flush(struct fr_sub *sub)
 {
 	size_t budget = SUB_MAX_BYTES_PER_EVENT;
 
-	while (sub->sending != NULL) {
-		const struct fr_frame *f = sub->sending;
-		ssize_t n = send(sub->fd, f->data + sub->offset, f->len - sub->offset,
-		    MSG_NOSIGNAL);
+	while (is_busy(sub)) {
+		struct iovec iov[3];
+		struct msghdr msg = { .msg_iov = iov };
 
+		msg.msg_iovlen = (size_t)unit_iov(sub, iov);
+		ssize_t n = sendmsg(sub->fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -94,9 +168,11 @@ flush(struct fr_sub *sub)
 		sub->counters.bytes_sent += (uint64_t)n;
 		sub->params.stream_counters->bytes_out += (uint64_t)n;
 		sub->last_progress_at = ev_now(sub->loop);
-		if (sub->offset == f->len)
-			finish_frame(sub);
-		if ((size_t)n >= budget && sub->sending != NULL) {
+		size_t unit_len = sub->head_len + tail_len(sub) +
+		    (sub->sending != NULL ? sub->sending->len : 0);
+		if (sub->offset == unit_len)
+			finish_unit(sub);
+		if ((size_t)n >= budget && is_busy(sub)) {
 			wait_writable(sub);
 			return;
 		}
@@ -147,9 +223,9 @@ struct fr_sub *
 fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params)
 {
-	struct fr_sub *sub = calloc(1, sizeof *sub);
+	struct fr_sub *sub;
 
-	if (sub == NULL) {
+	if (params->preamble_len > FR_SUB_HEAD_MAX || (sub = calloc(1, sizeof *sub)) == NULL) {
 		close(fd);
 		return NULL;
 	}
@@ -158,7 +234,11 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 	sub->fd = fd;
 	sub->peer = *peer;
 	sub->params = *params;
+	sub->params.preamble = NULL;	/* copied into head below; not kept */
 	sub->connected_at = ev_now(loop);
+	sub->next_due_at = sub->connected_at;
+	memcpy(sub->head, params->preamble, params->preamble_len);
+	sub->head_len = params->preamble_len;
 	fr_net_set_nodelay(fd);
 	ev_io_init(&sub->read_io, read_cb, fd, EV_READ);
 	ev_io_init(&sub->write_io, write_cb, fd, EV_WRITE);
@@ -168,13 +248,44 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 }
 
 void
+fr_sub_start(struct fr_sub *sub)
+{
+	if (!sub->is_closed)
+		flush(sub);
+}
+
+/*
+ * ?fps=N: keeps the long-run rate at N even when frames arrive with jitter, by
+ * moving the due time in steps of 1/N rather than from each frame's arrival.
+ */
+static int
+is_over_fps_cap(struct fr_sub *sub)
+{
+	double interval = sub->params.min_interval_s;
+	double now = ev_now(sub->loop);
+
+	if (interval <= 0)
+		return 0;
+	if (now < sub->next_due_at)
+		return 1;
+	sub->next_due_at += interval;
+	if (sub->next_due_at < now)	/* after a pause, do not burst to catch up */
+		sub->next_due_at = now + interval;
+	return 0;
+}
+
+void
 fr_sub_offer(struct fr_sub *sub, struct fr_frame *f)
 {
 	if (sub->is_closed)
 		return;
-	if (sub->sending == NULL) {
-		sub->sending = fr_frame_ref(f);
-		sub->offset = 0;
+	if (is_over_fps_cap(sub)) {
+		sub->counters.frames_dropped_fps_cap++;
+		sub->params.stream_counters->dropped_fps_cap++;
+		return;
+	}
+	if (!is_busy(sub)) {
+		begin_frame(sub, fr_frame_ref(f));
 		flush(sub);
 		return;
 	}
@@ -206,6 +317,7 @@ fr_sub_close(struct fr_sub *sub, const char *why)
 	fr_frame_unref(sub->sending);
 	fr_frame_unref(sub->next);
 	sub->sending = sub->next = NULL;
+	sub->head_len = 0;
 	fr_stats_format_client(line, sizeof line, &sub->counters);
 	log_info("subscriber %s: closed: %s (%s)", sub->peer.text, why, line);
 	sub->params.on_close(sub, sub->params.close_arg);
@@ -216,7 +328,7 @@ void
 fr_sub_get_info(const struct fr_sub *sub, struct fr_sub_info *info)
 {
 	info->peer = sub->peer.text;
-	info->protocol = "raw";
+	info->protocol = sub->params.protocol == FR_SUB_MULTIPART ? "http" : "raw";
 	info->connected_at = sub->connected_at;
 	info->counters = sub->counters;
 }

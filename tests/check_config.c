@@ -650,6 +650,8 @@ START_TEST(test_help)
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
 		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR] declare a named stream (repeatable)",
+		"      --http ADDR                          serve the HTTP endpoints (streams, "
+		"snapshots, ingest, stats) here",
 		"      --max-frame-size BYTES               drop frames larger than this; K and M "
 		"suffixes (default 8M)",
 		"      --validate                           check each frame's header with "
@@ -658,6 +660,14 @@ START_TEST(test_help)
 		"(default 1024)",
 		"      --client-timeout SECONDS             disconnect a subscriber making no "
 		"progress (default 10)",
+		"      --max-streams N                      streams in all, declared or created by "
+		"HTTP pushes (default 64)",
+		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "
+		"TOKEN",
+		"      --ingest-token-file FILE             read the ingest token from FILE",
+		"      --subscribe-token TOKEN              HTTP reads require the token (Bearer or "
+		"?token=)",
+		"      --subscribe-token-file FILE          read the subscribe token from FILE",
 		"  -d, --daemon                             detach and log to syslog",
 		"  -p, --pidfile FILE                       write the process id to FILE",
 		"  -L, --log-level LEVEL                    error, warn, info or debug (default info)",

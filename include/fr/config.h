@@ -24,9 +24,16 @@ struct fr_stream_config {
 	int is_from_file;		/* the command line may redeclare it */
 };
 
+#define FR_TOKEN_MAX 255
+
 struct fr_config {
 	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
 	size_t n_streams;
+	struct fr_addr http;		/* HTTP endpoints, if has_http */
+	int has_http;
+	unsigned max_streams;		/* declared plus created by HTTP pushes */
+	char ingest_token[FR_TOKEN_MAX + 1];	/* "" for none */
+	char subscribe_token[FR_TOKEN_MAX + 1];
 	size_t max_frame_bytes;
 	int validate;
 	unsigned max_clients;

@@ -32,7 +32,29 @@ void fr_ingest_free(struct fr_ingest *ing);
  */
 void fr_ingest_attach(struct fr_ingest *ing, int fd, const struct fr_addr *peer);
 
+/* Called when another producer takes over an external one; see below. */
+typedef void (*fr_ingest_replaced_fn)(void *arg);
+
+/*
+ * Makes an external source (an HTTP request body) the stream's producer; it pushes
+ * bytes with fr_ingest_feed() and ends with fr_ingest_end_feed(). A current producer
+ * is disconnected first. If another producer takes over later, replaced(arg) is
+ * called and the source must stop feeding. is_framed: the body is
+ * multipart/x-mixed-replace, so bytes between frames are part headers, not garbage.
+ */
+void fr_ingest_attach_feed(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
+    fr_ingest_replaced_fn replaced, void *arg);
+
+/* Bytes from the external producer (copied into the frame under construction). */
+void fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len);
+
+/* The external producer is done (why: for the log); a partial frame is truncated. */
+void fr_ingest_end_feed(struct fr_ingest *ing, const char *why);
+
 /* True while a producer is connected. */
 int fr_ingest_has_producer(const struct fr_ingest *ing);
+
+/* The producer's address, or NULL when none is connected. */
+const char *fr_ingest_producer(const struct fr_ingest *ing);
 
 #endif /* FR_INGEST_H */

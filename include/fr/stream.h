@@ -29,6 +29,9 @@ struct fr_stream {
 	struct fr_ratelimit drop_log[FR_DROP_REASONS];
 	struct fr_ratelimit garbage_log;
 	uint64_t next_seq;
+	double fps_window_at;		/* input fps: start of the current window */
+	uint64_t fps_window_frames;	/* frames since then */
+	double input_fps;		/* over the last complete window */
 };
 
 /* A stream with no frame and no subscribers. NULL on ENOMEM. */
@@ -58,6 +61,9 @@ void fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t
 
 /* Counts garbage bytes and logs them rate-limited. */
 void fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now);
+
+/* Frames per second received lately; 0 when frames stopped coming. */
+double fr_stream_input_fps(const struct fr_stream *s, double now);
 
 /* Writes every counter of the stream and of each subscriber to the log. */
 void fr_stream_log_counters(const struct fr_stream *s, double now);

@@ -19,19 +19,39 @@ struct fr_sub;
 /* Called once when the subscriber closes, so its owner can unlink it. */
 typedef void (*fr_sub_close_fn)(struct fr_sub *sub, void *arg);
 
+enum fr_sub_protocol {
+	FR_SUB_RAW,		/* concatenated JPEGs, nothing else */
+	FR_SUB_MULTIPART,	/* HTTP multipart/x-mixed-replace parts */
+};
+
+/* The multipart boundary; the HTTP response head announces it. */
+#define FR_SUB_BOUNDARY "framerouter-frame"
+/* Room for the preamble (an HTTP response head) plus one part header. */
+#define FR_SUB_HEAD_MAX 640
+
 struct fr_sub_params {
 	double timeout_s;		/* close after this long without write progress */
 	struct fr_stream_counters *stream_counters;	/* bumped as frames go out */
 	fr_sub_close_fn on_close;
 	void *close_arg;
+	enum fr_sub_protocol protocol;
+	/* Sent once before anything else (copied); at most FR_SUB_HEAD_MAX bytes.
+	 * For FR_SUB_MULTIPART it must end with the first "--" FR_SUB_BOUNDARY "\r\n". */
+	const char *preamble;
+	size_t preamble_len;
+	double min_interval_s;		/* ?fps=N: at most one frame per 1/N s; 0: no cap */
 };
 
 /*
- * Takes ownership of fd (a connected, non-blocking socket) and starts watching it.
- * Returns NULL on ENOMEM, after closing fd.
+ * Takes ownership of fd (a connected, non-blocking socket), starts watching it and
+ * queues the preamble; nothing is written before fr_sub_start(). Returns NULL on
+ * ENOMEM or an oversize preamble, after closing fd.
  */
 struct fr_sub *fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params);
+
+/* Starts writing what is queued (the preamble). May close the subscriber. */
+void fr_sub_start(struct fr_sub *sub);
 
 /*
  * Offers a frame (borrowed; the subscriber takes its own reference). Starts writing

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP front end (--http): routes requests to streams. GET /stream/NAME turns
+ * the connection into a multipart subscriber, PUT|POST /ingest/NAME into the
+ * stream's producer; /snapshot, /stats, /metrics and / are answered from memory.
+ */
+#ifndef FR_HTTP_H
+#define FR_HTTP_H
+
+#include <ev.h>
+
+#include "fr/addr.h"
+#include "fr/registry.h"
+
+struct fr_http;
+
+struct fr_http_params {
+	struct fr_registry *registry;
+	unsigned max_clients;		/* subscribers and HTTP connections together */
+	double client_timeout_s;	/* no write progress for this long: closed */
+	double head_timeout_s;		/* no complete request head for this long: closed */
+	const char *ingest_token;	/* required as Bearer token to ingest; NULL: none */
+	const char *subscribe_token;	/* required to read anything; NULL: none */
+};
+
+/* Binds addr. NULL with one line in err (FR_ERR_LEN bytes), e.g. the port in use. */
+struct fr_http *fr_http_new(struct ev_loop *loop, const struct fr_addr *addr,
+    const struct fr_http_params *params, char *err);
+
+void fr_http_start(struct fr_http *h);
+
+/* Closes the listener and every connection still in its HTTP phase. NULL: nothing. */
+void fr_http_free(struct fr_http *h);
+
+/* Connections in their HTTP phase (not yet subscribers). */
+unsigned fr_http_connections(const struct fr_http *h);
+
+const struct fr_addr *fr_http_addr(const struct fr_http *h);
+
+#endif /* FR_HTTP_H */

@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP connections: read a request head, route it, answer it. A connection lives
+ * here only until it is answered or handed on: GET /stream/NAME hands its socket to
+ * a multipart subscriber (sub.c) and PUT /ingest/NAME feeds its body to the
+ * stream's producer slot (ingest.c). Responses are written from a small buffer
+ * plus, for snapshots, straight from the shared frame.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fr/defer.h"
+#include "fr/http.h"
+#include "fr/http_parse.h"
+#include "fr/listener.h"
+#include "fr/log.h"
+#include "fr/page.h"
+#include "fr/sub.h"
+#include "fr/util.h"
+
+/* The request head limit (431 beyond) plus room to read part of a body with it. */
+#define CONN_IN_MAX (FR_HTTP_HEAD_MAX_DEFAULT + 8192)
+
+enum conn_state {
+	CONN_HEAD,		/* waiting for a complete request head */
+	CONN_RESPOND,		/* writing a response */
+	CONN_BODY,		/* feeding an ingest body to a stream */
+};
+
+struct conn {
+	struct fr_list link;		/* in fr_http.conns */
+	struct fr_defer defer;
+	struct fr_http *http;
+	int fd;
+	int is_closed;
+	enum conn_state state;
+	ev_io read_io, write_io;
+	ev_timer timer;			/* head timeout, then write-progress timeout */
+	struct fr_addr peer;
+	struct fr_http_parser parser;
+	struct fr_http_request req;
+	uint8_t in[CONN_IN_MAX];
+	size_t in_len;
+	/* CONN_RESPOND */
+	struct fr_buf out;
+	size_t out_off;
+	struct fr_frame *body_frame;	/* a snapshot's frame, written after out */
+	size_t frame_off;
+	int close_after;
+	/* CONN_BODY */
+	struct fr_registry_entry *producing;	/* NULL once replaced or done */
+	struct fr_http_chunked chunked;
+	uint64_t body_left;		/* Content-Length bodies */
+};
+
+struct fr_http {
+	struct ev_loop *loop;
+	struct fr_listener *listener;
+	struct fr_http_params params;
+	struct fr_list conns;
+	unsigned n_conns;
+	struct fr_ratelimit refused_log;
+};
+
+static void conn_close(struct conn *c, const char *why);
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void process_input(struct conn *c);
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* ---- timers ---- */
+
+static void
+arm_timer(struct conn *c, double after_s)
+{
+	ev_timer_stop(c->http->loop, &c->timer);
+	ev_timer_set(&c->timer, after_s, 0.);
+	ev_timer_start(c->http->loop, &c->timer);
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = FR_CONTAINER_OF(w, struct conn, timer);
+
+	(void)loop, (void)revents;
+	if (c->state == CONN_HEAD)
+		conn_close(c, "no complete request head in time");
+	else
+		conn_close(c, "no write progress within --client-timeout");
+}
+
+/* ---- writing responses ---- */
+
+static void
+wait_for_request(struct conn *c)
+{
+	c->state = CONN_HEAD;
+	fr_http_parser_init(&c->parser, FR_HTTP_HEAD_MAX_DEFAULT);
+	memset(&c->req, 0, sizeof c->req);
+	ev_io_start(c->http->loop, &c->read_io);
+	arm_timer(c, c->http->params.head_timeout_s);
+}
+
+static void
+response_done(struct conn *c)
+{
+	ev_io_stop(c->http->loop, &c->write_io);
+	fr_frame_unref(c->body_frame);
+	c->body_frame = NULL;
+	c->out.len = c->out_off = c->frame_off = 0;
+	if (c->close_after) {
+		/* Half-close, so a client still sending is not answered with an RST that
+		 * could discard the response before it reads it. */
+		shutdown(c->fd, SHUT_WR);
+		conn_close(c, "response sent");
+		return;
+	}
+	wait_for_request(c);
+	process_input(c);	/* a pipelined request may be waiting */
+}
+
+static void
+flush_response(struct conn *c)
+{
+	for (;;) {
+		struct iovec iov[2];
+		int n_iov = 0;
+
+		if (c->out_off < c->out.len)
+			iov[n_iov++] = (struct iovec){ c->out.data + c->out_off,
+				c->out.len - c->out_off };
+		if (c->body_frame != NULL && c->frame_off < c->body_frame->len)
+			iov[n_iov++] = (struct iovec){ c->body_frame->data + c->frame_off,
+				c->body_frame->len - c->frame_off };
+		if (n_iov == 0) {
+			response_done(c);
+			return;
+		}
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n_iov };
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				ev_io_start(c->http->loop, &c->write_io);
+				return;
+			}
+			conn_close(c, strerror(errno));
+			return;
+		}
+		size_t left = (size_t)n;
+		size_t take = c->out.len - c->out_off < left ? c->out.len - c->out_off : left;
+		c->out_off += take;
+		c->frame_off += left - take;
+		arm_timer(c, c->http->params.client_timeout_s);
+	}
+}
+
+static void
+write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	flush_response(FR_CONTAINER_OF(w, struct conn, write_io));
+}
+
+/*
+ * Sends a response: status line, the common headers, extra (zero or more whole
+ * "Name: value\r\n" lines), then body (copied) or frame (referenced). HEAD gets the
+ * same headers without the body.
+ */
+static void
+respond(struct conn *c, int status, const char *extra, const char *content_type,
+    const void *body, size_t body_len, struct fr_frame *frame)
+{
+	size_t len = frame != NULL ? frame->len : body_len;
+
+	if (!c->req.is_keep_alive)
+		c->close_after = 1;
+	ev_io_stop(c->http->loop, &c->read_io);
+	c->state = CONN_RESPOND;
+	fr_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: framerouter/%s\r\n", status,
+	    status_text(status), PACKAGE_VERSION);
+	if (content_type != NULL)
+		fr_buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
+	fr_buf_printf(&c->out, "Content-Length: %zu\r\n%s%s\r\n", len, extra ? extra : "",
+	    c->close_after ? "Connection: close\r\n" : "");
+	if (c->req.method != FR_HTTP_METHOD_HEAD) {
+		if (frame != NULL)
+			c->body_frame = fr_frame_ref(frame);
+		else
+			fr_buf_append(&c->out, body, body_len);
+	}
+	if (c->out.has_failed) {
+		conn_close(c, "out of memory for a response");
+		return;
+	}
+	flush_response(c);
+}
+
+/* An error answer with a one-line plain-text body saying what went wrong. */
+static void
+respond_error(struct conn *c, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+respond_error(struct conn *c, int status, const char *extra, const char *fmt, ...)
+{
+	char body[512];
+	va_list ap;
+
+	int n = snprintf(body, sizeof body, "%d %s: ", status, status_text(status));
+	va_start(ap, fmt);
+	vsnprintf(body + n, sizeof body - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	log_debug("http %s: %s", c->peer.text, body);
+	strcat(body, "\n");
+	/* An unread request body would be taken for the next request. */
+	if (c->state == CONN_HEAD && (c->req.is_chunked || c->req.content_length > 0))
+		c->close_after = 1;
+	respond(c, status, extra, "text/plain; charset=utf-8", body, strlen(body), NULL);
+}
+
+/* ---- routing ---- */
+
+/* "/stream" -> "default", "/stream/NAME" -> "NAME"; NULL when the path is not one. */
+static const char *
+stream_name(const char *path, const char *prefix, char *name, size_t name_len)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(path, prefix, n) != 0)
+		return NULL;
+	if (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'))
+		return snprintf(name, name_len, "default"), name;
+	if (path[n] != '/' || strchr(path + n + 1, '/') != NULL)
+		return NULL;
+	snprintf(name, name_len, "%s", path + n + 1);
+	return name;
+}
+
+/* Compares without an early exit, so response time does not leak the token. */
+static int
+tokens_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+/* Bearer token from Authorization, or ?token= for clients that cannot set headers. */
+static int
+is_authorized(struct conn *c, const char *token)
+{
+	char given[FR_HTTP_AUTHORIZATION_MAX + 1];
+
+	if (token == NULL || *token == '\0')
+		return 1;
+	if (strncasecmp(c->req.authorization, "Bearer ", 7) == 0)
+		return tokens_equal(c->req.authorization + 7, token);
+	if (fr_http_query_get(c->req.query, "token", given, sizeof given) == FR_HTTP_QUERY_FOUND)
+		return tokens_equal(given, token);
+	return 0;
+}
+
+static int
+check_auth(struct conn *c, const char *token)
+{
+	if (is_authorized(c, token))
+		return 1;
+	respond_error(c, 401, "WWW-Authenticate: Bearer realm=\"framerouter\"\r\n",
+	    "a valid token is required (Authorization: Bearer TOKEN)");
+	return 0;
+}
+
+static int
+is_get(const struct conn *c)
+{
+	return c->req.method == FR_HTTP_METHOD_GET || c->req.method == FR_HTTP_METHOD_HEAD;
+}
+
+static struct fr_registry_entry *
+find_stream(struct conn *c, const char *name)
+{
+	struct fr_registry_entry *e = fr_registry_find(c->http->params.registry, name);
+	char safe[96];
+
+	if (e == NULL) {
+		fr_log_escape(safe, sizeof safe, name, strlen(name));
+		respond_error(c, 404, NULL, "no stream '%s'", safe);
+	}
+	return e;
+}
+
+static void
+serve_stats(struct conn *c, enum fr_registry_format format)
+{
+	struct fr_buf body;
+
+	fr_buf_init(&body);
+	fr_registry_format_stats(c->http->params.registry, format, &body);
+	if (body.has_failed) {
+		fr_buf_fini(&body);
+		respond_error(c, 500, NULL, "out of memory");
+		return;
+	}
+	respond(c, 200, "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n",
+	    format == FR_REGISTRY_JSON ? "application/json" :
+	    "text/plain; version=0.0.4; charset=utf-8", body.data, body.len, NULL);
+	fr_buf_fini(&body);
+}
+
+static void
+serve_snapshot(struct conn *c, const char *name)
+{
+	struct fr_registry_entry *e = find_stream(c, name);
+
+	if (e == NULL)
+		return;
+	if (e->stream->latest == NULL) {
+		respond_error(c, 503, "Retry-After: 1\r\n", "stream '%s' has no frame yet", name);
+		return;
+	}
+	respond(c, 200, "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n",
+	    "image/jpeg", NULL, 0, e->stream->latest);
+}
+
+/* ?fps=N as a minimum interval between frames; 0 without a cap, < 0 if invalid. */
+static double
+fps_interval(const struct conn *c)
+{
+	char value[32], *end;
+
+	switch (fr_http_query_get(c->req.query, "fps", value, sizeof value)) {
+	case FR_HTTP_QUERY_ABSENT:
+		return 0;
+	case FR_HTTP_QUERY_FOUND:
+		break;
+	default:
+		return -1;
+	}
+	double fps = strtod(value, &end);
+	if (end == value || *end != '\0' || !(fps > 0 && fps <= 1000))
+		return -1;
+	return 1.0 / fps;
+}
+
+static void conn_forget(struct conn *c);
+
+static void
+serve_stream(struct conn *c, const char *name)
+{
+	static const char preamble[] =
+	    "HTTP/1.1 200 OK\r\n"
+	    "Server: framerouter/" PACKAGE_VERSION "\r\n"
+	    "Content-Type: multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY "\r\n"
+	    "Cache-Control: no-cache, no-store, must-revalidate\r\n"
+	    "Pragma: no-cache\r\n"
+	    "Access-Control-Allow-Origin: *\r\n"
+	    "Connection: close\r\n"
+	    "\r\n"
+	    "--" FR_SUB_BOUNDARY "\r\n";
+	struct fr_registry_entry *e = find_stream(c, name);
+	double interval = fps_interval(c);
+
+	if (e == NULL)
+		return;
+	if (interval < 0) {
+		respond_error(c, 400, NULL, "fps must be a number above 0 and at most 1000");
+		return;
+	}
+	if (c->req.method == FR_HTTP_METHOD_HEAD) {
+		/* The head a GET would get, without the endless body. */
+		c->close_after = 1;
+		respond(c, 200, "Cache-Control: no-cache, no-store, must-revalidate\r\n",
+		    "multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY, NULL, 0, NULL);
+		return;
+	}
+	struct fr_sub_params params = {
+		.timeout_s = c->http->params.client_timeout_s,
+		.stream_counters = &e->stream->counters,
+		.on_close = fr_stream_on_sub_close,
+		.close_arg = e->stream,
+		.protocol = FR_SUB_MULTIPART,
+		.preamble = preamble,
+		.preamble_len = sizeof preamble - 1,
+		.min_interval_s = interval,
+	};
+	int fd = c->fd;
+	struct fr_addr peer = c->peer;
+
+	conn_forget(c);	/* the socket is the subscriber's now */
+	struct fr_sub *sub = fr_sub_new(c->http->loop, fd, &peer, &params);
+	if (sub == NULL) {
+		log_warnx("stream %s: out of memory for subscriber %s", name, peer.text);
+		return;
+	}
+	log_info("stream %s: http subscriber %s connected", name, peer.text);
+	fr_stream_add_sub(e->stream, sub);
+}
+
+/* ---- ingest bodies ---- */
+
+static void
+producer_replaced_cb(void *arg)
+{
+	struct conn *c = arg;
+
+	c->producing = NULL;
+	conn_close(c, "replaced by another producer");
+}
+
+static int
+is_multipart(const char *content_type)
+{
+	return strncasecmp(content_type, "multipart/", 10) == 0;
+}
+
+/* Feeds what the buffer holds of the body. Returns 1 when the body has ended, 0
+ * when more is to come, -1 on a broken chunked encoding. */
+static int
+feed_body(struct conn *c)
+{
+	struct fr_ingest *ing = c->producing->ingest;
+	size_t at = 0;
+	int is_done = 0;
+
+	while (at < c->in_len && !is_done) {
+		if (!c->req.is_chunked) {
+			size_t n = c->in_len - at;
+			if (n > c->body_left)
+				n = (size_t)c->body_left;
+			fr_ingest_feed(ing, c->in + at, n);
+			at += n;
+			c->body_left -= n;
+			is_done = c->body_left == 0;
+			continue;
+		}
+		size_t used, off, len;
+		enum fr_http_chunked_result r = fr_http_chunked_feed(&c->chunked, c->in + at,
+		    c->in_len - at, &used, &off, &len);
+		if (r == FR_HTTP_CHUNKED_ERROR) {
+			c->in_len = 0;
+			return -1;
+		}
+		if (r == FR_HTTP_CHUNKED_DATA)
+			fr_ingest_feed(ing, c->in + at + off, len);
+		at += used;
+		is_done = r == FR_HTTP_CHUNKED_DONE;
+	}
+	/* What follows the body is the next request. */
+	memmove(c->in, c->in + at, c->in_len - at);
+	c->in_len -= at;
+	return is_done || (!c->req.is_chunked && c->body_left == 0);
+}
+
+static void
+body_input(struct conn *c)
+{
+	int r = feed_body(c);
+
+	if (r == 0)
+		return;
+	struct fr_registry_entry *e = c->producing;
+	c->producing = NULL;
+	if (r < 0) {
+		fr_ingest_end_feed(e->ingest, "bad chunked body");
+		c->close_after = 1;
+		respond_error(c, 400, NULL, "bad chunked encoding: %s", c->chunked.error);
+		return;
+	}
+	fr_ingest_end_feed(e->ingest, "end of request body");
+	respond(c, 204, NULL, NULL, NULL, 0, NULL);
+}
+
+static void
+serve_ingest(struct conn *c, const char *name)
+{
+	struct fr_registry_entry *e = fr_registry_find(c->http->params.registry, name);
+	char err[FR_ERR_LEN];
+
+	if (!c->req.is_chunked && !c->req.has_content_length) {
+		respond_error(c, 411, NULL, "send the body chunked or with a Content-Length");
+		return;
+	}
+	if (e == NULL && (e = fr_registry_add(c->http->params.registry, name, err)) == NULL) {
+		respond_error(c, strstr(err, "names") ? 400 : 503, NULL, "%s", err);
+		return;
+	}
+	if (c->req.expects_continue) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* Fits any fresh socket buffer; a client that cannot take it is gone. */
+		if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) != (ssize_t)sizeof cont - 1) {
+			conn_close(c, "cannot send 100 Continue");
+			return;
+		}
+	}
+	c->state = CONN_BODY;
+	c->producing = e;
+	c->body_left = c->req.is_chunked ? UINT64_MAX : c->req.content_length;
+	fr_http_chunked_init(&c->chunked);
+	ev_timer_stop(c->http->loop, &c->timer);	/* producers may pause */
+	fr_ingest_attach_feed(e->ingest, &c->peer, is_multipart(c->req.content_type),
+	    producer_replaced_cb, c);
+	body_input(c);
+}
+
+static void
+route(struct conn *c)
+{
+	const char *path = c->req.path;
+	char name[FR_HTTP_PATH_MAX + 1];
+	static const char allow_get[] = "Allow: GET, HEAD\r\n";
+
+	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else if (check_auth(c, c->http->params.subscribe_token))
+			respond(c, 200, "Cache-Control: no-cache\r\n", "text/html; charset=utf-8",
+			    fr_page_html, strlen(fr_page_html), NULL);
+	} else if (strcmp(path, "/stats") == 0 || strcmp(path, "/metrics") == 0) {
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else if (check_auth(c, c->http->params.subscribe_token))
+			serve_stats(c, path[1] == 's' ? FR_REGISTRY_JSON : FR_REGISTRY_PROMETHEUS);
+	} else if (stream_name(path, "/stream", name, sizeof name) != NULL) {
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else if (check_auth(c, c->http->params.subscribe_token))
+			serve_stream(c, name);
+	} else if (stream_name(path, "/snapshot", name, sizeof name) != NULL) {
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else if (check_auth(c, c->http->params.subscribe_token))
+			serve_snapshot(c, name);
+	} else if (stream_name(path, "/ingest", name, sizeof name) != NULL) {
+		if (c->req.method != FR_HTTP_METHOD_PUT && c->req.method != FR_HTTP_METHOD_POST)
+			respond_error(c, 405, "Allow: PUT, POST\r\n", "use PUT or POST");
+		else if (check_auth(c, c->http->params.ingest_token))
+			serve_ingest(c, name);
+	} else {
+		respond_error(c, 404, NULL, "no such path");
+	}
+}
+
+/* Parses what has arrived; routes a complete head. */
+static void
+process_input(struct conn *c)
+{
+	if (c->is_closed || c->state != CONN_HEAD || c->in_len == 0)
+		return;
+	switch (fr_http_parse_head(&c->parser, c->in, c->in_len, &c->req)) {
+	case FR_HTTP_PARSE_MORE:
+		return;
+	case FR_HTTP_PARSE_ERROR:
+		c->close_after = 1;
+		c->in_len = 0;
+		respond_error(c, c->parser.status, NULL, "%s", c->parser.error);
+		return;
+	case FR_HTTP_PARSE_DONE:
+		break;
+	}
+	/* Keep only what follows the head: a body, or a pipelined request. */
+	memmove(c->in, c->in + c->parser.head_len, c->in_len - c->parser.head_len);
+	c->in_len -= c->parser.head_len;
+	if (c->req.method != FR_HTTP_METHOD_PUT && c->req.method != FR_HTTP_METHOD_POST &&
+	    (c->req.has_content_length || c->req.is_chunked)) {
+		/* A body we would have to skip: simpler to answer and close. */
+		c->close_after = 1;
+	}
+	route(c);
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = FR_CONTAINER_OF(w, struct conn, read_io);
+
+	(void)loop, (void)revents;
+	if (c->in_len == sizeof c->in) {	/* the parser caps heads well below this */
+		ev_io_stop(loop, w);
+		return;
+	}
+	ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		conn_close(c, n == 0 ? "closed by peer" : strerror(errno));
+		return;
+	}
+	if (n < 0)
+		return;
+	c->in_len += (size_t)n;
+	if (c->state == CONN_BODY)
+		body_input(c);
+	else
+		process_input(c);
+}
+
+/* ---- connection lifetime ---- */
+
+static void
+free_deferred(struct fr_defer *d)
+{
+	struct conn *c = FR_CONTAINER_OF(d, struct conn, defer);
+
+	fr_buf_fini(&c->out);
+	free(c);
+}
+
+/* Stops everything and unlinks; the caller owns the socket now. */
+static void
+conn_forget(struct conn *c)
+{
+	struct ev_loop *loop = c->http->loop;
+
+	c->is_closed = 1;
+	ev_io_stop(loop, &c->read_io);
+	ev_io_stop(loop, &c->write_io);
+	ev_timer_stop(loop, &c->timer);
+	if (c->producing != NULL) {
+		struct fr_registry_entry *e = c->producing;
+
+		c->producing = NULL;
+		fr_ingest_end_feed(e->ingest, "connection closed");
+	}
+	fr_frame_unref(c->body_frame);
+	c->body_frame = NULL;
+	fr_list_remove(&c->link);
+	c->http->n_conns--;
+	fr_defer_free(&c->defer, free_deferred);
+}
+
+static void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->is_closed)
+		return;
+	log_debug("http %s: closed: %s", c->peer.text, why);
+	int fd = c->fd;
+	conn_forget(c);
+	close(fd);
+}
+
+/* Beyond --max-clients: a short 503 on the way out, best effort. */
+static void
+refuse(struct fr_http *h, int fd, const struct fr_addr *peer)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+	    "503: --max-clients limit reached\n";
+	uint64_t suppressed;
+
+	(void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	if (fr_ratelimit_allow(&h->refused_log, ev_now(h->loop), &suppressed))
+		log_warnx("http: refused %s: --max-clients %u reached (%llu more refused since "
+		    "the last message)", peer->text, h->params.max_clients,
+		    (unsigned long long)suppressed);
+}
+
+static void
+on_accept(int fd, const struct fr_addr *peer, void *arg)
+{
+	struct fr_http *h = arg;
+
+	if (fr_registry_clients(h->params.registry) + h->n_conns >= h->params.max_clients) {
+		refuse(h, fd, peer);
+		return;
+	}
+	struct conn *c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		refuse(h, fd, peer);
+		return;
+	}
+	c->http = h;
+	c->fd = fd;
+	c->peer = *peer;
+	fr_buf_init(&c->out);
+	fr_list_append(&h->conns, &c->link);
+	h->n_conns++;
+	ev_io_init(&c->read_io, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->write_io, write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->timer, timer_cb, h->params.head_timeout_s, 0.);
+	wait_for_request(c);
+}
+
+struct fr_http *
+fr_http_new(struct ev_loop *loop, const struct fr_addr *addr, const struct fr_http_params *params,
+    char *err)
+{
+	struct fr_http *h = fr_xcalloc(1, sizeof *h);
+
+	h->loop = loop;
+	h->params = *params;
+	fr_list_init(&h->conns);
+	fr_ratelimit_init(&h->refused_log, 1.0);
+	h->listener = fr_listener_new(loop, "--http", addr, on_accept, h, err);
+	if (h->listener == NULL) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+fr_http_start(struct fr_http *h)
+{
+	fr_listener_start(h->listener);
+}
+
+void
+fr_http_free(struct fr_http *h)
+{
+	if (h == NULL)
+		return;
+	fr_listener_free(h->listener);
+	while (!fr_list_is_empty(&h->conns))
+		conn_close(FR_CONTAINER_OF(h->conns.next, struct conn, link), "shutting down");
+	free(h);
+}
+
+unsigned
+fr_http_connections(const struct fr_http *h)
+{
+	return h->n_conns;
+}
+
+const struct fr_addr *
+fr_http_addr(const struct fr_http *h)
+{
+	return fr_listener_addr(h->listener);
+}

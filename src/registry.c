@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The table of streams. Few streams (--max-streams, default 64), looked up by
+ * name once per connection: a linear search over an array is all it needs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fr/config.h"
+#include "fr/registry.h"
+#include "fr/util.h"
+
+struct fr_registry {
+	struct ev_loop *loop;
+	struct fr_ingest_params params;
+	double started_at;
+	size_t max_streams;
+	size_t n;
+	struct fr_registry_entry *entries;	/* max_streams of them */
+};
+
+struct fr_registry *
+fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, size_t max_streams)
+{
+	struct fr_registry *reg = fr_xcalloc(1, sizeof *reg);
+
+	reg->loop = loop;
+	reg->params = *params;
+	reg->started_at = ev_now(loop);
+	reg->max_streams = max_streams;
+	reg->entries = fr_xcalloc(max_streams, sizeof *reg->entries);
+	return reg;
+}
+
+void
+fr_registry_free(struct fr_registry *reg)
+{
+	if (reg == NULL)
+		return;
+	for (size_t i = 0; i < reg->n; i++) {
+		fr_ingest_free(reg->entries[i].ingest);
+		fr_stream_free(reg->entries[i].stream);
+	}
+	free(reg->entries);
+	free(reg);
+}
+
+struct fr_registry_entry *
+fr_registry_find(struct fr_registry *reg, const char *name)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (strcmp(reg->entries[i].stream->name, name) == 0)
+			return &reg->entries[i];
+	return NULL;
+}
+
+struct fr_registry_entry *
+fr_registry_add(struct fr_registry *reg, const char *name, char *err)
+{
+	if (!fr_config_is_valid_stream_name(name)) {
+		snprintf(err, FR_ERR_LEN, "stream names are 1-64 of A-Z a-z 0-9 . _ -");
+		return NULL;
+	}
+	if (fr_registry_find(reg, name) != NULL) {
+		snprintf(err, FR_ERR_LEN, "stream %s exists", name);
+		return NULL;
+	}
+	if (reg->n == reg->max_streams) {
+		snprintf(err, FR_ERR_LEN, "--max-streams %zu reached", reg->max_streams);
+		return NULL;
+	}
+	struct fr_registry_entry *e = &reg->entries[reg->n];
+	if ((e->stream = fr_stream_new(name)) == NULL ||
+	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL) {
+		fr_stream_free(e->stream);
+		e->stream = NULL;
+		snprintf(err, FR_ERR_LEN, "out of memory");
+		return NULL;
+	}
+	reg->n++;
+	return e;
+}
+
+size_t
+fr_registry_count(const struct fr_registry *reg)
+{
+	return reg->n;
+}
+
+struct fr_registry_entry *
+fr_registry_at(struct fr_registry *reg, size_t i)
+{
+	return i < reg->n ? &reg->entries[i] : NULL;
+}
+
+uint64_t
+fr_registry_clients(const struct fr_registry *reg)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < reg->n; i++)
+		n += reg->entries[i].stream->counters.clients;
+	return n;
+}
+
+/* Fills one stream's part of the snapshot; its client array is allocated here. */
+static int
+snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out)
+{
+	const struct fr_stream *s = e->stream;
+	struct fr_stats_client *clients = calloc(s->counters.clients + 1, sizeof *clients);
+	size_t n = 0;
+
+	if (clients == NULL)
+		return -1;
+	for (struct fr_list *l = s->subs.next; l != &s->subs && n <= s->counters.clients;
+	    l = l->next) {
+		struct fr_sub_info info;
+
+		fr_sub_get_info(fr_sub_from_link(l), &info);
+		clients[n++] = (struct fr_stats_client){ info.peer, info.protocol,
+			now - info.connected_at, info.counters };
+	}
+	*out = (struct fr_stats_stream){
+		.name = s->name,
+		.counters = s->counters,
+		.producer = fr_ingest_producer(e->ingest),
+		.input_fps = fr_stream_input_fps(s, now),
+		.latest_bytes = s->latest ? s->latest->len : 0,
+		.latest_width = s->latest ? s->latest->width : 0,
+		.latest_height = s->latest ? s->latest->height : 0,
+		.latest_age_s = s->latest ? now - s->latest->received_at : -1,
+		.n_clients = n,
+		.clients = clients,
+	};
+	return 0;
+}
+
+void
+fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
+    struct fr_buf *b)
+{
+	struct fr_stats_stream *streams = calloc(reg->n + 1, sizeof *streams);
+	double now = ev_now(reg->loop);
+	size_t n = 0;
+
+	if (streams == NULL) {
+		b->has_failed = 1;
+		return;
+	}
+	for (; n < reg->n; n++) {
+		if (snapshot_stream(&reg->entries[n], now, &streams[n]) < 0) {
+			b->has_failed = 1;
+			goto out;
+		}
+	}
+	struct fr_stats_snapshot snap = {
+		.version = PACKAGE_VERSION,
+		.uptime_s = now - reg->started_at,
+		.n_streams = n,
+		.streams = streams,
+	};
+	if (format == FR_REGISTRY_JSON)
+		fr_stats_format_json(b, &snap);
+	else
+		fr_stats_format_prometheus(b, &snap);
+out:
+	for (size_t i = 0; i < n; i++)
+		free((void *)streams[i].clients);
+	free(streams);
+}
+
+void
+fr_registry_log_counters(struct fr_registry *reg)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		fr_stream_log_counters(reg->entries[i].stream, ev_now(reg->loop));
+}
