@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds framerouter and runs it with a live demo stream: ffmpeg's testsrc2 pattern,
 # 1280x720 at 30 fps, pushed as MJPEG into the ingest port. Ctrl-C stops both.
-#   scripts/demo.sh            (ports: FR_INGEST, FR_LISTEN; default 12345/12346)
+#   scripts/demo.sh     (addresses: FR_INGEST, FR_LISTEN, FR_HTTP; default ports 12345/12346/8080)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 ingest=${FR_INGEST:-127.0.0.1:12345}
 listen=${FR_LISTEN:-127.0.0.1:12346}
+http=${FR_HTTP:-127.0.0.1:8080}
 
 "$top/scripts/setup-debian.sh"
 if [[ ! -f $top/build/demo/Makefile ]]; then
@@ -23,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$bin/framerouter" --ingest "$ingest" --listen "$listen" &
+"$bin/framerouter" --ingest "$ingest" --listen "$listen" --http "$http" &
 pids+=($!)
 # Wait until the ingest port listens (bounded), without connecting to it.
 for _ in $(seq 50); do
@@ -43,7 +44,11 @@ cat <<MSG
 
 framerouter is running with a demo stream (ffmpeg testsrc2, 1280x720, 30 fps).
 Watch it:
+  a browser:   http://$http/          (every stream, live, with its counters)
   ffplay -f mjpeg tcp://$listen
+  ffplay http://$http/stream/default
+  curl -o frame.jpg http://$http/snapshot/default
+  curl http://$http/stats            (JSON; Prometheus text at /metrics)
   $bin/framerouter-grab $listen -o frame.jpg
   /usr/bin/python3 $top/examples/videodecode.py $listen
 Counters:  kill -USR1 ${pids[0]}   (written to this terminal)

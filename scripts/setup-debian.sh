@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Installs what framerouter needs to build, test and demo on Debian 12, then
-# bootstraps and configures a build directory. Safe to run again: it installs only
-# what is missing and reconfigures only when asked.
-#   scripts/setup-debian.sh [BUILD_DIR [CONFIGURE_ARGS...]]
+# Installs what framerouter needs to build and demo on Debian 12 (with --test, also
+# what the test suite needs), then bootstraps and configures a build directory.
+# Safe to run again: it installs only what is missing.
+#   scripts/setup-debian.sh [--test] [BUILD_DIR [CONFIGURE_ARGS...]]
 set -euo pipefail
 
 packages=(
-	build-essential autoconf automake pkg-config clang
+	build-essential autoconf automake pkg-config
 	libev-dev libturbojpeg0-dev check
-	ffmpeg libjpeg-turbo-progs libimage-exiftool-perl
-	python3 python3-opencv python3-numpy
-	valgrind curl iproute2 procps
+	ffmpeg python3 python3-opencv python3-numpy
 )
+if [[ ${1:-} == --test ]]; then
+	shift
+	packages+=(
+		clang valgrind curl iproute2
+		libjpeg-turbo-progs libimage-exiftool-perl	# fixtures/generate.sh
+		prometheus					# promtool check metrics
+		chromium					# the status page, headless
+	)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -32,13 +32,13 @@ run_check() {
 }
 
 step "setup (gcc, -Werror)"
-scripts/setup-debian.sh build/gcc CC=gcc --enable-werror
+scripts/setup-debian.sh --test build/gcc CC=gcc --enable-werror
 make -C build/gcc -j"$jobs" >/dev/null
 step "make check (gcc)"
 run_check build/gcc
 
 step "setup (clang, ASan+UBSan, -Werror)"
-scripts/setup-debian.sh build/asan CC=clang --enable-asan --enable-werror
+scripts/setup-debian.sh --test build/asan CC=clang --enable-asan --enable-werror
 make -C build/asan -j"$jobs" >/dev/null
 step "make check (clang, ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

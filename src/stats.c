@@ -132,9 +132,9 @@ buf_puts(struct fr_buf *b, const char *s)
 /* ---- strings ---- */
 
 enum esc_mode {
-	ESC_JSON,	/* inside "…" in JSON (RFC 8259 section 7) */
-	ESC_LABEL,	/* a Prometheus label value: \\, \" and \n */
-	ESC_HELP,	/* Prometheus HELP text: \\ and \n */
+	ESC_JSON,  /* inside "…" in JSON (RFC 8259 section 7) */
+	ESC_LABEL, /* a Prometheus label value: \\, \" and \n */
+	ESC_HELP,  /* Prometheus HELP text: \\ and \n */
 };
 
 /*
@@ -157,17 +157,17 @@ utf8_len(const unsigned char *s, size_t *bad)
 	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		need = 3;
 		if (s[0] == 0xe0)
-			lo = 0xa0;	/* shorter forms are overlong */
+			lo = 0xa0; /* shorter forms are overlong */
 		else if (s[0] == 0xed)
-			hi = 0x9f;	/* ED A0..BF are surrogates */
+			hi = 0x9f; /* ED A0..BF are surrogates */
 	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		need = 4;
 		if (s[0] == 0xf0)
-			lo = 0x90;	/* overlong */
+			lo = 0x90; /* overlong */
 		else if (s[0] == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
+			hi = 0x8f; /* above U+10FFFF */
 	} else {
-		*bad = 1;	/* 80..C1 and F5..FF never start a sequence */
+		*bad = 1; /* 80..C1 and F5..FF never start a sequence */
 		return 0;
 	}
 	for (size_t i = 1; i < need; i++) {
@@ -219,7 +219,7 @@ static void
 put_escaped(struct fr_buf *b, const char *s, enum esc_mode mode)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	const unsigned char *run = p;	/* bytes not yet appended that need no escape */
+	const unsigned char *run = p; /* bytes not yet appended that need no escape */
 	char tmp[7];
 
 	while (*p != '\0') {
@@ -274,13 +274,13 @@ put_double(struct fr_buf *b, double v)
 /* The reasons a stream drops frames: the JSON keys and the Prometheus reason label. */
 static const struct {
 	const char *reason;
-	size_t offset;	/* of the uint64_t in struct fr_stream_counters */
+	size_t offset; /* of the uint64_t in struct fr_stream_counters */
 } drop_reasons[] = {
-	{"slow_client", offsetof(struct fr_stream_counters, dropped_slow_client)},
-	{"fps_cap", offsetof(struct fr_stream_counters, dropped_fps_cap)},
-	{"invalid", offsetof(struct fr_stream_counters, dropped_invalid)},
-	{"oversize", offsetof(struct fr_stream_counters, dropped_oversize)},
-	{"truncated", offsetof(struct fr_stream_counters, dropped_truncated)},
+    {"slow_client", offsetof(struct fr_stream_counters, dropped_slow_client)},
+    {"fps_cap", offsetof(struct fr_stream_counters, dropped_fps_cap)},
+    {"invalid", offsetof(struct fr_stream_counters, dropped_invalid)},
+    {"oversize", offsetof(struct fr_stream_counters, dropped_oversize)},
+    {"truncated", offsetof(struct fr_stream_counters, dropped_truncated)},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -403,11 +403,11 @@ fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 /* ---- Prometheus (/metrics) ---- */
 
 enum prom_kind {
-	PROM_U64,		/* the uint64_t at offset in the stream counters */
-	PROM_DROPPED,		/* one sample per drop reason */
+	PROM_U64,     /* the uint64_t at offset in the stream counters */
+	PROM_DROPPED, /* one sample per drop reason */
 	PROM_INPUT_FPS,
 	PROM_LATEST_BYTES,
-	PROM_LATEST_AGE,	/* no sample for a stream without a frame */
+	PROM_LATEST_AGE, /* no sample for a stream without a frame */
 };
 
 /* The per-stream families, in output order. Counters end in _total, as the format asks. */
@@ -417,34 +417,33 @@ static const struct {
 	size_t offset;
 } prom_families[] = {
 #define OFF(f) offsetof(struct fr_stream_counters, f)
-	{"framerouter_frames_in_total", "counter", "Whole JPEG frames received from producers.",
-	    PROM_U64, OFF(frames_in)},
-	{"framerouter_bytes_in_total", "counter", "Bytes received from producers.", PROM_U64,
-	    OFF(bytes_in)},
-	{"framerouter_frames_out_total", "counter", "Frames completely written to subscribers.",
-	    PROM_U64, OFF(frames_out)},
-	{"framerouter_bytes_out_total", "counter", "Bytes written to subscribers.", PROM_U64,
-	    OFF(bytes_out)},
-	{"framerouter_frames_dropped_total", "counter",
-	    "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
-	    "or rejected as invalid, oversize or truncated input.",
-	    PROM_DROPPED, 0},
-	{"framerouter_garbage_bytes_total", "counter",
-	    "Bytes from producers outside any JPEG frame.", PROM_U64, OFF(garbage_bytes)},
-	{"framerouter_clients", "gauge", "Subscribers connected now.", PROM_U64, OFF(clients)},
-	{"framerouter_clients_refused_total", "counter",
-	    "Subscribers refused because the server was full.", PROM_U64, OFF(clients_refused)},
-	{"framerouter_producer_connected", "gauge", "1 while a producer is connected, else 0.",
-	    PROM_U64, OFF(producer_connected)},
-	{"framerouter_producer_connects_total", "counter", "Producer connections accepted.",
-	    PROM_U64, OFF(producer_connects)},
-	{"framerouter_input_fps", "gauge", "Frames per second received over the last seconds.",
-	    PROM_INPUT_FPS, 0},
-	{"framerouter_latest_frame_bytes", "gauge",
-	    "Size of the latest frame in bytes, 0 when there is none.", PROM_LATEST_BYTES, 0},
-	{"framerouter_latest_frame_age_seconds", "gauge",
-	    "Seconds since the latest frame arrived; absent when there is none.", PROM_LATEST_AGE,
-	    0},
+    {"framerouter_frames_in_total", "counter", "Whole JPEG frames received from producers.",
+        PROM_U64, OFF(frames_in)},
+    {"framerouter_bytes_in_total", "counter", "Bytes received from producers.", PROM_U64,
+        OFF(bytes_in)},
+    {"framerouter_frames_out_total", "counter", "Frames completely written to subscribers.",
+        PROM_U64, OFF(frames_out)},
+    {"framerouter_bytes_out_total", "counter", "Bytes written to subscribers.", PROM_U64,
+        OFF(bytes_out)},
+    {"framerouter_frames_dropped_total", "counter",
+        "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
+        "or rejected as invalid, oversize or truncated input.",
+        PROM_DROPPED, 0},
+    {"framerouter_garbage_bytes_total", "counter", "Bytes from producers outside any JPEG frame.",
+        PROM_U64, OFF(garbage_bytes)},
+    {"framerouter_clients", "gauge", "Subscribers connected now.", PROM_U64, OFF(clients)},
+    {"framerouter_clients_refused_total", "counter",
+        "Subscribers refused because the server was full.", PROM_U64, OFF(clients_refused)},
+    {"framerouter_producer_connected", "gauge", "1 while a producer is connected, else 0.",
+        PROM_U64, OFF(producer_connected)},
+    {"framerouter_producer_connects_total", "counter", "Producer connections accepted.", PROM_U64,
+        OFF(producer_connects)},
+    {"framerouter_input_fps", "gauge", "Frames per second received over the last seconds.",
+        PROM_INPUT_FPS, 0},
+    {"framerouter_latest_frame_bytes", "gauge",
+        "Size of the latest frame in bytes, 0 when there is none.", PROM_LATEST_BYTES, 0},
+    {"framerouter_latest_frame_age_seconds", "gauge",
+        "Seconds since the latest frame arrived; absent when there is none.", PROM_LATEST_AGE, 0},
 #undef OFF
 };
 
@@ -473,8 +472,8 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 	switch (prom_families[fam].kind) {
 	case PROM_U64:
 		prom_sample_start(b, name, s);
-		fr_buf_printf(b, "} %" PRIu64 "\n",
-		    counter_at(&s->counters, prom_families[fam].offset));
+		fr_buf_printf(
+		    b, "} %" PRIu64 "\n", counter_at(&s->counters, prom_families[fam].offset));
 		break;
 	case PROM_DROPPED:
 		for (size_t i = 0; i < N_ELEMS(drop_reasons); i++) {
@@ -514,13 +513,11 @@ void
 fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
 	for (size_t f = 0; f < N_ELEMS(prom_families); f++) {
-		prom_header(b, prom_families[f].name, prom_families[f].type,
-		    prom_families[f].help);
+		prom_header(b, prom_families[f].name, prom_families[f].type, prom_families[f].help);
 		for (size_t i = 0; i < snap->n_streams; i++)
 			prom_stream_samples(b, f, &snap->streams[i]);
 	}
-	prom_header(b, "framerouter_uptime_seconds", "gauge",
-	    "Seconds since framerouter started.");
+	prom_header(b, "framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.");
 	buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
 	buf_puts(b, "\n");
@@ -537,11 +534,10 @@ void
 fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c)
 {
 	snprintf(buf, len,
-	    "frames_in=%" PRIu64 " bytes_in=%" PRIu64 " frames_out=%" PRIu64
-	    " bytes_out=%" PRIu64 " dropped_slow_client=%" PRIu64 " dropped_fps_cap=%" PRIu64
-	    " dropped_invalid=%" PRIu64 " dropped_oversize=%" PRIu64
-	    " dropped_truncated=%" PRIu64 " garbage_bytes=%" PRIu64 " clients=%" PRIu64
-	    " clients_refused=%" PRIu64 " producer_connected=%" PRIu64
+	    "frames_in=%" PRIu64 " bytes_in=%" PRIu64 " frames_out=%" PRIu64 " bytes_out=%" PRIu64
+	    " dropped_slow_client=%" PRIu64 " dropped_fps_cap=%" PRIu64 " dropped_invalid=%" PRIu64
+	    " dropped_oversize=%" PRIu64 " dropped_truncated=%" PRIu64 " garbage_bytes=%" PRIu64
+	    " clients=%" PRIu64 " clients_refused=%" PRIu64 " producer_connected=%" PRIu64
 	    " producer_connects=%" PRIu64,
 	    c->frames_in, c->bytes_in, c->frames_out, c->bytes_out, c->dropped_slow_client,
 	    c->dropped_fps_cap, c->dropped_invalid, c->dropped_oversize, c->dropped_truncated,

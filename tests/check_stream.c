@@ -226,7 +226,8 @@ peer_drain_now(struct peer *p)
  * is_reading: the peer reads everything as it arrives.
  */
 static struct fr_sub *
-add_sub(struct peer **out, double timeout_s, bool small_buffers, bool is_reading)
+add_sub_as(struct peer **out, double timeout_s, bool small_buffers, bool is_reading,
+    const struct fr_sub_params *proto)
 {
 	int sv[2];
 	struct fr_addr addr;
@@ -249,12 +250,11 @@ add_sub(struct peer **out, double timeout_s, bool small_buffers, bool is_reading
 	n_peers++;
 	ck_assert_int_eq(fr_addr_parse(&addr, name, err), 0);
 
-	struct fr_sub_params params = {
-		.timeout_s = timeout_s,
-		.stream_counters = &stream->counters,
-		.on_close = fr_stream_on_sub_close,
-		.close_arg = stream,
-	};
+	struct fr_sub_params params = *proto;
+	params.timeout_s = timeout_s;
+	params.stream_counters = &stream->counters;
+	params.on_close = fr_stream_on_sub_close;
+	params.close_arg = stream;
 	struct fr_sub *sub = fr_sub_new(loop, sv[0], &addr, &params);
 	ck_assert_ptr_nonnull(sub);
 	if (is_reading)
@@ -262,6 +262,15 @@ add_sub(struct peer **out, double timeout_s, bool small_buffers, bool is_reading
 	fr_stream_add_sub(stream, sub);
 	*out = p;
 	return sub;
+}
+
+/* A raw subscriber, as the --listen port makes them. */
+static struct fr_sub *
+add_sub(struct peer **out, double timeout_s, bool small_buffers, bool is_reading)
+{
+	static const struct fr_sub_params raw = { .protocol = FR_SUB_RAW };
+
+	return add_sub_as(out, timeout_s, small_buffers, is_reading, &raw);
 }
 
 /* ---- frames ---- */
@@ -1331,6 +1340,98 @@ START_TEST(test_ingest_alloc_fail_at_boundary)
 }
 END_TEST
 
+
+/* ---- multipart (HTTP) subscribers ---- */
+
+static const char test_preamble[] = "HTTP/1.1 200 OK\r\n\r\n--" FR_SUB_BOUNDARY "\r\n";
+
+static struct fr_sub *
+add_multipart_sub(struct peer **out, double min_interval_s)
+{
+	struct fr_sub_params proto = {
+		.protocol = FR_SUB_MULTIPART,
+		.preamble = test_preamble,
+		.preamble_len = sizeof test_preamble - 1,
+		.min_interval_s = min_interval_s,
+	};
+
+	return add_sub_as(out, 10, false, true, &proto);
+}
+
+/* What a multipart subscriber must receive for frame f. */
+static void
+expect_part(struct bytes *want, const struct fr_frame *f)
+{
+	char head[128];
+	int n = snprintf(head, sizeof head, "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
+	    f->len);
+
+	bytes_add(want, head, (size_t)n);
+	bytes_add(want, f->data, f->len);
+	bytes_add(want, "\r\n--" FR_SUB_BOUNDARY "\r\n", sizeof FR_SUB_BOUNDARY + 5);
+}
+
+START_TEST(test_multipart_parts)
+{
+	struct fr_frame *a = make_frame(3000, 1), *b = make_frame(200000, 2);
+	struct bytes want = { 0 };
+	struct peer *p;
+
+	/* The preamble goes out at once, before any frame exists. */
+	add_multipart_sub(&p, 0);
+	WAIT_UNTIL(p->got.len == sizeof test_preamble - 1);
+	ck_assert_mem_eq(p->got.p, test_preamble, sizeof test_preamble - 1);
+
+	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	expect_part(&want, a);
+	expect_part(&want, b);
+	publish(a);
+	WAIT_UNTIL(stream->counters.frames_out == 1);
+	publish(b);
+	WAIT_UNTIL(p->got.len == want.len);
+	ck_assert_mem_eq(p->got.p, want.p, want.len);
+	ck_assert_uint_eq(stream->counters.bytes_out, want.len);
+	bytes_free(&want);
+}
+END_TEST
+
+START_TEST(test_multipart_latest_first)
+{
+	struct fr_frame *a = make_frame(5000, 3);
+	struct bytes want = { 0 };
+	struct peer *p;
+
+	publish(a);
+	struct fr_sub *sub = add_multipart_sub(&p, 0);
+	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	expect_part(&want, a);
+	WAIT_UNTIL(p->got.len == want.len);
+	ck_assert_mem_eq(p->got.p, want.p, want.len);
+	ck_assert_str_eq(info_of(sub).protocol, "http");
+	bytes_free(&want);
+}
+END_TEST
+
+/* ?fps=: frames offered sooner than the interval are skipped and counted apart. */
+START_TEST(test_multipart_fps_cap)
+{
+	struct fr_frame *f[4] = { make_frame(100, 1), make_frame(100, 2), make_frame(100, 3),
+		make_frame(100, 4) };
+	struct peer *p;
+
+	struct fr_sub *sub = add_multipart_sub(&p, 3600);
+	for (size_t i = 0; i < 4; i++)
+		publish(f[i]);
+	WAIT_UNTIL(stream->counters.frames_out == 1);
+	struct fr_sub_info info = info_of(sub);
+	ck_assert_uint_eq(info.counters.frames_sent, 1);
+	ck_assert_uint_eq(info.counters.frames_dropped_fps_cap, 3);
+	ck_assert_uint_eq(info.counters.frames_dropped, 0);
+	ck_assert_uint_eq(stream->counters.dropped_fps_cap, 3);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+}
+END_TEST
+
 static TCase *
 loop_tcase(Suite *s, const char *name)
 {
@@ -1366,6 +1467,11 @@ stream_suite(void)
 	tcase_add_test(tc, test_close_by_server);
 	tcase_add_test(tc, test_close_during_publish);
 	tcase_add_test(tc, test_close_stream_free);
+
+	tc = loop_tcase(s, "multipart");
+	tcase_add_test(tc, test_multipart_parts);
+	tcase_add_test(tc, test_multipart_latest_first);
+	tcase_add_test(tc, test_multipart_fps_cap);
 
 	tc = loop_tcase(s, "timeout");
 	tcase_add_test(tc, test_timeout_stuck_closed);

@@ -1,0 +1,1015 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the counter formats: the growable buffer (growth, NUL termination, and
+ * in test builds failed allocations), the log lines, the /stats JSON and the /metrics
+ * Prometheus text. Small snapshots are compared byte for byte; the Prometheus structure
+ * rules (one HELP and TYPE per family, samples grouped) are also checked line by line.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fr/stats.h"
+
+#ifndef FR_TESTING
+#error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
+#endif
+
+#define PYTHON "/usr/bin/python3"
+
+/* Check records every passing ck_assert; the long loops check with this instead. */
+#define REQUIRE(cond, ...) \
+	do { \
+		if (!(cond)) \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
+/* No test may leave a pending failure behind (CK_FORK=no runs them in one process). */
+static void
+alloc_reset(void)
+{
+	fr_buf_fail_alloc_after(0);
+}
+
+/* ---- snapshots ---- */
+
+static const struct fr_stats_client sample_clients[] = {
+	{
+	    .peer = "127.0.0.1:40001",
+	    .protocol = "raw",
+	    .connected_s = 12.5,
+	    .counters = {.frames_sent = 300, .frames_dropped = 2, .bytes_sent = 1500000},
+	},
+	{
+	    .peer = "[::1]:40002",
+	    .protocol = "http",
+	    .connected_s = 3.25,
+	    .counters = {.frames_sent = 40,
+		.frames_dropped = 1,
+		.frames_dropped_fps_cap = 50,
+		.bytes_sent = 200000},
+	},
+};
+
+/* "default" has a producer, a decoded latest frame and two clients; "cam2" has nothing. */
+static const struct fr_stats_stream sample_streams[] = {
+	{
+	    .name = "default",
+	    .counters = {.frames_in = 310,
+		.bytes_in = 1551000,
+		.frames_out = 340,
+		.bytes_out = 1700000,
+		.dropped_slow_client = 3,
+		.dropped_fps_cap = 50,
+		.dropped_invalid = 1,
+		.dropped_oversize = 4,
+		.dropped_truncated = 2,
+		.garbage_bytes = 17,
+		.clients = 2,
+		.clients_refused = 1,
+		.producer_connects = 5,
+		.producer_connected = 1},
+	    .producer = "127.0.0.1:39999",
+	    .input_fps = 29.97,
+	    .latest_bytes = 5000,
+	    .latest_width = 640,
+	    .latest_height = 480,
+	    .latest_age_s = 0.0331,
+	    .n_clients = 2,
+	    .clients = sample_clients,
+	},
+	{
+	    .name = "cam2",
+	    .latest_age_s = -1,
+	},
+};
+
+static const struct fr_stats_snapshot sample = {
+    .version = "0.1.0",
+    .uptime_s = 12.3456,
+    .n_streams = 2,
+    .streams = sample_streams,
+};
+
+static const char sample_json[] =
+    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, \"streams\": {"
+    "\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
+    "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
+    "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2}, \"garbage_bytes\": 17, "
+    "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
+    "\"producer_connects\": 5, \"producer\": \"127.0.0.1:39999\", \"input_fps\": 29.970, "
+    "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
+    "\"age_s\": 0.033}, \"client_list\": ["
+    "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
+    "\"frames_sent\": 300, \"bytes_sent\": 1500000, "
+    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}}, "
+    "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
+    "\"frames_sent\": 40, \"bytes_sent\": 200000, "
+    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}}]}, "
+    "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
+    "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
+    "\"truncated\": 0}, \"garbage_bytes\": 0, \"clients\": 0, \"clients_refused\": 0, "
+    "\"producer_connected\": false, \"producer_connects\": 0, \"producer\": null, "
+    "\"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": []}}}\n";
+
+#define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
+
+static const char sample_prometheus[] =
+    HELP_TYPE("framerouter_frames_in_total", "counter",
+	"Whole JPEG frames received from producers.")
+    "framerouter_frames_in_total{stream=\"default\"} 310\n"
+    "framerouter_frames_in_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_bytes_in_total", "counter", "Bytes received from producers.")
+    "framerouter_bytes_in_total{stream=\"default\"} 1551000\n"
+    "framerouter_bytes_in_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_frames_out_total", "counter",
+	"Frames completely written to subscribers.")
+    "framerouter_frames_out_total{stream=\"default\"} 340\n"
+    "framerouter_frames_out_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_bytes_out_total", "counter", "Bytes written to subscribers.")
+    "framerouter_bytes_out_total{stream=\"default\"} 1700000\n"
+    "framerouter_bytes_out_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_frames_dropped_total", "counter",
+	"Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
+	"or rejected as invalid, oversize or truncated input.")
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"slow_client\"} 3\n"
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"fps_cap\"} 50\n"
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"invalid\"} 1\n"
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"oversize\"} 4\n"
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"truncated\"} 2\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"slow_client\"} 0\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"fps_cap\"} 0\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"invalid\"} 0\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"oversize\"} 0\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"truncated\"} 0\n"
+    HELP_TYPE("framerouter_garbage_bytes_total", "counter",
+	"Bytes from producers outside any JPEG frame.")
+    "framerouter_garbage_bytes_total{stream=\"default\"} 17\n"
+    "framerouter_garbage_bytes_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_clients", "gauge", "Subscribers connected now.")
+    "framerouter_clients{stream=\"default\"} 2\n"
+    "framerouter_clients{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_clients_refused_total", "counter",
+	"Subscribers refused because the server was full.")
+    "framerouter_clients_refused_total{stream=\"default\"} 1\n"
+    "framerouter_clients_refused_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_producer_connected", "gauge",
+	"1 while a producer is connected, else 0.")
+    "framerouter_producer_connected{stream=\"default\"} 1\n"
+    "framerouter_producer_connected{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_producer_connects_total", "counter",
+	"Producer connections accepted.")
+    "framerouter_producer_connects_total{stream=\"default\"} 5\n"
+    "framerouter_producer_connects_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_input_fps", "gauge",
+	"Frames per second received over the last seconds.")
+    "framerouter_input_fps{stream=\"default\"} 29.970\n"
+    "framerouter_input_fps{stream=\"cam2\"} 0.000\n"
+    HELP_TYPE("framerouter_latest_frame_bytes", "gauge",
+	"Size of the latest frame in bytes, 0 when there is none.")
+    "framerouter_latest_frame_bytes{stream=\"default\"} 5000\n"
+    "framerouter_latest_frame_bytes{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_latest_frame_age_seconds", "gauge",
+	"Seconds since the latest frame arrived; absent when there is none.")
+    "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
+    HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
+    "framerouter_uptime_seconds 12.346\n"
+    HELP_TYPE("framerouter_build_info", "gauge",
+	"Always 1; the version label says which framerouter this is.")
+    "framerouter_build_info{version=\"0.1.0\"} 1\n";
+
+/* The formatted snapshot, NUL-terminated and owned by the caller. */
+static char *
+render(void (*format)(struct fr_buf *, const struct fr_stats_snapshot *),
+    const struct fr_stats_snapshot *snap)
+{
+	struct fr_buf b;
+
+	fr_buf_init(&b);
+	format(&b, snap);
+	ck_assert_int_eq(b.has_failed, 0);
+	ck_assert_ptr_nonnull(b.data);
+	ck_assert_uint_eq(strlen(b.data), b.len);
+	return b.data;
+}
+
+static char *
+render_json(const struct fr_stats_snapshot *snap)
+{
+	return render(fr_stats_format_json, snap);
+}
+
+static char *
+render_prometheus(const struct fr_stats_snapshot *snap)
+{
+	return render(fr_stats_format_prometheus, snap);
+}
+
+/* A snapshot of one stream with name and everything else empty. */
+static struct fr_stats_snapshot
+one_stream(struct fr_stats_stream *s, const char *name)
+{
+	*s = (struct fr_stats_stream){.name = name, .latest_age_s = -1};
+	return (struct fr_stats_snapshot){.version = "v", .n_streams = 1, .streams = s};
+}
+
+/*
+ * Whether Python's json module loads text and finds check (a Python expression over the
+ * loaded value d) true. Returns -1 when there is no Python, so callers can skip.
+ */
+static int
+python_json_check(const char *text, const char *check)
+{
+	char script[1024];
+
+	if (access(PYTHON, X_OK) != 0)
+		return -1;
+	/*
+	 * Strict: the bytes must be UTF-8 (whatever the locale), and NaN or Infinity, which
+	 * Python accepts by default, are rejected. The script goes through the environment,
+	 * so the shell never sees its quotes.
+	 */
+	int n = snprintf(script, sizeof script,
+	    "import json, sys\n"
+	    "def strict(c):\n"
+	    "    raise ValueError(c)\n"
+	    "d = json.loads(sys.stdin.buffer.read().decode('utf-8'), parse_constant=strict)\n"
+	    "sys.exit(0 if (%s) else 1)\n",
+	    check);
+	ck_assert_int_lt(n, (int)sizeof script);
+	ck_assert_int_eq(setenv("FR_PYCHECK", script, 1), 0);
+	/* Quiet: some checks are meant to fail; the assert shows the text instead. */
+	FILE *p = popen(PYTHON " -c \"$FR_PYCHECK\" 2>/dev/null", "w");
+	ck_assert_ptr_nonnull(p);
+	fputs(text, p);
+	int status = pclose(p);
+	return status == 0;
+}
+
+#define ASSERT_PYTHON(text, check) \
+	do { \
+		int ok_ = python_json_check((text), (check)); \
+		ck_assert_msg(ok_ != 0, "python3 rejects %s, or not (%s)", (text), (check)); \
+	} while (0)
+
+/* ---- buf ---- */
+
+START_TEST(test_buf_init_zeroes)
+{
+	struct fr_buf b;
+
+	memset(&b, 0xa5, sizeof b);
+	fr_buf_init(&b);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	ck_assert_int_eq(b.has_failed, 0);
+	/* fini frees, zeroes, and may be repeated. */
+	fr_buf_fini(&b);
+	fr_buf_printf(&b, "x%d", 1);
+	ck_assert_str_eq(b.data, "x1");
+	fr_buf_fini(&b);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	fr_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(test_buf_append_and_printf)
+{
+	struct fr_buf b;
+
+	fr_buf_init(&b);
+	/* Even an empty append leaves a NUL-terminated string. */
+	fr_buf_append(&b, "", 0);
+	ck_assert_ptr_nonnull(b.data);
+	ck_assert_str_eq(b.data, "");
+	ck_assert_uint_eq(b.cap, 4096);
+	fr_buf_append(&b, "ab\0cd", 5);
+	ck_assert_uint_eq(b.len, 5);
+	ck_assert_mem_eq(b.data, "ab\0cd", 6);
+	fr_buf_printf(&b, "%s=%" PRIu64 "%c", "n", UINT64_MAX, '!');
+	ck_assert_uint_eq(b.len, 5 + 23);
+	ck_assert_str_eq(b.data + 3, "cdn=18446744073709551615!");
+	fr_buf_printf(&b, "%s", "");
+	ck_assert_uint_eq(b.len, 28);
+	fr_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(test_buf_growth_many_appends)
+{
+	struct fr_buf b;
+	char expect[16];
+
+	fr_buf_init(&b);
+	for (size_t i = 0; i < 100000; i++) {
+		if (i % 2) {
+			fr_buf_printf(&b, "%06zu,", i);
+		} else {
+			snprintf(expect, sizeof expect, "%06zu,", i);
+			fr_buf_append(&b, expect, 7);
+		}
+		/* Doubling from 4 KiB, always room for the NUL. */
+		REQUIRE(b.cap > b.len && (b.cap & (b.cap - 1)) == 0, "%zu: cap %zu, len %zu", i,
+		    b.cap, b.len);
+	}
+	ck_assert_int_eq(b.has_failed, 0);
+	ck_assert_uint_eq(b.len, 700000);
+	ck_assert_uint_eq(b.cap, 1048576);
+	ck_assert_uint_eq(strlen(b.data), b.len);
+	for (size_t i = 0; i < 100000; i++) {
+		snprintf(expect, sizeof expect, "%06zu,", i);
+		REQUIRE(memcmp(b.data + i * 7, expect, 7) == 0, "%zu: %.7s", i, b.data + i * 7);
+	}
+	fr_buf_fini(&b);
+}
+END_TEST
+
+/* One printf much larger than the buffer, at every position relative to its end. */
+START_TEST(test_buf_growth_large_printf)
+{
+	static char big[20001];
+	struct fr_buf b;
+
+	memset(big, 'x', sizeof big - 1);
+	for (size_t pre = 4090; pre <= 4097; pre++) {
+		fr_buf_init(&b);
+		for (size_t i = 0; i < pre; i++)
+			fr_buf_append(&b, "a", 1);
+		fr_buf_printf(&b, "<%s>", big);
+		ck_assert_uint_eq(b.len, pre + 20002);
+		ck_assert_uint_eq(strlen(b.data), b.len);
+		ck_assert_int_eq(b.data[pre], '<');
+		ck_assert_int_eq(b.data[pre + 1], 'x');
+		ck_assert_int_eq(b.data[b.len - 2], 'x');
+		ck_assert_int_eq(b.data[b.len - 1], '>');
+		fr_buf_fini(&b);
+	}
+}
+END_TEST
+
+/* A size that cannot be represented fails without allocating, and sticks. */
+START_TEST(test_buf_overflow_fails)
+{
+	struct fr_buf b;
+
+	fr_buf_init(&b);
+	fr_buf_append(&b, "keep", 4);
+	fr_buf_append(&b, "never read", SIZE_MAX);
+	ck_assert_int_eq(b.has_failed, 1);
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert_str_eq(b.data, "keep");
+	fr_buf_append(&b, "more", 4);
+	fr_buf_printf(&b, "%s", "more");
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert_str_eq(b.data, "keep");
+	fr_buf_fini(&b);
+	ck_assert_int_eq(b.has_failed, 0);
+}
+END_TEST
+
+START_TEST(test_buf_first_alloc_fails)
+{
+	struct fr_buf b;
+
+	fr_buf_init(&b);
+	fr_buf_fail_alloc_after(1);
+	fr_buf_printf(&b, "%d", 42);
+	alloc_reset();
+	ck_assert_int_eq(b.has_failed, 1);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	/* Nothing more is appended, although allocations work again. */
+	fr_buf_append(&b, "x", 1);
+	fr_buf_printf(&b, "y");
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	fr_buf_fini(&b);
+}
+END_TEST
+
+/* Growth fails inside printf: the partial text vsnprintf wrote past len is cut off. */
+START_TEST(test_buf_growth_fails_in_printf)
+{
+	static char big[5001];
+	struct fr_buf b;
+
+	memset(big, 'z', sizeof big - 1);
+	fr_buf_init(&b);
+	fr_buf_append(&b, "head", 4);
+	fr_buf_fail_alloc_after(1);
+	fr_buf_printf(&b, "%s", big);
+	alloc_reset();
+	ck_assert_int_eq(b.has_failed, 1);
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert_uint_eq(b.cap, 4096);
+	ck_assert_str_eq(b.data, "head");
+	fr_buf_printf(&b, "tail");
+	fr_buf_append(&b, "tail", 4);
+	ck_assert_str_eq(b.data, "head");
+	fr_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(test_buf_growth_fails_in_append)
+{
+	static char big[5000];
+	struct fr_buf b;
+
+	memset(big, 'z', sizeof big);
+	fr_buf_init(&b);
+	fr_buf_append(&b, "head", 4);
+	fr_buf_fail_alloc_after(1);
+	fr_buf_append(&b, big, sizeof big);
+	alloc_reset();
+	ck_assert_int_eq(b.has_failed, 1);
+	ck_assert_str_eq(b.data, "head");
+	fr_buf_fini(&b);
+}
+END_TEST
+
+/*
+ * Formatting into a buffer whose Nth allocation fails stops cleanly, for every N up to
+ * the number of growths the full text needs: flagged, and what is there is a prefix of
+ * the full text.
+ */
+START_TEST(test_buf_formats_fail_cleanly)
+{
+	static struct fr_stats_stream streams[200];
+	struct fr_stats_snapshot snap = sample;
+	void (*const formats[])(struct fr_buf *, const struct fr_stats_snapshot *) = {
+	    fr_stats_format_json, fr_stats_format_prometheus};
+
+	/* Enough streams that both formats grow the buffer several times. */
+	for (size_t i = 0; i < 200; i++)
+		streams[i] = sample_streams[i % 2];
+	snap.streams = streams;
+	snap.n_streams = 200;
+	for (size_t f = 0; f < 2; f++) {
+		char *full = render(formats[f], &snap);
+		unsigned n_allocs = 1;	/* 4 KiB, then one per doubling until len + 1 fits */
+
+		for (size_t cap = 4096; cap <= strlen(full); cap *= 2)
+			n_allocs++;
+		ck_assert_uint_ge(n_allocs, 6);
+		for (unsigned n = 1; n <= n_allocs; n++) {
+			struct fr_buf b;
+
+			fr_buf_init(&b);
+			fr_buf_fail_alloc_after(n);
+			formats[f](&b, &snap);
+			alloc_reset();
+			ck_assert_int_eq(b.has_failed, 1);
+			if (n == 1) {
+				ck_assert_ptr_null(b.data);
+			} else {
+				ck_assert_uint_eq(strlen(b.data), b.len);
+				ck_assert_uint_lt(b.len, b.cap);
+				ck_assert_uint_eq(b.cap, (size_t)4096 << (n - 2));
+				ck_assert_mem_eq(b.data, full, b.len);
+			}
+			fr_buf_fini(&b);
+		}
+		/* One more allocation than needed is never reached. */
+		fr_buf_fail_alloc_after(n_allocs + 1);
+		char *again = render(formats[f], &snap);
+		alloc_reset();
+		ck_assert_str_eq(again, full);
+		free(again);
+		free(full);
+	}
+}
+END_TEST
+
+/* ---- log lines ---- */
+
+START_TEST(test_log_stream_line)
+{
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+	char line[512];
+
+	fr_stats_format_stream(line, sizeof line, &c);
+	ck_assert_str_eq(line,
+	    "frames_in=1 bytes_in=2 frames_out=3 bytes_out=4 dropped_slow_client=5 "
+	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
+	    "garbage_bytes=10 clients=11 clients_refused=12 producer_connected=14 "
+	    "producer_connects=13");
+}
+END_TEST
+
+START_TEST(test_log_client_line)
+{
+	const struct fr_client_counters c = {1, 2, 3, 4};
+	char line[128];
+
+	fr_stats_format_client(line, sizeof line, &c);
+	ck_assert_str_eq(line,
+	    "frames_sent=1 frames_dropped=2 frames_dropped_fps_cap=3 bytes_sent=4");
+}
+END_TEST
+
+/* stream.c and sub.c format into 512 and 256 bytes: the largest values must fit. */
+START_TEST(test_log_lines_fit)
+{
+	struct fr_stream_counters sc;
+	struct fr_client_counters cc;
+	char line[1024];
+
+	memset(&sc, 0xff, sizeof sc);
+	memset(&cc, 0xff, sizeof cc);
+	fr_stats_format_stream(line, sizeof line, &sc);
+	ck_assert_uint_lt(strlen(line), 512);
+	ck_assert_ptr_nonnull(strstr(line, " producer_connects=18446744073709551615"));
+	fr_stats_format_client(line, sizeof line, &cc);
+	ck_assert_uint_lt(strlen(line), 256);
+	/* A short buffer truncates and still ends in NUL. */
+	memset(line, 'q', sizeof line);
+	fr_stats_format_stream(line, 10, &sc);
+	ck_assert_str_eq(line, "frames_in");
+	fr_stats_format_client(line, 1, &cc);
+	ck_assert_str_eq(line, "");
+}
+END_TEST
+
+/* ---- json ---- */
+
+START_TEST(test_json_sample)
+{
+	char *text = render_json(&sample);
+
+	ck_assert_str_eq(text, sample_json);
+	/* The helper itself can fail: a false check, and text that is not JSON. */
+	if (python_json_check("{}", "True") != -1) {
+		ck_assert_int_eq(python_json_check("{}", "d == {'a': 1}"), 0);
+		ck_assert_int_eq(python_json_check("{\"a\": 1,}", "True"), 0);
+		ck_assert_int_eq(python_json_check("{\"a\": NaN}", "True"), 0);
+		ck_assert_int_eq(python_json_check("[\"\xff\"]", "True"), 0);
+	}
+	ASSERT_PYTHON(text, "d['streams']['default']['client_list'][1]['dropped']['fps_cap'] == 50 "
+			    "and d['streams']['cam2']['latest_frame'] is None");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_json_no_streams)
+{
+	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 0.25};
+	char *text = render_json(&snap);
+
+	ck_assert_str_eq(text, "{\"version\": \"1.2.3\", \"uptime_s\": 0.250, \"streams\": {}}\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_json_huge_counters)
+{
+	struct fr_stats_client cl = {.peer = "p", .protocol = "raw", .connected_s = 1e12};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "big");
+
+	memset(&s.counters, 0xff, sizeof s.counters);
+	memset(&cl.counters, 0xff, sizeof cl.counters);
+	s.latest_bytes = SIZE_MAX;
+	s.latest_width = s.latest_height = 65535;
+	s.latest_age_s = 0;
+	s.n_clients = 1;
+	s.clients = &cl;
+	char *text = render_json(&snap);
+	ck_assert_str_eq(text,
+	    "{\"version\": \"v\", \"uptime_s\": 0.000, \"streams\": {\"big\": {"
+	    "\"frames_in\": 18446744073709551615, \"bytes_in\": 18446744073709551615, "
+	    "\"frames_out\": 18446744073709551615, \"bytes_out\": 18446744073709551615, "
+	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
+	    "\"fps_cap\": 18446744073709551615, \"invalid\": 18446744073709551615, "
+	    "\"oversize\": 18446744073709551615, \"truncated\": 18446744073709551615}, "
+	    "\"garbage_bytes\": 18446744073709551615, \"clients\": 18446744073709551615, "
+	    "\"clients_refused\": 18446744073709551615, \"producer_connected\": true, "
+	    "\"producer_connects\": 18446744073709551615, \"producer\": null, "
+	    "\"input_fps\": 0.000, \"latest_frame\": {\"bytes\": 18446744073709551615, "
+	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"client_list\": ["
+	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "
+	    "\"frames_sent\": 18446744073709551615, \"bytes_sent\": 18446744073709551615, "
+	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
+	    "\"fps_cap\": 18446744073709551615}}]}}}\n");
+	/* Python's ints are exact: the digits survive the round trip. */
+	ASSERT_PYTHON(text, "d['streams']['big']['bytes_in'] == 2**64 - 1");
+	free(text);
+}
+END_TEST
+
+/* %.3f always; never NaN or Inf (not JSON), never "-0.000". */
+START_TEST(test_json_doubles)
+{
+	static const struct {
+		double v;
+		const char *text;
+	} cases[] = {
+	    {0, "0.000"},
+	    {-0.0, "0.000"},
+	    {-0.0004, "0.000"},
+	    {0.0004, "0.000"},
+	    {0.0005, "0.001"},
+	    {-2.5, "-2.500"},
+	    {1234.25, "1234.250"},
+	    {NAN, "0.000"},
+	    {-NAN, "0.000"},
+	    {INFINITY, "0.000"},
+	    {-INFINITY, "0.000"},
+	};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "d");
+	char expect[64];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snap.uptime_s = cases[i].v;
+		s.input_fps = cases[i].v;
+		char *text = render_json(&snap);
+		snprintf(expect, sizeof expect, "\"uptime_s\": %s, ", cases[i].text);
+		ck_assert_msg(strstr(text, expect) != NULL, "%zu: no %s in %s", i, expect, text);
+		snprintf(expect, sizeof expect, "\"input_fps\": %s, ", cases[i].text);
+		ck_assert_msg(strstr(text, expect) != NULL, "%zu: no %s in %s", i, expect, text);
+		ck_assert_int_ne(python_json_check(text, "True"), 0);
+		free(text);
+	}
+}
+END_TEST
+
+START_TEST(test_json_latest_frame)
+{
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "f");
+	char *text;
+
+	/* Not decoded (no --validate): the size and age, but no dimensions. */
+	s.latest_bytes = 123;
+	s.latest_age_s = 1.5;
+	text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"latest_frame\": {\"bytes\": 123, \"width\": null, "
+					   "\"height\": null, \"age_s\": 1.500}, "));
+	free(text);
+
+	/* Either "none" marker means no frame. */
+	s.latest_age_s = -1;
+	text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"latest_frame\": null, "));
+	free(text);
+	s.latest_bytes = 0;
+	s.latest_age_s = 2;
+	text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"latest_frame\": null, "));
+	free(text);
+}
+END_TEST
+
+/* Each case is a peer name and its JSON string literal without the quotes. */
+static const struct {
+	const char *in, *out;
+} json_strings[] = {
+    {"", ""},
+    {"plain 1.2.3.4:5", "plain 1.2.3.4:5"},
+    {"q\"b\\s/", "q\\\"b\\\\s/"},
+    {"\b\f\n\r\t", "\\b\\f\\n\\r\\t"},
+    {"\x01\x1f\x7f", "\\u0001\\u001f\x7f"},
+    {"unix:/tmp/caf\xc3\xa9", "unix:/tmp/caf\xc3\xa9"},		/* é */
+    {"\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"},	/* 日本 */
+    {"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},			/* U+1F600 */
+    {"\xef\xbf\xbf", "\xef\xbf\xbf"},				/* U+FFFF */
+    {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},			/* U+10FFFF */
+    {"a\x80z", "a\\ufffdz"},					/* lone continuation */
+    {"\xff\xfe", "\\ufffd\\ufffd"},
+    {"\xc0\xaf", "\\ufffd\\ufffd"},				/* overlong '/' */
+    {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},			/* overlong */
+    {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},			/* surrogate D800 */
+    {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* above U+10FFFF */
+    {"\xf0\x8f\xbf\xbf", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* overlong U+FFFF */
+    {"\xf5\x80", "\\ufffd\\ufffd"},
+    {"\xe6\x97x", "\\ufffdx"},					/* cut short: one U+FFFD */
+    {"\xf0\x9f\x98", "\\ufffd"},				/* cut short by the end */
+    {"\xc3", "\\ufffd"},
+    {"\xc3\"", "\\ufffd\\\""},
+};
+
+START_TEST(test_json_escaping)
+{
+	const char *in = json_strings[_i].in;
+	struct fr_stats_client cl = {.peer = in, .protocol = in};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, in);
+	char expect[256];
+
+	snap.version = in;
+	s.producer = in;
+	s.n_clients = 1;
+	s.clients = &cl;
+	char *text = render_json(&snap);
+	const char *o = json_strings[_i].out;
+	const char *checks[][2] = {
+	    {"{\"version\": \"", "\", \"uptime_s\""},
+	    {"\"streams\": {\"", "\": {\"frames_in\""},
+	    {"\"producer\": \"", "\", \"input_fps\""},
+	    {"{\"peer\": \"", "\", \"protocol\""},
+	    {"\"protocol\": \"", "\", \"connected_s\""},
+	};
+	for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++) {
+		snprintf(expect, sizeof expect, "%s%s%s", checks[k][0], o, checks[k][1]);
+		ck_assert_msg(strstr(text, expect) != NULL, "no %s in %s", expect, text);
+	}
+	/* Python agrees that the five strings are the same and decode to what we meant. */
+	ASSERT_PYTHON(text, "len({d['version'], list(d['streams'])[0], "
+			    "d['streams'][d['version']]['producer'], "
+			    "d['streams'][d['version']]['client_list'][0]['peer'], "
+			    "d['streams'][d['version']]['client_list'][0]['protocol']}) == 1");
+	free(text);
+}
+END_TEST
+
+/* The JSON decodes to the code points meant: checked by Python for a mixed string. */
+START_TEST(test_json_escaping_decodes)
+{
+	struct fr_stats_snapshot snap = {
+	    .version = "a\"\\\n\x01\xc3\xa9\xf0\x9f\x98\x80\xff\xe6\x97x",
+	};
+	char *text = render_json(&snap);
+
+	ASSERT_PYTHON(text, "d['version'] == 'a\"\\\\\\n\\x01\\u00e9\\U0001f600\\ufffd\\ufffdx'");
+	free(text);
+}
+END_TEST
+
+/* NULL strings (other than producer, where it means none) print as "". */
+START_TEST(test_json_null_strings)
+{
+	struct fr_stats_client cl = {0};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, NULL);
+
+	snap.version = NULL;
+	s.n_clients = 1;
+	s.clients = &cl;
+	char *text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "{\"version\": \"\", "));
+	ck_assert_ptr_nonnull(strstr(text, "\"streams\": {\"\": {"));
+	ck_assert_ptr_nonnull(strstr(text, "[{\"peer\": \"\", \"protocol\": \"\", "));
+	ASSERT_PYTHON(text, "True");
+	free(text);
+}
+END_TEST
+
+/* ---- prometheus ---- */
+
+/*
+ * Checks the structure rules of the text format line by line: every family has exactly
+ * one HELP and one TYPE, before its samples; a family's samples are contiguous; counter
+ * names end in _total; every sample belongs to the family just declared. Returns the
+ * number of samples.
+ */
+static size_t
+check_prometheus_structure(const char *text)
+{
+	char seen[64][64];	/* family names already closed */
+	size_t n_seen = 0, n_samples = 0;
+	char family[64] = "";
+	int has_help = 0, has_type = 0;
+
+	ck_assert_uint_gt(strlen(text), 0);
+	ck_assert_int_eq(text[strlen(text) - 1], '\n');
+	for (const char *line = text; *line != '\0';) {
+		const char *nl = strchr(line, '\n');
+		char name[64], kind[16];
+		ck_assert_ptr_nonnull(nl);
+		if (sscanf(line, "# HELP %63s", name) == 1) {
+			if (strcmp(name, family) != 0) {
+				for (size_t i = 0; i < n_seen; i++)
+					ck_assert_str_ne(seen[i], name);
+				ck_assert_uint_lt(n_seen, 64);
+				if (family[0] != '\0')
+					strcpy(seen[n_seen++], family);
+				strcpy(family, name);
+				has_help = has_type = 0;
+			}
+			ck_assert_msg(!has_help && !has_type, "HELP twice or after TYPE: %s", name);
+			has_help = 1;
+		} else if (sscanf(line, "# TYPE %63s %15s", name, kind) == 2) {
+			ck_assert_str_eq(name, family);
+			ck_assert_msg(has_help && !has_type, "TYPE without HELP, or twice: %s",
+			    name);
+			has_type = 1;
+			size_t n = strlen(name);
+			if (strcmp(kind, "counter") == 0)
+				ck_assert_msg(n > 6 && strcmp(name + n - 6, "_total") == 0,
+				    "counter %s has no _total", name);
+			else
+				ck_assert_str_eq(kind, "gauge");
+			ck_assert_msg(strncmp(name, "framerouter_", 12) == 0, "%s", name);
+		} else {
+			ck_assert_int_ne(line[0], '#');
+			size_t n = strlen(family);
+			ck_assert_msg(has_type && strncmp(line, family, n) == 0 &&
+				(line[n] == '{' || line[n] == ' '),
+			    "sample outside its family %s: %.*s", family, (int)(nl - line), line);
+			n_samples++;
+		}
+		line = nl + 1;
+	}
+	return n_samples;
+}
+
+START_TEST(test_prometheus_sample)
+{
+	char *text = render_prometheus(&sample);
+
+	ck_assert_str_eq(text, sample_prometheus);
+	/* 12 families with 2 streams, 5 reasons each, 1 frame age, uptime, build_info. */
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 2 + 5 * 2 + 1 + 2);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_prometheus_no_streams)
+{
+	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 7};
+	char *text = render_prometheus(&snap);
+
+	ck_assert_uint_eq(check_prometheus_structure(text), 2);
+	const char *tail = strstr(text, "# HELP framerouter_uptime_seconds");
+	ck_assert_ptr_nonnull(tail);
+	ck_assert_str_eq(tail,
+	    HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
+	    "framerouter_uptime_seconds 7.000\n"
+	    HELP_TYPE("framerouter_build_info", "gauge",
+		"Always 1; the version label says which framerouter this is.")
+	    "framerouter_build_info{version=\"1.2.3\"} 1\n");
+	free(text);
+}
+END_TEST
+
+/* Many streams: still one HELP/TYPE per family, samples grouped by family. */
+START_TEST(test_prometheus_grouping)
+{
+	static struct fr_stats_stream streams[7];
+	static char names[7][8];
+	struct fr_stats_snapshot snap = sample;
+
+	for (size_t i = 0; i < 7; i++) {
+		streams[i] = sample_streams[i % 2];
+		snprintf(names[i], sizeof names[i], "s%zu", i);
+		streams[i].name = names[i];
+	}
+	snap.streams = streams;
+	snap.n_streams = 7;
+	char *text = render_prometheus(&snap);
+	/* Frame age only for the 4 streams with a frame. */
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 7 + 5 * 7 + 4 + 2);
+	/* Streams in snapshot order inside each family. */
+	const char *a = strstr(text, "framerouter_clients{stream=\"s5\"} 0\n");
+	const char *b = strstr(text, "framerouter_clients{stream=\"s6\"} 2\n");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_eq(a + strlen("framerouter_clients{stream=\"s5\"} 0\n"), b);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_prometheus_huge_counters)
+{
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "big");
+
+	memset(&s.counters, 0xff, sizeof s.counters);
+	s.latest_bytes = SIZE_MAX;
+	s.latest_age_s = 0;
+	char *text = render_prometheus(&snap);
+	static const char *const lines[] = {
+	    "\nframerouter_frames_in_total{stream=\"big\"} 18446744073709551615\n",
+	    "\nframerouter_bytes_out_total{stream=\"big\"} 18446744073709551615\n",
+	    ("\nframerouter_frames_dropped_total{stream=\"big\",reason=\"truncated\"} "
+	     "18446744073709551615\n"),
+	    "\nframerouter_producer_connects_total{stream=\"big\"} 18446744073709551615\n",
+	    "\nframerouter_latest_frame_bytes{stream=\"big\"} 18446744073709551615\n",
+	    "\nframerouter_latest_frame_age_seconds{stream=\"big\"} 0.000\n",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		ck_assert_msg(strstr(text, lines[i]) != NULL, "no %s", lines[i]);
+	free(text);
+}
+END_TEST
+
+/* Label values escape \, " and newline; anything else goes out as UTF-8 as it is. */
+START_TEST(test_prometheus_label_escaping)
+{
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "a\"b\\c\nd\te\r\xc3\xa9\xff\xed\xa0\x80");
+
+	snap.version = "1.0 \"beta\"\\\n";
+	char *text = render_prometheus(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\nframerouter_clients{stream=\"a\\\"b\\\\c\\nd\te\r"
+					   "\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+					   "\xef\xbf\xbd\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\nframerouter_build_info{version=\"1.0 \\\"beta\\\"\\\\\\n\"} 1\n"));
+	/* No raw newline inside a label: every line still parses. */
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 + 5 + 2);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_prometheus_doubles)
+{
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "d");
+
+	snap.uptime_s = NAN;
+	s.input_fps = INFINITY;
+	s.latest_bytes = 1;
+	s.latest_age_s = 2.0625;
+	char *text = render_prometheus(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\nframerouter_uptime_seconds 0.000\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nframerouter_input_fps{stream=\"d\"} 0.000\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\nframerouter_latest_frame_age_seconds{stream=\"d\"} 2.062\n"));
+	free(text);
+}
+END_TEST
+
+/* No per-client series: the client peers never reach /metrics. */
+START_TEST(test_prometheus_no_clients)
+{
+	char *text = render_prometheus(&sample);
+
+	ck_assert_ptr_null(strstr(text, "40001"));
+	ck_assert_ptr_null(strstr(text, "39999"));
+	ck_assert_ptr_null(strstr(text, "peer"));
+	free(text);
+}
+END_TEST
+
+/* ---- the suite ---- */
+
+static Suite *
+stats_suite(void)
+{
+	Suite *s = suite_create("stats");
+	TCase *tc;
+
+	tc = tcase_create("buf");
+	tcase_add_checked_fixture(tc, NULL, alloc_reset);
+	tcase_add_test(tc, test_buf_init_zeroes);
+	tcase_add_test(tc, test_buf_append_and_printf);
+	tcase_add_test(tc, test_buf_growth_many_appends);
+	tcase_add_test(tc, test_buf_growth_large_printf);
+	tcase_add_test(tc, test_buf_overflow_fails);
+	tcase_add_test(tc, test_buf_first_alloc_fails);
+	tcase_add_test(tc, test_buf_growth_fails_in_printf);
+	tcase_add_test(tc, test_buf_growth_fails_in_append);
+	tcase_add_test(tc, test_buf_formats_fail_cleanly);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("log_lines");
+	tcase_add_test(tc, test_log_stream_line);
+	tcase_add_test(tc, test_log_client_line);
+	tcase_add_test(tc, test_log_lines_fit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json");
+	tcase_add_test(tc, test_json_sample);
+	tcase_add_test(tc, test_json_no_streams);
+	tcase_add_test(tc, test_json_huge_counters);
+	tcase_add_test(tc, test_json_doubles);
+	tcase_add_test(tc, test_json_latest_frame);
+	tcase_add_loop_test(tc, test_json_escaping, 0,
+	    (int)(sizeof json_strings / sizeof json_strings[0]));
+	tcase_add_test(tc, test_json_escaping_decodes);
+	tcase_add_test(tc, test_json_null_strings);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("prometheus");
+	tcase_add_test(tc, test_prometheus_sample);
+	tcase_add_test(tc, test_prometheus_no_streams);
+	tcase_add_test(tc, test_prometheus_grouping);
+	tcase_add_test(tc, test_prometheus_huge_counters);
+	tcase_add_test(tc, test_prometheus_label_escaping);
+	tcase_add_test(tc, test_prometheus_doubles);
+	tcase_add_test(tc, test_prometheus_no_clients);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(stats_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
