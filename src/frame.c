@@ -7,30 +7,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fr/failpoint.h"
 #include "fr/frame.h"
 
-#ifdef FR_TESTING
-static unsigned fail_after;
+static struct fr_failpoint alloc_failpoint;
 
+#ifdef FR_TESTING
 void
 fr_frame_fail_alloc_after(unsigned n)
 {
-	fail_after = n;
-}
-
-/* Counts down to the allocation that must fail, as expat's allocation tests do. */
-static int
-should_fail(void)
-{
-	if (fail_after == 0)
-		return 0;
-	return --fail_after == 0;
-}
-#else
-static inline int
-should_fail(void)
-{
-	return 0;
+	alloc_failpoint.after = n;
 }
 #endif
 
@@ -39,7 +25,8 @@ fr_frame_new(size_t cap)
 {
 	struct fr_frame *f;
 
-	if (cap > SIZE_MAX - sizeof *f || should_fail() || (f = malloc(sizeof *f + cap)) == NULL)
+	if (cap > SIZE_MAX - sizeof *f || fr_failpoint_hit(&alloc_failpoint) ||
+	    (f = malloc(sizeof *f + cap)) == NULL)
 		return NULL;
 	f->refs = 1;
 	f->is_sealed = 0;
@@ -57,7 +44,7 @@ fr_frame_grow(struct fr_frame *f, size_t new_cap)
 	struct fr_frame *g;
 
 	assert(!f->is_sealed && f->refs == 1 && new_cap >= f->cap);
-	if (new_cap > SIZE_MAX - sizeof *g || should_fail() ||
+	if (new_cap > SIZE_MAX - sizeof *g || fr_failpoint_hit(&alloc_failpoint) ||
 	    (g = realloc(f, sizeof *g + new_cap)) == NULL)
 		return NULL;
 	g->cap = new_cap;

@@ -13,34 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fr/failpoint.h"
 #include "fr/stats.h"
 
 /* ---- fr_buf ---- */
 
 enum { BUF_MIN_CAP = 4096 };
 
-#ifdef FR_TESTING
-static unsigned fail_after;
+static struct fr_failpoint alloc_failpoint;
 
+#ifdef FR_TESTING
 void
 fr_buf_fail_alloc_after(unsigned n)
 {
-	fail_after = n;
-}
-
-/* Counts down to the allocation that must fail, as fr_frame_fail_alloc_after does. */
-static int
-should_fail(void)
-{
-	if (fail_after == 0)
-		return 0;
-	return --fail_after == 0;
-}
-#else
-static inline int
-should_fail(void)
-{
-	return 0;
+	alloc_failpoint.after = n;
 }
 #endif
 
@@ -74,7 +60,7 @@ buf_reserve(struct fr_buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = should_fail() ? NULL : realloc(b->data, cap);
+	char *p = fr_failpoint_hit(&alloc_failpoint) ? NULL : realloc(b->data, cap);
 	if (p == NULL)
 		goto fail;
 	b->data = p;
