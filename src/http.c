@@ -228,6 +228,20 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 	flush_response(c);
 }
 
+/* Sends a complete, ready-made response head with no body. */
+static void
+respond_head(struct conn *c, const char *head)
+{
+	ev_io_stop(c->http->loop, &c->read_io);
+	c->state = CONN_RESPOND;
+	fr_buf_append(&c->out, head, strlen(head));
+	if (c->out.has_failed) {
+		conn_close(c, "out of memory for a response");
+		return;
+	}
+	flush_response(c);
+}
+
 /* An error answer with a one-line plain-text body saying what went wrong. */
 static void
 respond_error(struct conn *c, int status, const char *extra, const char *fmt, ...)
@@ -380,19 +394,21 @@ fps_interval(const struct conn *c)
 
 static void conn_forget(struct conn *c);
 
+/* The response head of every /stream, then the first boundary line. */
+#define STREAM_HEAD                                                             \
+	"HTTP/1.1 200 OK\r\n"                                                   \
+	"Server: framerouter/" PACKAGE_VERSION "\r\n"                           \
+	"Content-Type: multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY "\r\n" \
+	"Cache-Control: no-cache, no-store, must-revalidate\r\n"                \
+	"Pragma: no-cache\r\n"                                                  \
+	"Access-Control-Allow-Origin: *\r\n"                                    \
+	"Connection: close\r\n"                                                 \
+	"\r\n"
+
 static void
 serve_stream(struct conn *c, const char *name)
 {
-	static const char preamble[] =
-	    "HTTP/1.1 200 OK\r\n"
-	    "Server: framerouter/" PACKAGE_VERSION "\r\n"
-	    "Content-Type: multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY "\r\n"
-	    "Cache-Control: no-cache, no-store, must-revalidate\r\n"
-	    "Pragma: no-cache\r\n"
-	    "Access-Control-Allow-Origin: *\r\n"
-	    "Connection: close\r\n"
-	    "\r\n"
-	    "--" FR_SUB_BOUNDARY "\r\n";
+	static const char preamble[] = STREAM_HEAD "--" FR_SUB_BOUNDARY "\r\n";
 	struct fr_registry_entry *e = find_stream(c, name);
 	double interval = fps_interval(c);
 
@@ -402,11 +418,17 @@ serve_stream(struct conn *c, const char *name)
 		respond_error(c, 400, NULL, "fps must be a number above 0 and at most 1000");
 		return;
 	}
+	if (fr_registry_clients(c->http->params.registry) >= c->http->params.max_clients) {
+		e->stream->counters.clients_refused++;
+		respond_error(c, 503, "Retry-After: 1\r\n", "--max-clients %u reached",
+		    c->http->params.max_clients);
+		return;
+	}
 	if (c->req.method == FR_HTTP_METHOD_HEAD) {
-		/* The head a GET would get, without the endless body. */
+		/* The head a GET gets, without the endless body: no Content-Length,
+		 * the body would end when the connection does (RFC 9110 8.6). */
 		c->close_after = 1;
-		respond(c, 200, "Cache-Control: no-cache, no-store, must-revalidate\r\n",
-		    "multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY, NULL, 0, NULL);
+		respond_head(c, STREAM_HEAD);
 		return;
 	}
 	struct fr_sub_params params = {
@@ -545,7 +567,10 @@ route(struct conn *c)
 	char name[FR_HTTP_PATH_MAX + 1];
 	static const char allow_get[] = "Allow: GET, HEAD\r\n";
 
-	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+	if (c->req.method == FR_HTTP_METHOD_OTHER) {
+		/* RFC 9110 15.6.2: a method the server does not recognise at all. */
+		respond_error(c, 501, NULL, "method not implemented");
+	} else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");
 		else if (check_auth(c, c->http->params.subscribe_token))
@@ -680,6 +705,7 @@ refuse(struct fr_http *h, int fd, const struct fr_addr *peer)
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
 	    "Content-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
 	    "503: --max-clients limit reached\n";
+	_Static_assert(sizeof "503: --max-clients limit reached\n" - 1 == 33, "Content-Length");
 	uint64_t suppressed;
 
 	(void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -695,7 +721,10 @@ on_accept(int fd, const struct fr_addr *peer, void *arg)
 {
 	struct fr_http *h = arg;
 
-	if (fr_registry_clients(h->params.registry) + h->n_conns >= h->params.max_clients) {
+	/* Subscribers are counted against --max-clients when they ask for a stream
+	 * (producers not at all: --max-streams bounds them); this only keeps a flood
+	 * of idle HTTP connections from taking every descriptor. */
+	if (h->n_conns >= h->params.max_clients) {
 		refuse(h, fd, peer);
 		return;
 	}
@@ -749,12 +778,6 @@ fr_http_free(struct fr_http *h)
 	while (!fr_list_is_empty(&h->conns))
 		conn_close(FR_CONTAINER_OF(h->conns.next, struct conn, link), "shutting down");
 	free(h);
-}
-
-unsigned
-fr_http_connections(const struct fr_http *h)
-{
-	return h->n_conns;
 }
 
 const struct fr_addr *

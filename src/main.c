@@ -48,12 +48,11 @@ struct app {
 	ev_signal sigterm, sigint, sigusr1;
 };
 
-/* Subscribers of every kind plus HTTP connections not yet answered. */
+/* Subscribers of every kind, raw and HTTP, on every stream. */
 static uint64_t
 total_clients(const struct app *app)
 {
-	return fr_registry_clients(app->registry) +
-	    (app->http != NULL ? fr_http_connections(app->http) : 0);
+	return fr_registry_clients(app->registry);
 }
 
 static void

@@ -16,7 +16,8 @@ struct fr_http;
 
 struct fr_http_params {
 	struct fr_registry *registry;
-	unsigned max_clients;		/* subscribers and HTTP connections together */
+	unsigned max_clients;		/* subscribers of all streams; also caps the
+					 * HTTP connections open at once */
 	double client_timeout_s;	/* no write progress for this long: closed */
 	double head_timeout_s;		/* no complete request head for this long: closed */
 	const char *ingest_token;	/* required as Bearer token to ingest; NULL: none */
@@ -31,9 +32,6 @@ void fr_http_start(struct fr_http *h);
 
 /* Closes the listener and every connection still in its HTTP phase. NULL: nothing. */
 void fr_http_free(struct fr_http *h);
-
-/* Connections in their HTTP phase (not yet subscribers). */
-unsigned fr_http_connections(const struct fr_http *h);
 
 const struct fr_addr *fr_http_addr(const struct fr_http *h);
 

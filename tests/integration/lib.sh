@@ -347,3 +347,106 @@ decodes() {
 
 # elapsed_ms START_NS: milliseconds since START_NS (date +%s%N).
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# ---- HTTP ----
+
+HTTP_PY=$_fr_here/http_client.py
+HTTP_AUTH=()		# extra curl arguments for the helpers below (a token)
+
+# http_client CMD ARG...: runs http_client.py in the foreground.
+http_client() { "$PY" "$HTTP_PY" "$@"; }
+
+# fr_start_http NAME ARG...: like fr_start_default, plus --http on a third free
+# port. Sets HTTP (127.0.0.1:PORT), HTTP_PORT and URL (http://$HTTP) too.
+fr_start_http() {
+	local name=$1 try
+	shift
+	for try in 1 2 3 4 5; do
+		pick_ports 3
+		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]} HTTP_PORT=${PORTS[2]}
+		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
+		URL=http://$HTTP
+		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
+		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
+		note "port race lost (try $try), picking new ports"
+	done
+	fail "could not start framerouter on free ports"
+}
+
+# http_fetch OUT CURL_ARG...: runs curl ARG... (the URL among them) with the
+# body in OUT and the response head in OUT.head, and sets HTTP_CODE. Fails the
+# test when curl gets no response at all.
+http_fetch() {
+	local out=$1
+	shift
+	HTTP_CODE=$(curl -sS --max-time "$FR_WAIT" -D "$out.head" -o "$out" -w '%{http_code}' \
+		"$@" 2>"$out.err")
+	local rc=$?
+	((rc == 0)) || fail "curl $* failed with status $rc: $(cat "$out.err")"
+}
+
+# expect_http CODE OUT CURL_ARG...: http_fetch, failing unless the status is CODE.
+expect_http() {
+	local code=$1
+	shift
+	http_fetch "$@"
+	[[ $HTTP_CODE == "$code" ]] ||
+		fail "curl ${*:2}: status $HTTP_CODE, expected $code: $(head -c 300 "$1")"
+}
+
+# header_of HEADFILE NAME: the value of header NAME in a saved response head
+# (the last response's, when curl saved several, e.g. after 100 Continue).
+header_of() {
+	tr -d '\r' <"$1" | awk -v n="$2" 'BEGIN { n = tolower(n) }
+		/^HTTP\// { v = "" }
+		{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v) } }
+		END { print v }'
+}
+
+# stats_json: GET /stats (with HTTP_AUTH) into $T/stats.json; fails the test
+# unless the answer is 200 and valid JSON.
+stats_json() {
+	expect_http 200 "$T/stats.json" "${HTTP_AUTH[@]}" "$URL/stats"
+	"$PY" -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/stats.json" 2>/dev/null ||
+		fail "/stats is not valid JSON: $(head -c 300 "$T/stats.json")"
+}
+
+# json_eval EXPR [FILE]: evaluates the Python expression EXPR over the JSON in
+# FILE (default: the last stats_json), where j is the document and s its
+# "streams", and prints the result: strings as they are, anything else as JSON.
+# Status 1 when EXPR raises (e.g. a key is missing).
+json_eval() {
+	"$PY" - "$1" "${2:-$T/stats.json}" <<-'EOF'
+		import json, sys
+		j = json.load(open(sys.argv[2]))
+		s = j.get("streams", {}) if isinstance(j, dict) else {}
+		def client(stream, port):
+		    """The client_list entry of the subscriber with local port `port`."""
+		    m = [c for c in s[stream]["client_list"] if c["peer"].endswith(":%s" % port)]
+		    return m[0] if len(m) == 1 else None
+		try:
+		    v = eval(sys.argv[1])
+		except Exception as e:
+		    print("%s: %s" % (type(e).__name__, e))
+		    sys.exit(1)
+		print(v if isinstance(v, str) else json.dumps(v))
+	EOF
+}
+
+# expect_json EXPR VALUE [FILE]: in FILE (default: the last stats_json), EXPR is
+# VALUE (as json_eval prints it).
+expect_json() {
+	local v
+	v=$(json_eval "$1" "${3:-$T/stats.json}") || fail "${3:-/stats}: $1: $v"
+	[[ $v == "$2" ]] || fail "${3:-/stats}: $1 is $v, expected $2"
+}
+
+# wait_json SECONDS EXPR: polls /stats until the Python expression EXPR holds.
+wait_json() {
+	local deadline=$((SECONDS + $1))
+	until stats_json && [[ $(json_eval "bool($2)" 2>/dev/null) == true ]]; do
+		((SECONDS < deadline)) ||
+			fail "timed out after $1s waiting for /stats: $2 (last: $(head -c 1500 "$T/stats.json"))"
+		sleep 0.05
+	done
+}
