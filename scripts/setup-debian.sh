@@ -13,7 +13,7 @@ packages=(
 if [[ ${1:-} == --test ]]; then
 	shift
 	packages+=(
-		clang valgrind curl iproute2
+		clang libclang-rt-14-dev valgrind curl iproute2
 		libjpeg-turbo-progs libimage-exiftool-perl	# fixtures/generate.sh
 		prometheus					# promtool check metrics
 		chromium					# the status page, headless

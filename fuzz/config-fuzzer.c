@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the option table in src/config.c, both ways in:
+ *
+ * 1. The input is a config file: fr_config_load_file() reads it (from a memfd).
+ * 2. The input, split on whitespace and NULs, is an argv: fr_config_parse() with --help
+ *    and --version printing to /dev/null.
+ *
+ * Neither may crash, and afterwards the configuration must hold together: 1 to 64
+ * streams with valid, distinct names, every address and string NUL-terminated within its
+ * field, every number within its option's range. A failed load must name the file in
+ * its error (the file and line); a failed parse must say something.
+ *
+ * The parser opens files (--config, --*-token-file). To keep the fuzzer off the real
+ * file system this target is linked with -Wl,--wrap=fopen: while the parser runs, the
+ * only file that opens is the input itself, spelt "@input" (or the memfd's own name);
+ * every other name fails with ENOENT. So "--config @input" reads the input as a config
+ * file too, and "ingest-token-file @input" takes the token from its first line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>	/* memfd_create(): Makefile.am defines _GNU_SOURCE */
+#include <unistd.h>
+
+#include "fr/config.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FILE *__wrap_fopen(const char *path, const char *mode);
+FILE *__real_fopen(const char *path, const char *mode);
+
+enum { MAX_ARGS = 256 };
+
+static int input_fd = -1;
+static char input_path[64];
+static FILE *devnull;
+static int is_confined;
+static struct fr_config config;
+
+FILE *
+__wrap_fopen(const char *path, const char *mode)
+{
+	if (!is_confined)
+		return __real_fopen(path, mode);
+	if (strcmp(path, "@input") == 0 || strcmp(path, input_path) == 0)
+		return __real_fopen(input_path, mode);
+	errno = ENOENT;
+	return NULL;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	input_fd = memfd_create("config-fuzzer-input", MFD_CLOEXEC);
+	devnull = fopen("/dev/null", "w");
+	if (input_fd < 0 || devnull == NULL) {
+		perror("config-fuzzer: memfd_create or /dev/null");
+		abort();
+	}
+	snprintf(input_path, sizeof input_path, "/proc/self/fd/%d", input_fd);
+	return 0;
+}
+
+static void
+fail(const char *what, const char *detail)
+{
+	fprintf(stderr, "config-fuzzer: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	abort();
+}
+
+static void
+check_string(const char *s, size_t size, const char *what)
+{
+	if (memchr(s, '\0', size) == NULL)
+		fail(what, "not NUL-terminated");
+}
+
+static void
+check_addr(const struct fr_addr *a, const char *what)
+{
+	check_string(a->text, sizeof a->text, what);
+	if (a->len > sizeof a->ss)
+		fail(what, "socklen larger than sockaddr_storage");
+}
+
+static void
+check_token(const char *t, size_t size, const char *what)
+{
+	check_string(t, size, what);
+	for (const char *p = t; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~' || *p == '&' || *p == '#')
+			fail(what, "a token with a byte tokens may not have");
+}
+
+/* What must hold after any sequence of options, applied or refused. */
+static void
+check_config(const struct fr_config *c)
+{
+	if (c->n_streams < 1 || c->n_streams > FR_CONFIG_MAX_STREAMS)
+		fail("n_streams out of range", NULL);
+	if (strcmp(c->streams[0].name, FR_DEFAULT_STREAM) != 0)
+		fail("stream 0 is not the default stream", NULL);
+	for (size_t i = 0; i < c->n_streams; i++) {
+		const struct fr_stream_config *sc = &c->streams[i];
+
+		check_string(sc->name, sizeof sc->name, "stream name");
+		if (!fr_config_is_valid_stream_name(sc->name))
+			fail("invalid stream name", sc->name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->streams[j].name, sc->name) == 0)
+				fail("stream declared twice", sc->name);
+		check_addr(&sc->ingest, "stream ingest address");
+		check_addr(&sc->listen, "stream listen address");
+	}
+	check_addr(&c->http, "http address");
+	check_token(c->ingest_token, sizeof c->ingest_token, "ingest token");
+	check_token(c->subscribe_token, sizeof c->subscribe_token, "subscribe token");
+	check_string(c->pidfile, sizeof c->pidfile, "pidfile");
+	check_string(c->config_file, sizeof c->config_file, "config_file");
+	if (c->max_frame_bytes < 1024 || c->max_frame_bytes > 256u * 1024 * 1024)
+		fail("max_frame_bytes out of range", NULL);
+	if (c->max_clients < 1 || c->max_clients > 1000000)
+		fail("max_clients out of range", NULL);
+	if (!(c->client_timeout_s >= 0.1 && c->client_timeout_s <= 86400))
+		fail("client_timeout_s out of range", NULL);
+	if (c->max_streams < 1 || c->max_streams > 4096)
+		fail("max_streams out of range", NULL);
+	if (c->validate != 0 && c->validate != 1)
+		fail("validate is not a flag", NULL);
+	if (c->daemonize != 0 && c->daemonize != 1)
+		fail("daemonize is not a flag", NULL);
+	if ((int)c->log_level < (int)FR_LOG_ERROR || (int)c->log_level > (int)FR_LOG_DEBUG)
+		fail("log_level out of range", NULL);
+}
+
+static void
+check_error(const char *err, const char *prefix)
+{
+	check_string(err, FR_ERR_LEN, "error message");
+	if (err[0] == '\0')
+		fail("an error without a message", NULL);
+	if (prefix != NULL &&
+	    (strncmp(err, prefix, strlen(prefix)) != 0 || err[strlen(prefix)] != ':'))
+		fail("a config file error that does not name the file", err);
+}
+
+static void
+write_input(const uint8_t *data, size_t size)
+{
+	if (ftruncate(input_fd, 0) < 0 || pwrite(input_fd, data, size, 0) != (ssize_t)size)
+		fail("cannot write the input to the memfd", strerror(errno));
+}
+
+static void
+fuzz_file(void)
+{
+	char err[FR_ERR_LEN];
+
+	fr_config_init(&config);
+	memset(err, 'x', sizeof err);
+	err[sizeof err - 1] = '\0';
+	is_confined = 1;
+	int rc = fr_config_load_file(&config, input_path, err);
+	if (rc == 0)
+		(void)fr_config_check(&config, err);
+	is_confined = 0;
+	if (rc < 0)
+		check_error(err, input_path);
+	check_config(&config);
+}
+
+static void
+fuzz_argv(const uint8_t *data, size_t size)
+{
+	char *copy = malloc(size + 1), *argv[MAX_ARGS + 1];
+	char err[FR_ERR_LEN];
+	int argc = 0;
+
+	if (copy == NULL)
+		abort();
+	memcpy(copy, data, size);
+	copy[size] = '\0';
+	argv[argc++] = (char *)"framerouter";
+	for (size_t i = 0; i < size && argc < MAX_ARGS;) {
+		while (i < size && (copy[i] == '\0' || isspace((unsigned char)copy[i])))
+			copy[i++] = '\0';
+		if (i == size)
+			break;
+		argv[argc++] = copy + i;
+		while (i < size && copy[i] != '\0' && !isspace((unsigned char)copy[i]))
+			i++;
+		if (i < size)
+			copy[i++] = '\0';
+	}
+	argv[argc] = NULL;
+
+	fr_config_init(&config);
+	err[0] = '\0';
+	is_confined = 1;
+	enum fr_config_result r = fr_config_parse(&config, argc, argv, devnull, err);
+	is_confined = 0;
+	switch (r) {
+	case FR_CONFIG_RUN:
+		if (fr_config_check(&config, err) != 0)
+			fail("fr_config_parse ran a configuration fr_config_check refuses", err);
+		break;
+	case FR_CONFIG_ERROR:
+		check_error(err, NULL);
+		break;
+	case FR_CONFIG_EXIT:
+		break;
+	default:
+		fail("unknown fr_config_parse result", NULL);
+	}
+	check_config(&config);
+	free(copy);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	write_input(data, size);
+	fuzz_file();
+	fuzz_argv(data, size);
+	return 0;
+}
