@@ -3,7 +3,8 @@
 #   1. gcc build with -Werror: unit and integration tests (make check);
 #   2. clang build with ASan+UBSan and -Werror: the same suite again;
 #   3. the unit tests under valgrind (no leaks, no errors);
-#   4. make distcheck (the tarball builds and its unit tests pass).
+#   4. make distcheck (the tarball builds and its unit tests pass);
+#   5. the fuzzers: replay the committed corpora, then fuzz each target for 30 s.
 # Installs missing Debian packages first. Build trees go to build/ in the checkout.
 set -euo pipefail
 
@@ -62,5 +63,8 @@ make -C build/gcc -j"$jobs" distcheck TESTS="$unit_tests" >build/distcheck.log 2
 	exit 1
 }
 grep -E '^=+$|archives ready' build/distcheck.log | tail -n 3
+
+step "fuzzing (corpus replay, then 30 s per target)"
+scripts/fuzz.sh 30
 
 step "all passed"
