@@ -409,6 +409,11 @@ static void
 serve_stream(struct conn *c, const char *name)
 {
 	static const char preamble[] = STREAM_HEAD "--" FR_SUB_BOUNDARY "\r\n";
+	static const char advance_preamble[] =
+	    STREAM_HEAD "--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS;
+	char flag[8];
+	int is_advance = fr_http_query_get(c->req.query, "advance_headers", flag, sizeof flag) ==
+	    FR_HTTP_QUERY_FOUND && strcmp(flag, "1") == 0;
 	struct fr_registry_entry *e = find_stream(c, name);
 	double interval = fps_interval(c);
 
@@ -436,9 +441,9 @@ serve_stream(struct conn *c, const char *name)
 		.stream_counters = &e->stream->counters,
 		.on_close = fr_stream_on_sub_close,
 		.close_arg = e->stream,
-		.protocol = FR_SUB_MULTIPART,
-		.preamble = preamble,
-		.preamble_len = sizeof preamble - 1,
+		.protocol = is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART,
+		.preamble = is_advance ? advance_preamble : preamble,
+		.preamble_len = is_advance ? sizeof advance_preamble - 1 : sizeof preamble - 1,
 		.min_interval_s = interval,
 	};
 	int fd = c->fd;

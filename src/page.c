@@ -6,6 +6,8 @@
  */
 #include "fr/page.h"
 
+/* ?advance_headers=1: Chrome shows a multipart part only once the next part's
+ * headers have arrived; without them a paused stream's last frame stays hidden. */
 const char fr_page_html[] =
 "<!DOCTYPE html>\n"
 "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -46,7 +48,8 @@ const char fr_page_html[] =
 "  h.textContent = name;\n"
 "  const img = document.createElement('img');\n"
 "  img.alt = name;\n"
-"  img.src = '/stream/' + encodeURIComponent(name) + q;\n"
+"  img.src = '/stream/' + encodeURIComponent(name) + '?advance_headers=1' +\n"
+"    (token ? '&token=' + encodeURIComponent(token) : '');\n"
 "  const table = document.createElement('table');\n"
 "  div.append(h, img, table);\n"
 "  document.getElementById('streams').append(div);\n"

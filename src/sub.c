@@ -28,6 +28,7 @@
 /* Chrome shows a part only once the next boundary arrives, so each part is
  * followed by it at once; Firefox goes by Content-Length. */
 static const char multipart_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n";
+static const char advance_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS;
 
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
@@ -58,12 +59,32 @@ is_busy(const struct fr_sub *sub)
 	return sub->sending != NULL || sub->head_len > 0;
 }
 
+/* What follows each frame: nothing (raw), or the next boundary (and headers). */
+static const char *
+tail(const struct fr_sub *sub, size_t *len)
+{
+	*len = 0;
+	if (sub->sending == NULL)
+		return "";
+	switch (sub->params.protocol) {
+	case FR_SUB_MULTIPART:
+		*len = sizeof multipart_tail - 1;
+		return multipart_tail;
+	case FR_SUB_MULTIPART_ADVANCE_HEADERS:
+		*len = sizeof advance_tail - 1;
+		return advance_tail;
+	default:
+		return "";
+	}
+}
+
 static size_t
 tail_len(const struct fr_sub *sub)
 {
-	if (sub->params.protocol != FR_SUB_MULTIPART || sub->sending == NULL)
-		return 0;
-	return sizeof multipart_tail - 1;
+	size_t len;
+
+	tail(sub, &len);
+	return len;
 }
 
 /* Makes f (a reference the caller hands over) the unit being written. */
@@ -137,8 +158,10 @@ unit_iov(const struct fr_sub *sub, struct iovec iov[3])
 	} else {
 		off -= sub->sending->len;
 	}
-	if (off < tail_len(sub))
-		iov[n++] = (struct iovec){ (char *)multipart_tail + off, tail_len(sub) - off };
+	size_t tail_n;
+	const char *t = tail(sub, &tail_n);
+	if (off < tail_n)
+		iov[n++] = (struct iovec){ (char *)t + off, tail_n - off };
 	return n;
 }
 
@@ -237,7 +260,8 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 	sub->params.preamble = NULL;	/* copied into head below; not kept */
 	sub->connected_at = ev_now(loop);
 	sub->next_due_at = sub->connected_at;
-	memcpy(sub->head, params->preamble, params->preamble_len);
+	if (params->preamble_len > 0)	/* raw subscribers have none (and a NULL pointer) */
+		memcpy(sub->head, params->preamble, params->preamble_len);
 	sub->head_len = params->preamble_len;
 	fr_net_set_nodelay(fd);
 	ev_io_init(&sub->read_io, read_cb, fd, EV_READ);
@@ -328,7 +352,7 @@ void
 fr_sub_get_info(const struct fr_sub *sub, struct fr_sub_info *info)
 {
 	info->peer = sub->peer.text;
-	info->protocol = sub->params.protocol == FR_SUB_MULTIPART ? "http" : "raw";
+	info->protocol = sub->params.protocol == FR_SUB_RAW ? "raw" : "http";
 	info->connected_at = sub->connected_at;
 	info->counters = sub->counters;
 }

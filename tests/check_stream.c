@@ -1432,6 +1432,36 @@ START_TEST(test_multipart_fps_cap)
 }
 END_TEST
 
+/* ?advance_headers=1: each part's headers follow the previous boundary at once. */
+START_TEST(test_multipart_advance_headers)
+{
+	static const char preamble[] = "HTTP/1.1 200 OK\r\n\r\n--" FR_SUB_BOUNDARY "\r\n"
+	    FR_SUB_ADVANCE_PART_HEADERS;
+	struct fr_sub_params proto = {
+		.protocol = FR_SUB_MULTIPART_ADVANCE_HEADERS,
+		.preamble = preamble,
+		.preamble_len = sizeof preamble - 1,
+	};
+	struct fr_frame *a = make_frame(700, 5), *b = make_frame(900, 6);
+	struct bytes want = { 0 };
+	struct peer *p;
+
+	add_sub_as(&p, 10, false, true, &proto);
+	bytes_add(&want, preamble, sizeof preamble - 1);
+	for (size_t i = 0; i < 2; i++) {
+		struct fr_frame *f = i == 0 ? a : b;
+		bytes_add(&want, f->data, f->len);
+		bytes_add(&want, "\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS,
+		    sizeof("\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS) - 1);
+		publish(f);
+		WAIT_UNTIL(stream->counters.frames_out == i + 1);
+	}
+	WAIT_UNTIL(p->got.len == want.len);
+	ck_assert_mem_eq(p->got.p, want.p, want.len);
+	bytes_free(&want);
+}
+END_TEST
+
 static TCase *
 loop_tcase(Suite *s, const char *name)
 {
@@ -1472,6 +1502,7 @@ stream_suite(void)
 	tcase_add_test(tc, test_multipart_parts);
 	tcase_add_test(tc, test_multipart_latest_first);
 	tcase_add_test(tc, test_multipart_fps_cap);
+	tcase_add_test(tc, test_multipart_advance_headers);
 
 	tc = loop_tcase(s, "timeout");
 	tcase_add_test(tc, test_timeout_stuck_closed);

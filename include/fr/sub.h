@@ -22,7 +22,14 @@ typedef void (*fr_sub_close_fn)(struct fr_sub *sub, void *arg);
 enum fr_sub_protocol {
 	FR_SUB_RAW,		/* concatenated JPEGs, nothing else */
 	FR_SUB_MULTIPART,	/* HTTP multipart/x-mixed-replace parts */
+	/* The same, with each part's headers sent right after the previous part's
+	 * boundary and no Content-Length: Chrome shows a part only once the next
+	 * part's header block has ended, so a paused stream would show nothing. */
+	FR_SUB_MULTIPART_ADVANCE_HEADERS,
 };
+
+/* The headers of a part in FR_SUB_MULTIPART_ADVANCE_HEADERS. */
+#define FR_SUB_ADVANCE_PART_HEADERS "Content-Type: image/jpeg\r\n\r\n"
 
 /* The multipart boundary; the HTTP response head announces it. */
 #define FR_SUB_BOUNDARY "framerouter-frame"
@@ -36,7 +43,8 @@ struct fr_sub_params {
 	void *close_arg;
 	enum fr_sub_protocol protocol;
 	/* Sent once before anything else (copied); at most FR_SUB_HEAD_MAX bytes.
-	 * For FR_SUB_MULTIPART it must end with the first "--" FR_SUB_BOUNDARY "\r\n". */
+	 * For FR_SUB_MULTIPART it must end with the first "--" FR_SUB_BOUNDARY "\r\n",
+	 * for FR_SUB_MULTIPART_ADVANCE_HEADERS also with FR_SUB_ADVANCE_PART_HEADERS. */
 	const char *preamble;
 	size_t preamble_len;
 	double min_interval_s;		/* ?fps=N: at most one frame per 1/N s; 0: no cap */

@@ -12,17 +12,29 @@ mid-stream joiner and a subscriber that never reads.
   frames.py slice SRC OUT --start I --count N [--fraction F]
   frames.py push ADDR FILE... [--fps R] [--loop] [--hold] [--progress FILE]
   frames.py capture ADDR OUT [--frames N] [--ready FILE] [--junk BYTES] [--rate B/S]
+                                           (SIGUSR1 lifts --rate)
   frames.py stuck ADDR --ready FILE
-  frames.py fanout ADDR --clients N --source F --ready FILE
+  frames.py fanout ADDR --clients N --source F --ready FILE [--idle S] [--summary FILE]
   frames.py join ADDR --source F --out FIRST.jpg [--frames N]
 
 ADDR is HOST:PORT, [IPv6]:PORT or unix:/path. Exit status: 0 ok, 1 check failed,
 2 usage or I/O error.
+
+With --http PATH, the subscriber roles (capture, stuck, fanout, join) speak HTTP
+instead of the raw TCP protocol: ADDR is the --http address, the role sends
+`GET PATH` and the stream is a multipart/x-mixed-replace response, checked strictly:
+status 200, a boundary in the Content-Type, the body starts with the first
+delimiter line, every part has Content-Type image/jpeg and a Content-Length, its
+body is exactly one whole source frame, and the next delimiter line follows it at
+once (a part counts as received only when that delimiter has arrived). A capture
+made with --http holds the whole response, head included; `check --http` checks
+one.
 """
 
 import argparse
 import hashlib
 import os
+import re
 import selectors
 import signal
 import socket
@@ -176,6 +188,200 @@ def on_sigterm_exit():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
+# ---- HTTP multipart ----
+
+class MultipartError(Exception):
+    pass
+
+
+def http_get(s, path, host="framerouter"):
+    """Sends a plain GET for path on the connected socket s."""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: frames.py\r\n"
+               "Accept: multipart/x-mixed-replace, image/jpeg\r\n\r\n" % (path, host)).encode())
+
+
+def connect_http(addr, path, rcvbuf=None):
+    s = connect(addr, rcvbuf=rcvbuf)
+    http_get(s, path, addr)
+    return s
+
+
+def parse_header_lines(text, what):
+    """'Name: value' lines -> {name.lower(): value}; MultipartError on a bad line."""
+    headers = {}
+    for line in text.split("\r\n"):
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise MultipartError("%s: bad header line %r" % (what, line[:80]))
+        if name.lower() in headers:
+            raise MultipartError("%s: header %s given twice" % (what, name))
+        headers[name.lower()] = value.strip()
+    return headers
+
+
+class MultipartStream:
+    """Parses an HTTP response carrying multipart/x-mixed-replace JPEG parts, as
+    it arrives. feed() returns the parts completed by the new bytes as a list of
+    (stream offset of the JPEG, JPEG bytes). A part is complete only when the
+    delimiter line that must follow it has arrived. On the first violation, error
+    is set and nothing more is parsed."""
+
+    HEAD_MAX = 8192          # response head and part headers are small
+    PART_HEAD_MAX = 1024
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.pos = 0             # parsed up to here in buf
+        self.base = 0            # stream offset of buf[0]
+        self.state = "head"
+        self.error = None
+        self.status = None
+        self.headers = None
+        self.boundary = None
+        self.part_len = None
+        self.parts = 0
+
+    def pending(self):
+        """Bytes received but not yet part of a complete part (or of the head)."""
+        return len(self.buf) - self.pos
+
+    def describe_pending(self):
+        """What the pending bytes are, for a message."""
+        n = self.pending()
+        if self.state == "body" and n >= self.part_len:
+            return ("part %d: its %d bytes arrived, but not the boundary line that must "
+                    "follow them at once (%d bytes after them)" %
+                    (self.parts, self.part_len, n - self.part_len))
+        where = {"head": "the response head", "first": "the first boundary line",
+                 "part_head": "part %d's headers" % self.parts,
+                 "body": "part %d (%s bytes)" % (self.parts, self.part_len)}[self.state]
+        return "%d bytes of %s, unfinished" % (n, where)
+
+    def at_part_boundary(self):
+        """True when everything received so far is whole: the head, the first
+        delimiter and complete parts, each with the delimiter after it."""
+        return self.error is None and self.state == "part_head" and self.pending() == 0
+
+    def feed(self, data):
+        out = []
+        if self.error is not None:
+            return out
+        self.buf += data
+        try:
+            while self._step(out):
+                pass
+        except MultipartError as e:
+            self.error = "response offset %d: %s" % (self.base + self.pos, e)
+        if self.pos >= (1 << 20) or self.pos == len(self.buf):
+            del self.buf[:self.pos]
+            self.base += self.pos
+            self.pos = 0
+        return out
+
+    def _find_head_end(self, limit, what):
+        end = self.buf.find(b"\r\n\r\n", self.pos)
+        if end < 0:
+            if len(self.buf) - self.pos > limit:
+                raise MultipartError("%s longer than %d bytes without an end (%r...)" %
+                                     (what, limit, bytes(self.buf[self.pos:self.pos + 60])))
+            return None
+        if end - self.pos > limit:
+            raise MultipartError("%s of %d bytes" % (what, end - self.pos))
+        return end
+
+    def _step(self, out):
+        buf, pos = self.buf, self.pos
+        if self.state == "head":
+            end = self._find_head_end(self.HEAD_MAX, "response head")
+            if end is None:
+                return False
+            text = bytes(buf[pos:end]).decode("latin-1")
+            status_line, _, rest = text.partition("\r\n")
+            m = re.match(r"HTTP/1\.[01] (\d{3}) ", status_line + " ")
+            if not m:
+                raise MultipartError("bad status line %r" % status_line[:80])
+            self.status = int(m.group(1))
+            self.headers = parse_header_lines(rest, "response head") if rest else {}
+            if self.status != 200:
+                raise MultipartError("status %d, not 200 (%r)" % (self.status, status_line))
+            ct = self.headers.get("content-type", "")
+            m = re.fullmatch(r'multipart/x-mixed-replace\s*;\s*boundary=("?)([^";\s]+)\1',
+                             ct, re.I)
+            if not m:
+                raise MultipartError("Content-Type %r is not multipart/x-mixed-replace "
+                                     "with a boundary" % ct)
+            if "content-length" in self.headers:
+                raise MultipartError("an endless multipart response has a Content-Length")
+            self.boundary = m.group(2).encode()
+            self.first = b"--" + self.boundary + b"\r\n"
+            self.delim = b"\r\n--" + self.boundary + b"\r\n"
+            self.pos = end + 4
+            self.state = "first"
+            return True
+        if self.state == "first":
+            n = len(self.first)
+            if len(buf) - pos < n:
+                if not self.first.startswith(bytes(buf[pos:])):
+                    raise MultipartError("the body does not start with %r: %r" %
+                                         (self.first, bytes(buf[pos:pos + n])))
+                return False
+            if buf[pos:pos + n] != self.first:
+                raise MultipartError("the body does not start with %r: %r" %
+                                     (self.first, bytes(buf[pos:pos + n])))
+            self.pos += n
+            self.state = "part_head"
+            return True
+        if self.state == "part_head":
+            if len(buf) - pos >= 2 and buf[pos:pos + 2] == b"\r\n":
+                raise MultipartError("part %d has no headers" % self.parts)
+            end = self._find_head_end(self.PART_HEAD_MAX, "part %d headers" % self.parts)
+            if end is None:
+                return False
+            h = parse_header_lines(bytes(buf[pos:end]).decode("latin-1"),
+                                   "part %d" % self.parts)
+            if h.get("content-type", "").lower() != "image/jpeg":
+                raise MultipartError("part %d: Content-Type %r, not image/jpeg" %
+                                     (self.parts, h.get("content-type")))
+            cl = h.get("content-length", "")
+            if not cl.isdigit():
+                raise MultipartError("part %d: Content-Length %r" % (self.parts, cl or None))
+            self.part_len = int(cl)
+            self.pos = end + 4
+            self.state = "body"
+            return True
+        # body: the JPEG, then the delimiter at once
+        n = self.part_len
+        d = len(self.delim)
+        if len(buf) - pos < n + d:
+            got = buf[pos + n:]
+            if len(buf) - pos > n and not self.delim.startswith(bytes(got)):
+                raise MultipartError("part %d (%d bytes) is not followed by %r but by %r" %
+                                     (self.parts, n, self.delim, bytes(got[:d])))
+            return False
+        if buf[pos + n:pos + n + d] != self.delim:
+            raise MultipartError("part %d (%d bytes) is not followed by %r but by %r" %
+                                 (self.parts, n, self.delim, bytes(buf[pos + n:pos + n + d])))
+        out.append((self.base + pos, bytes(buf[pos:pos + n])))
+        self.parts += 1
+        self.pos = pos + n + d
+        self.state = "part_head"
+        return True
+
+
+def multipart_frames(data):
+    """(frames as [(offset, bytes)], error or None) for a whole captured response."""
+    ms = MultipartStream()
+    frames = ms.feed(data)
+    if ms.error is not None:
+        return frames, ms.error
+    if ms.state == "head":
+        return frames, "no complete response head in %d bytes" % len(data)
+    if not ms.at_part_boundary():
+        return frames, ("response offset %d: at the end, %s" %
+                        (ms.base + ms.pos, ms.describe_pending()))
+    return frames, None
+
+
 # ---- split, check, slice ----
 
 def cmd_split(a):
@@ -200,6 +406,27 @@ def describe(indexes):
     return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in out)
 
 
+def raw_capture_frames(data):
+    """(frames as [(offset, bytes)], error or None) for a raw capture: back-to-back
+    whole frames; on an error, the whole frames before it."""
+    try:
+        return split_frames(data, strict=True), None
+    except WalkError as e:
+        tail_error = str(e)
+    frames = []
+    pos = 0
+    while True:
+        try:
+            end = walk_frame(data, pos)
+        except WalkError:
+            end = None
+        if end is None:
+            break
+        frames.append((pos, data[pos:end]))
+        pos = end
+    return frames, tail_error
+
+
 def cmd_check(a):
     src = source_frames(a.source)
     if not src:
@@ -209,22 +436,7 @@ def cmd_check(a):
     for i, f in enumerate(src):
         where.setdefault(sha(f), []).append(i)
     data = read_file(a.capture)
-    try:
-        frames = split_frames(data, strict=True)
-        tail_error = None
-    except WalkError as e:
-        # Report what was whole before the error, then fail.
-        frames, tail_error = [], str(e)
-        pos = 0
-        while True:
-            try:
-                end = walk_frame(data, pos)
-            except WalkError:
-                end = None
-            if end is None:
-                break
-            frames.append((pos, data[pos:end]))
-            pos = end
+    frames, tail_error = (multipart_frames if a.http else raw_capture_frames)(data)
     got = []
     prev = -1
     errors = []
@@ -350,25 +562,41 @@ def cmd_capture(a):
     on_sigterm_exit()
     # A slow reader also keeps the kernel from buffering much on its side.
     s = connect(a.addr, rcvbuf=16384 if a.rate else None)
+    if a.rate:
+        # SIGUSR1 lifts --rate, so that a slow reader can then catch up quickly.
+        def unthrottle(*_):
+            a.rate = None
+        signal.signal(signal.SIGUSR1, unthrottle)
     if a.junk:
         s.sendall(os.urandom(a.junk))
+    if a.http:
+        http_get(s, a.http, a.addr)
+        ms = MultipartStream()
     data = bytearray()
+    received = 0
     t0 = time.monotonic()
     try:
         with open(a.out, "wb") as out:
             if a.ready:
                 write_atomic(a.ready, "%d\n" % local_port(s))
             while True:
-                if a.rate:
-                    ahead = t0 + len(data) / a.rate - time.monotonic()
+                rate = a.rate
+                if rate:
+                    ahead = t0 + received / rate - time.monotonic()
                     if ahead > 0:
                         time.sleep(ahead)
-                b = s.recv(4096 if a.rate else 1 << 18)
+                b = s.recv(4096 if rate else 1 << 18)
                 if not b:
                     print("capture: connection closed by peer", flush=True)
                     break
                 out.write(b)
                 out.flush()
+                received += len(b)
+                if a.http:
+                    ms.feed(b)
+                    if a.frames is not None and ms.parts >= a.frames:
+                        break
+                    continue
                 data += b
                 if a.frames is not None and count_whole_frames(data) >= a.frames:
                     break
@@ -381,6 +609,8 @@ def cmd_stuck(a):
     on_sigterm_exit()
     # A tiny receive buffer and no reads: the daemon's send buffer fills up fast.
     s = connect(a.addr, rcvbuf=4096)
+    if a.http:
+        http_get(s, a.http, a.addr)
     write_atomic(a.ready, "%d\n" % local_port(s))
     while True:
         time.sleep(3600)
@@ -434,6 +664,58 @@ class Matcher:
     def is_done(self):
         return self.error is not None or (self.got and self.got[-1] == len(self.frames) - 1)
 
+    def pending(self):
+        """Bytes of an unfinished frame."""
+        return len(self.buf) if self.error is None else 0
+
+
+class HttpMatcher:
+    """Matcher for an HTTP multipart subscriber: the response must be well formed
+    (MultipartStream) and each part's body one whole source frame, byte-identical,
+    in strictly increasing source order."""
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.by_len = {}
+        for j, f in enumerate(frames):
+            self.by_len.setdefault(len(f), []).append(j)
+        self.ms = MultipartStream()
+        self.got = []
+        self.error = None
+        self.first_at = None
+
+    def feed(self, data):
+        if self.error is not None:
+            return
+        for off, body in self.ms.feed(data):
+            prev = self.got[-1] if self.got else -1
+            same = [j for j in self.by_len.get(len(body), ()) if self.frames[j] == body]
+            later = [j for j in same if j > prev]
+            if not later:
+                if same:
+                    self.error = ("part %d (response offset %d) is source frame #%d, out of "
+                                  "order (after #%d)" % (len(self.got), off, same[0], prev))
+                else:
+                    self.error = ("part %d (response offset %d, %d bytes, %s...) is not a "
+                                  "source frame" % (len(self.got), off, len(body),
+                                                    body[:4].hex()))
+                return
+            if self.first_at is None:
+                self.first_at = time.monotonic()
+            self.got.append(later[0])
+        if self.ms.error is not None:
+            self.error = self.ms.error
+
+    def is_done(self):
+        return self.error is not None or (self.got and self.got[-1] == len(self.frames) - 1)
+
+    def pending(self):
+        """Bytes of an unfinished part (or response head)."""
+        return self.ms.pending() if self.error is None else 0
+
+    def describe_pending(self):
+        return self.ms.describe_pending()
+
 
 def cmd_fanout(a):
     on_sigterm_exit()
@@ -441,16 +723,29 @@ def cmd_fanout(a):
     sel = selectors.DefaultSelector()
     subs = []
     for _ in range(a.clients):
-        s = connect(a.addr)
+        if a.http:
+            s = connect_http(a.addr, a.http)
+            m = HttpMatcher(src)
+        else:
+            s = connect(a.addr)
+            m = Matcher(src)
         s.setblocking(False)
-        m = Matcher(src)
         m.sock, m.eof = s, False
         subs.append(m)
         sel.register(s, selectors.EVENT_READ, m)
     write_atomic(a.ready, "%s\n" % " ".join(str(local_port(m.sock)) for m in subs))
     deadline = time.monotonic() + a.timeout
     open_subs = len(subs)
-    while open_subs and time.monotonic() < deadline:
+    last_data = None         # when a subscriber last received bytes, once frames flow
+    stopped = ""
+    while open_subs:
+        now = time.monotonic()
+        if now >= deadline:
+            stopped = " (stopped at the --timeout of %gs)" % a.timeout
+            break
+        if a.idle and last_data is not None and now - last_data >= a.idle:
+            stopped = " (stopped after %gs without data, --idle)" % a.idle
+            break
         for key, _ in sel.select(timeout=0.5):
             m = key.data
             try:
@@ -461,6 +756,8 @@ def cmd_fanout(a):
                 b = b""
             if b:
                 m.feed(b)
+                if m.got:
+                    last_data = time.monotonic()
             if not b or m.is_done():
                 m.eof = not b
                 sel.unregister(m.sock)
@@ -474,27 +771,40 @@ def cmd_fanout(a):
             problems.append(m.error)
         if m.got != list(range(len(src))):
             problems.append("got source frames [%s] of %d" % (describe(m.got), len(src)))
-        if m.buf and not m.error:
-            problems.append("%d bytes of an unfinished frame left" % len(m.buf))
+        if m.pending():
+            problems.append(m.describe_pending() if a.http else
+                            "%d bytes of an unfinished frame left" % m.pending())
         if m.eof:
             problems.append("connection closed by the daemon")
         if problems:
             bad += 1
             if bad <= 5:
-                print("fanout: subscriber %d (port %d): %s" %
-                      (k, local_port(m.sock), "; ".join(problems)))
+                print("fanout: %ssubscriber %d (port %d): %s" %
+                      ("http " if a.http else "", k, local_port(m.sock), "; ".join(problems)))
+    if a.summary:
+        # One line per subscriber: protocol, local port, frames, sha256 of the list
+        # of source indexes received, and the list itself.
+        write_atomic(a.summary, "".join(
+            "%s %d %d %s %s\n" % ("http" if a.http else "raw", local_port(m.sock), len(m.got),
+                                  sha(",".join(map(str, m.got)).encode())[:16],
+                                  describe(m.got) or "-") for m in subs))
     for m in subs:
         m.sock.close()
-    print("delivered %d/%d frames to %d subscribers (%d frames each, %d bytes each); "
-          "%d subscribers short or wrong" %
-          (delivered, expected, len(subs), len(src), sum(len(f) for f in src), bad), flush=True)
+    print("%sdelivered %d/%d frames to %d subscribers (%d frames each, %d bytes each); "
+          "%d subscribers short or wrong%s" %
+          ("http: " if a.http else "", delivered, expected, len(subs), len(src),
+           sum(len(f) for f in src), bad, stopped), flush=True)
     return 1 if bad else 0
 
 
 def cmd_join(a):
     src = source_frames([a.source])
-    m = Matcher(src)
-    s = connect(a.addr)
+    if a.http:
+        m = HttpMatcher(src)
+        s = connect_http(a.addr, a.http)
+    else:
+        m = Matcher(src)
+        s = connect(a.addr)
     t0 = time.monotonic()
     s.settimeout(a.timeout)
     try:
@@ -519,6 +829,11 @@ def cmd_join(a):
     return 0
 
 
+def http_opt(q):
+    q.add_argument("--http", metavar="PATH", help="subscribe over HTTP: GET PATH "
+                   "(e.g. /stream/default) from ADDR, the --http address")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -533,6 +848,8 @@ def main():
                    help="source file (repeatable: frames are taken in order)")
     q.add_argument("--expect", help="'all', or the exact source indexes, e.g. 0,1,3")
     q.add_argument("--min", type=int)
+    q.add_argument("--http", action="store_true",
+                   help="CAPTURE is an HTTP multipart response (capture --http)")
     q.set_defaults(fn=cmd_check)
 
     q = sub.add_parser("slice")
@@ -561,12 +878,15 @@ def main():
     q.add_argument("--frames", type=int, help="stop after this many whole frames")
     q.add_argument("--ready", help="file that gets the local port once connected")
     q.add_argument("--junk", type=int, default=0, help="first send this many random bytes")
-    q.add_argument("--rate", type=float, help="read at most this many bytes per second")
+    q.add_argument("--rate", type=float, help="read at most this many bytes per second "
+                   "(until SIGUSR1)")
+    http_opt(q)
     q.set_defaults(fn=cmd_capture)
 
     q = sub.add_parser("stuck")
     q.add_argument("addr")
     q.add_argument("--ready", required=True)
+    http_opt(q)
     q.set_defaults(fn=cmd_stuck)
 
     q = sub.add_parser("fanout")
@@ -575,6 +895,11 @@ def main():
     q.add_argument("--source", required=True)
     q.add_argument("--ready", required=True, help="file that gets the local ports")
     q.add_argument("--timeout", type=float, default=60)
+    q.add_argument("--idle", type=float, help="stop waiting when no subscriber has "
+                   "received a byte for this long since frames began to flow")
+    q.add_argument("--summary", help="file that gets one line per subscriber: protocol, "
+                   "port, frames, digest and list of the source frames received")
+    http_opt(q)
     q.set_defaults(fn=cmd_fanout)
 
     q = sub.add_parser("join")
@@ -583,6 +908,7 @@ def main():
     q.add_argument("--out", required=True, help="where to save the first frame")
     q.add_argument("--frames", type=int, default=5)
     q.add_argument("--timeout", type=float, default=10)
+    http_opt(q)
     q.set_defaults(fn=cmd_join)
 
     a = p.parse_args()

@@ -1,0 +1,559 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The status page in a real browser: headless Chromium loads GET / while a live
+# stream is pushed into the daemon, and shows a decoded frame of /stream/default.
+#  - Over the DevTools protocol (a minimal websocket client, Python stdlib): the
+#    page creates <img src="/stream/default?advance_headers=1"> from /stats; the image gets a natural
+#    width and height (320x240); its pixels, drawn to a canvas, are a source frame
+#    as libjpeg-turbo decodes it, and they change as new parts arrive; the page's
+#    counters (from /stats, refreshed every second) show frames in > 0 and change;
+#    a screenshot shows a source frame at the <img>'s place; the daemon lists the
+#    browser as an HTTP subscriber that was sent frames, and notices it leave.
+#  - As users run it: `chromium --headless --screenshot` shows a source frame
+#    (not a blank page), and `--dump-dom` has the <img> and counters with frames
+#    in > 0.
+#  - Then the producer stops, and the page is loaded again: the <img> must show
+#    the stream's latest frame (what /snapshot/default returns) at once, as the
+#    design promises every new subscriber. Chrome shows a multipart part only once
+#    the next part's header block has arrived (Blink's MultipartImageResourceParser;
+#    uStreamer's advance_headers works around it, citing crbug.com/527446), so
+#    this holds only if the daemon sends those headers right after each frame,
+#    not just the boundary line.
+# Skips (77) only when chromium is missing; python3-opencv and python3-numpy are
+# build requirements (scripts/setup-debian.sh) and are used to compare pixels.
+. "$(dirname "$0")/lib.sh"
+CHROMIUM=${FR_CHROMIUM:-chromium}
+need "$CHROMIUM"
+"$PY" -c 'import cv2, numpy' 2>/dev/null ||
+	fail "$PY cannot import cv2 and numpy (Debian python3-opencv python3-numpy, installed by scripts/setup-debian.sh)"
+
+# Ten 320x240 testsrc2 frames, pushed in a loop at 10 fps: a live, colourful stream.
+src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
+FPS=10
+
+# start_http NAME ARG...: framerouter with raw ingest/listen and --http on free
+# ports (INGEST, LISTEN, HTTP); new ports if another process took one meanwhile.
+start_http() {
+	local name=$1 try
+	shift
+	for try in 1 2 3 4 5; do
+		pick_ports 3
+		INGEST=127.0.0.1:${PORTS[0]} LISTEN=127.0.0.1:${PORTS[1]} HTTP=127.0.0.1:${PORTS[2]}
+		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
+		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
+		note "port race lost (try $try), picking new ports"
+	done
+	fail "could not start framerouter on free ports"
+}
+
+# chromium_fail WHAT LOG: fails with the browser's own messages.
+chromium_fail() {
+	printf -- '--- last lines of %s ---\n' "$2" >&2
+	grep -v 'dbus' "$2" | tail -n 15 | cut -c1-300 >&2
+	fail "$1"
+}
+
+# Flags for a quiet, throwaway headless browser; root needs --no-sandbox.
+# shellcheck disable=SC2054 # the comma is part of --window-size's value
+chromium_args=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync
+	--disable-default-apps --mute-audio --window-size=1000,800)
+
+cat >"$T/page.py" <<'EOF'
+# The browser side of http_page.sh: a DevTools protocol client (RFC 6455 websocket,
+# stdlib only) and pixel checks (cv2, numpy).
+#   page.py devtools PROFILE_DIR URL SOURCE SHOT.png live|still
+#                                                       drive a running chromium
+#   page.py shot SHOT.png SOURCE                        a screenshot shows a frame
+#   page.py dom DOM.html                                the dumped DOM is live
+import base64, hashlib, json, os, re, socket, sys, time, urllib.parse, urllib.request
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.environ["FR_HERE"])
+import frames  # noqa: E402
+
+# A decoded frame matches a source frame decoded by cv2 (libjpeg-turbo as well)
+# when the mean absolute difference per channel is below this; different frames
+# of the source differ by 4 or more.
+MATCH = 2.0
+
+
+class Failed(Exception):
+    pass
+
+
+class Defect(Failed):
+    """A check that fails because of a known daemon bug (exit status 3)."""
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: text messages out (masked), messages in."""
+
+    def __init__(self, url, deadline):
+        u = urllib.parse.urlsplit(url)
+        self.deadline = deadline
+        self.s = socket.create_connection((u.hostname, u.port), timeout=self._left())
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n" % (u.path, u.netloc, key)).encode())
+        self.buf = bytearray()
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+        self.buf = bytearray(rest)
+        lines = head.decode("latin-1").split("\r\n")
+        if lines[0].split(" ")[1:2] != ["101"]:
+            raise Failed("DevTools websocket handshake: %s" % lines[0])
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        if ("sec-websocket-accept: " + accept).lower() not in (l.lower() for l in lines):
+            raise Failed("DevTools websocket handshake: wrong Sec-WebSocket-Accept")
+
+    def _left(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise Failed("timed out talking to DevTools")
+        return left
+
+    def _fill(self):
+        self.s.settimeout(self._left())
+        try:
+            b = self.s.recv(1 << 16)
+        except socket.timeout:
+            raise Failed("timed out talking to DevTools")
+        if not b:
+            raise Failed("DevTools closed the websocket")
+        self.buf += b
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def _send_frame(self, opcode, payload):
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        self.s.settimeout(self._left())
+        self.s.sendall(head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload)))
+
+    def send(self, text):
+        self._send_frame(0x1, text.encode())
+
+    def recv(self):
+        message = b""
+        while True:
+            b0, b1 = self._take(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._take(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._take(8), "big")
+            mask = self._take(4) if b1 & 0x80 else None
+            data = self._take(n)
+            if mask:
+                data = bytes(b ^ mask[i & 3] for i, b in enumerate(data))
+            op = b0 & 0x0F
+            if op == 0x8:
+                raise Failed("DevTools closed the websocket")
+            if op == 0x9:
+                self._send_frame(0xA, data)
+            elif op in (0x0, 0x1, 0x2):
+                message += data
+                if b0 & 0x80:
+                    return message.decode()
+
+
+class DevTools:
+    def __init__(self, ws_url, deadline):
+        self.ws = WebSocket(ws_url, deadline)
+        self.next_id = 0
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:       # events are ignored
+                if "error" in msg:
+                    raise Failed("DevTools %s: %s" % (method, msg["error"]))
+                return msg["result"]
+
+    def evaluate(self, expression):
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                      awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise Failed("script in the page failed: %s" % r["exceptionDetails"])
+        return json.loads(r["result"]["value"])
+
+
+# What the page shows: its images and the counters table (label -> value).
+STATE_JS = r"""
+JSON.stringify({
+  imgs: [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth,
+    h: i.naturalHeight, rect: i.getBoundingClientRect().toJSON()})),
+  cells: Object.fromEntries([...document.querySelectorAll('#streams tr')].map(
+    tr => [...tr.children].map(td => td.textContent))),
+  meta: (document.getElementById('meta') || {}).textContent,
+  dpr: window.devicePixelRatio})
+"""
+
+# The <img>'s current picture as RGBA, drawn to a canvas (same origin: not tainted).
+PIXELS_JS = r"""
+(() => {
+  const img = document.querySelector('img[src^="/stream/default?"]');
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth;
+  c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let s = '';
+  for (let i = 0; i < d.length; i += 0x8000)
+    s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+  return JSON.stringify({w: c.width, h: c.height, rgba: btoa(s)});
+})()
+"""
+
+
+def decode_sources(path):
+    out = []
+    for f in frames.source_frames([path]):
+        bgr = cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise Failed("cv2 cannot decode a frame of %s" % path)
+        out.append(bgr.astype(np.int16))
+    return out
+
+
+def match_exact(bgr, sources):
+    """The source frame closest to bgr: (index, mean abs difference, next best)."""
+    d = sorted((float(np.abs(bgr.astype(np.int16) - s).mean()), k)
+               for k, s in enumerate(sources) if s.shape == bgr.shape)
+    if not d:
+        raise Failed("the image is %dx%d, no source frame is" % (bgr.shape[1], bgr.shape[0]))
+    return d[0][1], d[0][0], (d[1][0] if len(d) > 1 else float("nan"))
+
+
+def find_in_shot(shot, sources):
+    """Where a source frame shows in a screenshot: (index, x, y, mean abs diff)."""
+    best = None
+    img = shot.astype(np.float32)
+    for k, s in enumerate(sources):
+        h, w = s.shape[:2]
+        if img.shape[0] < h or img.shape[1] < w:
+            continue
+        r = cv2.matchTemplate(img, s.astype(np.float32), cv2.TM_SQDIFF)
+        x, y = cv2.minMaxLoc(r)[2]
+        diff = float(np.abs(img[y:y + h, x:x + w] - s).mean())
+        if best is None or diff < best[3]:
+            best = (k, x, y, diff)
+    return best
+
+
+def colours(bgr):
+    return len(np.unique(bgr.reshape(-1, 3), axis=0))
+
+
+def saturated(bgr):
+    """Pixels with colour: the page itself is all greys, testsrc2 is not."""
+    b = bgr.astype(np.int16)
+    return int(((b.max(axis=2) - b.min(axis=2)) > 64).sum())
+
+
+def ms(t0):
+    return (time.monotonic() - t0) * 1000
+
+
+def poll(deadline, what, fn):
+    while True:
+        r = fn()
+        if r:
+            return r
+        if time.monotonic() > deadline:
+            raise Failed("timed out waiting for %s" % what)
+        time.sleep(0.05)
+
+
+def page_target(profile, deadline):
+    """The DevTools websocket URL of the browser's page."""
+    port_file = os.path.join(profile, "DevToolsActivePort")
+
+    def port():
+        try:
+            with open(port_file) as fp:
+                lines = fp.read().split("\n")
+            return int(lines[0]) if len(lines) >= 2 and lines[1] else None
+        except (OSError, ValueError):
+            return None
+    p = poll(deadline, "chromium to write %s" % port_file, port)
+
+    def page():
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % p, timeout=5) as r:
+                targets = json.load(r)
+        except OSError:
+            return None
+        pages = [t for t in targets if t.get("type") == "page"]
+        return pages[0]["webSocketDebuggerUrl"] if pages else None
+    return poll(deadline, "a page target on DevTools port %d" % p, page)
+
+
+def number(text):
+    return int(text) if text is not None and re.fullmatch(r"\d+", text) else None
+
+
+def canvas_frame(dt, sources):
+    """The source frame the <img> shows now: (index, mean abs diff, next, colours)."""
+    p = dt.evaluate(PIXELS_JS)
+    rgba = np.frombuffer(base64.b64decode(p["rgba"]), np.uint8).reshape(p["h"], p["w"], 4)
+    bgr = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
+    k, diff, second = match_exact(bgr, sources)
+    if diff > MATCH:
+        raise Failed("the <img> shows no source frame: closest is #%d, mean abs "
+                     "difference %.2f (%d colours)" % (k, diff, colours(bgr)))
+    return k, diff, second, colours(bgr)
+
+
+def cmd_devtools(profile, url, source, shot_path, mode):
+    deadline = time.monotonic() + 45
+    sources = decode_sources(source)
+    dt = DevTools(page_target(profile, deadline), deadline)
+    if mode == "still":
+        return devtools_still(dt, url, source, sources, deadline)
+    t0 = time.monotonic()
+    dt.call("Page.navigate", url=url)
+    # The multipart <img> never finishes loading, so there is no load event to
+    # wait for: poll what the page shows.
+
+    def shown():
+        st = dt.evaluate(STATE_JS)
+        imgs = [i for i in st["imgs"] if i["src"].split("?")[0] == "/stream/default"]
+        return st if imgs and imgs[0]["w"] > 0 and number(st["cells"].get("frames in")) else None
+    st = poll(deadline, "<img src=\"/stream/default\"> with a natural width and the "
+              "counters with frames in", shown)
+    img = [i for i in st["imgs"] if i["src"].split("?")[0] == "/stream/default"][0]
+    print("page: <img src=\"%s\"> naturalWidth=%d naturalHeight=%d %.0f ms after navigating; "
+          "%d image(s) on the page" % (img["src"], img["w"], img["h"], ms(t0), len(st["imgs"])))
+    print("page: header: %s; counters: %s" % (st["meta"], ", ".join(
+        "%s=%s" % kv for kv in st["cells"].items())))
+    if (img["w"], img["h"]) != (sources[0].shape[1], sources[0].shape[0]):
+        raise Failed("the image is %dx%d, the stream %dx%d" %
+                     (img["w"], img["h"], sources[0].shape[1], sources[0].shape[0]))
+    if number(st["cells"]["frames in"]) <= 0:
+        raise Failed("the page shows frames in = %s" % st["cells"]["frames in"])
+
+    # The picture is a decoded source frame, and it changes: the stream is live.
+    seen = []
+
+    def new_frame():
+        k, diff, second, n = canvas_frame(dt, sources)
+        if not seen or seen[-1][0] != k:
+            seen.append((k, diff, second, n, ms(t0)))
+        return len(seen) >= 3
+    poll(deadline, "the <img> to show 3 different source frames", new_frame)
+    for k, diff, second, n, at in seen:
+        print("page: at %.0f ms the <img> shows source frame #%d: mean abs difference %.2f "
+              "(next best %.2f), %d colours" % (at, k, diff, second, n))
+
+    # The counters are refreshed from /stats.
+    first = number(st["cells"]["frames in"])
+
+    def refreshed():
+        s = dt.evaluate(STATE_JS)
+        return s if number(s["cells"].get("frames in")) != first and \
+            number(s["cells"].get("clients")) else None
+    st2 = poll(deadline, "the page's counters to be refreshed", refreshed)
+    print("page: counters refreshed by %.0f ms: frames in %d -> %s, clients %s" %
+          (ms(t0), first, st2["cells"]["frames in"], st2["cells"]["clients"]))
+    if number(st2["cells"]["clients"]) < 1:
+        raise Failed("the page shows clients = %s with its own <img> subscribed" %
+                     st2["cells"]["clients"])
+
+    # A screenshot: the source frame shows where the <img> is.
+    png = base64.b64decode(dt.call("Page.captureScreenshot", format="png")["data"])
+    with open(shot_path, "wb") as fp:
+        fp.write(png)
+    check_shot(shot_path, sources, st2["imgs"][0]["rect"], st2["dpr"])
+
+
+def devtools_still(dt, url, source, sources, deadline):
+    """The producer has stopped: the stream's latest frame is all there is. Chrome
+    shows a multipart part only once the boundary after it has arrived, so the
+    page shows that frame only if the daemon sends the boundary right after it."""
+    with urllib.request.urlopen(urllib.parse.urljoin(url, "/snapshot/default"), timeout=10) as r:
+        snap = r.read()
+    latest = [k for k, f in enumerate(frames.source_frames([source])) if f == snap]
+    if not latest:
+        raise Failed("/snapshot/default (%d bytes) is not a source frame" % len(snap))
+    print("still: the stream's latest frame (/snapshot/default) is source frame #%d" % latest[0])
+    t0 = time.monotonic()
+    dt.call("Page.navigate", url=url)
+
+    def shown():
+        st = dt.evaluate(STATE_JS)
+        imgs = [i for i in st["imgs"] if i["src"].split("?")[0] == "/stream/default"]
+        return st if imgs and imgs[0]["w"] > 0 else None
+    try:
+        st = poll(min(deadline, time.monotonic() + 10), "the <img> to show the latest frame",
+                  shown)
+    except Failed:
+        raise Defect("with the producer stopped, the reloaded page's <img src=\"/stream/default"
+                     "\"> still has naturalWidth 0 after 10 s, although the daemon sent it the "
+                     "latest frame as a whole part and the boundary line after it: Blink "
+                     "(MultipartImageResourceParser) shows a part only once the NEXT part's "
+                     "header block has arrived, so the latest frame shows only when the next "
+                     "frame comes (and every frame one frame late)")
+    k, diff, second, n = canvas_frame(dt, sources)
+    print("still: <img> naturalWidth=%d %.0f ms after reloading, shows source frame #%d: mean "
+          "abs difference %.2f (next best %.2f), %d colours; counters: frames in=%s, producer=%s"
+          % ([i for i in st["imgs"] if i["src"].split("?")[0] == "/stream/default"][0]["w"], ms(t0), k, diff,
+             second, n, st["cells"].get("frames in"), st["cells"].get("producer")))
+    if k != latest[0]:
+        raise Failed("the <img> shows source frame #%d, the stream's latest is #%d" %
+                     (k, latest[0]))
+
+
+def check_shot(path, sources, rect=None, dpr=1):
+    shot = cv2.imread(path, cv2.IMREAD_COLOR)
+    if shot is None:
+        raise Failed("cannot read the screenshot %s" % path)
+    k, x, y, diff = find_in_shot(shot, sources)
+    h, w = sources[k].shape[:2]
+    region = shot[y:y + h, x:x + w]
+    print("screenshot %s: %dx%d, %d colours, %d colourful pixels; source frame #%d at "
+          "(%d,%d), mean abs difference %.2f" % (os.path.basename(path), shot.shape[1],
+                                                 shot.shape[0], colours(shot), saturated(shot),
+                                                 k, x, y, diff))
+    if diff > MATCH:
+        raise Failed("the screenshot shows no source frame (closest: #%d at (%d,%d), mean abs "
+                     "difference %.2f; %d colourful pixels)" % (k, x, y, diff, saturated(shot)))
+    if saturated(region) < w * h // 2:
+        raise Failed("the frame in the screenshot is mostly grey: %d colourful pixels of %d" %
+                     (saturated(region), w * h))
+    if rect is not None and dpr == 1 and (abs(rect["x"] - x) > 1 or abs(rect["y"] - y) > 1):
+        raise Failed("the frame shows at (%d,%d), the <img> is at (%.1f,%.1f)" %
+                     (x, y, rect["x"], rect["y"]))
+
+
+def cmd_dom(path):
+    with open(path, encoding="utf-8", errors="replace") as fp:
+        dom = fp.read()
+    imgs = re.findall(r"<img\b[^>]*>", dom)
+    if not any(re.search(r'\bsrc="/stream/default[?"]', i) for i in imgs):
+        raise Failed("the dumped DOM has no <img src=\"/stream/default\"> (images: %s; "
+                     "%d bytes)" % (imgs, len(dom)))
+    cells = dict(re.findall(r"<tr><td>([^<]*)</td><td[^>]*>([^<]*)</td></tr>", dom))
+    print("dom: %d bytes, images: %s; counters: %s" % (len(dom), " ".join(imgs), ", ".join(
+        "%s=%s" % kv for kv in cells.items())))
+    if not (number(cells.get("frames in")) or 0) > 0:
+        raise Failed("the dumped DOM shows no frames in > 0: %s" % cells)
+
+
+def main():
+    try:
+        if sys.argv[1] == "devtools":
+            cmd_devtools(*sys.argv[2:7])
+        elif sys.argv[1] == "shot":
+            check_shot(sys.argv[2], decode_sources(sys.argv[3]))
+        elif sys.argv[1] == "dom":
+            cmd_dom(sys.argv[2])
+        else:
+            raise SystemExit("usage: page.py devtools|shot|dom ...")
+    except Defect as e:
+        print("page: FAIL (daemon bug): %s" % e, flush=True)
+        return 3
+    except Failed as e:
+        print("page: FAIL: %s" % e, flush=True)
+        return 1
+    return 0
+
+
+sys.exit(main())
+EOF
+
+start_http page
+bg_frames 120 push "$INGEST" "$src" --fps "$FPS" --loop
+push_pid=$BG_PID
+wait_stat "$FR_WAIT" frames_in -ge 1
+url=http://$HTTP/
+export FR_HERE
+FR_HERE=$(dirname "$FRAMES_PY")
+
+# ---- DevTools: the <img> has a natural width and shows live source frames ----
+profile=$T/profile-devtools
+mkdir -p "$profile"
+start=$(date +%s%N)
+bg timeout -k 5 120 "$CHROMIUM" "${chromium_args[@]}" --user-data-dir="$profile" \
+	--remote-debugging-port=0 about:blank 2>"$T/chromium-devtools.log"
+chromium_pid=$BG_PID
+timeout -k 5 60 "$PY" "$T/page.py" devtools "$profile" "$url" "$src" "$T/devtools.png" live \
+	>"$T/devtools.out" 2>&1
+rc=$?
+cat "$T/devtools.out"
+((rc == 0)) || chromium_fail "Chromium did not show the live stream on the page (DevTools checks)" "$T/chromium-devtools.log"
+note "DevTools checks done in $(elapsed_ms "$start") ms, browser start included"
+
+# The daemon's view: the browser's <img> is an HTTP subscriber that was sent frames.
+fr_stats
+browser=$(grep ' http ' "$T/clients.txt")
+[[ $(wc -l <<<"$browser") == 1 && -n $browser ]] ||
+	fail "expected one HTTP subscriber (the browser), got: $(cat "$T/clients.txt")"
+(($(stat_of frames_sent "$browser") > 0)) || fail "the browser was sent no frames: $browser"
+note "browser subscriber: ${browser#*: stream }"
+
+# ---- chromium --headless --screenshot, as users run it ----
+start=$(date +%s%N)
+timeout -k 5 60 "$CHROMIUM" "${chromium_args[@]}" --user-data-dir="$T/profile-shot" \
+	--virtual-time-budget=5000 --screenshot="$T/screenshot.png" "$url" \
+	>"$T/chromium-shot.log" 2>&1 ||
+	chromium_fail "chromium --screenshot failed (status $?)" "$T/chromium-shot.log"
+[[ -s $T/screenshot.png ]] || chromium_fail "chromium --screenshot wrote no file" "$T/chromium-shot.log"
+note "chromium --screenshot took $(elapsed_ms "$start") ms"
+timeout 60 "$PY" "$T/page.py" shot "$T/screenshot.png" "$src" ||
+	fail "the --screenshot of the page shows no frame of the stream"
+
+# ---- chromium --headless --dump-dom: the page's script ran and read /stats ----
+start=$(date +%s%N)
+timeout -k 5 60 "$CHROMIUM" "${chromium_args[@]}" --user-data-dir="$T/profile-dom" \
+	--virtual-time-budget=5000 --run-all-compositor-stages-before-draw --dump-dom "$url" \
+	>"$T/dom.html" 2>"$T/chromium-dom.log" ||
+	chromium_fail "chromium --dump-dom failed (status $?)" "$T/chromium-dom.log"
+note "chromium --dump-dom took $(elapsed_ms "$start") ms"
+timeout 60 "$PY" "$T/page.py" dom "$T/dom.html" ||
+	fail "the page's DOM does not show the stream and its counters"
+
+# ---- the producer stops: a page loaded now shows the stream's latest frame ----
+kill -TERM "$push_pid"
+wait_exit "$FR_WAIT" "$push_pid"
+wait_stat "$FR_WAIT" producer_connected -eq 0
+timeout -k 5 60 "$PY" "$T/page.py" devtools "$profile" "$url" "$src" - still \
+	>"$T/still.out" 2>&1
+rc=$?
+cat "$T/still.out"
+if ((rc == 3)); then
+	fr_stats
+	defect "Chrome never shows the latest frame of a paused stream: the daemon sends each part followed by the boundary line only, but Chrome needs the next part's headers too (daemon's view of the browser: $(grep ' http ' "$T/clients.txt" | sed 's/.* http //'))"
+elif ((rc != 0)); then
+	chromium_fail "Chromium did not show the paused stream's latest frame" "$T/chromium-devtools.log"
+fi
+
+kill -TERM "$chromium_pid"
+wait_exit 30 "$chromium_pid"
+wait_stat "$FR_WAIT" clients -eq 0
+note "the browser quit; the daemon closed its subscriber: $(grep -E 'subscriber [^ ]+: closed' "$FR_LOG" | tail -n 1 | sed 's/.*info: //')"
+expect_stat dropped_invalid 0
+expect_stat garbage_bytes 0
+fr_stop
+finish
