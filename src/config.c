@@ -61,6 +61,8 @@ static const struct option_spec options[] = {
 	  AT(max_clients), 1, 1000000 },
 	{ "client-timeout", 0, "SECONDS", "disconnect a subscriber making no progress "
 	  "(default 10)", set_seconds, AT(client_timeout_s), 0.1, 86400 },
+	{ "producer-timeout", 0, "SECONDS", "disconnect a producer silent this long, 0 for never "
+	  "(default 10)", set_seconds, AT(producer_timeout_s), 0, 86400 },
 	{ "max-streams", 0, "N", "streams in all, declared or created by HTTP pushes "
 	  "(default 64)", set_uint, AT(max_streams), 1, 4096 },
 	{ "ingest-token", 0, "TOKEN", "HTTP ingest requires Authorization: Bearer TOKEN",
@@ -91,6 +93,7 @@ fr_config_init(struct fr_config *c)
 	c->max_frame_bytes = 8 * 1024 * 1024;
 	c->max_clients = 1024;
 	c->client_timeout_s = 10;
+	c->producer_timeout_s = 10;
 	c->log_level = FR_LOG_INFO;
 	c->max_streams = 64;
 }

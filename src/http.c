@@ -559,7 +559,7 @@ serve_ingest(struct conn *c, const char *name)
 	c->producing = e;
 	c->body_left = c->req.is_chunked ? UINT64_MAX : c->req.content_length;
 	fr_http_chunked_init(&c->chunked);
-	ev_timer_stop(c->http->loop, &c->timer);	/* producers may pause */
+	ev_timer_stop(c->http->loop, &c->timer);	/* ingest.c watches producers */
 	fr_ingest_attach_feed(e->ingest, &c->peer, is_multipart(c->req.content_type),
 	    producer_replaced_cb, c);
 	body_input(c);

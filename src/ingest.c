@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,6 +37,8 @@ struct fr_ingest {
 	enum { PRODUCER_NONE, PRODUCER_SOCKET, PRODUCER_FEED } producer;
 	int fd;				/* PRODUCER_SOCKET: its socket, else -1 */
 	ev_io read_io;
+	ev_timer idle;			/* --producer-timeout, while a producer is on */
+	double last_input_at;		/* when the producer last sent bytes */
 	int is_framed;			/* PRODUCER_FEED: multipart, framing is not garbage */
 	fr_ingest_replaced_fn replaced;	/* PRODUCER_FEED: tell it when it is replaced */
 	void *replaced_arg;
@@ -215,6 +218,7 @@ producer_gone(struct fr_ingest *ing, const char *why)
 		close(ing->fd);
 		ing->fd = -1;
 	}
+	ev_timer_stop(ing->loop, &ing->idle);
 	ing->producer = PRODUCER_NONE;
 	ing->stream->counters.producer_connected = 0;
 	if (fr_splitter_finish(ing->splitter, &ev) == FR_SPLITTER_DROP)
@@ -224,21 +228,49 @@ producer_gone(struct fr_ingest *ing, const char *why)
 	ing->len = 0;
 }
 
-/* One producer at a time: the newest one wins, the old one's partial frame is lost. */
+/* Disconnects the current producer; an external one is told it was let go. */
 static void
-replace_producer(struct fr_ingest *ing, const struct fr_addr *peer)
+drop_producer(struct fr_ingest *ing, const char *why)
 {
 	fr_ingest_replaced_fn replaced = ing->replaced;
 	int was_feed = ing->producer == PRODUCER_FEED;
 
+	producer_gone(ing, why);
+	ing->replaced = NULL;
+	if (was_feed)
+		replaced(ing->replaced_arg);
+}
+
+/* One producer at a time: the newest one wins, the old one's partial frame is lost. */
+static void
+replace_producer(struct fr_ingest *ing, const struct fr_addr *peer)
+{
 	if (ing->producer == PRODUCER_NONE)
 		return;
 	log_info("stream %s: producer %s replaces %s", ing->stream->name, peer->text,
 	    ing->peer.text);
-	producer_gone(ing, "replaced by a new producer");
-	ing->replaced = NULL;
-	if (was_feed)
-		replaced(ing->replaced_arg);
+	drop_producer(ing, "replaced by a new producer");
+}
+
+/* "Be smart about timeouts", method 3: input only moves a timestamp. */
+static void
+idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fr_ingest *ing = FR_CONTAINER_OF(w, struct fr_ingest, idle);
+	double timeout_s = ing->params.idle_timeout_s;
+	double silent_s = ev_now(loop) - ing->last_input_at;
+	char why[64];
+
+	(void)revents;
+	if (silent_s < timeout_s) {
+		ev_timer_set(w, timeout_s - silent_s, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	log_warnx("stream %s: producer %s idle for %.1f s (--producer-timeout)",
+	    ing->stream->name, ing->peer.text, silent_s);
+	snprintf(why, sizeof why, "idle for %.1f s", silent_s);
+	drop_producer(ing, why);
 }
 
 static void
@@ -247,6 +279,11 @@ producer_connected(struct fr_ingest *ing, const struct fr_addr *peer)
 	ing->peer = *peer;
 	ing->stream->counters.producer_connects++;
 	ing->stream->counters.producer_connected = 1;
+	ing->last_input_at = ev_now(ing->loop);
+	if (ing->params.idle_timeout_s > 0) {
+		ev_timer_set(&ing->idle, ing->params.idle_timeout_s, 0.);
+		ev_timer_start(ing->loop, &ing->idle);
+	}
 	log_info("stream %s: producer %s connected", ing->stream->name, peer->text);
 }
 
@@ -296,6 +333,7 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		ing->len += (size_t)n;
 		ing->stream->counters.bytes_in += (uint64_t)n;
+		ing->last_input_at = ev_now(ing->loop);
 		split(ing);
 		if ((size_t)n < room)
 			return;	/* drained the socket */
@@ -319,6 +357,7 @@ fr_ingest_new(struct ev_loop *loop, struct fr_stream *s, const struct fr_ingest_
 	ing->params = *params;
 	ing->fd = -1;
 	ev_init(&ing->read_io, read_cb);
+	ev_init(&ing->idle, idle_cb);
 	return ing;
 }
 
@@ -327,10 +366,8 @@ fr_ingest_free(struct fr_ingest *ing)
 {
 	if (ing == NULL)
 		return;
-	if (ing->producer == PRODUCER_FEED)
-		replace_producer(ing, &(struct fr_addr){ .text = "(shutdown)" });
-	else if (ing->producer == PRODUCER_SOCKET)
-		producer_gone(ing, "shutting down");
+	if (ing->producer != PRODUCER_NONE)
+		drop_producer(ing, "shutting down");
 	fr_frame_unref(ing->building);
 	fr_splitter_free(ing->splitter);
 	free(ing);
@@ -364,6 +401,7 @@ fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len)
 {
 	assert(ing->producer == PRODUCER_FEED);
 	ing->stream->counters.bytes_in += len;
+	ing->last_input_at = ev_now(ing->loop);
 	while (len > 0) {
 		if (ensure_room(ing) < 0) {
 			/* Nowhere to put them: the bytes are lost, the frame with them. */

@@ -249,6 +249,7 @@ main(int argc, char **argv)
 	struct fr_ingest_params ingest_params = {
 		.max_frame_bytes = app.config.max_frame_bytes,
 		.validate = app.config.validate,
+		.idle_timeout_s = app.config.producer_timeout_s,
 	};
 	app.registry = fr_registry_new(app.loop, &ingest_params, app.config.max_streams);
 	for (size_t i = 0; i < app.config.n_streams; i++)

@@ -660,6 +660,8 @@ START_TEST(test_help)
 		"(default 1024)",
 		"      --client-timeout SECONDS             disconnect a subscriber making no "
 		"progress (default 10)",
+		"      --producer-timeout SECONDS           disconnect a producer silent this long, 0 "
+		"for never (default 10)",
 		"      --max-streams N                      streams in all, declared or created by "
 		"HTTP pushes (default 64)",
 		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "

@@ -110,6 +110,7 @@ static struct fr_ingest *ingest;
 /* The ingest's parameters, for the next attach_producer() that creates it. */
 static size_t ingest_max_frame_bytes;
 static int ingest_validate;
+static double ingest_idle_timeout_s;
 static ev_timer watchdog;
 static int watchdog_fired;
 
@@ -387,6 +388,7 @@ setup(void)
 	n_owned_frames = 0;
 	ingest_max_frame_bytes = 8 * 1024 * 1024;
 	ingest_validate = 0;
+	ingest_idle_timeout_s = 0;
 }
 
 static void
@@ -971,6 +973,7 @@ attach_producer(void)
 		struct fr_ingest_params params = {
 			.max_frame_bytes = ingest_max_frame_bytes,
 			.validate = ingest_validate,
+			.idle_timeout_s = ingest_idle_timeout_s,
 		};
 
 		ingest = fr_ingest_new(loop, stream, &params);
@@ -1462,6 +1465,40 @@ START_TEST(test_multipart_advance_headers)
 }
 END_TEST
 
+/* --producer-timeout: a producer that goes silent mid-frame is let go; the next one
+ * is taken cleanly. Input keeps a producer alive however long it streams. */
+START_TEST(test_ingest_idle_producer)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+
+	ingest_idle_timeout_s = 0.3;
+	int fd = attach_producer();
+	for (size_t i = 0; i < 4; i++) {	/* 0.6 s of input, a piece every 0.15 s */
+		send_now(fd, in->p + mjpeg_starts[i], mjpeg_len(i));
+		double until = ev_now(loop) + 0.15;
+		while (ev_now(loop) < until) {
+			ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+			usleep(5000);
+			ev_now_update(loop);
+		}
+	}
+	ck_assert_uint_eq(stream->counters.producer_connected, 1);
+	ck_assert_uint_eq(stream->counters.frames_in, 4);
+	send_now(fd, in->p + mjpeg_starts[4], 100);
+	WAIT_UNTIL(stream->counters.producer_connected == 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
+	char b;
+	ck_assert_int_eq(recv(fd, &b, 1, 0), 0);	/* the daemon closed it */
+	close(fd);
+
+	fd = attach_producer();
+	send_now(fd, in->p + mjpeg_starts[5], mjpeg_len(5));
+	WAIT_UNTIL(stream->counters.frames_in == 5);
+	assert_latest_is(in->p + mjpeg_starts[5], mjpeg_len(5));
+	close(fd);
+}
+END_TEST
+
 static TCase *
 loop_tcase(Suite *s, const char *name)
 {
@@ -1521,6 +1558,7 @@ stream_suite(void)
 	tcase_add_test(tc, test_ingest_garbage_counted);
 	tcase_add_test(tc, test_ingest_oversize);
 	tcase_add_test(tc, test_ingest_validate);
+	tcase_add_test(tc, test_ingest_idle_producer);
 
 	tc = loop_tcase(s, "alloc failure");
 	tcase_add_test(tc, test_ingest_alloc_fail_first_buffer);

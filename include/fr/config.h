@@ -38,6 +38,7 @@ struct fr_config {
 	int validate;
 	unsigned max_clients;
 	double client_timeout_s;
+	double producer_timeout_s;	/* 0: producers may stay silent forever */
 	int daemonize;
 	char pidfile[PATH_MAX];
 	char config_file[PATH_MAX];

@@ -17,6 +17,7 @@ struct fr_ingest;
 struct fr_ingest_params {
 	size_t max_frame_bytes;
 	int validate;		/* check each frame with libjpeg-turbo */
+	double idle_timeout_s;	/* disconnect a producer silent this long; 0: never */
 };
 
 /* A producer slot feeding s (borrowed; must outlive it). NULL on ENOMEM. */
