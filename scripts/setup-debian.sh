@@ -17,6 +17,7 @@ if [[ ${1:-} == --test ]]; then
 		libjpeg-turbo-progs libimage-exiftool-perl	# fixtures/generate.sh
 		prometheus					# promtool check metrics
 		chromium					# the status page, headless
+		groff-base man-db systemd			# man page and unit checks
 	)
 fi
 

@@ -33,7 +33,11 @@ usage(FILE *fp)
 	fprintf(fp, "usage: framerouter-grab ADDR [-n N] [-o FILE|-]\n"
 	    "Connects to ADDR (HOST:PORT, [IPv6]:PORT or unix:/path), writes N whole JPEG\n"
 	    "frames (default 1) to FILE (default frame.jpg; with N > 1, FILE-0001.jpg ...)\n"
-	    "or, with -o -, to standard output, and exits 0.\n");
+	    "or, with -o -, to standard output, and exits 0.\n\n"
+	    "  -n, --count N        frames to write (default 1)\n"
+	    "  -o, --output FILE|-  where to write them (default frame.jpg)\n"
+	    "  -h, --help           show this help\n"
+	    "  -V, --version        show the version\n");
 }
 
 /* FILE for one frame; FILE-NNNN.ext when writing several. */

@@ -1,0 +1,222 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The man pages man/framerouter.8 and man/framerouter-grab.1: groff and man
+# format them without a single warning, man-db can index them, and they cannot
+# fall behind the code. Every option (from --help and from the option tables in
+# the source) has its own entry under OPTIONS and nothing else has one; every
+# counter of a live SIGUSR1 dump and every /metrics family is described; every
+# HTTP endpoint and every handled signal is mentioned.
+. "$(dirname "$0")/lib.sh"
+need groff
+
+MAN8=$FR_SRCDIR/man/framerouter.8
+MAN1=$FR_SRCDIR/man/framerouter-grab.1
+[[ -f $MAN8 && -f $MAN1 ]] || fail "no $MAN8 or $MAN1"
+export LC_ALL=C.UTF-8
+
+# ---- formatting: not one warning ----
+
+for page in "$MAN8" "$MAN1"; do
+	# -ww: every warning; -z: format, print nothing. Any stderr is a failure.
+	groff -ww -man -Tutf8 -z "$page" >"$T/out" 2>"$T/err" ||
+		fail "groff -ww -man failed on $page: $(head -c 1000 "$T/err")"
+	[[ ! -s $T/err ]] || fail "groff -ww -man warns about $page: $(head -c 1000 "$T/err")"
+	# Narrow terminals make different line breaks: try a few widths.
+	for w in 80 60 132; do
+		groff -ww -man -Tutf8 -rLL="${w}n" -z "$page" 2>"$T/err" ||
+			fail "groff -rLL=${w}n failed on $page: $(head -c 1000 "$T/err")"
+		[[ ! -s $T/err ]] || fail "groff -rLL=${w}n warns about $page: $(head -c 1000 "$T/err")"
+	done
+	note "groff -ww: $(basename "$page") clean"
+done
+
+if command -v man >/dev/null 2>&1; then
+	for page in "$MAN8" "$MAN1"; do
+		for w in 80 60; do
+			# man-db's own sandbox can fail in containers; it is not what is tested.
+			MAN_DISABLE_SECCOMP=1 MANWIDTH=$w man --warnings -E UTF-8 -l "$page" \
+				>"$T/out" 2>"$T/err" || fail "man -l $page failed: $(head -c 1000 "$T/err")"
+			[[ ! -s $T/err ]] || fail "man --warnings (MANWIDTH=$w) warns about $page: $(head -c 1000 "$T/err")"
+			[[ -s $T/out ]] || fail "man -l $page printed nothing"
+		done
+	done
+	note "man --warnings: both pages clean"
+else
+	note "man not found (Debian: man-db): skipping the man --warnings check"
+fi
+
+# lexgrog (man-db) parses the NAME section the way mandb does for whatis/apropos.
+if command -v lexgrog >/dev/null 2>&1; then
+	for page in "$MAN8" "$MAN1"; do
+		out=$(lexgrog "$page" 2>&1) || fail "lexgrog cannot parse the NAME section of $page: $out"
+		note "$out"
+	done
+fi
+
+# ---- options: one OPTIONS entry per option of the code, and no more ----
+
+# options_of_help PROG: "-x --long" or "- --long" per option in PROG --help.
+options_of_help() {
+	"$1" --help | grep -E '^ +(-[A-Za-z0-9], +)?--[a-z]' |
+		sed -E 's/^ +(-([A-Za-z0-9]), +)?--([a-z][a-z0-9-]*).*/-\2 --\3/'
+}
+
+# check_options PAGE NAME: every option in $T/NAME.opts ("-x --long" lines) has
+# an entry (a .TP tag) under OPTIONS in PAGE, with its short form if it has one;
+# every option with an entry is in $T/NAME.opts.
+check_options() {
+	"$PY" - "$1" "$T/$2.opts" <<-'EOF'
+		import re, sys
+		page, opts_file = sys.argv[1], sys.argv[2]
+		src = open(page, encoding="utf-8").read()
+		m = re.search(r"^\.SH OPTIONS\n(.*?)^\.SH ", src, re.S | re.M)
+		if not m:
+		    sys.exit("%s: no OPTIONS section" % page)
+		lines = m.group(1).split("\n")
+		# The tag of each .TP, as plain text: \- is -, fonts and quotes dropped.
+		tags = []
+		for i, l in enumerate(lines[:-1]):
+		    if l.startswith(".TP"):
+		        t = lines[i + 1]
+		        t = re.sub(r"\\f[BIRP]|\\c", "", t).replace("\\-", "-")
+		        t = re.sub(r"^\.[A-Z]+ ?", "", t).replace('"', " ")
+		        tags.append(t)
+		def documented(t):
+		    return set(re.findall(r"(?<![\w-])(--?[A-Za-z0-9][A-Za-z0-9-]*)", t))
+		tagged = {}
+		for t in tags:
+		    for o in documented(t):
+		        tagged.setdefault(o, t)
+		want, bad = set(), []
+		for l in open(opts_file):
+		    short, long_ = l.split()
+		    want.add(long_)
+		    t = [t for t in tags if long_ in documented(t)]
+		    if not t:
+		        bad.append("%s has no entry under OPTIONS" % long_)
+		    elif short != "-" and short not in documented(t[0]):
+		        bad.append("the entry of %s does not give %s" % (long_, short))
+		    if short != "-":
+		        want.add(short)
+		for o in sorted(tagged):
+		    if o.startswith("--") and o not in want:
+		        bad.append("OPTIONS has an entry for %s, which the program does not have" % o)
+		for b in bad:
+		    print("%s: %s" % (page.rsplit("/", 1)[-1], b))
+		sys.exit(1 if bad else 0)
+	EOF
+}
+
+# framerouter: --help, plus the option table in src/config.c and the options
+# fr_config_parse adds (config, help, version).
+options_of_help "$FR_BIN" >"$T/framerouter.opts"
+(($(wc -l <"$T/framerouter.opts") >= 15)) ||
+	fail "framerouter --help lists only $(wc -l <"$T/framerouter.opts") options: the parser in this test is out of date"
+if [[ -f $FR_SRCDIR/src/config.c ]]; then
+	"$PY" - "$FR_SRCDIR/src/config.c" >>"$T/framerouter.opts" <<-'EOF'
+		import re, sys
+		src = open(sys.argv[1]).read()
+		for name, short in re.findall(r'\{ "([a-z][a-z0-9-]*)", (0|\x27.\x27), "', src):
+		    print("%s --%s" % ("-" + short[1] if short != "0" else "-", name))
+		for name, short in re.findall(r'\(struct option\)\{ "([a-z][a-z0-9-]*)", \w+, NULL, \x27(.)\x27 \}', src):
+		    print("-%s --%s" % (short, name))
+	EOF
+fi
+sort -u -o "$T/framerouter.opts" "$T/framerouter.opts"
+# A long option listed with and without its short form means the sources disagree.
+dups=$(awk '{ print $2 }' "$T/framerouter.opts" | uniq -d)
+[[ -z $dups ]] || fail "--help and src/config.c disagree about the short form of: $dups"
+out=$(check_options "$MAN8" framerouter) || fail "framerouter.8 is behind the code:
+$out"
+note "framerouter.8 has an entry for each of the $(wc -l <"$T/framerouter.opts") options"
+
+# framerouter-grab: --help, plus the getopt_long table in src/grab.c (its --help
+# shows the short options only).
+options_of_help "$FR_GRAB" >"$T/grab.opts"
+if [[ -f $FR_SRCDIR/src/grab.c ]]; then
+	"$PY" - "$FR_SRCDIR/src/grab.c" >>"$T/grab.opts" <<-'EOF'
+		import re, sys
+		src = open(sys.argv[1]).read()
+		for name, short in re.findall(r'\{ "([a-z][a-z0-9-]*)", \w+_argument, NULL, \x27(.)\x27 \}', src):
+		    print("-%s --%s" % (short, name))
+	EOF
+fi
+sort -u -o "$T/grab.opts" "$T/grab.opts"
+(($(wc -l <"$T/grab.opts") >= 4)) ||
+	fail "found only $(wc -l <"$T/grab.opts") framerouter-grab options: the parser in this test is out of date"
+# The short options of the usage line, which --help does show.
+for s in $("$FR_GRAB" --help | head -n 1 | grep -oE '\[-[A-Za-z0-9]' | tr -d '['); do
+	grep -q -- "^$s " "$T/grab.opts" || fail "framerouter-grab --help shows $s, which has no long form in src/grab.c"
+done
+out=$(check_options "$MAN1" grab) || fail "framerouter-grab.1 is behind the code:
+$out"
+note "framerouter-grab.1 has an entry for each of the $(wc -l <"$T/grab.opts") options"
+
+# ---- counters, metrics, endpoints, signals ----
+
+# mentioned WORD PAGE: PAGE's source has WORD as a whole word (roff's \- read as -).
+# (No "sed | grep -q": with pipefail, grep quitting early fails the pipeline.)
+mentioned() {
+	sed 's/\\-/-/g' "$2" >"$T/plain"
+	grep -qE -- "(^|[^A-Za-z0-9_-])$1([^A-Za-z0-9_]|-[^A-Za-z0-9]|-?\$)" "$T/plain"
+}
+
+# A live dump: a stream with a frame and one raw subscriber, so every counter the
+# SIGUSR1 dump writes (stream line and client line) is there.
+need curl
+fr_start_http counters
+frames push "$INGEST" "$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg" >/dev/null || fail "push failed"
+wait_stat "$FR_WAIT" frames_in -eq 10
+bg_frames 30 capture "$LISTEN" "$T/capture.mjpeg" --ready "$T/capture.port"
+wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/capture.port"
+wait_stat "$FR_WAIT" clients -eq 1
+client=$(head -n 1 "$T/clients.txt")
+keys=$( (printf '%s\n' "$STATS" "$client") | grep -oE '[a-z_]+=' | tr -d = | sort -u)
+(($(wc -w <<<"$keys") >= 15)) || fail "the SIGUSR1 dump has only these counters: $keys"
+missing=()
+for k in $keys; do
+	mentioned "$k" "$MAN8" || missing+=("$k")
+done
+((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these counters of the SIGUSR1 dump: ${missing[*]}"
+note "framerouter.8 mentions all $(wc -w <<<"$keys") counters of the SIGUSR1 dump"
+
+expect_http 200 "$T/metrics" "$URL/metrics"
+families=$(sed -n 's/^# TYPE \([a-z_:]*\) .*/\1/p' "$T/metrics" | sort -u)
+(($(wc -w <<<"$families") >= 10)) || fail "/metrics has only these families: $families"
+labels=$(grep -v '^#' "$T/metrics" | grep -oE '[a-z_]+="[^"]*"' | sed -E 's/="[^"]*"//' | sort -u)
+reasons=$(grep -oE 'reason="[a-z_]+"' "$T/metrics" | sed -E 's/reason="(.*)"/\1/' | sort -u)
+missing=()
+for k in $families $labels $reasons; do
+	mentioned "$k" "$MAN8" || missing+=("$k")
+done
+((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these /metrics names: ${missing[*]}"
+note "framerouter.8 mentions all $(wc -w <<<"$families") /metrics families, labels and reasons"
+fr_stop
+
+# Endpoints: the paths src/http.c dispatches on.
+if [[ -f $FR_SRCDIR/src/http.c ]]; then
+	paths=$(grep -oE '(strcmp\(path|stream_name\(path), "/[a-z.]*"' "$FR_SRCDIR/src/http.c" |
+		sed -E 's/.*"(.*)"/\1/' | sort -u)
+	(($(wc -w <<<"$paths") >= 6)) || fail "found only these paths in src/http.c: $paths"
+	for p in $paths; do
+		[[ $p == / ]] && p='GET /'
+		sed 's/\\-/-/g; s/\\f[BIRP]//g' "$MAN8" >"$T/plain"
+		grep -qF -- "$p" "$T/plain" ||
+			fail "framerouter.8 does not mention the HTTP endpoint $p"
+	done
+	note "framerouter.8 mentions the HTTP endpoints:" $paths
+fi
+
+# Signals: those src/main.c handles, in the SIGNALS section.
+if [[ -f $FR_SRCDIR/src/main.c ]]; then
+	sigs=$(grep -oE 'ev_signal_init\([^;]*(SIG[A-Z0-9]+)\)' "$FR_SRCDIR/src/main.c" |
+		grep -oE 'SIG[A-Z0-9]+' | sort -u)
+	[[ -n $sigs ]] || fail "found no ev_signal_init in src/main.c"
+	section=$(sed -n '/^\.SH SIGNALS/,/^\.SH /p' "$MAN8")
+	for s in $sigs; do
+		grep -qw -- "$s" <<<"$section" || fail "the SIGNALS section of framerouter.8 does not mention $s"
+	done
+	note "framerouter.8 SIGNALS covers:" $sigs
+fi
+
+finish
