@@ -194,6 +194,25 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	flush_response(FR_CONTAINER_OF(w, struct conn, write_io));
 }
 
+/* Stops reading requests until this response is out. */
+static void
+begin_response(struct conn *c)
+{
+	ev_io_stop(c->http->loop, &c->read_io);
+	c->state = CONN_RESPOND;
+}
+
+/* Writes what begin_response() and the caller put in c->out (and body_frame). */
+static void
+send_response(struct conn *c)
+{
+	if (c->out.has_failed) {
+		conn_close(c, "out of memory for a response");
+		return;
+	}
+	flush_response(c);
+}
+
 /*
  * Sends a response: status line, the common headers, extra (zero or more whole
  * "Name: value\r\n" lines), then body (copied) or frame (referenced). HEAD gets the
@@ -207,8 +226,7 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 
 	if (!c->req.is_keep_alive)
 		c->close_after = 1;
-	ev_io_stop(c->http->loop, &c->read_io);
-	c->state = CONN_RESPOND;
+	begin_response(c);
 	fr_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: framerouter/%s\r\n", status,
 	    status_text(status), PACKAGE_VERSION);
 	if (content_type != NULL)
@@ -221,25 +239,16 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 		else
 			fr_buf_append(&c->out, body, body_len);
 	}
-	if (c->out.has_failed) {
-		conn_close(c, "out of memory for a response");
-		return;
-	}
-	flush_response(c);
+	send_response(c);
 }
 
 /* Sends a complete, ready-made response head with no body. */
 static void
 respond_head(struct conn *c, const char *head)
 {
-	ev_io_stop(c->http->loop, &c->read_io);
-	c->state = CONN_RESPOND;
+	begin_response(c);
 	fr_buf_append(&c->out, head, strlen(head));
-	if (c->out.has_failed) {
-		conn_close(c, "out of memory for a response");
-		return;
-	}
-	flush_response(c);
+	send_response(c);
 }
 
 /* An error answer with a one-line plain-text body saying what went wrong. */
