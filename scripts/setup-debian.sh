@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	build-essential autoconf automake pkg-config
-	libev-dev libturbojpeg0-dev check
+	libev-dev libturbojpeg0-dev libsystemd-dev check
 	ffmpeg python3 python3-opencv python3-numpy
 )
 if [[ ${1:-} == --test ]]; then

@@ -40,6 +40,8 @@ static int set_log_level(struct fr_config *, const struct option_spec *, const c
 static int set_http(struct fr_config *, const struct option_spec *, const char *, char *);
 static int set_token(struct fr_config *, const struct option_spec *, const char *, char *);
 static int set_token_file(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_allow(struct fr_config *, const struct option_spec *, const char *, char *);
+static int set_user(struct fr_config *, const struct option_spec *, const char *, char *);
 
 #define AT(field) offsetof(struct fr_config, field)
 
@@ -73,8 +75,14 @@ static const struct option_spec options[] = {
 	  set_token, AT(subscribe_token), 0, 0 },
 	{ "subscribe-token-file", 0, "FILE", "read the subscribe token from FILE",
 	  set_token_file, AT(subscribe_token), 0, 0 },
-	{ "daemon", 'd', NULL, "detach and log to syslog", set_flag, AT(daemonize), 0, 0 },
+	{ "allow", 0, "[KIND=]CIDR", "accept only peers in CIDR, on the listeners of KIND "
+	  "(ingest, listen or http) or all (repeatable)", set_allow, 0, 0, 0 },
+	{ "daemon", 'd', NULL, "detach; log to syslog unless --log-file", set_flag, AT(daemonize), 0, 0 },
 	{ "pidfile", 'p', "FILE", "write the process id to FILE", set_path, AT(pidfile), 0, 0 },
+	{ "log-file", 0, "FILE", "append the log to FILE (reopened on SIGHUP)", set_path,
+	  AT(log_file), 0, 0 },
+	{ "user", 'u', "USER[:GROUP]", "switch to this user after binding (as root)", set_user,
+	  0, 0, 0 },
 	{ "log-level", 'L', "LEVEL", "error, warn, info or debug (default info)", set_log_level,
 	  AT(log_level), 0, 0 },
 };
@@ -171,6 +179,66 @@ set_token_file(struct fr_config *c, const struct option_spec *o, const char *val
 	fclose(fp);
 	line[strcspn(line, "\r\n")] = '\0';
 	return set_token(c, o, line, err);
+}
+
+/* "CIDR" applies to every TCP listener; "ingest=", "listen=" or "http=" to one kind. */
+static int
+set_allow(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	static const struct {
+		const char *prefix;
+		size_t offset;
+	} kinds[] = {
+		{ "ingest=", AT(allow_ingest) },
+		{ "listen=", AT(allow_listen) },
+		{ "http=", AT(allow_http) },
+	};
+	struct fr_acl *acls[3];
+	size_t n = 0;
+	const char *cidr = value;
+	struct fr_cidr parsed;
+
+	(void)o;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		size_t len = strlen(kinds[i].prefix);
+
+		if (strncmp(value, kinds[i].prefix, len) == 0) {
+			acls[n++] = (struct fr_acl *)(void *)((char *)c + kinds[i].offset);
+			cidr = value + len;
+		}
+	}
+	if (n == 0) {
+		if (strchr(value, '=') != NULL) {
+			snprintf(err, FR_ERR_LEN, "'%.64s': expected CIDR or KIND=CIDR with KIND "
+			    "ingest, listen or http", value);
+			return -1;
+		}
+		for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+			acls[n++] = (struct fr_acl *)(void *)((char *)c + kinds[i].offset);
+	}
+	if (fr_cidr_parse(&parsed, cidr, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (fr_acl_add(acls[i], &parsed, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Checked for shape here; the names are looked up before binding (main.c). */
+static int
+set_user(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+{
+	(void)o;
+	size_t n = strlen(value);
+	const char *colon = strchr(value, ':');
+
+	if (n == 0 || n > FR_USER_LEN || colon == value || (colon && colon[1] == '\0') ||
+	    (colon && strchr(colon + 1, ':'))) {
+		snprintf(err, FR_ERR_LEN, "'%.80s': expected USER or USER:GROUP", value);
+		return -1;
+	}
+	memcpy(c->user, value, n + 1);
+	return 0;
 }
 
 int
@@ -538,6 +606,20 @@ print_help(FILE *out)
 	    "ADDR is HOST:PORT, [IPv6]:PORT or unix:/path.\n");
 }
 
+/* The first line is the version alone, for scripts; the second, what this build can do. */
+static void
+print_version(FILE *out)
+{
+	fprintf(out, "framerouter %s\nfeatures:", PACKAGE_VERSION);
+#ifdef HAVE_TURBOJPEG
+	fputs(" validate(libjpeg-turbo)", out);
+#endif
+#ifdef HAVE_LIBSYSTEMD
+	fputs(" sd_notify(libsystemd)", out);
+#endif
+	fputs("\n", out);
+}
+
 enum fr_config_result
 fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err)
 {
@@ -587,7 +669,7 @@ fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err
 			print_help(out);
 			return FR_CONFIG_EXIT;
 		case 'V':
-			fprintf(out, "framerouter %s\n", PACKAGE_VERSION);
+			print_version(out);
 			return FR_CONFIG_EXIT;
 		case ':':
 			snprintf(err, FR_ERR_LEN, "%s: needs a value", argv[optind - 1]);

@@ -774,6 +774,7 @@ fr_http_new(struct ev_loop *loop, const struct fr_addr *addr, const struct fr_ht
 		free(h);
 		return NULL;
 	}
+	fr_http_set_params(h, params);
 	return h;
 }
 
@@ -781,6 +782,14 @@ void
 fr_http_start(struct fr_http *h)
 {
 	fr_listener_start(h->listener);
+}
+
+void
+fr_http_set_params(struct fr_http *h, const struct fr_http_params *params)
+{
+	h->params = *params;
+	if (params->allow != NULL)
+		fr_listener_set_acl(h->listener, params->allow, params->connections_denied);
 }
 
 void

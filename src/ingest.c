@@ -28,7 +28,8 @@
 struct fr_ingest {
 	struct ev_loop *loop;
 	struct fr_stream *stream;
-	struct fr_ingest_params params;
+	struct fr_ingest_params params;	/* max_frame_bytes: the current producer's */
+	size_t next_max_frame_bytes;	/* for the next producer (a reload may change it) */
 	struct fr_splitter *splitter;
 	struct fr_frame *building;	/* unsealed, owned here; NULL after ENOMEM */
 	size_t len;			/* bytes in building->data */
@@ -273,9 +274,25 @@ idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	drop_producer(ing, why);
 }
 
+/* Between producers the splitter holds no frame, so the limit may change. */
+static void
+apply_frame_limit(struct fr_ingest *ing)
+{
+	if (ing->params.max_frame_bytes == ing->next_max_frame_bytes)
+		return;
+	ing->params.max_frame_bytes = ing->next_max_frame_bytes;
+	fr_splitter_set_max_frame_bytes(ing->splitter, ing->next_max_frame_bytes);
+	if (ing->building != NULL && ing->building->cap > ing->next_max_frame_bytes) {
+		fr_frame_unref(ing->building);	/* sized for the old limit */
+		ing->building = NULL;
+		ing->len = 0;
+	}
+}
+
 static void
 producer_connected(struct fr_ingest *ing, const struct fr_addr *peer)
 {
+	apply_frame_limit(ing);
 	ing->peer = *peer;
 	ing->stream->counters.producer_connects++;
 	ing->stream->counters.producer_connected = 1;
@@ -355,10 +372,27 @@ fr_ingest_new(struct ev_loop *loop, struct fr_stream *s, const struct fr_ingest_
 	ing->loop = loop;
 	ing->stream = s;
 	ing->params = *params;
+	ing->next_max_frame_bytes = params->max_frame_bytes;
 	ing->fd = -1;
 	ev_init(&ing->read_io, read_cb);
 	ev_init(&ing->idle, idle_cb);
 	return ing;
+}
+
+void
+fr_ingest_set_params(struct fr_ingest *ing, const struct fr_ingest_params *params)
+{
+	ing->next_max_frame_bytes = params->max_frame_bytes;
+	ing->params.validate = params->validate;
+	ing->params.idle_timeout_s = params->idle_timeout_s;
+	if (ing->producer == PRODUCER_NONE)
+		return;
+	ev_timer_stop(ing->loop, &ing->idle);
+	if (params->idle_timeout_s > 0) {
+		/* idle_cb measures from the last input and re-arms for the rest. */
+		ev_timer_set(&ing->idle, 0., 0.);
+		ev_timer_start(ing->loop, &ing->idle);
+	}
 }
 
 void

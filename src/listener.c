@@ -28,8 +28,29 @@ struct fr_listener {
 	const char *option;
 	fr_listener_accept_fn on_accept;
 	void *arg;
+	const struct fr_acl *acl;	/* NULL: everyone */
+	uint64_t *denied;
 	struct fr_ratelimit pause_log;
+	struct fr_ratelimit denied_log;
 };
+
+/* The connection was accepted only to learn its address: close it unread. */
+static void
+deny(struct fr_listener *l, int fd, const struct fr_addr *peer)
+{
+	uint64_t suppressed;
+	char more[96] = "";
+
+	close(fd);
+	(*l->denied)++;
+	if (!fr_ratelimit_allow(&l->denied_log, ev_now(l->loop), &suppressed))
+		return;
+	if (suppressed > 0)
+		snprintf(more, sizeof more, " (%llu more denied since the last message)",
+		    (unsigned long long)suppressed);
+	log_warnx("%s %s: denied %s (not in --allow)%s", l->option, l->addr.text, peer->text,
+	    more);
+}
 
 static void
 resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -52,7 +73,10 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd = fr_net_accept(l->fd, &peer);
 
 		if (fd >= 0) {
-			l->on_accept(fd, &peer, l->arg);
+			if (l->acl != NULL && !fr_acl_permits(l->acl, &peer))
+				deny(l, fd, &peer);
+			else
+				l->on_accept(fd, &peer, l->arg);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -89,9 +113,17 @@ fr_listener_new(struct ev_loop *loop, const char *option, const struct fr_addr *
 	if (fr_addr_is_unix(addr) || fr_net_local_addr(fd, &l->addr) < 0)
 		l->addr = *addr;
 	fr_ratelimit_init(&l->pause_log, 1.0);
+	fr_ratelimit_init(&l->denied_log, 1.0);
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
 	ev_timer_init(&l->pause, resume_cb, LISTENER_PAUSE_S, 0.);
 	return l;
+}
+
+void
+fr_listener_set_acl(struct fr_listener *l, const struct fr_acl *acl, uint64_t *denied)
+{
+	l->acl = acl;
+	l->denied = denied;
 }
 
 void

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Log sink and levels. One line per message, prefixed with time and level on
- * stderr; syslog adds its own. The rate limiter is pure and driven by the caller's
+ * stderr or in a log file; syslog adds its own. The rate limiter is pure and driven by the caller's
  * clock, so the decision of what to suppress is testable without sleeping.
  */
 #include <errno.h>
@@ -17,6 +17,8 @@
 
 static enum fr_log_level log_level = FR_LOG_INFO;
 static int log_to_syslog;
+static FILE *log_file;		/* --log-file, or NULL for stderr */
+static char log_file_path[4096];
 
 static const char *const level_names[] = {
 	[FR_LOG_ERROR] = "error",
@@ -52,6 +54,53 @@ fr_log_init(enum fr_log_level level, int use_syslog)
 		openlog("framerouter", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* Line-buffered, so every message reaches the file whole and at once. */
+static FILE *
+open_log_file(const char *path)
+{
+	FILE *fp = fopen(path, "a");
+
+	if (fp != NULL)
+		setvbuf(fp, NULL, _IOLBF, 0);
+	return fp;
+}
+
+int
+fr_log_open_file(const char *path)
+{
+	FILE *fp;
+
+	if (strlen(path) >= sizeof log_file_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fp = open_log_file(path)) == NULL)
+		return -1;
+	if (log_file != NULL)
+		fclose(log_file);
+	log_file = fp;
+	if (path != log_file_path)	/* fr_log_reopen passes our own copy */
+		memcpy(log_file_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int
+fr_log_reopen(void)
+{
+	return log_file != NULL ? fr_log_open_file(log_file_path) : 0;
+}
+
+void
+fr_log_close(void)
+{
+	if (log_file != NULL)
+		fclose(log_file);
+	log_file = NULL;
+	if (log_to_syslog)
+		closelog();
+	log_to_syslog = 0;
+}
+
 void
 fr_log_set_level(enum fr_log_level level)
 {
@@ -77,7 +126,7 @@ log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suf
 	char msg[1024];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (log_to_syslog) {
+	if (log_to_syslog && log_file == NULL) {
 		syslog(priorities[level], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
 		return;
 	}
@@ -88,7 +137,7 @@ log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suf
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s: %s%s%s\n", when, ts.tv_nsec / 1000000L, level_names[level],
+	fprintf(log_file != NULL ? log_file : stderr, "%s.%03ldZ %s: %s%s%s\n", when, ts.tv_nsec / 1000000L, level_names[level],
 	    msg, suffix ? ": " : "", suffix ? suffix : "");
 }
 

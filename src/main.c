@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Startup and shutdown only: config -> log -> bind -> (daemon) -> loop -> teardown.
- * Everything that can fail because of the operator's input fails before the first
- * socket is bound; everything that depends on the machine fails before detaching.
+ * Startup, reload and shutdown: config -> log -> bind -> (daemon) -> (user) -> loop
+ * -> teardown. Everything that can fail because of the operator's input fails before
+ * the first socket is bound; everything that depends on the machine fails before
+ * detaching. SIGHUP reparses the same file and argv and applies what may change live.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,9 +21,12 @@
 #include "fr/ingest.h"
 #include "fr/listener.h"
 #include "fr/log.h"
+#include "fr/notify.h"
 #include "fr/registry.h"
+#include "fr/reload.h"
 #include "fr/stream.h"
 #include "fr/sub.h"
+#include "fr/user.h"
 #include "fr/util.h"
 #include "fr/validate.h"
 
@@ -40,12 +44,15 @@ struct stream_rt {
 
 struct app {
 	struct ev_loop *loop;
-	struct fr_config config;
+	struct fr_config config;	/* live settings change on SIGHUP */
+	int argc;			/* reparsed on SIGHUP, over the file */
+	char **argv;
+	struct fr_user user;		/* --user, if config.user is set */
 	struct fr_registry *registry;
 	struct fr_http *http;		/* NULL without --http */
 	struct stream_rt streams[FR_CONFIG_MAX_STREAMS];
 	size_t n_streams;
-	ev_signal sigterm, sigint, sigusr1;
+	ev_signal sigterm, sigint, sigusr1, sighup;
 };
 
 /* Subscribers of every kind, raw and HTTP, on every stream. */
@@ -99,6 +106,7 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
 	log_info("signal %d: shutting down", w->signum);
+	fr_notify_stopping();
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -134,6 +142,11 @@ setup_stream(struct app *app, const struct fr_stream_config *sc)
 		fprintf(stderr, "framerouter: stream %s: %s\n", sc->name, err);
 		exit(1);
 	}
+	uint64_t *denied = fr_registry_connections_denied(app->registry);
+	if (rt->ingest_listener != NULL)
+		fr_listener_set_acl(rt->ingest_listener, &app->config.allow_ingest, denied);
+	if (rt->listen_listener != NULL)
+		fr_listener_set_acl(rt->listen_listener, &app->config.allow_listen, denied);
 }
 
 static void
@@ -151,23 +164,42 @@ start_stream(struct stream_rt *rt)
 	}
 }
 
-static void
-setup_http(struct app *app)
+static struct fr_http_params
+http_params(struct app *app)
 {
 	const struct fr_config *c = &app->config;
-	struct fr_http_params params = {
+
+	return (struct fr_http_params){
 		.registry = app->registry,
 		.max_clients = c->max_clients,
 		.client_timeout_s = c->client_timeout_s,
 		.head_timeout_s = 5.0,
 		.ingest_token = c->ingest_token[0] ? c->ingest_token : NULL,
 		.subscribe_token = c->subscribe_token[0] ? c->subscribe_token : NULL,
+		.allow = &c->allow_http,
+		.connections_denied = fr_registry_connections_denied(app->registry),
 	};
+}
+
+static struct fr_ingest_params
+ingest_params(const struct fr_config *c)
+{
+	return (struct fr_ingest_params){
+		.max_frame_bytes = c->max_frame_bytes,
+		.validate = c->validate,
+		.idle_timeout_s = c->producer_timeout_s,
+	};
+}
+
+static void
+setup_http(struct app *app)
+{
+	struct fr_http_params params = http_params(app);
 	char err[FR_ERR_LEN];
 
-	if (!c->has_http)
+	if (!app->config.has_http)
 		return;
-	if ((app->http = fr_http_new(app->loop, &c->http, &params, err)) == NULL) {
+	if ((app->http = fr_http_new(app->loop, &app->config.http, &params, err)) == NULL) {
 		fprintf(stderr, "framerouter: %s\n", err);
 		exit(1);
 	}
@@ -186,12 +218,15 @@ teardown(struct app *app)
 	fr_registry_free(app->registry);
 	fr_defer_fini();
 	fr_validate_fini();
+	fr_notify_fini(app->loop);
 	ev_ref(app->loop);	/* undo init_signals' ev_unref before stopping */
+	ev_ref(app->loop);
 	ev_ref(app->loop);
 	ev_ref(app->loop);
 	ev_signal_stop(app->loop, &app->sigterm);
 	ev_signal_stop(app->loop, &app->sigint);
 	ev_signal_stop(app->loop, &app->sigusr1);
+	ev_signal_stop(app->loop, &app->sighup);
 	ev_loop_destroy(app->loop);
 }
 
@@ -205,6 +240,90 @@ write_pidfile(const char *path)
 }
 
 static void
+note_change(void *arg, enum fr_reload_note note, const char *what)
+{
+	(void)arg;
+	if (note == FR_RELOAD_APPLIED)
+		log_info("reload: %s", what);
+	else
+		log_warnx("reload: %s changed; it takes a restart to apply (unchanged until then)",
+		    what);
+}
+
+/* Follows a changed --log-file: the new file, or back to stderr or syslog. */
+static void
+switch_log_file(const struct app *app)
+{
+	if (app->config.log_file[0] == '\0') {
+		fr_log_close();
+		fr_log_init(app->config.log_level, app->config.daemonize);
+	} else if (fr_log_open_file(app->config.log_file) < 0) {
+		log_warn("reload: cannot open --log-file %s, logging on where it was",
+		    app->config.log_file);
+	}
+}
+
+/* The new configuration in full, or nothing: a bad line leaves every setting as it was. */
+static void
+reload(struct app *app)
+{
+	static struct fr_config next;	/* large: not on the stack */
+	char err[FR_ERR_LEN];
+	char old_log_file[PATH_MAX];
+
+	fr_config_init(&next);
+	if (fr_config_parse(&next, app->argc, app->argv, stdout, err) != FR_CONFIG_RUN) {
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	if (next.validate && !fr_validate_is_available()) {
+		log_warnx("reload failed, keeping the running configuration: --validate: built "
+		    "without libjpeg-turbo");
+		return;
+	}
+	memcpy(old_log_file, app->config.log_file, sizeof old_log_file);
+	unsigned n = fr_reload_merge(&app->config, &next, note_change, app);
+	if (strcmp(old_log_file, app->config.log_file) != 0)
+		switch_log_file(app);
+	fr_log_set_level(app->config.log_level);
+	struct fr_ingest_params ip = ingest_params(&app->config);
+	fr_registry_set_ingest_params(app->registry, &ip);
+	if (app->http != NULL) {
+		struct fr_http_params hp = http_params(app);
+		fr_http_set_params(app->http, &hp);
+	}
+	if (n == 0)
+		log_info("reload: done, nothing changed");
+	else
+		log_info("reload: done, %u setting%s changed", n, n == 1 ? "" : "s");
+}
+
+static void
+status_line(const struct app *app, char *buf, size_t len)
+{
+	snprintf(buf, len, "serving %zu stream%s", app->n_streams, app->n_streams == 1 ? "" : "s");
+}
+
+static void
+hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct app *app = w->data;
+	char status[128];
+
+	(void)loop, (void)revents;
+	fr_notify_reloading();
+	/* Reopen first, so that what the reload logs lands in the new file. */
+	if (fr_log_reopen() < 0)
+		log_warn("SIGHUP: cannot reopen --log-file %s, logging on where it was",
+		    app->config.log_file);
+	log_info("SIGHUP: reloading the configuration%s%s", app->config.config_file[0] ?
+	    " from " : "", app->config.config_file);
+	reload(app);
+	status_line(app, status, sizeof status);
+	fr_notify_ready(status);
+}
+
+static void
 init_signals(struct app *app)
 {
 	/* The special problem of SIGPIPE (libev manual): sends use MSG_NOSIGNAL, and
@@ -213,22 +332,99 @@ init_signals(struct app *app)
 	ev_signal_init(&app->sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&app->sigint, stop_cb, SIGINT);
 	ev_signal_init(&app->sigusr1, dump_cb, SIGUSR1);
+	ev_signal_init(&app->sighup, hup_cb, SIGHUP);
 	app->sigusr1.data = app;
+	app->sighup.data = app;
 	ev_signal_start(app->loop, &app->sigterm);
 	ev_signal_start(app->loop, &app->sigint);
 	ev_signal_start(app->loop, &app->sigusr1);
+	ev_signal_start(app->loop, &app->sighup);
 	/* Signal watchers alone must not keep the loop alive. */
 	ev_unref(app->loop);
 	ev_unref(app->loop);
 	ev_unref(app->loop);
+	ev_unref(app->loop);
+}
+
+/*
+ * A raw ingest port cannot check a token, and HTTP checks one only with
+ * --ingest-token: on a non-loopback address without --allow, anyone who reaches it
+ * can push frames into the stream. Allowed, because a robot network may want just
+ * that, but said out loud.
+ */
+static void
+warn_open_ingest(const struct app *app)
+{
+	const struct fr_config *c = &app->config;
+
+	for (size_t i = 0; i < app->n_streams; i++) {
+		const struct fr_listener *l = app->streams[i].ingest_listener;
+
+		if (l != NULL && !fr_addr_is_loopback(fr_listener_addr(l)) &&
+		    c->allow_ingest.n == 0)
+			log_warnx("stream %s: --ingest %s is not a loopback address and raw "
+			    "ingest cannot check a token: anyone who can reach it can push frames "
+			    "(limit it with --allow ingest=CIDR)", app->streams[i].stream->name,
+			    fr_listener_addr(l)->text);
+	}
+	if (app->http != NULL && !fr_addr_is_loopback(fr_http_addr(app->http)) &&
+	    c->ingest_token[0] == '\0' && c->allow_http.n == 0)
+		log_warnx("--http %s is not a loopback address and --ingest-token is not set: "
+		    "anyone who can reach it can push frames (set --ingest-token or --allow "
+		    "http=CIDR)", fr_http_addr(app->http)->text);
+}
+
+/* --user and --log-file are checked like options: exit 2 before anything is bound. */
+static int
+prepare_environment(struct app *app)
+{
+	char err[FR_ERR_LEN];
+
+	if (app->config.validate && !fr_validate_is_available()) {
+		fprintf(stderr, "framerouter: --validate: built without libjpeg-turbo\n");
+		return -1;
+	}
+	if (app->config.user[0] != '\0') {
+		if (fr_user_lookup(&app->user, app->config.user, err) < 0) {
+			fprintf(stderr, "framerouter: --user %s\n", err);
+			return -1;
+		}
+		if (geteuid() != 0 && app->user.uid != geteuid()) {
+			fprintf(stderr, "framerouter: --user %s: only root can switch users\n",
+			    app->config.user);
+			return -1;
+		}
+	}
+	if (app->config.log_file[0] != '\0' && fr_log_open_file(app->config.log_file) < 0) {
+		fprintf(stderr, "framerouter: --log-file %s: %s\n", app->config.log_file,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+drop_privileges(struct app *app)
+{
+	char err[FR_ERR_LEN];
+
+	if (app->config.user[0] == '\0' || (app->user.uid == geteuid() &&
+	    app->user.gid == getegid()))
+		return;
+	if (fr_user_switch(&app->user, err) < 0)
+		fatalx("--user: %s", err);
+	log_info("running as user %s (uid %lu, gid %lu)", app->user.name,
+	    (unsigned long)app->user.uid, (unsigned long)app->user.gid);
 }
 
 int
 main(int argc, char **argv)
 {
 	static struct app app;
-	char err[FR_ERR_LEN];
+	char err[FR_ERR_LEN], status[128];
 
+	app.argc = argc;
+	app.argv = argv;
 	fr_config_init(&app.config);
 	switch (fr_config_parse(&app.config, argc, argv, stdout, err)) {
 	case FR_CONFIG_EXIT:
@@ -239,32 +435,31 @@ main(int argc, char **argv)
 	case FR_CONFIG_RUN:
 		break;
 	}
-	if (app.config.validate && !fr_validate_is_available()) {
-		fprintf(stderr, "framerouter: --validate: built without libjpeg-turbo\n");
+	if (prepare_environment(&app) < 0)
 		return 2;
-	}
 	fr_log_init(app.config.log_level, 0);
 	if ((app.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
-	struct fr_ingest_params ingest_params = {
-		.max_frame_bytes = app.config.max_frame_bytes,
-		.validate = app.config.validate,
-		.idle_timeout_s = app.config.producer_timeout_s,
-	};
-	app.registry = fr_registry_new(app.loop, &ingest_params, app.config.max_streams);
+	struct fr_ingest_params ip = ingest_params(&app.config);
+	app.registry = fr_registry_new(app.loop, &ip, app.config.max_streams);
 	for (size_t i = 0; i < app.config.n_streams; i++)
 		setup_stream(&app, &app.config.streams[i]);
 	setup_http(&app);
+	warn_open_ingest(&app);
 	if (app.config.daemonize) {
-		if (daemon(0, 0) < 0)
+		/* Stay in the start directory: relative --config, --log-file and token
+		 * files are read again on SIGHUP. */
+		if (daemon(1, 0) < 0)
 			fatal("daemon");
 		ev_loop_fork(app.loop);
-		fr_log_init(app.config.log_level, 1);
+		fr_log_init(app.config.log_level, app.config.log_file[0] == '\0');
 	}
 	if (app.config.pidfile[0] != '\0')
 		write_pidfile(app.config.pidfile);
+	drop_privileges(&app);
 	init_signals(&app);
 	fr_defer_init(app.loop);
+	fr_notify_init(app.loop);
 	for (size_t i = 0; i < app.n_streams; i++)
 		start_stream(&app.streams[i]);
 	if (app.http != NULL) {
@@ -272,6 +467,8 @@ main(int argc, char **argv)
 		log_info("http: serving on http://%s/", fr_http_addr(app.http)->text);
 	}
 	log_info("framerouter %s ready", PACKAGE_VERSION);
+	status_line(&app, status, sizeof status);
+	fr_notify_ready(status);
 
 	ev_run(app.loop, 0);
 
@@ -279,5 +476,6 @@ main(int argc, char **argv)
 	if (app.config.pidfile[0] != '\0')
 		unlink(app.config.pidfile);
 	log_info("framerouter stopped");
+	fr_log_close();
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "fr/config.h"
+#include "fr/log.h"
 #include "fr/registry.h"
 #include "fr/util.h"
 
@@ -17,6 +18,7 @@ struct fr_registry {
 	struct fr_ingest_params params;
 	double started_at;
 	size_t max_streams;
+	uint64_t connections_denied;
 	size_t n;
 	struct fr_registry_entry *entries;	/* max_streams of them */
 };
@@ -95,6 +97,20 @@ fr_registry_at(struct fr_registry *reg, size_t i)
 	return i < reg->n ? &reg->entries[i] : NULL;
 }
 
+void
+fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params)
+{
+	reg->params = *params;
+	for (size_t i = 0; i < reg->n; i++)
+		fr_ingest_set_params(reg->entries[i].ingest, params);
+}
+
+uint64_t *
+fr_registry_connections_denied(struct fr_registry *reg)
+{
+	return &reg->connections_denied;
+}
+
 uint64_t
 fr_registry_clients(const struct fr_registry *reg)
 {
@@ -159,6 +175,7 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
 	struct fr_stats_snapshot snap = {
 		.version = PACKAGE_VERSION,
 		.uptime_s = now - reg->started_at,
+		.connections_denied = reg->connections_denied,
 		.n_streams = n,
 		.streams = streams,
 	};
@@ -175,6 +192,8 @@ out:
 void
 fr_registry_log_counters(struct fr_registry *reg)
 {
+	log_info("counters: connections_denied=%llu",
+	    (unsigned long long)reg->connections_denied);
 	for (size_t i = 0; i < reg->n; i++)
 		fr_stream_log_counters(reg->entries[i].stream, ev_now(reg->loop));
 }

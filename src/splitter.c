@@ -67,6 +67,13 @@ is_in_frame(const struct fr_splitter *sp)
 	return sp->state != ST_SEEK;
 }
 
+void
+fr_splitter_set_max_frame_bytes(struct fr_splitter *sp, size_t max_frame_bytes)
+{
+	assert(!is_in_frame(sp));
+	sp->max_frame_bytes = max_frame_bytes;
+}
+
 int
 fr_splitter_in_frame(const struct fr_splitter *sp)
 {

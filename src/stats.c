@@ -375,6 +375,7 @@ fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 	put_json_str(b, snap->version);
 	buf_puts(b, ", \"uptime_s\": ");
 	put_double(b, snap->uptime_s);
+	fr_buf_printf(b, ", \"connections_denied\": %" PRIu64, snap->connections_denied);
 	buf_puts(b, ", \"streams\": {");
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		if (i > 0)
@@ -507,6 +508,10 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 	buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
 	buf_puts(b, "\n");
+	prom_header(b, "framerouter_connections_denied_total", "counter",
+	    "Connections closed at accept because --allow does not admit the address.");
+	fr_buf_printf(b, "framerouter_connections_denied_total %" PRIu64 "\n",
+	    snap->connections_denied);
 	prom_header(b, "framerouter_build_info", "gauge",
 	    "Always 1; the version label says which framerouter this is.");
 	buf_puts(b, "framerouter_build_info{version=\"");

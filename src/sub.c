@@ -25,6 +25,10 @@
  * NET_MAX_WRITES_PER_EVENT). Large enough for a few 1080p frames. */
 #define SUB_MAX_BYTES_PER_EVENT (1024 * 1024)
 
+/* A subscriber that sent EOF and has had nothing written to it for this long is
+ * taken to be gone (see read_cb). */
+#define SUB_INPUT_ENDED_GRACE_S 2.0
+
 /* Chrome shows a part only once the next boundary arrives, so each part is
  * followed by it at once; Firefox goes by Content-Length. */
 static const char multipart_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n";
@@ -36,9 +40,10 @@ struct fr_sub {
 	struct ev_loop *loop;
 	int fd;
 	int is_closed;
-	ev_io read_io;			/* always on: discards input, notices EOF */
+	int has_input_ended;		/* the peer sent FIN: gone, or only half-closed */
+	ev_io read_io;			/* discards input until EOF */
 	ev_io write_io;			/* on only while a write is blocked */
-	ev_timer idle;			/* on only while a write is blocked */
+	ev_timer idle;			/* on while a write is blocked, or after EOF */
 	double connected_at;
 	double last_progress_at;
 	double next_due_at;		/* ?fps= cap: earliest time for the next frame */
@@ -99,22 +104,44 @@ begin_frame(struct fr_sub *sub, struct fr_frame *f)
 		    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", f->len);
 }
 
+/*
+ * How long a subscriber may go without a write: --client-timeout while a write is
+ * blocked; after its EOF with nothing to send, at most SUB_INPUT_ENDED_GRACE_S, so
+ * that one who left a stream without frames is not counted for long.
+ */
+static double
+progress_timeout_s(const struct fr_sub *sub)
+{
+	if (ev_is_active(&sub->write_io) || sub->params.timeout_s < SUB_INPUT_ENDED_GRACE_S)
+		return sub->params.timeout_s;
+	return SUB_INPUT_ENDED_GRACE_S;
+}
+
+/* Gives the subscriber progress_timeout_s() from now to make progress. */
+static void
+start_progress_timer(struct fr_sub *sub)
+{
+	sub->last_progress_at = ev_now(sub->loop);
+	ev_timer_stop(sub->loop, &sub->idle);
+	ev_timer_set(&sub->idle, progress_timeout_s(sub), 0.);
+	ev_timer_start(sub->loop, &sub->idle);
+}
+
 static void
 wait_writable(struct fr_sub *sub)
 {
 	if (ev_is_active(&sub->write_io))
 		return;
 	ev_io_start(sub->loop, &sub->write_io);
-	sub->last_progress_at = ev_now(sub->loop);
-	ev_timer_set(&sub->idle, sub->params.timeout_s, 0.);
-	ev_timer_start(sub->loop, &sub->idle);
+	start_progress_timer(sub);
 }
 
 static void
 stop_waiting(struct fr_sub *sub)
 {
 	ev_io_stop(sub->loop, &sub->write_io);
-	ev_timer_stop(sub->loop, &sub->idle);
+	if (!sub->has_input_ended)
+		ev_timer_stop(sub->loop, &sub->idle);
 }
 
 /* The unit is written: count it and begin the next frame, if one is waiting. */
@@ -211,19 +238,30 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	flush(FR_CONTAINER_OF(w, struct fr_sub, write_io));
 }
 
-/* Subscribers have nothing to say: read and discard, and notice when they leave. */
+/*
+ * Subscribers have nothing to say: read and discard. EOF may be a half-close
+ * (`ncat HOST PORT < /dev/null` shuts down its side at once and reads on), which TCP
+ * cannot tell from a full close; so keep sending: a gone peer refuses the next
+ * write (ECONNRESET, EPIPE), and on a stream without frames the progress timer
+ * ends it after SUB_INPUT_ENDED_GRACE_S.
+ */
 static void
 read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct fr_sub *sub = FR_CONTAINER_OF(w, struct fr_sub, read_io);
 	char buf[4096];
 
-	(void)loop, (void)revents;
+	(void)revents;
 	ssize_t n = recv(sub->fd, buf, sizeof buf, 0);
-	if (n == 0)
-		fr_sub_close(sub, "closed by peer");
-	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+	if (n == 0) {
+		log_debug("client %s: end of its input; sending on", sub->peer.text);
+		ev_io_stop(loop, &sub->read_io);
+		sub->has_input_ended = 1;
+		if (!ev_is_active(&sub->idle))
+			start_progress_timer(sub);
+	} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		fr_sub_close(sub, strerror(errno));
+	}
 }
 
 /* "Be smart about timeouts", method 3: progress only moves a timestamp. */
@@ -232,13 +270,16 @@ idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fr_sub *sub = FR_CONTAINER_OF(w, struct fr_sub, idle);
 	double stalled_s = ev_now(loop) - sub->last_progress_at;
+	double timeout_s = progress_timeout_s(sub);
 
 	(void)revents;
-	if (stalled_s >= sub->params.timeout_s) {
-		fr_sub_close(sub, "no write progress within --client-timeout");
+	if (stalled_s >= timeout_s) {
+		fr_sub_close(sub, ev_is_active(&sub->write_io) ?
+		    "no write progress within --client-timeout" :
+		    "input ended and nothing to send since");
 		return;
 	}
-	ev_timer_set(w, sub->params.timeout_s - stalled_s, 0.);
+	ev_timer_set(w, timeout_s - stalled_s, 0.);
 	ev_timer_start(loop, w);
 }
 

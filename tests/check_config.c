@@ -670,8 +670,14 @@ START_TEST(test_help)
 		"      --subscribe-token TOKEN              HTTP reads require the token (Bearer or "
 		"?token=)",
 		"      --subscribe-token-file FILE          read the subscribe token from FILE",
-		"  -d, --daemon                             detach and log to syslog",
+		"      --allow [KIND=]CIDR                  accept only peers in CIDR, on the "
+		"listeners of KIND (ingest, listen or http) or all (repeatable)",
+		"  -d, --daemon                             detach; log to syslog unless --log-file",
 		"  -p, --pidfile FILE                       write the process id to FILE",
+		"      --log-file FILE                      append the log to FILE (reopened on "
+		"SIGHUP)",
+		"  -u, --user USER[:GROUP]                  switch to this user after binding (as "
+		"root)",
 		"  -L, --log-level LEVEL                    error, warn, info or debug (default info)",
 		"  -c, --config FILE                        read options from FILE, one \"name "
 		"value\" per line",
@@ -717,7 +723,10 @@ START_TEST(test_version)
 
 		ck_assert_int_eq(r, FR_CONFIG_EXIT);
 		ck_assert_str_eq(err, "");
-		ck_assert_str_eq(text, "framerouter " PACKAGE_VERSION "\n");
+		ck_assert_msg(strncmp(text, "framerouter " PACKAGE_VERSION "\nfeatures:", 
+		    strlen("framerouter " PACKAGE_VERSION "\nfeatures:")) == 0, "got '%s'", text);
+		ck_assert_ptr_nonnull(strchr(text + strlen("framerouter " PACKAGE_VERSION "\n"),
+		    '\n'));
 		free(text);
 	}
 }

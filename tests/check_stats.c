@@ -92,12 +92,14 @@ static const struct fr_stats_stream sample_streams[] = {
 static const struct fr_stats_snapshot sample = {
     .version = "0.1.0",
     .uptime_s = 12.3456,
+    .connections_denied = 7,
     .n_streams = 2,
     .streams = sample_streams,
 };
 
 static const char sample_json[] =
-    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, \"streams\": {"
+    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, \"connections_denied\": 7, "
+    "\"streams\": {"
     "\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
     "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
     "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2}, \"garbage_bytes\": 17, "
@@ -179,6 +181,9 @@ static const char sample_prometheus[] =
     "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
     HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
     "framerouter_uptime_seconds 12.346\n"
+    HELP_TYPE("framerouter_connections_denied_total", "counter",
+	"Connections closed at accept because --allow does not admit the address.")
+    "framerouter_connections_denied_total 7\n"
     HELP_TYPE("framerouter_build_info", "gauge",
 	"Always 1; the version label says which framerouter this is.")
     "framerouter_build_info{version=\"0.1.0\"} 1\n";
@@ -563,7 +568,8 @@ START_TEST(test_json_no_streams)
 	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 0.25};
 	char *text = render_json(&snap);
 
-	ck_assert_str_eq(text, "{\"version\": \"1.2.3\", \"uptime_s\": 0.250, \"streams\": {}}\n");
+	ck_assert_str_eq(text, "{\"version\": \"1.2.3\", \"uptime_s\": 0.250, "
+	    "\"connections_denied\": 0, \"streams\": {}}\n");
 	free(text);
 }
 END_TEST
@@ -583,7 +589,8 @@ START_TEST(test_json_huge_counters)
 	s.clients = &cl;
 	char *text = render_json(&snap);
 	ck_assert_str_eq(text,
-	    "{\"version\": \"v\", \"uptime_s\": 0.000, \"streams\": {\"big\": {"
+	    "{\"version\": \"v\", \"uptime_s\": 0.000, \"connections_denied\": 0, "
+	    "\"streams\": {\"big\": {"
 	    "\"frames_in\": 18446744073709551615, \"bytes_in\": 18446744073709551615, "
 	    "\"frames_out\": 18446744073709551615, \"bytes_out\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
@@ -827,7 +834,7 @@ START_TEST(test_prometheus_sample)
 
 	ck_assert_str_eq(text, sample_prometheus);
 	/* 12 families with 2 streams, 5 reasons each, 1 frame age, uptime, build_info. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 2 + 5 * 2 + 1 + 2);
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 2 + 5 * 2 + 1 + 3);
 	free(text);
 }
 END_TEST
@@ -837,12 +844,15 @@ START_TEST(test_prometheus_no_streams)
 	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 7};
 	char *text = render_prometheus(&snap);
 
-	ck_assert_uint_eq(check_prometheus_structure(text), 2);
+	ck_assert_uint_eq(check_prometheus_structure(text), 3);
 	const char *tail = strstr(text, "# HELP framerouter_uptime_seconds");
 	ck_assert_ptr_nonnull(tail);
 	ck_assert_str_eq(tail,
 	    HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
 	    "framerouter_uptime_seconds 7.000\n"
+	    HELP_TYPE("framerouter_connections_denied_total", "counter",
+		"Connections closed at accept because --allow does not admit the address.")
+	    "framerouter_connections_denied_total 0\n"
 	    HELP_TYPE("framerouter_build_info", "gauge",
 		"Always 1; the version label says which framerouter this is.")
 	    "framerouter_build_info{version=\"1.2.3\"} 1\n");
@@ -866,7 +876,7 @@ START_TEST(test_prometheus_grouping)
 	snap.n_streams = 7;
 	char *text = render_prometheus(&snap);
 	/* Frame age only for the 4 streams with a frame. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 7 + 5 * 7 + 4 + 2);
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 7 + 5 * 7 + 4 + 3);
 	/* Streams in snapshot order inside each family. */
 	const char *a = strstr(text, "framerouter_clients{stream=\"s5\"} 0\n");
 	const char *b = strstr(text, "framerouter_clients{stream=\"s6\"} 2\n");
@@ -915,7 +925,7 @@ START_TEST(test_prometheus_label_escaping)
 	ck_assert_ptr_nonnull(
 	    strstr(text, "\nframerouter_build_info{version=\"1.0 \\\"beta\\\"\\\\\\n\"} 1\n"));
 	/* No raw newline inside a label: every line still parses. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 + 5 + 2);
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 + 5 + 3);
 	free(text);
 }
 END_TEST

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
 
@@ -25,6 +26,7 @@ struct fr_stream_config {
 };
 
 #define FR_TOKEN_MAX 255
+#define FR_USER_LEN 64
 
 struct fr_config {
 	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
@@ -39,8 +41,13 @@ struct fr_config {
 	unsigned max_clients;
 	double client_timeout_s;
 	double producer_timeout_s;	/* 0: producers may stay silent forever */
+	struct fr_acl allow_ingest;	/* --allow: raw producer listeners */
+	struct fr_acl allow_listen;	/* raw subscriber listeners */
+	struct fr_acl allow_http;	/* the HTTP listener */
 	int daemonize;
 	char pidfile[PATH_MAX];
+	char log_file[PATH_MAX];	/* "" for stderr (or syslog with --daemon) */
+	char user[FR_USER_LEN + 1];	/* "USER[:GROUP]" to switch to, "" for none */
 	char config_file[PATH_MAX];
 	enum fr_log_level log_level;
 };

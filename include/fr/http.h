@@ -22,6 +22,8 @@ struct fr_http_params {
 	double head_timeout_s;		/* no complete request head for this long: closed */
 	const char *ingest_token;	/* required as Bearer token to ingest; NULL: none */
 	const char *subscribe_token;	/* required to read anything; NULL: none */
+	const struct fr_acl *allow;	/* peers that may connect (borrowed); NULL: all */
+	uint64_t *connections_denied;	/* bumped for each peer allow refuses */
 };
 
 /* Binds addr. NULL with one line in err (FR_ERR_LEN bytes), e.g. the port in use. */
@@ -29,6 +31,9 @@ struct fr_http *fr_http_new(struct ev_loop *loop, const struct fr_addr *addr,
     const struct fr_http_params *params, char *err);
 
 void fr_http_start(struct fr_http *h);
+
+/* New limits and tokens (SIGHUP) for the requests and subscribers that come next. */
+void fr_http_set_params(struct fr_http *h, const struct fr_http_params *params);
 
 /* Closes the listener and every connection still in its HTTP phase. NULL: nothing. */
 void fr_http_free(struct fr_http *h);

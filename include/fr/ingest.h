@@ -24,6 +24,12 @@ struct fr_ingest_params {
 struct fr_ingest *fr_ingest_new(struct ev_loop *loop, struct fr_stream *s,
     const struct fr_ingest_params *params);
 
+/*
+ * New limits (SIGHUP): --validate and --producer-timeout apply at once; a new
+ * --max-frame-size from the next producer on, so a frame keeps the limit it began under.
+ */
+void fr_ingest_set_params(struct fr_ingest *ing, const struct fr_ingest_params *params);
+
 /* Disconnects the producer (a partial frame counts as truncated). NULL does nothing. */
 void fr_ingest_free(struct fr_ingest *ing);
 

@@ -9,6 +9,7 @@
 
 #include <ev.h>
 
+#include "fr/acl.h"
 #include "fr/addr.h"
 
 struct fr_listener;
@@ -22,6 +23,12 @@ typedef void (*fr_listener_accept_fn)(int fd, const struct fr_addr *peer, void *
  */
 struct fr_listener *fr_listener_new(struct ev_loop *loop, const char *option,
     const struct fr_addr *addr, fr_listener_accept_fn on_accept, void *arg, char *err);
+
+/*
+ * Accept only peers acl permits (borrowed; may change between events). Others are
+ * closed at once, counted in *denied and logged at most once a second.
+ */
+void fr_listener_set_acl(struct fr_listener *l, const struct fr_acl *acl, uint64_t *denied);
 
 /* Starts accepting connections. */
 void fr_listener_start(struct fr_listener *l);

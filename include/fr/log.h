@@ -23,6 +23,16 @@ const char *fr_log_level_name(enum fr_log_level level);
 
 /* Sets the level and the sink: stderr, or syslog when use_syslog is set. */
 void fr_log_init(enum fr_log_level level, int use_syslog);
+
+/* Appends to the file at path from now on, in place of stderr or syslog. Returns 0,
+ * or -1 with errno set and the previous sink still in use. */
+int fr_log_open_file(const char *path);
+
+/* Opens the log file's path again, after rotation (SIGHUP). 0 without a log file. */
+int fr_log_reopen(void);
+
+/* Closes the log file or syslog; messages go to stderr again. */
+void fr_log_close(void);
 void fr_log_set_level(enum fr_log_level level);
 int fr_log_enabled(enum fr_log_level level);
 

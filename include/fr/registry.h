@@ -38,6 +38,12 @@ struct fr_registry_entry *fr_registry_add(struct fr_registry *reg, const char *n
 size_t fr_registry_count(const struct fr_registry *reg);
 struct fr_registry_entry *fr_registry_at(struct fr_registry *reg, size_t i);
 
+/* New producer limits (SIGHUP), for every stream now and every stream created later. */
+void fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params);
+
+/* The process-wide count of connections refused by --allow, for listeners to bump. */
+uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
+
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);
 

@@ -36,6 +36,9 @@ struct fr_splitter_event {
 struct fr_splitter *fr_splitter_new(size_t max_frame_bytes);
 void fr_splitter_free(struct fr_splitter *sp);
 
+/* Changes the limit; only between streams (after fr_splitter_finish), never mid-frame. */
+void fr_splitter_set_max_frame_bytes(struct fr_splitter *sp, size_t max_frame_bytes);
+
 /*
  * Walks buf from where the previous call stopped up to len and returns at the first
  * event. buf must hold, at the same offsets as before, every byte from

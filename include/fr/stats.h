@@ -74,6 +74,7 @@ struct fr_stats_stream {
 struct fr_stats_snapshot {
 	const char *version;
 	double uptime_s;
+	uint64_t connections_denied;	/* refused by --allow, on every listener */
 	size_t n_streams;
 	const struct fr_stats_stream *streams;
 };

@@ -62,7 +62,7 @@ expect_http 404 "$T/r" "$URL/stream/nope"
 expect_http 404 "$T/r" -I "$URL/snapshot/nope"
 stats_json
 expect_json 'sorted(s)' '["default"]'
-expect_json 'j["version"]' "$("$FR_BIN" --version | awk '{ print $NF }')"
+expect_json 'j["version"]' "$("$FR_BIN" --version | head -n 1 | awk '{ print $NF }')"
 expect_json 's["default"]["latest_frame"]' null
 expect_json 's["default"]["frames_in"]' 0
 expect_json 's["default"]["client_list"]' '[]'

@@ -95,7 +95,7 @@ else
 fi
 
 # ---- the installed programs ----
-v=$(timeout 5 "$BIN" --version) || fail "installed framerouter --version failed"
+v=$(timeout 5 "$BIN" --version | head -n 1) || fail "installed framerouter --version failed"
 [[ $v == "framerouter ${dir[version]}" ]] || fail "installed framerouter --version: '$v', expected 'framerouter ${dir[version]}'"
 v=$(timeout 5 "$GRAB" --version) || fail "installed framerouter-grab --version failed"
 [[ $v == "framerouter-grab ${dir[version]}" ]] || fail "installed framerouter-grab --version: '$v'"
