@@ -377,7 +377,8 @@ fr_sub_close(struct fr_sub *sub, const char *why)
 		return;
 	sub->is_closed = 1;
 	ev_io_stop(sub->loop, &sub->read_io);
-	stop_waiting(sub);
+	ev_io_stop(sub->loop, &sub->write_io);
+	ev_timer_stop(sub->loop, &sub->idle);
 	close(sub->fd);
 	fr_frame_unref(sub->sending);
 	fr_frame_unref(sub->next);

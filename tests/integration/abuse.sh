@@ -221,6 +221,9 @@ note "backlogs drained $(elapsed_ms "$start") ms after the holders left"
 timeout "$FR_WAIT" "$PY" "$FRAMES_PY" capture "$LISTEN" "$T/fd-new.mjpeg" --frames 2 >/dev/null ||
 	fail "a new subscriber got no frames after the fds were released"
 check_capture "$T/fd-new.mjpeg" "${twice[@]}" --min 2
+# The capture has left; the daemon notices at its next write (EOF alone may be a
+# half-close), so wait for it.
+wait_stat "$FR_WAIT" clients -eq 1
 stats_json
 expect_json 's["default"]["clients"]' 1
 [[ -n $(client_line "$(cat "$T/fd-reader.port")") ]] || fail "the reader was disconnected"

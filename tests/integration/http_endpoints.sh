@@ -230,6 +230,7 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	    if lf:
 	        put("framerouter_latest_frame_age_seconds", lf["age_s"], stream=name)
 	put("framerouter_uptime_seconds", j["uptime_s"])
+	put("framerouter_connections_denied_total", j["connections_denied"])
 	put("framerouter_build_info", 1, version=j["version"])
 	bad = 0
 	for k, v in sorted(want.items()):

@@ -73,10 +73,13 @@ if [[ -n ${dir[systemdsystemunitdir]} ]]; then
 	! grep -nE '@[a-z_]+@' "$UNIT" >"$T/err" || fail "unsubstituted placeholders in the unit: $(cat "$T/err")"
 	exec_start="ExecStart=${dir[bindir]}/framerouter --config ${dir[sysconfdir]}/framerouter.conf"
 	grep -qxF -- "$exec_start" "$UNIT" || fail "the unit has no line '$exec_start': $(grep ExecStart "$UNIT")"
-	for line in Type=exec DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes Restart=on-failure; do
+	# Type=notify only for a daemon that notifies: systemd would wait for READY=1.
+	type=exec watchdog='# WatchdogSec= needs a build with libsystemd'
+	! "$BIN" --version | grep -q 'sd_notify' || type=notify watchdog=WatchdogSec=30s
+	for line in Type=$type "$watchdog" DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes Restart=on-failure \
+	    'ExecReload=/bin/kill -HUP $MAINPID'; do
 		grep -qx -- "$line" "$UNIT" || fail "the unit has no $line"
 	done
-	! grep -q '^ExecReload=' "$UNIT" || fail "the unit has an ExecReload=, but the daemon cannot reload"
 	if command -v systemd-analyze >/dev/null 2>&1; then
 		# verify checks that ExecStart's program exists and that Documentation=
 		# resolves: point both at the DESTDIR copy.
