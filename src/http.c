@@ -445,16 +445,12 @@ serve_stream(struct conn *c, const char *name)
 		respond_head(c, STREAM_HEAD);
 		return;
 	}
-	struct fr_sub_params params = {
-		.timeout_s = c->http->params.client_timeout_s,
-		.stream_counters = &e->stream->counters,
-		.on_close = fr_stream_on_sub_close,
-		.close_arg = e->stream,
-		.protocol = is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART,
-		.preamble = is_advance ? advance_preamble : preamble,
-		.preamble_len = is_advance ? sizeof advance_preamble - 1 : sizeof preamble - 1,
-		.min_interval_s = interval,
-	};
+	struct fr_sub_params params = fr_stream_sub_params(e->stream,
+	    c->http->params.client_timeout_s);
+	params.protocol = is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART;
+	params.preamble = is_advance ? advance_preamble : preamble;
+	params.preamble_len = is_advance ? sizeof advance_preamble - 1 : sizeof preamble - 1;
+	params.min_interval_s = interval;
 	int fd = c->fd;
 	struct fr_addr peer = c->peer;
 

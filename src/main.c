@@ -86,12 +86,8 @@ on_subscriber(int fd, const struct fr_addr *peer, void *arg)
 			    peer->text, app->config.max_clients, (unsigned long long)suppressed);
 		return;
 	}
-	struct fr_sub_params params = {
-		.timeout_s = app->config.client_timeout_s,
-		.stream_counters = &rt->stream->counters,
-		.on_close = fr_stream_on_sub_close,
-		.close_arg = rt->stream,
-	};
+	struct fr_sub_params params = fr_stream_sub_params(rt->stream,
+	    app->config.client_timeout_s);
 	struct fr_sub *sub = fr_sub_new(app->loop, fd, peer, &params);
 	if (sub == NULL) {
 		log_warnx("stream %s: out of memory for subscriber %s", rt->stream->name, peer->text);

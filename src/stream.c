@@ -93,13 +93,24 @@ fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
 		fr_sub_offer(sub, s->latest);
 }
 
-void
-fr_stream_on_sub_close(struct fr_sub *sub, void *stream)
+static void
+on_sub_close(struct fr_sub *sub, void *stream)
 {
 	struct fr_stream *s = stream;
 
 	fr_list_remove(fr_sub_link(sub));
 	s->counters.clients--;
+}
+
+struct fr_sub_params
+fr_stream_sub_params(struct fr_stream *s, double timeout_s)
+{
+	return (struct fr_sub_params){
+		.timeout_s = timeout_s,
+		.stream_counters = &s->counters,
+		.on_close = on_sub_close,
+		.close_arg = s,
+	};
 }
 
 /* " (N more suppressed)", or "" when nothing was held back. */

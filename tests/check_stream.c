@@ -251,11 +251,11 @@ add_sub_as(struct peer **out, double timeout_s, bool small_buffers, bool is_read
 	n_peers++;
 	ck_assert_int_eq(fr_addr_parse(&addr, name, err), 0);
 
-	struct fr_sub_params params = *proto;
-	params.timeout_s = timeout_s;
-	params.stream_counters = &stream->counters;
-	params.on_close = fr_stream_on_sub_close;
-	params.close_arg = stream;
+	struct fr_sub_params params = fr_stream_sub_params(stream, timeout_s);
+	params.protocol = proto->protocol;
+	params.preamble = proto->preamble;
+	params.preamble_len = proto->preamble_len;
+	params.min_interval_s = proto->min_interval_s;
 	struct fr_sub *sub = fr_sub_new(loop, sv[0], &addr, &params);
 	ck_assert_ptr_nonnull(sub);
 	if (is_reading)

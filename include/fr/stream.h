@@ -49,8 +49,11 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
 
-/* The close callback to put in fr_sub_params, with the stream as its argument. */
-void fr_stream_on_sub_close(struct fr_sub *sub, void *stream);
+/*
+ * Parameters for a subscriber of s: its counters and the close callback that takes
+ * it out of the stream. The caller adds the protocol, preamble and fps cap.
+ */
+struct fr_sub_params fr_stream_sub_params(struct fr_stream *s, double timeout_s);
 
 /*
  * Counts a dropped frame and logs it, at most once per second per reason, with
