@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>	/* memfd_create(): Makefile.am defines _GNU_SOURCE */
 #include <unistd.h>
 
@@ -98,6 +99,32 @@ check_token(const char *t, size_t size, const char *what)
 			fail(what, "a token with a byte tokens may not have");
 }
 
+/* --allow lists: within bounds, prefixes in range, host bits clear, text terminated. */
+static void
+check_acl(const struct fr_acl *acl, const char *what)
+{
+	if (acl->n > FR_ACL_MAX)
+		fail(what, "more networks than FR_ACL_MAX");
+	for (size_t i = 0; i < acl->n; i++) {
+		const struct fr_cidr *cidr = &acl->cidrs[i];
+
+		check_string(cidr->text, sizeof cidr->text, what);
+		if (cidr->prefix_len > 128)
+			fail(what, "prefix longer than 128 bits");
+		for (unsigned bit = cidr->prefix_len; bit < 128; bit++)
+			if (cidr->net[bit / 8] & (0x80u >> (bit % 8)))
+				fail(what, "host bits set beyond the prefix");
+		/* The network must admit itself. */
+		struct fr_addr a = { .len = sizeof(struct sockaddr_in6) };
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, cidr->net, 16);
+		struct fr_acl one = { .n = 1, .cidrs = { *cidr } };
+		if (!fr_acl_permits(&one, &a))
+			fail(what, "a network that does not admit its own address");
+	}
+}
+
 /* What must hold after any sequence of options, applied or refused. */
 static void
 check_config(const struct fr_config *c)
@@ -122,6 +149,11 @@ check_config(const struct fr_config *c)
 	check_token(c->ingest_token, sizeof c->ingest_token, "ingest token");
 	check_token(c->subscribe_token, sizeof c->subscribe_token, "subscribe token");
 	check_string(c->pidfile, sizeof c->pidfile, "pidfile");
+	check_string(c->log_file, sizeof c->log_file, "log_file");
+	check_string(c->user, sizeof c->user, "user");
+	check_acl(&c->allow_ingest, "allow ingest");
+	check_acl(&c->allow_listen, "allow listen");
+	check_acl(&c->allow_http, "allow http");
 	check_string(c->config_file, sizeof c->config_file, "config_file");
 	if (c->max_frame_bytes < 1024 || c->max_frame_bytes > 256u * 1024 * 1024)
 		fail("max_frame_bytes out of range", NULL);
