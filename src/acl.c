@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CIDR parsing and matching for --allow. Addresses are compared as 16 bytes:
- * IPv4 networks and peers are mapped to ::ffff:a.b.c.d, so an IPv4 rule also
- * matches an IPv4 client on a dual-stack [::] listener.
+ * IPv4 networks and peers are mapped to ::ffff:a.b.c.d, so one comparison serves
+ * both families (and an IPv4-mapped peer, should a socket ever report one, meets
+ * the IPv4 rules).
  */
 #include <arpa/inet.h>
 #include <errno.h>
