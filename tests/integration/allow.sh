@@ -189,15 +189,6 @@ peer() { "$PY" "$T/peer.py" "$FRAMES_PY" "$@"; }
 # denied counts the connections this test expects the current daemon to deny.
 denied=0
 
-# alive_or_fail: fails the test if the daemon has exited (crashed).
-alive_or_fail() {
-	local rc
-	if _fr_gone "$FR_PID"; then
-		wait "$FR_PID" 2>/dev/null
-		rc=$?
-		fail "framerouter exited with status $rc"
-	fi
-}
 
 # expect_denied WHAT SRC ADDR [ARG...]: a connection from SRC to ADDR is closed at
 # once without a single byte. Sets PROBE_PORT (its local port).

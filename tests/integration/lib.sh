@@ -132,6 +132,16 @@ wait_exit() {
 }
 _fr_gone() { ! kill -0 "$1" 2>/dev/null || [[ $(proc_stat "$1" 1) == Z ]]; }
 
+# alive_or_fail [WHEN]: fails the test if the daemon (FR_PID) has exited, with its status.
+alive_or_fail() {
+	local rc
+	if _fr_gone "$FR_PID"; then
+		wait "$FR_PID" 2>/dev/null
+		rc=$?
+		fail "framerouter exited with status $rc${1:+ $1}"
+	fi
+}
+
 # proc_stat PID N: field N after the command name in /proc/PID/stat (1 state,
 # 2 ppid, 4 session).
 proc_stat() {

@@ -27,15 +27,6 @@ frame=$FR_FIXTURES_DIR/ffmpeg-frame.jpg
 src_frames=$(frame_count "$src")
 ((src_frames == 10)) || fail "$src should hold 10 frames"
 
-# alive_or_fail WHEN: fails the test if the daemon has exited.
-alive_or_fail() {
-	local rc
-	if _fr_gone "$FR_PID"; then
-		wait "$FR_PID" 2>/dev/null
-		rc=$?
-		fail "framerouter exited with status $rc $1"
-	fi
-}
 
 # reload_ends: lines that end a reload ("reload: ... changed", "reload: nothing
 # changed"); "reload: ingest-token changed" reports one setting, it ends nothing.

@@ -72,15 +72,6 @@ EOF
 # cpu_ticks PID: utime + stime of PID, in clock ticks.
 cpu_ticks() { echo $(($(proc_stat "$1" 12) + $(proc_stat "$1" 13))); }
 
-# alive_or_fail: fails the test if the daemon has exited (crashed).
-alive_or_fail() {
-	local rc
-	if _fr_gone "$FR_PID"; then
-		wait "$FR_PID" 2>/dev/null
-		rc=$?
-		fail "framerouter exited with status $rc"
-	fi
-}
 # wait_clients N: polls the counters until the daemon has N subscribers.
 wait_clients() { wait_until "$FR_WAIT" "$1 subscribers in the counters" _clients_are "$1"; }
 _clients_are() {
