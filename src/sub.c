@@ -54,7 +54,9 @@ struct fr_sub {
 	struct fr_addr peer;
 	struct fr_client_counters counters;
 	struct fr_sub_params params;
-	char head[FR_SUB_HEAD_MAX];
+	/* FR_SUB_HEAD_MAX bytes for HTTP subscribers; none for raw ones, which have
+	 * neither a preamble nor part headers (half a raw subscriber's memory). */
+	char head[];
 };
 
 static int
@@ -99,7 +101,7 @@ begin_frame(struct fr_sub *sub, struct fr_frame *f)
 	sub->offset = 0;
 	sub->head_len = 0;
 	if (sub->params.protocol == FR_SUB_MULTIPART)
-		sub->head_len = (size_t)snprintf(sub->head, sizeof sub->head,
+		sub->head_len = (size_t)snprintf(sub->head, FR_SUB_HEAD_MAX,
 		    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", f->len);
 }
 
@@ -296,8 +298,11 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params)
 {
 	struct fr_sub *sub;
+	size_t head_max = params->protocol == FR_SUB_RAW && params->preamble_len == 0 ?
+	    0 : FR_SUB_HEAD_MAX;
 
-	if (params->preamble_len > FR_SUB_HEAD_MAX || (sub = calloc(1, sizeof *sub)) == NULL) {
+	if (params->preamble_len > FR_SUB_HEAD_MAX ||
+	    (sub = calloc(1, sizeof *sub + head_max)) == NULL) {
 		close(fd);
 		return NULL;
 	}
