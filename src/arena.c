@@ -62,33 +62,43 @@ page_up(size_t n)
 	return (n + page - 1) & ~(page - 1);
 }
 
+/* Closes fd keeping errno, for the failure paths. */
+static void
+close_keep_errno(int fd)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+}
+
 static struct fr_arena_file *
 file_new(size_t size)
 {
-	struct fr_arena_file *file = malloc(sizeof *file);
+	int fd = memfd_create("framerouter-frames", MFD_CLOEXEC);
 
-	if (file == NULL)
+	if (fd < 0)
 		return NULL;
-	file->fd = memfd_create("framerouter-frames", MFD_CLOEXEC);
-	if (file->fd < 0)
-		goto fail;
 	/* A sparse file: pages exist only once written. */
-	if (size > (size_t)INT64_MAX || ftruncate(file->fd, (off_t)size) < 0)
-		goto fail_fd;
-	file->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file->fd, 0);
-	if (file->map == MAP_FAILED)
-		goto fail_fd;
-	file->size = size;
-	file->users = 1;
+	if (size > (size_t)INT64_MAX || ftruncate(fd, (off_t)size) < 0) {
+		close_keep_errno(fd);
+		return NULL;
+	}
+	uint8_t *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close_keep_errno(fd);
+		return NULL;
+	}
+	struct fr_arena_file *file = malloc(sizeof *file);
+	if (file == NULL) {
+		munmap(map, size);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*file = (struct fr_arena_file){ .fd = fd, .map = map, .size = size, .users = 1 };
 	open_files++;
 	return file;
-fail_fd:;
-	int saved = errno;
-	close(file->fd);
-	errno = saved;
-fail:
-	free(file);
-	return NULL;
 }
 
 static void
