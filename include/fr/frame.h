@@ -38,7 +38,7 @@ struct fr_frame *fr_frame_grow(struct fr_frame *f, size_t new_cap);
 void fr_frame_seal(struct fr_frame *f, size_t len);
 
 /*
- * Moves a sealed frame's bytes into the arena (one copy) and frees the heap bytes;
+ * Moves a sealed frame's bytes into the arena (one pwrite()) and frees the heap bytes;
  * f->data then points into the arena's mapping and fr_frame_in_arena() is true. Only
  * before the frame is shared: nobody may hold f->data. Returns -1 (errno set, frame
  * unchanged and still usable from the heap) when the arena has no room.
