@@ -20,7 +20,7 @@ struct fr_arena_span {
 	struct fr_arena_file *file;	/* NULL: not in an arena */
 	off_t off;			/* page-aligned */
 	size_t len;			/* bytes reserved: a whole number of pages */
-	uint8_t *p;			/* the span, mapped shared and writable */
+	uint8_t *p;			/* the span, mapped shared (read and write) */
 };
 
 /*
@@ -52,7 +52,7 @@ void fr_arena_release(struct fr_arena_span *span);
 /* The descriptor to sendfile() the span from. */
 int fr_arena_span_fd(const struct fr_arena_span *span);
 
-/* Files of any arena still open (live spans or current), for tests and /stats. */
+/* Files of any arena still open (live spans or current), for tests. */
 unsigned fr_arena_open_files(void);
 
 /* Test builds: make the Nth allocation from now fail (0 disables). */
