@@ -5,6 +5,7 @@
  * except once into an arena by fr_frame_store() so subscribers can sendfile() it.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,9 @@ fr_frame_new(size_t cap)
 {
 	struct fr_frame *f;
 
-	if (fr_failpoint_hit(&alloc_failpoint) || (f = malloc(sizeof *f)) == NULL)
+	/* No object is larger than PTRDIFF_MAX; asking malloc anyway aborts under ASan. */
+	if (cap > (size_t)PTRDIFF_MAX || fr_failpoint_hit(&alloc_failpoint) ||
+	    (f = malloc(sizeof *f)) == NULL)
 		return NULL;
 	/* malloc(0) may return NULL; a zero-cap frame still needs a valid pointer. */
 	if ((f->data = malloc(cap > 0 ? cap : 1)) == NULL) {
@@ -52,7 +55,8 @@ fr_frame_grow(struct fr_frame *f, size_t new_cap)
 	uint8_t *p;
 
 	assert(!f->is_sealed && f->refs == 1 && new_cap >= f->cap);
-	if (fr_failpoint_hit(&alloc_failpoint) || (p = realloc(f->data, new_cap)) == NULL)
+	if (new_cap > (size_t)PTRDIFF_MAX || fr_failpoint_hit(&alloc_failpoint) ||
+	    (p = realloc(f->data, new_cap)) == NULL)
 		return NULL;
 	f->data = p;
 	f->cap = new_cap;
