@@ -397,7 +397,10 @@ def main():
       "the JSON as a cross-check). *CPU-s per GB*: that divided by the bytes all subscribers received, "
       "in 10^9 bytes. Loopback TCP charges much of the receive path to the sender, so a broker pays "
       "for part of its subscribers' receiving too; the same holds for all three brokers.")
-    w("- *peak RSS*: VmHWM of the broker process (each run starts a fresh broker).")
+    w("- *peak RSS*: VmHWM of the broker process (each run starts a fresh broker), plus the most "
+      "memory its memfds held, sampled once a second: framerouter keeps frames in a memfd for "
+      "`sendfile()` and writes them with `pwrite()`, so those pages are in no VmRSS/VmHWM. "
+      "*RSS start → end* counts the memfds too.")
     w("- *load generator CPU-s*: its own CPU time over the run and the share of its core. Near 100% "
       "it, not the broker, limits throughput and latency: compare brokers there by CPU-s per GB.")
     w("- *other work CPU-s*: CPU time the rest of the machine used during the run (`/proc/stat`, all "

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference-counted frames: one allocation, header then bytes. The builder fills
- * an unsealed frame; after fr_frame_seal() it is shared read-only, never copied.
+ * Reference-counted frames: a header and the bytes. The builder fills an unsealed
+ * frame on the heap; after fr_frame_seal() it is shared read-only, never copied,
+ * except once into an arena by fr_frame_store() so subscribers can sendfile() it.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "fr/failpoint.h"
 #include "fr/frame.h"
@@ -25,9 +29,15 @@ fr_frame_new(size_t cap)
 {
 	struct fr_frame *f;
 
-	if (cap > SIZE_MAX - sizeof *f || fr_failpoint_hit(&alloc_failpoint) ||
-	    (f = malloc(sizeof *f + cap)) == NULL)
+	/* No object is larger than PTRDIFF_MAX; asking malloc anyway aborts under ASan. */
+	if (cap > (size_t)PTRDIFF_MAX || fr_failpoint_hit(&alloc_failpoint) ||
+	    (f = malloc(sizeof *f)) == NULL)
 		return NULL;
+	/* malloc(0) may return NULL; a zero-cap frame still needs a valid pointer. */
+	if ((f->data = malloc(cap > 0 ? cap : 1)) == NULL) {
+		free(f);
+		return NULL;
+	}
 	f->refs = 1;
 	f->is_sealed = 0;
 	f->len = 0;
@@ -35,20 +45,22 @@ fr_frame_new(size_t cap)
 	f->seq = 0;
 	f->received_at = 0;
 	f->width = f->height = 0;
+	f->span = (struct fr_arena_span){ .file = NULL };
 	return f;
 }
 
 struct fr_frame *
 fr_frame_grow(struct fr_frame *f, size_t new_cap)
 {
-	struct fr_frame *g;
+	uint8_t *p;
 
 	assert(!f->is_sealed && f->refs == 1 && new_cap >= f->cap);
-	if (new_cap > SIZE_MAX - sizeof *g || fr_failpoint_hit(&alloc_failpoint) ||
-	    (g = realloc(f, sizeof *g + new_cap)) == NULL)
+	if (new_cap > (size_t)PTRDIFF_MAX || fr_failpoint_hit(&alloc_failpoint) ||
+	    (p = realloc(f->data, new_cap)) == NULL)
 		return NULL;
-	g->cap = new_cap;
-	return g;
+	f->data = p;
+	f->cap = new_cap;
+	return f;
 }
 
 void
@@ -57,6 +69,29 @@ fr_frame_seal(struct fr_frame *f, size_t len)
 	assert(!f->is_sealed && len <= f->cap);
 	f->len = len;
 	f->is_sealed = 1;
+}
+
+int
+fr_frame_store(struct fr_frame *f, struct fr_arena *a)
+{
+	assert(f->is_sealed && !fr_frame_in_arena(f));
+	if (fr_arena_alloc(a, f->len, &f->span) < 0)
+		return -1;
+	/* pwrite(), not a copy through the mapping: no page faults, no zeroing of
+	 * each new page, no mapping to tear down when the span is punched. */
+	for (size_t done = 0; done < f->len;) {
+		ssize_t n = pwrite(fr_arena_span_fd(&f->span), f->data + done, f->len - done,
+		    f->span.off + (off_t)done);
+		if (n <= 0) {
+			fr_arena_release(&f->span);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	free(f->data);
+	f->data = f->span.p;
+	f->cap = f->len;
+	return 0;
 }
 
 struct fr_frame *
@@ -73,6 +108,11 @@ fr_frame_unref(struct fr_frame *f)
 	if (f == NULL)
 		return;
 	assert(f->refs > 0);
-	if (--f->refs == 0)
-		free(f);
+	if (--f->refs > 0)
+		return;
+	if (fr_frame_in_arena(f))
+		fr_arena_release(&f->span);
+	else
+		free(f->data);
+	free(f);
 }

@@ -9,6 +9,8 @@
 
 #include "fr/stream.h"
 
+static const char *suppressed_note(uint64_t suppressed);
+
 static const char *const drop_names[FR_DROP_REASONS] = {
 	[FR_DROP_INVALID] = "invalid",
 	[FR_DROP_OVERSIZE] = "oversize",
@@ -23,10 +25,13 @@ fr_stream_new(const char *name)
 	if (s == NULL)
 		return NULL;
 	snprintf(s->name, sizeof s->name, "%s", name);
+	if ((s->arena = fr_arena_new(0)) == NULL)
+		log_warn("stream %s: no memfd arena, sending frames with sendmsg", s->name);
 	fr_list_init(&s->subs);
 	for (size_t i = 0; i < FR_DROP_REASONS; i++)
 		fr_ratelimit_init(&s->drop_log[i], 1.0);
 	fr_ratelimit_init(&s->garbage_log, 1.0);
+	fr_ratelimit_init(&s->arena_log, 1.0);
 	return s;
 }
 
@@ -38,6 +43,7 @@ fr_stream_free(struct fr_stream *s)
 	while (!fr_list_is_empty(&s->subs))
 		fr_sub_close(fr_sub_from_link(s->subs.next), "shutting down");
 	fr_frame_unref(s->latest);
+	fr_arena_free(s->arena);	/* its files close with their last frame */
 	free(s);
 }
 
@@ -71,6 +77,15 @@ fr_stream_input_fps(const struct fr_stream *s, double now)
 void
 fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 {
+	/* One copy per frame, so that each subscriber's is the kernel's page reference
+	 * rather than a copy; on failure the frame is sent from the heap instead. */
+	if (s->arena != NULL && !fr_frame_in_arena(f) && fr_frame_store(f, s->arena) < 0) {
+		uint64_t suppressed;
+
+		if (fr_ratelimit_allow(&s->arena_log, f->received_at, &suppressed))
+			log_warn("stream %s: sending frame %llu from the heap%s: memfd arena",
+			    s->name, (unsigned long long)s->next_seq, suppressed_note(suppressed));
+	}
 	f->seq = s->next_seq++;
 	update_fps(s, f->received_at);
 	s->counters.frames_in++;

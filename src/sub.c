@@ -3,14 +3,17 @@
  * A subscriber: writes whole frames from the shared frame bytes, skips to the
  * newest frame when it falls behind, and is cut when it stops making progress.
  * What goes out is a sequence of units: a small head (the preamble, a multipart
- * part header), the frame bytes, and a tail (the next boundary), sent with one
- * sendmsg() from where they lie. It watches for writability only while a write is
- * blocked; a subscriber that keeps up is written to straight from fr_sub_offer().
+ * part header), the frame bytes, and a tail (the next boundary). A frame in a memfd
+ * arena goes out with sendfile() (head and tail around it with send()), any other
+ * with one sendmsg() from where the pieces lie. It watches for writability only while
+ * a write is blocked; a subscriber that keeps up is written to straight from
+ * fr_sub_offer().
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -41,6 +44,7 @@ struct fr_sub {
 	int fd;
 	int is_closed;
 	int has_input_ended;		/* the peer sent FIN: gone, or only half-closed */
+	int is_sendfile_off;		/* the socket refused sendfile(): sendmsg() only */
 	ev_io read_io;			/* discards input until EOF */
 	ev_io write_io;			/* on only while a write is blocked */
 	ev_timer idle;			/* on while a write is blocked, or after EOF */
@@ -55,7 +59,9 @@ struct fr_sub {
 	struct fr_addr peer;
 	struct fr_client_counters counters;
 	struct fr_sub_params params;
-	char head[FR_SUB_HEAD_MAX];
+	/* FR_SUB_HEAD_MAX bytes for HTTP subscribers; none for raw ones, which have
+	 * neither a preamble nor part headers (half a raw subscriber's memory). */
+	char head[];
 };
 
 static int
@@ -100,7 +106,7 @@ begin_frame(struct fr_sub *sub, struct fr_frame *f)
 	sub->offset = 0;
 	sub->head_len = 0;
 	if (sub->params.protocol == FR_SUB_MULTIPART)
-		sub->head_len = (size_t)snprintf(sub->head, sizeof sub->head,
+		sub->head_len = (size_t)snprintf(sub->head, FR_SUB_HEAD_MAX,
 		    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", f->len);
 }
 
@@ -192,6 +198,55 @@ unit_iov(const struct fr_sub *sub, struct iovec iov[3])
 	return n;
 }
 
+/* Is the error one that says the socket cannot take sendfile(), not a write error? */
+static int
+is_sendfile_unsupported(int err)
+{
+	return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+/*
+ * One write of what is left of the unit. A frame in an arena goes out with
+ * sendfile(), so the kernel queues its pages rather than a copy: the head first with
+ * MSG_MORE (it rides in the frame's first segment), then the frame, then the tail.
+ * Anything else goes out with one sendmsg() of the three pieces.
+ */
+static ssize_t
+write_some(struct fr_sub *sub)
+{
+	const struct fr_frame *f = sub->sending;
+
+	if (f == NULL || !fr_frame_in_arena(f) || sub->is_sendfile_off) {
+		struct iovec iov[3];
+		struct msghdr msg = { .msg_iov = iov };
+
+		msg.msg_iovlen = (size_t)unit_iov(sub, iov);
+		return sendmsg(sub->fd, &msg, MSG_NOSIGNAL);
+	}
+	size_t off = sub->offset;
+	if (off < sub->head_len)
+		return send(sub->fd, sub->head + off, sub->head_len - off,
+		    MSG_NOSIGNAL | MSG_MORE);
+	off -= sub->head_len;
+	if (off < f->len) {
+		off_t pos = fr_frame_offset(f) + (off_t)off;
+		ssize_t n = sendfile(sub->fd, fr_frame_fd(f), &pos, f->len - off);
+
+		if (n == 0)	/* past the end of the file: cannot happen, must not spin */
+			errno = EIO, n = -1;
+		if (n < 0 && is_sendfile_unsupported(errno)) {
+			/* The bytes are mapped: the same unit goes on with sendmsg(). */
+			sub->is_sendfile_off = 1;
+			return write_some(sub);
+		}
+		return n;
+	}
+	off -= f->len;
+	size_t tail_n;
+	const char *t = tail(sub, &tail_n);
+	return send(sub->fd, t + off, tail_n - off, MSG_NOSIGNAL);
+}
+
 /* Writes until EAGAIN, nothing left, or the per-event budget is spent. */
 static void
 flush(struct fr_sub *sub)
@@ -199,11 +254,7 @@ flush(struct fr_sub *sub)
 	size_t budget = SUB_MAX_BYTES_PER_EVENT;
 
 	while (is_busy(sub)) {
-		struct iovec iov[3];
-		struct msghdr msg = { .msg_iov = iov };
-
-		msg.msg_iovlen = (size_t)unit_iov(sub, iov);
-		ssize_t n = sendmsg(sub->fd, &msg, MSG_NOSIGNAL);
+		ssize_t n = write_some(sub);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -288,8 +339,11 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params)
 {
 	struct fr_sub *sub;
+	size_t head_max = params->protocol == FR_SUB_RAW && params->preamble_len == 0 ?
+	    0 : FR_SUB_HEAD_MAX;
 
-	if (params->preamble_len > FR_SUB_HEAD_MAX || (sub = calloc(1, sizeof *sub)) == NULL) {
+	if (params->preamble_len > FR_SUB_HEAD_MAX ||
+	    (sub = calloc(1, sizeof *sub + head_max)) == NULL) {
 		close(fd);
 		return NULL;
 	}

@@ -316,12 +316,14 @@ START_TEST(test_alloc_failure_leaves_others)
 END_TEST
 
 /*
- * A capacity so large that header + bytes overflows size_t is ENOMEM, not a small block
- * with a huge cap (which the builder would then write past).
+ * A capacity larger than any object can be (past PTRDIFF_MAX, up to where header + bytes
+ * would overflow size_t) is ENOMEM, not a small block with a huge cap (which the builder
+ * would then write past).
  */
 START_TEST(test_alloc_cap_overflow)
 {
-	const size_t caps[] = { SIZE_MAX, SIZE_MAX - sizeof(struct fr_frame) + 1 };
+	const size_t caps[] = { SIZE_MAX, SIZE_MAX - sizeof(struct fr_frame) + 1,
+		(size_t)PTRDIFF_MAX + 1 };
 
 	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
 		ck_assert_ptr_null(fr_frame_new(caps[i]));

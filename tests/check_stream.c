@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include <ev.h>
 
+#include "fr/arena.h"
 #include "fr/defer.h"
 #include "fr/frame.h"
 #include "fr/ingest.h"
@@ -373,6 +375,10 @@ capture_end(void)
 
 /* ---- fixture ---- */
 
+/* Published frames go to the stream's memfd arena and out with sendfile(), or, with
+ * the arena taken away, stay on the heap and go out with sendmsg(). */
+static bool is_heap_only;
+
 static void
 setup(void)
 {
@@ -382,6 +388,11 @@ setup(void)
 	fr_log_set_level(FR_LOG_ERROR);
 	stream = fr_stream_new("test");
 	ck_assert_ptr_nonnull(stream);
+	ck_assert_ptr_nonnull(stream->arena);	/* memfd_create works here */
+	if (is_heap_only) {
+		fr_arena_free(stream->arena);
+		stream->arena = NULL;
+	}
 	ingest = NULL;
 	n_peers = 0;
 	n_owned_bytes = 0;
@@ -389,6 +400,13 @@ setup(void)
 	ingest_max_frame_bytes = 8 * 1024 * 1024;
 	ingest_validate = 0;
 	ingest_idle_timeout_s = 0;
+}
+
+static void
+setup_heap_only(void)
+{
+	is_heap_only = true;
+	setup();
 }
 
 static void
@@ -401,6 +419,7 @@ teardown(void)
 		fclose(captured);
 	}
 	fr_frame_fail_alloc_after(0);
+	fr_arena_fail_alloc_after(0);
 	fr_ingest_free(ingest);
 	fr_stream_free(stream);
 	fr_defer_fini();
@@ -416,6 +435,9 @@ teardown(void)
 	ev_loop_destroy(loop);
 	fr_validate_fini();
 	fr_log_set_level(FR_LOG_INFO);
+	/* Every frame is gone, so every arena file is closed. */
+	ck_assert_uint_eq(fr_arena_open_files(), 0);
+	is_heap_only = false;
 }
 
 /* ---- the latest slot ---- */
@@ -822,13 +844,15 @@ pace_cb(struct ev_loop *l, ev_timer *w, int revents)
 START_TEST(test_timeout_progress_keeps_alive)
 {
 	struct peer *px;
-	struct fr_frame *a = make_frame(128 * 1024, 1);
+	struct fr_frame *a = make_frame(192 * 1024, 1);
 	ev_timer pace;
 
 	add_sub(&px, 0.3, true, false);
 	px->max_per_read = 4096;
 	paced = px;
-	ev_timer_init(&pace, pace_cb, 0.02, 0.02);
+	/* sendfile() to an AF_UNIX socket queues 64 KiB at a time whatever SO_SNDBUF
+	 * says, so the peer must take that in less than the timeout: 0.16 s. */
+	ev_timer_init(&pace, pace_cb, 0.01, 0.01);
 	ev_timer_start(loop, &pace);
 	publish(a);
 	WAIT_UNTIL(px->got.len == a->len && stream->counters.frames_out == 1);
@@ -1374,6 +1398,43 @@ expect_part(struct bytes *want, const struct fr_frame *f)
 	bytes_add(want, "\r\n--" FR_SUB_BOUNDARY "\r\n", sizeof FR_SUB_BOUNDARY + 5);
 }
 
+/*
+ * The arena has no room for one frame: that frame goes out from the heap with
+ * sendmsg(), the frames around it from the arena with sendfile(), byte-identical, to
+ * a raw and a multipart subscriber with small buffers (so each unit is written in
+ * pieces, and the multipart parts mix both paths).
+ */
+START_TEST(test_multipart_arena_full_falls_back)
+{
+	const struct fr_sub_params mp = {
+		.protocol = FR_SUB_MULTIPART,
+		.preamble = test_preamble,
+		.preamble_len = sizeof test_preamble - 1,
+	};
+	struct bytes want = { 0 };
+	struct fr_frame *f[3];
+	struct peer *raw, *http;
+
+	add_sub(&raw, 10, true, true);
+	add_sub_as(&http, 10, true, true, &mp);
+	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	for (unsigned i = 0; i < 3; i++) {
+		f[i] = make_frame(BIG_FRAME + i, i + 40);
+		if (i == 1)
+			fr_arena_fail_alloc_after(1);
+		publish(f[i]);
+		ck_assert_int_eq(fr_frame_in_arena(f[i]), !is_heap_only && i != 1);
+		WAIT_UNTIL(stream->counters.frames_out == 2 * (i + 1));
+		expect_part(&want, f[i]);
+	}
+	WAIT_UNTIL(raw->got.len == 3 * BIG_FRAME + 3 && http->got.len == want.len);
+	assert_got(raw, f, 3);
+	ck_assert_uint_eq(http->got.len, want.len);
+	ck_assert_mem_eq(http->got.p, want.p, want.len);
+	bytes_free(&want);
+}
+END_TEST
+
 START_TEST(test_multipart_parts)
 {
 	struct fr_frame *a = make_frame(3000, 1), *b = make_frame(200000, 2);
@@ -1499,21 +1560,27 @@ START_TEST(test_ingest_idle_producer)
 }
 END_TEST
 
+/* Which fixture loop_tcase() gives the test cases it makes. */
+static bool is_heap_only_suite;
+
 static TCase *
 loop_tcase(Suite *s, const char *name)
 {
 	TCase *tc = tcase_create(name);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, is_heap_only_suite ? setup_heap_only : setup, teardown);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tc;
 }
 
+/* The whole suite, with frames sent from the arena or (heap_only) from the heap. */
 static Suite *
-stream_suite(void)
+stream_suite(bool heap_only)
 {
-	Suite *s = suite_create("stream");
+	Suite *s = suite_create(heap_only ? "stream (heap, sendmsg)" : "stream (arena, sendfile)");
+
+	is_heap_only_suite = heap_only;
 	TCase *tc;
 
 	tc = loop_tcase(s, "latest");
@@ -1537,6 +1604,7 @@ stream_suite(void)
 
 	tc = loop_tcase(s, "multipart");
 	tcase_add_test(tc, test_multipart_parts);
+	tcase_add_test(tc, test_multipart_arena_full_falls_back);
 	tcase_add_test(tc, test_multipart_latest_first);
 	tcase_add_test(tc, test_multipart_fps_cap);
 	tcase_add_test(tc, test_multipart_advance_headers);
@@ -1571,7 +1639,11 @@ stream_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(stream_suite());
+	/* As main.c does: sendfile() cannot take MSG_NOSIGNAL. */
+	signal(SIGPIPE, SIG_IGN);
+	SRunner *sr = srunner_create(stream_suite(false));
+
+	srunner_add_suite(sr, stream_suite(true));
 
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -24,17 +24,22 @@ enum fr_drop_reason {
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_frame *latest;	/* a reference, or NULL before the first frame */
+	struct fr_arena *arena;		/* published frames go here; NULL: they stay on the heap */
 	struct fr_list subs;
 	struct fr_stream_counters counters;
 	struct fr_ratelimit drop_log[FR_DROP_REASONS];
 	struct fr_ratelimit garbage_log;
+	struct fr_ratelimit arena_log;
 	uint64_t next_seq;
 	double fps_window_at;		/* input fps: start of the current window */
 	uint64_t fps_window_frames;	/* frames since then */
 	double input_fps;		/* over the last complete window */
 };
 
-/* A stream with no frame and no subscribers. NULL on ENOMEM. */
+/*
+ * A stream with no frame and no subscribers. NULL on ENOMEM. Without a memfd arena
+ * (no memfd_create) it still works, sending frames from the heap.
+ */
 struct fr_stream *fr_stream_new(const char *name);
 
 /* Closes every subscriber and drops the latest frame. NULL does nothing. */
@@ -42,6 +47,8 @@ void fr_stream_free(struct fr_stream *s);
 
 /*
  * Makes f (borrowed, sealed) the latest frame and offers it to every subscriber.
+ * First moves f's bytes into the stream's arena (fr_frame_store(): f->data changes,
+ * the bytes do not), unless they are there already or the arena is out of room.
  * May close subscribers that fail to write; never frees them.
  */
 void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
