@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fr/failpoint.h"
@@ -46,6 +47,7 @@ fr_frame_new(size_t cap)
 	f->received_at = 0;
 	f->width = f->height = 0;
 	f->span = (struct fr_arena_span){ .file = NULL };
+	f->stored_before = f->stored_after = 0;
 	return f;
 }
 
@@ -72,15 +74,37 @@ fr_frame_seal(struct fr_frame *f, size_t len)
 }
 
 int
-fr_frame_store(struct fr_frame *f, struct fr_arena *a)
+fr_frame_store(struct fr_frame *f, struct fr_arena *a, const struct fr_frame_wrap *wrap)
 {
+	static const struct fr_frame_wrap none;
+
 	assert(f->is_sealed && !fr_frame_in_arena(f));
-	if (fr_arena_alloc(a, f->len, &f->span) < 0)
+	if (wrap == NULL)
+		wrap = &none;
+	size_t total = wrap->before_len + f->len + wrap->after_len;
+	if (fr_arena_alloc(a, total, &f->span) < 0)
 		return -1;
-	/* pwrite(), not a copy through the mapping: no page faults, no zeroing of
+	/* pwritev(), not a copy through the mapping: no page faults, no zeroing of
 	 * each new page, no mapping to tear down when the span is punched. */
-	for (size_t done = 0; done < f->len;) {
-		ssize_t n = pwrite(fr_arena_span_fd(&f->span), f->data + done, f->len - done,
+	struct iovec iov[3] = {
+		{ (void *)wrap->before, wrap->before_len },
+		{ f->data, f->len },
+		{ (void *)wrap->after, wrap->after_len },
+	};
+	size_t done = 0;
+	while (done < total) {
+		size_t skip = done;
+		int first = 0;
+
+		while (skip >= iov[first].iov_len && first < 2)
+			skip -= iov[first++].iov_len;
+		struct iovec rest[3];
+		int n_rest = 0;
+		for (int i = first; i < 3; i++)
+			rest[n_rest++] = iov[i];
+		rest[0].iov_base = (char *)rest[0].iov_base + skip;
+		rest[0].iov_len -= skip;
+		ssize_t n = pwritev(fr_arena_span_fd(&f->span), rest, n_rest,
 		    f->span.off + (off_t)done);
 		if (n <= 0) {
 			fr_arena_release(&f->span);
@@ -89,7 +113,9 @@ fr_frame_store(struct fr_frame *f, struct fr_arena *a)
 		done += (size_t)n;
 	}
 	free(f->data);
-	f->data = f->span.p;
+	f->stored_before = wrap->before_len;
+	f->stored_after = wrap->after_len;
+	f->data = f->span.p + f->stored_before;
 	f->cap = f->len;
 	return 0;
 }

@@ -78,8 +78,14 @@ void
 fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 {
 	/* One copy per frame, so that each subscriber's is the kernel's page reference
-	 * rather than a copy; on failure the frame is sent from the heap instead. */
-	if (s->arena != NULL && !fr_frame_in_arena(f) && fr_frame_store(f, s->arena) < 0) {
+	 * rather than a copy; on failure the frame is sent from the heap instead. The
+	 * multipart framing goes around it, so an HTTP part is one sendfile() too. */
+	char head[128];
+	struct fr_frame_wrap wrap = { .before = head };
+
+	wrap.before_len = fr_sub_part_head(head, sizeof head, f->len);
+	wrap.after = fr_sub_part_tail(&wrap.after_len);
+	if (s->arena != NULL && !fr_frame_in_arena(f) && fr_frame_store(f, s->arena, &wrap) < 0) {
 		uint64_t suppressed;
 
 		if (fr_ratelimit_allow(&s->arena_log, f->received_at, &suppressed))

@@ -36,6 +36,7 @@
  * followed by it at once; Firefox goes by Content-Length. */
 static const char multipart_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n";
 static const char advance_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS;
+_Static_assert(sizeof multipart_tail < sizeof advance_tail, "multipart_tail starts advance_tail");
 
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
@@ -106,8 +107,23 @@ begin_frame(struct fr_sub *sub, struct fr_frame *f)
 	sub->offset = 0;
 	sub->head_len = 0;
 	if (sub->params.protocol == FR_SUB_MULTIPART)
-		sub->head_len = (size_t)snprintf(sub->head, FR_SUB_HEAD_MAX,
-		    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", f->len);
+		sub->head_len = fr_sub_part_head(sub->head, FR_SUB_HEAD_MAX, f->len);
+}
+
+size_t
+fr_sub_part_head(char *buf, size_t cap, size_t frame_len)
+{
+	int n = snprintf(buf, cap, "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
+	    frame_len);
+
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+const char *
+fr_sub_part_tail(size_t *len)
+{
+	*len = sizeof advance_tail - 1;
+	return advance_tail;
 }
 
 /*
@@ -206,45 +222,48 @@ is_sendfile_unsupported(int err)
 }
 
 /*
- * One write of what is left of the unit. A frame in an arena goes out with
- * sendfile(), so the kernel queues its pages rather than a copy: the head first with
- * MSG_MORE (it rides in the frame's first segment), then the frame, then the tail.
- * Anything else goes out with one sendmsg() of the three pieces.
+ * True if the unit lies whole in the arena: the frame with, stored around it, this
+ * subscriber's part head (FR_SUB_MULTIPART: made by the same fr_sub_part_head) and
+ * tail (a prefix of fr_sub_part_tail, which stream.c stores after every frame).
+ */
+static int
+is_unit_in_arena(const struct fr_sub *sub, size_t tail_n)
+{
+	const struct fr_frame *f = sub->sending;
+
+	return f != NULL && fr_frame_in_arena(f) && !sub->is_sendfile_off &&
+	    (sub->head_len == 0 || sub->head_len == f->stored_before) &&
+	    tail_n <= f->stored_after;
+}
+
+/*
+ * One write of what is left of the unit. A unit in the arena goes out with one
+ * sendfile(), head, frame and tail together, so the kernel queues the frame's pages
+ * rather than a copy; anything else with one sendmsg() of the three pieces.
  */
 static ssize_t
 write_some(struct fr_sub *sub)
 {
-	const struct fr_frame *f = sub->sending;
+	size_t tail_n = tail_len(sub);
 
-	if (f == NULL || !fr_frame_in_arena(f) || sub->is_sendfile_off) {
-		struct iovec iov[3];
-		struct msghdr msg = { .msg_iov = iov };
-
-		msg.msg_iovlen = (size_t)unit_iov(sub, iov);
-		return sendmsg(sub->fd, &msg, MSG_NOSIGNAL);
-	}
-	size_t off = sub->offset;
-	if (off < sub->head_len)
-		return send(sub->fd, sub->head + off, sub->head_len - off,
-		    MSG_NOSIGNAL | MSG_MORE);
-	off -= sub->head_len;
-	if (off < f->len) {
-		off_t pos = fr_frame_offset(f) + (off_t)off;
-		ssize_t n = sendfile(sub->fd, fr_frame_fd(f), &pos, f->len - off);
+	if (is_unit_in_arena(sub, tail_n)) {
+		const struct fr_frame *f = sub->sending;
+		size_t unit_len = sub->head_len + f->len + tail_n;
+		off_t pos = fr_frame_offset(f) - (off_t)sub->head_len + (off_t)sub->offset;
+		ssize_t n = sendfile(sub->fd, fr_frame_fd(f), &pos, unit_len - sub->offset);
 
 		if (n == 0)	/* past the end of the file: cannot happen, must not spin */
 			errno = EIO, n = -1;
-		if (n < 0 && is_sendfile_unsupported(errno)) {
-			/* The bytes are mapped: the same unit goes on with sendmsg(). */
-			sub->is_sendfile_off = 1;
-			return write_some(sub);
-		}
-		return n;
+		if (n >= 0 || !is_sendfile_unsupported(errno))
+			return n;
+		/* The bytes are mapped: the same unit goes on with sendmsg(). */
+		sub->is_sendfile_off = 1;
 	}
-	off -= f->len;
-	size_t tail_n;
-	const char *t = tail(sub, &tail_n);
-	return send(sub->fd, t + off, tail_n - off, MSG_NOSIGNAL);
+	struct iovec iov[3];
+	struct msghdr msg = { .msg_iov = iov };
+
+	msg.msg_iovlen = (size_t)unit_iov(sub, iov);
+	return sendmsg(sub->fd, &msg, MSG_NOSIGNAL);
 }
 
 /* Writes until EAGAIN, nothing left, or the per-event budget is spent. */

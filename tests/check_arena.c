@@ -213,7 +213,7 @@ START_TEST(test_frame_store)
 	memcpy(want, f->data, sizeof want);
 	fr_frame_seal(f, sizeof want);
 	ck_assert(!fr_frame_in_arena(f));
-	ck_assert_int_eq(fr_frame_store(f, a), 0);
+	ck_assert_int_eq(fr_frame_store(f, a, NULL), 0);
 	ck_assert(fr_frame_in_arena(f));
 	ck_assert_uint_eq(f->len, sizeof want);
 	ck_assert_mem_eq(f->data, want, sizeof want);
@@ -231,6 +231,35 @@ START_TEST(test_frame_store)
 }
 END_TEST
 
+/* The wrap's bytes lie just around the frame, so one read (one sendfile) gets all three. */
+START_TEST(test_frame_store_wrapped)
+{
+	static const char before[] = "Content-Length: 70000\r\n\r\n", after[] = "\r\n--b\r\n";
+	const struct fr_frame_wrap wrap = { before, after, sizeof before - 1, sizeof after - 1 };
+	struct fr_arena *a = fr_arena_new(0);
+	struct fr_frame *f = fr_frame_new(70000);
+	static uint8_t want[sizeof before - 1 + 70000 + sizeof after - 1], got[sizeof want];
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(f);
+	fill(f->data, 70000, 7);
+	memcpy(want, before, sizeof before - 1);
+	memcpy(want + sizeof before - 1, f->data, 70000);
+	memcpy(want + sizeof before - 1 + 70000, after, sizeof after - 1);
+	fr_frame_seal(f, 70000);
+	ck_assert_int_eq(fr_frame_store(f, a, &wrap), 0);
+	ck_assert_uint_eq(f->stored_before, sizeof before - 1);
+	ck_assert_uint_eq(f->stored_after, sizeof after - 1);
+	ck_assert_mem_eq(f->data, want + sizeof before - 1, 70000);
+	ck_assert_int_eq(pread(fr_frame_fd(f), got, sizeof got,
+	    fr_frame_offset(f) - (off_t)f->stored_before), (ssize_t)sizeof got);
+	ck_assert_mem_eq(got, want, sizeof want);
+	fr_frame_unref(f);
+	fr_arena_free(a);
+	ck_assert_uint_eq(fr_arena_open_files(), 0);
+}
+END_TEST
+
 START_TEST(test_frame_store_failure_keeps_heap)
 {
 	struct fr_arena *a = fr_arena_new(0);
@@ -242,7 +271,7 @@ START_TEST(test_frame_store_failure_keeps_heap)
 	fr_frame_seal(f, 100);
 	uint8_t *heap = f->data;
 	fr_arena_fail_alloc_after(1);
-	ck_assert_int_eq(fr_frame_store(f, a), -1);
+	ck_assert_int_eq(fr_frame_store(f, a, NULL), -1);
 	ck_assert(!fr_frame_in_arena(f));
 	ck_assert_ptr_eq(f->data, heap);
 	uint8_t want[100];
@@ -275,6 +304,7 @@ arena_suite(void)
 	tc = tcase_create("frames");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_frame_store);
+	tcase_add_test(tc, test_frame_store_wrapped);
 	tcase_add_test(tc, test_frame_store_failure_keeps_heap);
 	suite_add_tcase(s, tc);
 	return s;

@@ -23,6 +23,14 @@ struct fr_frame {
 	int width, height;	/* from --validate, 0 when unknown */
 	uint8_t *data;		/* on the heap, or in span after fr_frame_store() */
 	struct fr_arena_span span;	/* span.file is NULL while on the heap */
+	size_t stored_before;	/* in the span: bytes stored just before data[] */
+	size_t stored_after;	/* and just after data[len - 1] */
+};
+
+/* Bytes stored around a frame in the arena (see fr_frame_store). */
+struct fr_frame_wrap {
+	const void *before, *after;
+	size_t before_len, after_len;
 };
 
 /* A writable frame with room for cap bytes and one reference. NULL on ENOMEM. */
@@ -38,12 +46,15 @@ struct fr_frame *fr_frame_grow(struct fr_frame *f, size_t new_cap);
 void fr_frame_seal(struct fr_frame *f, size_t len);
 
 /*
- * Moves a sealed frame's bytes into the arena (one pwrite()) and frees the heap bytes;
- * f->data then points into the arena's mapping and fr_frame_in_arena() is true. Only
- * before the frame is shared: nobody may hold f->data. Returns -1 (errno set, frame
- * unchanged and still usable from the heap) when the arena has no room.
+ * Moves a sealed frame's bytes into the arena (one pwritev()), with wrap's bytes
+ * right before and after them (NULL: none), and frees the heap bytes; f->data then
+ * points into the arena's mapping and fr_frame_in_arena() is true. So a subscriber
+ * that frames each frame with those bytes (multipart part headers and boundary)
+ * sends a whole part with one sendfile(). Only before the frame is shared: nobody may
+ * hold f->data. Returns -1 (errno set, frame unchanged and still usable from the
+ * heap) when the arena has no room.
  */
-int fr_frame_store(struct fr_frame *f, struct fr_arena *a);
+int fr_frame_store(struct fr_frame *f, struct fr_arena *a, const struct fr_frame_wrap *wrap);
 
 /* True when the bytes can be sendfile()d: fr_frame_fd() at fr_frame_offset(). */
 static inline int
@@ -58,10 +69,11 @@ fr_frame_fd(const struct fr_frame *f)
 	return fr_arena_span_fd(&f->span);
 }
 
+/* Where data[0] is in fr_frame_fd(); the wrap's bytes are just around it. */
 static inline off_t
 fr_frame_offset(const struct fr_frame *f)
 {
-	return f->span.off;
+	return f->span.off + (off_t)f->stored_before;
 }
 
 struct fr_frame *fr_frame_ref(struct fr_frame *f);

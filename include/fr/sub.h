@@ -53,6 +53,16 @@ struct fr_sub_params {
 };
 
 /*
+ * The bytes around each frame of a multipart subscriber, for storing with the frame
+ * (fr_frame_store) so that one sendfile() sends a whole part. fr_sub_part_head writes
+ * the part's headers for a frame of frame_len bytes into buf and returns their length
+ * (0 if cap is too small); fr_sub_part_tail is the boundary and the next part's
+ * headers, of which FR_SUB_MULTIPART subscribers send the boundary only.
+ */
+size_t fr_sub_part_head(char *buf, size_t cap, size_t frame_len);
+const char *fr_sub_part_tail(size_t *len);
+
+/*
  * Takes ownership of fd (a connected, non-blocking socket), starts watching it and
  * queues the preamble; nothing is written before fr_sub_start(). Returns NULL on
  * ENOMEM or an oversize preamble, after closing fd.
