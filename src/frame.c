@@ -91,26 +91,24 @@ fr_frame_store(struct fr_frame *f, struct fr_arena *a, const struct fr_frame_wra
 		{ f->data, f->len },
 		{ (void *)wrap->after, wrap->after_len },
 	};
-	size_t done = 0;
-	while (done < total) {
-		size_t skip = done;
-		int first = 0;
+	struct iovec *left = iov;
+	int n_left = 3;
+	off_t at = f->span.off;
+	while (n_left > 0) {
+		ssize_t n = pwritev(fr_arena_span_fd(&f->span), left, n_left, at);
 
-		while (skip >= iov[first].iov_len && first < 2)
-			skip -= iov[first++].iov_len;
-		struct iovec rest[3];
-		int n_rest = 0;
-		for (int i = first; i < 3; i++)
-			rest[n_rest++] = iov[i];
-		rest[0].iov_base = (char *)rest[0].iov_base + skip;
-		rest[0].iov_len -= skip;
-		ssize_t n = pwritev(fr_arena_span_fd(&f->span), rest, n_rest,
-		    f->span.off + (off_t)done);
-		if (n <= 0) {
+		if (n < 0 || (n == 0 && left->iov_len > 0)) {
 			fr_arena_release(&f->span);
 			return -1;
 		}
-		done += (size_t)n;
+		at += n;
+		/* Step past what was written: whole pieces, then into the next one. */
+		for (; n_left > 0 && (size_t)n >= left->iov_len; left++, n_left--)
+			n -= (ssize_t)left->iov_len;
+		if (n_left > 0) {
+			left->iov_base = (char *)left->iov_base + n;
+			left->iov_len -= (size_t)n;
+		}
 	}
 	free(f->data);
 	f->stored_before = wrap->before_len;

@@ -74,24 +74,32 @@ fr_stream_input_fps(const struct fr_stream *s, double now)
 	return s->input_fps;
 }
 
+/*
+ * One copy per frame, so that each subscriber's is the kernel's page reference
+ * rather than a copy; on failure the frame is sent from the heap instead. The
+ * multipart framing goes around it, so an HTTP part is one sendfile() too.
+ */
+static void
+store_in_arena(struct fr_stream *s, struct fr_frame *f)
+{
+	char head[128];
+	struct fr_frame_wrap wrap = { .before = head };
+	uint64_t suppressed;
+
+	if (s->arena == NULL || fr_frame_in_arena(f))
+		return;
+	wrap.before_len = fr_sub_part_head(head, sizeof head, f->len);
+	wrap.after = fr_sub_part_tail(&wrap.after_len);
+	if (fr_frame_store(f, s->arena, &wrap) < 0 &&
+	    fr_ratelimit_allow(&s->arena_log, f->received_at, &suppressed))
+		log_warn("stream %s: sending frame %llu from the heap%s: memfd arena", s->name,
+		    (unsigned long long)s->next_seq, suppressed_note(suppressed));
+}
+
 void
 fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 {
-	/* One copy per frame, so that each subscriber's is the kernel's page reference
-	 * rather than a copy; on failure the frame is sent from the heap instead. The
-	 * multipart framing goes around it, so an HTTP part is one sendfile() too. */
-	char head[128];
-	struct fr_frame_wrap wrap = { .before = head };
-
-	wrap.before_len = fr_sub_part_head(head, sizeof head, f->len);
-	wrap.after = fr_sub_part_tail(&wrap.after_len);
-	if (s->arena != NULL && !fr_frame_in_arena(f) && fr_frame_store(f, s->arena, &wrap) < 0) {
-		uint64_t suppressed;
-
-		if (fr_ratelimit_allow(&s->arena_log, f->received_at, &suppressed))
-			log_warn("stream %s: sending frame %llu from the heap%s: memfd arena",
-			    s->name, (unsigned long long)s->next_seq, suppressed_note(suppressed));
-	}
+	store_in_arena(s, f);
 	f->seq = s->next_seq++;
 	update_fps(s, f->received_at);
 	s->counters.frames_in++;

@@ -4,8 +4,8 @@
  * newest frame when it falls behind, and is cut when it stops making progress.
  * What goes out is a sequence of units: a small head (the preamble, a multipart
  * part header), the frame bytes, and a tail (the next boundary). A frame in a memfd
- * arena goes out with sendfile() (head and tail around it with send()), any other
- * with one sendmsg() from where the pieces lie. It watches for writability only while
+ * arena is stored with its head and tail around it and goes out with one sendfile(),
+ * any other with one sendmsg() from where the pieces lie. It watches for writability only while
  * a write is blocked; a subscriber that keeps up is written to straight from
  * fr_sub_offer().
  */
@@ -97,6 +97,13 @@ tail_len(const struct fr_sub *sub)
 
 	tail(sub, &len);
 	return len;
+}
+
+/* Bytes in the unit being written: head, frame, tail. */
+static size_t
+unit_len(const struct fr_sub *sub)
+{
+	return sub->head_len + (sub->sending != NULL ? sub->sending->len : 0) + tail_len(sub);
 }
 
 /* Makes f (a reference the caller hands over) the unit being written. */
@@ -227,13 +234,13 @@ is_sendfile_unsupported(int err)
  * tail (a prefix of fr_sub_part_tail, which stream.c stores after every frame).
  */
 static int
-is_unit_in_arena(const struct fr_sub *sub, size_t tail_n)
+is_unit_in_arena(const struct fr_sub *sub)
 {
 	const struct fr_frame *f = sub->sending;
 
 	return f != NULL && fr_frame_in_arena(f) && !sub->is_sendfile_off &&
 	    (sub->head_len == 0 || sub->head_len == f->stored_before) &&
-	    tail_n <= f->stored_after;
+	    tail_len(sub) <= f->stored_after;
 }
 
 /*
@@ -244,13 +251,10 @@ is_unit_in_arena(const struct fr_sub *sub, size_t tail_n)
 static ssize_t
 write_some(struct fr_sub *sub)
 {
-	size_t tail_n = tail_len(sub);
-
-	if (is_unit_in_arena(sub, tail_n)) {
+	if (is_unit_in_arena(sub)) {
 		const struct fr_frame *f = sub->sending;
-		size_t unit_len = sub->head_len + f->len + tail_n;
 		off_t pos = fr_frame_offset(f) - (off_t)sub->head_len + (off_t)sub->offset;
-		ssize_t n = sendfile(sub->fd, fr_frame_fd(f), &pos, unit_len - sub->offset);
+		ssize_t n = sendfile(sub->fd, fr_frame_fd(f), &pos, unit_len(sub) - sub->offset);
 
 		if (n == 0)	/* past the end of the file: cannot happen, must not spin */
 			errno = EIO, n = -1;
@@ -288,9 +292,7 @@ flush(struct fr_sub *sub)
 		sub->counters.bytes_sent += (uint64_t)n;
 		sub->params.stream_counters->bytes_out += (uint64_t)n;
 		sub->last_progress_at = ev_now(sub->loop);
-		size_t unit_len = sub->head_len + tail_len(sub) +
-		    (sub->sending != NULL ? sub->sending->len : 0);
-		if (sub->offset == unit_len)
+		if (sub->offset == unit_len(sub))
 			finish_unit(sub);
 		if ((size_t)n >= budget && is_busy(sub)) {
 			wait_writable(sub);
