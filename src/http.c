@@ -716,14 +716,11 @@ refuse(struct fr_http *h, int fd, const struct fr_addr *peer)
 	    "Content-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
 	    "503: --max-clients limit reached\n";
 	_Static_assert(sizeof "503: --max-clients limit reached\n" - 1 == 33, "Content-Length");
-	uint64_t suppressed;
 
 	(void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-	if (fr_ratelimit_allow(&h->refused_log, ev_now(h->loop), &suppressed))
-		log_warnx("http: refused %s: --max-clients %u reached (%llu more refused since "
-		    "the last message)", peer->text, h->params.max_clients,
-		    (unsigned long long)suppressed);
+	fr_log_limited(&h->refused_log, ev_now(h->loop), FR_LOG_WARN,
+	    "http: refused %s: --max-clients %u reached", peer->text, h->params.max_clients);
 }
 
 static void

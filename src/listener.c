@@ -38,18 +38,10 @@ struct fr_listener {
 static void
 deny(struct fr_listener *l, int fd, const struct fr_addr *peer)
 {
-	uint64_t suppressed;
-	char more[96] = "";
-
 	close(fd);
 	(*l->denied)++;
-	if (!fr_ratelimit_allow(&l->denied_log, ev_now(l->loop), &suppressed))
-		return;
-	if (suppressed > 0)
-		snprintf(more, sizeof more, " (%llu more denied since the last message)",
-		    (unsigned long long)suppressed);
-	log_warnx("%s %s: denied %s (not in --allow)%s", l->option, l->addr.text, peer->text,
-	    more);
+	fr_log_limited(&l->denied_log, ev_now(l->loop), FR_LOG_WARN,
+	    "%s %s: denied %s (not in --allow)", l->option, l->addr.text, peer->text);
 }
 
 static void
@@ -65,7 +57,6 @@ static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct fr_listener *l = FR_CONTAINER_OF(w, struct fr_listener, io);
-	uint64_t suppressed;
 
 	(void)revents;
 	for (int i = 0; i < LISTENER_ACCEPTS_PER_EVENT; i++) {
@@ -83,9 +74,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		if (fr_ratelimit_allow(&l->pause_log, ev_now(loop), &suppressed))
-			log_warn("%s %s: accept paused for %.1fs", l->option, l->addr.text,
-			    LISTENER_PAUSE_S);
+		fr_log_limited(&l->pause_log, ev_now(loop), FR_LOG_WARN,
+		    "%s %s: accept paused for %.1fs: %s", l->option, l->addr.text,
+		    LISTENER_PAUSE_S, strerror(errno));
 		ev_io_stop(loop, &l->io);
 		ev_timer_set(&l->pause, LISTENER_PAUSE_S, 0.);
 		ev_timer_start(loop, &l->pause);

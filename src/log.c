@@ -113,19 +113,15 @@ fr_log_enabled(enum fr_log_level level)
 	return level <= log_level;
 }
 
-static void log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suffix)
-    __attribute__((format(printf, 2, 0)));
-
+/* Writes one message, with ": suffix" after it when suffix is not NULL. */
 static void
-log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suffix)
+log_emit(enum fr_log_level level, const char *msg, const char *suffix)
 {
 	static const int priorities[] = {
 		[FR_LOG_ERROR] = LOG_ERR, [FR_LOG_WARN] = LOG_WARNING,
 		[FR_LOG_INFO] = LOG_INFO, [FR_LOG_DEBUG] = LOG_DEBUG,
 	};
-	char msg[1024];
 
-	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (log_to_syslog && log_file == NULL) {
 		syslog(priorities[level], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
 		return;
@@ -137,8 +133,20 @@ log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suf
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(log_file != NULL ? log_file : stderr, "%s.%03ldZ %s: %s%s%s\n", when, ts.tv_nsec / 1000000L, level_names[level],
-	    msg, suffix ? ": " : "", suffix ? suffix : "");
+	fprintf(log_file != NULL ? log_file : stderr, "%s.%03ldZ %s: %s%s%s\n", when,
+	    ts.tv_nsec / 1000000L, level_names[level], msg, suffix ? ": " : "", suffix ? suffix : "");
+}
+
+static void log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suffix)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suffix)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	log_emit(level, msg, suffix);
 }
 
 #define LOG_BODY(level, suffix)                                 \
@@ -254,5 +262,24 @@ fr_ratelimit_allow(struct fr_ratelimit *rl, double now, uint64_t *suppressed)
 	rl->last_at = now;
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
+	return 1;
+}
+
+int
+fr_log_limited(struct fr_ratelimit *rl, double now, enum fr_log_level level, const char *fmt, ...)
+{
+	uint64_t suppressed;
+	char msg[1024];
+	va_list ap;
+
+	if (!fr_log_enabled(level) || !fr_ratelimit_allow(rl, now, &suppressed))
+		return 0;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (suppressed > 0 && n >= 0 && (size_t)n < sizeof msg)
+		snprintf(msg + n, sizeof msg - (size_t)n, " (%llu more suppressed)",
+		    (unsigned long long)suppressed);
+	log_emit(level, msg, NULL);
 	return 1;
 }

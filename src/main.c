@@ -75,15 +75,13 @@ on_subscriber(int fd, const struct fr_addr *peer, void *arg)
 {
 	struct stream_rt *rt = arg;
 	struct app *app = rt->app;
-	uint64_t suppressed;
 
 	if (total_clients(app) >= app->config.max_clients) {
 		close(fd);
 		rt->stream->counters.clients_refused++;
-		if (fr_ratelimit_allow(&rt->refused_log, ev_now(app->loop), &suppressed))
-			log_warnx("stream %s: refused subscriber %s: --max-clients %u reached "
-			    "(%llu more refused since the last message)", rt->stream->name,
-			    peer->text, app->config.max_clients, (unsigned long long)suppressed);
+		fr_log_limited(&rt->refused_log, ev_now(app->loop), FR_LOG_WARN,
+		    "stream %s: refused subscriber %s: --max-clients %u reached",
+		    rt->stream->name, peer->text, app->config.max_clients);
 		return;
 	}
 	struct fr_sub_params params = fr_stream_sub_params(rt->stream,

@@ -3,13 +3,12 @@
  * Streams: the latest slot and the fan-out. A stream reaches its subscribers only
  * through fr_sub_offer(); it never writes to a socket itself.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fr/stream.h"
-
-static const char *suppressed_note(uint64_t suppressed);
 
 static const char *const drop_names[FR_DROP_REASONS] = {
 	[FR_DROP_INVALID] = "invalid",
@@ -84,16 +83,15 @@ store_in_arena(struct fr_stream *s, struct fr_frame *f)
 {
 	char head[128];
 	struct fr_frame_wrap wrap = { .before = head };
-	uint64_t suppressed;
 
 	if (s->arena == NULL || fr_frame_in_arena(f))
 		return;
 	wrap.before_len = fr_sub_part_head(head, sizeof head, f->len);
 	wrap.after = fr_sub_part_tail(&wrap.after_len);
-	if (fr_frame_store(f, s->arena, &wrap) < 0 &&
-	    fr_ratelimit_allow(&s->arena_log, f->received_at, &suppressed))
-		log_warn("stream %s: sending frame %llu from the heap%s: memfd arena", s->name,
-		    (unsigned long long)s->next_seq, suppressed_note(suppressed));
+	if (fr_frame_store(f, s->arena, &wrap) < 0)
+		fr_log_limited(&s->arena_log, f->received_at, FR_LOG_WARN,
+		    "stream %s: sending frame %llu from the heap: memfd arena: %s", s->name,
+		    (unsigned long long)s->next_seq, strerror(errno));
 }
 
 void
@@ -142,24 +140,10 @@ fr_stream_sub_params(struct fr_stream *s, double timeout_s)
 	};
 }
 
-/* " (N more suppressed)", or "" when nothing was held back. */
-static const char *
-suppressed_note(uint64_t suppressed)
-{
-	static char note[48];
-
-	if (suppressed == 0)
-		return "";
-	snprintf(note, sizeof note, " (%llu more suppressed)", (unsigned long long)suppressed);
-	return note;
-}
-
 void
 fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t bytes,
     double now, const char *detail)
 {
-	uint64_t suppressed;
-
 	switch (reason) {
 	case FR_DROP_INVALID:
 		s->counters.dropped_invalid++;
@@ -173,22 +157,18 @@ fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t byte
 	default:
 		abort();
 	}
-	if (!fr_ratelimit_allow(&s->drop_log[reason], now, &suppressed))
-		return;
-	log_warnx("stream %s: dropped frame: %s, %zu bytes%s%s%s", s->name, drop_names[reason],
-	    bytes, detail ? ": " : "", detail ? detail : "", suppressed_note(suppressed));
+	fr_log_limited(&s->drop_log[reason], now, FR_LOG_WARN,
+	    "stream %s: dropped frame: %s, %zu bytes%s%s", s->name, drop_names[reason], bytes,
+	    detail ? ": " : "", detail ? detail : "");
 }
 
 void
 fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now)
 {
-	uint64_t suppressed;
-
 	s->counters.garbage_bytes += bytes;
-	if (!fr_ratelimit_allow(&s->garbage_log, now, &suppressed))
-		return;
-	log_warnx("stream %s: skipped %llu bytes outside any JPEG frame%s", s->name,
-	    (unsigned long long)bytes, suppressed_note(suppressed));
+	fr_log_limited(&s->garbage_log, now, FR_LOG_WARN,
+	    "stream %s: skipped %llu bytes outside any JPEG frame", s->name,
+	    (unsigned long long)bytes);
 }
 
 void

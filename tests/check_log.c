@@ -345,6 +345,28 @@ START_TEST(test_sink_errno_kept)
 }
 END_TEST
 
+/* One line a second per limiter; the next line that passes says how many were held
+ * back; a hidden level neither logs nor counts. */
+START_TEST(test_sink_limited)
+{
+	struct fr_ratelimit rl;
+
+	fr_ratelimit_init(&rl, 1.0);
+	fr_log_init(FR_LOG_INFO, 0);
+	capture_begin();
+	ck_assert_int_eq(fr_log_limited(&rl, 10.0, FR_LOG_WARN, "denied %s", "a"), 1);
+	ck_assert_int_eq(fr_log_limited(&rl, 10.2, FR_LOG_WARN, "denied %s", "b"), 0);
+	ck_assert_int_eq(fr_log_limited(&rl, 10.9, FR_LOG_WARN, "denied %s", "c"), 0);
+	ck_assert_int_eq(fr_log_limited(&rl, 11.0, FR_LOG_INFO, "denied %s", "d"), 1);
+	ck_assert_int_eq(fr_log_limited(&rl, 12.5, FR_LOG_DEBUG, "hidden"), 0);
+	ck_assert_int_eq(fr_log_limited(&rl, 12.5, FR_LOG_WARN, "denied %s", "e"), 1);
+	ck_assert_str_eq(capture_end(),
+	    "warn: denied a\n"
+	    "info: denied d (2 more suppressed)\n"
+	    "warn: denied e\n");
+}
+END_TEST
+
 /* The child's last words would only clutter the test log. */
 static void
 quiet_stderr(void)
@@ -404,6 +426,7 @@ log_suite(void)
 	tcase_add_test(tc, test_sink_lines);
 	tcase_add_test(tc, test_sink_levels);
 	tcase_add_test(tc, test_sink_errno_kept);
+	tcase_add_test(tc, test_sink_limited);
 	/* Exit tests need a child to exit in; CK_FORK=no (valgrind) skips them. */
 	const char *fork_mode = getenv("CK_FORK");
 	if (fork_mode == NULL || strcmp(fork_mode, "no") != 0) {

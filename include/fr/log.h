@@ -67,4 +67,13 @@ void fr_ratelimit_init(struct fr_ratelimit *rl, double interval_s);
  */
 int fr_ratelimit_allow(struct fr_ratelimit *rl, double now, uint64_t *suppressed);
 
+/*
+ * Logs one message at level, at most once per rl's interval; the messages held back
+ * in between are counted and the next one that passes ends with " (N more
+ * suppressed)". For lines that a peer's input or a flood of connections could
+ * repeat without bound. Returns 1 if it logged.
+ */
+int fr_log_limited(struct fr_ratelimit *rl, double now, enum fr_log_level level,
+    const char *fmt, ...) FR_PRINTF(4, 5);
+
 #endif /* FR_LOG_H */

@@ -6,7 +6,7 @@
 #     127.0.0.2 (a client may bind any of 127/8) are closed at once without a
 #     byte, counted in connections_denied (/stats, /metrics, SIGUSR1) and logged
 #     ("--listen ADDR: denied PEER (not in --allow)", at most once a second per
-#     listener, then "(N more denied since the last message)"); a denied producer
+#     listener, then "(N more suppressed)"); a denied producer
 #     moves no counter and replaces no one; a connected subscriber keeps getting
 #     frames throughout; unix: sockets are never filtered.
 #  3. Scopes: listen= filters only raw --listen, http= only --http; a bare
@@ -356,7 +356,7 @@ note "$logged log lines for 50 denied connections in $flood_ms ms"
 	fail "$logged log lines for 50 denied connections in $flood_ms ms: not limited to one a second"
 # One more denied connection now and then, until one is logged (a second or more
 # after the last line) with the count of those suppressed.
-more_denied() { deny_lines --listen "$LISTEN_PORT" | grep -cE '\([0-9]+ more denied since the last message\)'; }
+more_denied() { deny_lines --listen "$LISTEN_PORT" | grep -cE '\([0-9]+ more suppressed\)'; }
 more0=$(more_denied)
 _suppressed_reported() {
 	(($(more_denied) > more0)) && return 0
@@ -367,14 +367,14 @@ _suppressed_reported() {
 	return 1
 }
 wait_until "$FR_WAIT" "a log line saying how many were not logged" _suppressed_reported
-note "$(deny_lines --listen "$LISTEN_PORT" | grep 'more denied' | tail -n 1 | sed 's/.*warn: //')"
+note "$(deny_lines --listen "$LISTEN_PORT" | grep 'more suppressed' | tail -n 1 | sed 's/.*warn: //')"
 # Every denied connection on --listen is either logged or counted in a later line.
 logged=$(deny_lines --listen "$LISTEN_PORT" | wc -l)
-suppressed=$(deny_lines --listen "$LISTEN_PORT" | sed -nE 's/.*\(([0-9]+) more denied since the last message\).*/\1/p' |
+suppressed=$(deny_lines --listen "$LISTEN_PORT" | sed -nE 's/.*\(([0-9]+) more suppressed\).*/\1/p' |
 	awk '{ s += $1 } END { print s + 0 }')
 ((logged + suppressed == denied_listen)) ||
 	fail "--listen: $logged lines + $suppressed reported as suppressed != $denied_listen denied connections"
-note "--listen: $denied_listen denied = $logged log lines + $suppressed reported as 'more denied'"
+note "--listen: $denied_listen denied = $logged log lines + $suppressed reported as suppressed"
 wait_until "$FR_WAIT" "the subscriber to keep getting frames" has_frames "$T/keep.mjpeg" $((n + 5))
 expect_denied_count "$denied"
 wait_stat "$FR_WAIT" clients -eq 1
