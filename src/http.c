@@ -21,6 +21,7 @@
 #include "fr/http_parse.h"
 #include "fr/listener.h"
 #include "fr/log.h"
+#include "fr/multipart.h"
 #include "fr/page.h"
 #include "fr/sub.h"
 #include "fr/util.h"
@@ -244,10 +245,10 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 
 /* Sends a complete, ready-made response head with no body. */
 static void
-respond_head(struct conn *c, const char *head)
+respond_head(struct conn *c, const char *head, size_t len)
 {
 	begin_response(c);
-	fr_buf_append(&c->out, head, strlen(head));
+	fr_buf_append(&c->out, head, len);
 	send_response(c);
 }
 
@@ -403,23 +404,9 @@ fps_interval(const struct conn *c)
 
 static void conn_forget(struct conn *c);
 
-/* The response head of every /stream, then the first boundary line. */
-#define STREAM_HEAD                                                             \
-	"HTTP/1.1 200 OK\r\n"                                                   \
-	"Server: framerouter/" PACKAGE_VERSION "\r\n"                           \
-	"Content-Type: multipart/x-mixed-replace;boundary=" FR_SUB_BOUNDARY "\r\n" \
-	"Cache-Control: no-cache, no-store, must-revalidate\r\n"                \
-	"Pragma: no-cache\r\n"                                                  \
-	"Access-Control-Allow-Origin: *\r\n"                                    \
-	"Connection: close\r\n"                                                 \
-	"\r\n"
-
 static void
 serve_stream(struct conn *c, const char *name)
 {
-	static const char preamble[] = STREAM_HEAD "--" FR_SUB_BOUNDARY "\r\n";
-	static const char advance_preamble[] =
-	    STREAM_HEAD "--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS;
 	char flag[8];
 	int is_advance = fr_http_query_get(c->req.query, "advance_headers", flag, sizeof flag) ==
 	    FR_HTTP_QUERY_FOUND && strcmp(flag, "1") == 0;
@@ -441,15 +428,16 @@ serve_stream(struct conn *c, const char *name)
 	if (c->req.method == FR_HTTP_METHOD_HEAD) {
 		/* The head a GET gets, without the endless body: no Content-Length,
 		 * the body would end when the connection does (RFC 9110 8.6). */
+		size_t len;
+		const char *head = fr_multipart_response_head(&len);
+
 		c->close_after = 1;
-		respond_head(c, STREAM_HEAD);
+		respond_head(c, head, len);
 		return;
 	}
 	struct fr_sub_params params = fr_stream_sub_params(e->stream,
 	    c->http->params.client_timeout_s);
 	params.protocol = is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART;
-	params.preamble = is_advance ? advance_preamble : preamble;
-	params.preamble_len = is_advance ? sizeof advance_preamble - 1 : sizeof preamble - 1;
 	params.min_interval_s = interval;
 	int fd = c->fd;
 	struct fr_addr peer = c->peer;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fr/multipart.h"
 #include "fr/stream.h"
 
 static const char *const drop_names[FR_DROP_REASONS] = {
@@ -81,13 +82,12 @@ fr_stream_input_fps(const struct fr_stream *s, double now)
 static void
 store_in_arena(struct fr_stream *s, struct fr_frame *f)
 {
-	char head[128];
-	struct fr_frame_wrap wrap = { .before = head };
+	char head[FR_MULTIPART_PART_HEAD_MAX];
+	struct fr_frame_wrap wrap;
 
 	if (s->arena == NULL || fr_frame_in_arena(f))
 		return;
-	wrap.before_len = fr_sub_part_head(head, sizeof head, f->len);
-	wrap.after = fr_sub_part_tail(&wrap.after_len);
+	fr_multipart_wrap(&wrap, head, sizeof head, f->len);
 	if (fr_frame_store(f, s->arena, &wrap) < 0)
 		fr_log_limited(&s->arena_log, f->received_at, FR_LOG_WARN,
 		    "stream %s: sending frame %llu from the heap: memfd arena: %s", s->name,

@@ -20,6 +20,7 @@
 
 #include "fr/defer.h"
 #include "fr/log.h"
+#include "fr/multipart.h"
 #include "fr/net.h"
 #include "fr/sub.h"
 #include "fr/util.h"
@@ -31,12 +32,6 @@
 /* A subscriber that sent EOF and has had nothing written to it for this long is
  * taken to be gone (see read_cb). */
 #define SUB_INPUT_ENDED_GRACE_S 2.0
-
-/* Chrome shows a part only once the next boundary arrives, so each part is
- * followed by it at once; Firefox goes by Content-Length. */
-static const char multipart_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n";
-static const char advance_tail[] = "\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS;
-_Static_assert(sizeof multipart_tail < sizeof advance_tail, "multipart_tail starts advance_tail");
 
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
@@ -53,6 +48,7 @@ struct fr_sub {
 	double last_progress_at;
 	double next_due_at;		/* ?fps= cap: earliest time for the next frame */
 	/* The unit being written: head, then sending's bytes, then the tail. */
+	const char *head;		/* the response head, or part_head */
 	size_t head_len;
 	size_t offset;			/* bytes of the unit already written */
 	struct fr_frame *sending;	/* NULL for a head-only unit (the preamble) */
@@ -60,9 +56,9 @@ struct fr_sub {
 	struct fr_addr peer;
 	struct fr_client_counters counters;
 	struct fr_sub_params params;
-	/* FR_SUB_HEAD_MAX bytes for HTTP subscribers; none for raw ones, which have
-	 * neither a preamble nor part headers (half a raw subscriber's memory). */
-	char head[];
+	/* FR_MULTIPART_PART_HEAD_MAX bytes for FR_SUB_MULTIPART; none for the others,
+	 * whose frames have no headers of their own. */
+	char part_head[];
 };
 
 static int
@@ -71,23 +67,21 @@ is_busy(const struct fr_sub *sub)
 	return sub->sending != NULL || sub->head_len > 0;
 }
 
+static enum fr_multipart_style
+style(const struct fr_sub *sub)
+{
+	return sub->params.protocol == FR_SUB_MULTIPART_ADVANCE_HEADERS ? FR_MULTIPART_ADVANCE :
+	    FR_MULTIPART_PLAIN;
+}
+
 /* What follows each frame: nothing (raw), or the next boundary (and headers). */
 static const char *
 tail(const struct fr_sub *sub, size_t *len)
 {
 	*len = 0;
-	if (sub->sending == NULL)
+	if (sub->sending == NULL || sub->params.protocol == FR_SUB_RAW)
 		return "";
-	switch (sub->params.protocol) {
-	case FR_SUB_MULTIPART:
-		*len = sizeof multipart_tail - 1;
-		return multipart_tail;
-	case FR_SUB_MULTIPART_ADVANCE_HEADERS:
-		*len = sizeof advance_tail - 1;
-		return advance_tail;
-	default:
-		return "";
-	}
+	return fr_multipart_part_tail(style(sub), len);
 }
 
 static size_t
@@ -112,25 +106,11 @@ begin_frame(struct fr_sub *sub, struct fr_frame *f)
 {
 	sub->sending = f;
 	sub->offset = 0;
+	sub->head = sub->part_head;
 	sub->head_len = 0;
 	if (sub->params.protocol == FR_SUB_MULTIPART)
-		sub->head_len = fr_sub_part_head(sub->head, FR_SUB_HEAD_MAX, f->len);
-}
-
-size_t
-fr_sub_part_head(char *buf, size_t cap, size_t frame_len)
-{
-	int n = snprintf(buf, cap, "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
-	    frame_len);
-
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
-const char *
-fr_sub_part_tail(size_t *len)
-{
-	*len = sizeof advance_tail - 1;
-	return advance_tail;
+		sub->head_len = fr_multipart_part_head(sub->part_head, FR_MULTIPART_PART_HEAD_MAX,
+		    f->len);
 }
 
 /*
@@ -230,8 +210,8 @@ is_sendfile_unsupported(int err)
 
 /*
  * True if the unit lies whole in the arena: the frame with, stored around it, this
- * subscriber's part head (FR_SUB_MULTIPART: made by the same fr_sub_part_head) and
- * tail (a prefix of fr_sub_part_tail, which stream.c stores after every frame).
+ * subscriber's part head and tail (fr_multipart_wrap stores the PLAIN head before
+ * every frame and the longest tail after it).
  */
 static int
 is_unit_in_arena(const struct fr_sub *sub)
@@ -359,12 +339,11 @@ struct fr_sub *
 fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params)
 {
-	struct fr_sub *sub;
-	size_t head_max = params->protocol == FR_SUB_RAW && params->preamble_len == 0 ?
-	    0 : FR_SUB_HEAD_MAX;
+	size_t part_head_max = params->protocol == FR_SUB_MULTIPART ?
+	    FR_MULTIPART_PART_HEAD_MAX : 0;
+	struct fr_sub *sub = calloc(1, sizeof *sub + part_head_max);
 
-	if (params->preamble_len > FR_SUB_HEAD_MAX ||
-	    (sub = calloc(1, sizeof *sub + head_max)) == NULL) {
+	if (sub == NULL) {
 		close(fd);
 		return NULL;
 	}
@@ -373,12 +352,10 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 	sub->fd = fd;
 	sub->peer = *peer;
 	sub->params = *params;
-	sub->params.preamble = NULL;	/* copied into head below; not kept */
 	sub->connected_at = ev_now(loop);
 	sub->next_due_at = sub->connected_at;
-	if (params->preamble_len > 0)	/* raw subscribers have none (and a NULL pointer) */
-		memcpy(sub->head, params->preamble, params->preamble_len);
-	sub->head_len = params->preamble_len;
+	if (params->protocol != FR_SUB_RAW)
+		sub->head = fr_multipart_preamble(style(sub), &sub->head_len);
 	fr_net_set_nodelay(fd);
 	ev_io_init(&sub->read_io, read_cb, fd, EV_READ);
 	ev_io_init(&sub->write_io, write_cb, fd, EV_WRITE);

@@ -27,6 +27,7 @@
 #include "fr/frame.h"
 #include "fr/ingest.h"
 #include "fr/log.h"
+#include "fr/multipart.h"
 #include "fr/stream.h"
 #include "fr/sub.h"
 #include "fr/util.h"
@@ -255,8 +256,6 @@ add_sub_as(struct peer **out, double timeout_s, bool small_buffers, bool is_read
 
 	struct fr_sub_params params = fr_stream_sub_params(stream, timeout_s);
 	params.protocol = proto->protocol;
-	params.preamble = proto->preamble;
-	params.preamble_len = proto->preamble_len;
 	params.min_interval_s = proto->min_interval_s;
 	struct fr_sub *sub = fr_sub_new(loop, sv[0], &addr, &params);
 	ck_assert_ptr_nonnull(sub);
@@ -1370,18 +1369,35 @@ END_TEST
 
 /* ---- multipart (HTTP) subscribers ---- */
 
-static const char test_preamble[] = "HTTP/1.1 200 OK\r\n\r\n--" FR_SUB_BOUNDARY "\r\n";
+/* The wire format, spelled out here on purpose: the test checks multipart.c. */
+#define BOUNDARY "framerouter-frame"
+#define ADVANCE_PART_HEADERS "Content-Type: image/jpeg\r\n\r\n"
+static const char *test_preamble;
+static size_t test_preamble_len;
+
+/* The response head, up to and including the first boundary line. */
+static void
+load_preamble(void)
+{
+	static const char end[] = "Connection: close\r\n\r\n--" BOUNDARY "\r\n";
+
+	test_preamble = fr_multipart_preamble(FR_MULTIPART_PLAIN, &test_preamble_len);
+	ck_assert_uint_gt(test_preamble_len, sizeof end);
+	ck_assert_mem_eq(test_preamble, "HTTP/1.1 200 OK\r\n", 17);
+	ck_assert_ptr_nonnull(strstr(test_preamble,
+	    "Content-Type: multipart/x-mixed-replace;boundary=" BOUNDARY "\r\n"));
+	ck_assert_mem_eq(test_preamble + test_preamble_len - (sizeof end - 1), end, sizeof end - 1);
+}
 
 static struct fr_sub *
 add_multipart_sub(struct peer **out, double min_interval_s)
 {
 	struct fr_sub_params proto = {
 		.protocol = FR_SUB_MULTIPART,
-		.preamble = test_preamble,
-		.preamble_len = sizeof test_preamble - 1,
 		.min_interval_s = min_interval_s,
 	};
 
+	load_preamble();
 	return add_sub_as(out, 10, false, true, &proto);
 }
 
@@ -1395,7 +1411,7 @@ expect_part(struct bytes *want, const struct fr_frame *f)
 
 	bytes_add(want, head, (size_t)n);
 	bytes_add(want, f->data, f->len);
-	bytes_add(want, "\r\n--" FR_SUB_BOUNDARY "\r\n", sizeof FR_SUB_BOUNDARY + 5);
+	bytes_add(want, "\r\n--" BOUNDARY "\r\n", sizeof BOUNDARY + 5);
 }
 
 /*
@@ -1406,18 +1422,15 @@ expect_part(struct bytes *want, const struct fr_frame *f)
  */
 START_TEST(test_multipart_arena_full_falls_back)
 {
-	const struct fr_sub_params mp = {
-		.protocol = FR_SUB_MULTIPART,
-		.preamble = test_preamble,
-		.preamble_len = sizeof test_preamble - 1,
-	};
+	const struct fr_sub_params mp = { .protocol = FR_SUB_MULTIPART };
 	struct bytes want = { 0 };
 	struct fr_frame *f[3];
 	struct peer *raw, *http;
 
 	add_sub(&raw, 10, true, true);
+	load_preamble();
 	add_sub_as(&http, 10, true, true, &mp);
-	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	bytes_add(&want, test_preamble, test_preamble_len);
 	for (unsigned i = 0; i < 3; i++) {
 		f[i] = make_frame(BIG_FRAME + i, i + 40);
 		if (i == 1)
@@ -1443,10 +1456,10 @@ START_TEST(test_multipart_parts)
 
 	/* The preamble goes out at once, before any frame exists. */
 	add_multipart_sub(&p, 0);
-	WAIT_UNTIL(p->got.len == sizeof test_preamble - 1);
-	ck_assert_mem_eq(p->got.p, test_preamble, sizeof test_preamble - 1);
+	WAIT_UNTIL(p->got.len == test_preamble_len);
+	ck_assert_mem_eq(p->got.p, test_preamble, test_preamble_len);
 
-	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	bytes_add(&want, test_preamble, test_preamble_len);
 	expect_part(&want, a);
 	expect_part(&want, b);
 	publish(a);
@@ -1467,7 +1480,7 @@ START_TEST(test_multipart_latest_first)
 
 	publish(a);
 	struct fr_sub *sub = add_multipart_sub(&p, 0);
-	bytes_add(&want, test_preamble, sizeof test_preamble - 1);
+	bytes_add(&want, test_preamble, test_preamble_len);
 	expect_part(&want, a);
 	WAIT_UNTIL(p->got.len == want.len);
 	ck_assert_mem_eq(p->got.p, want.p, want.len);
@@ -1499,24 +1512,25 @@ END_TEST
 /* ?advance_headers=1: each part's headers follow the previous boundary at once. */
 START_TEST(test_multipart_advance_headers)
 {
-	static const char preamble[] = "HTTP/1.1 200 OK\r\n\r\n--" FR_SUB_BOUNDARY "\r\n"
-	    FR_SUB_ADVANCE_PART_HEADERS;
-	struct fr_sub_params proto = {
-		.protocol = FR_SUB_MULTIPART_ADVANCE_HEADERS,
-		.preamble = preamble,
-		.preamble_len = sizeof preamble - 1,
-	};
+	struct fr_sub_params proto = { .protocol = FR_SUB_MULTIPART_ADVANCE_HEADERS };
+	size_t preamble_len;
+	const char *preamble = fr_multipart_preamble(FR_MULTIPART_ADVANCE, &preamble_len);
 	struct fr_frame *a = make_frame(700, 5), *b = make_frame(900, 6);
 	struct bytes want = { 0 };
 	struct peer *p;
 
 	add_sub_as(&p, 10, false, true, &proto);
-	bytes_add(&want, preamble, sizeof preamble - 1);
+	load_preamble();
+	ck_assert_uint_eq(preamble_len, test_preamble_len + sizeof ADVANCE_PART_HEADERS - 1);
+	ck_assert_mem_eq(preamble, test_preamble, test_preamble_len);
+	ck_assert_mem_eq(preamble + test_preamble_len, ADVANCE_PART_HEADERS,
+	    sizeof ADVANCE_PART_HEADERS - 1);
+	bytes_add(&want, preamble, preamble_len);
 	for (size_t i = 0; i < 2; i++) {
 		struct fr_frame *f = i == 0 ? a : b;
 		bytes_add(&want, f->data, f->len);
-		bytes_add(&want, "\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS,
-		    sizeof("\r\n--" FR_SUB_BOUNDARY "\r\n" FR_SUB_ADVANCE_PART_HEADERS) - 1);
+		bytes_add(&want, "\r\n--" BOUNDARY "\r\n" ADVANCE_PART_HEADERS,
+		    sizeof("\r\n--" BOUNDARY "\r\n" ADVANCE_PART_HEADERS) - 1);
 		publish(f);
 		WAIT_UNTIL(stream->counters.frames_out == i + 1);
 	}

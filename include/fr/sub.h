@@ -23,20 +23,11 @@ typedef void (*fr_sub_close_fn)(struct fr_sub *sub, void *arg);
 
 enum fr_sub_protocol {
 	FR_SUB_RAW,		/* concatenated JPEGs, nothing else */
-	FR_SUB_MULTIPART,	/* HTTP multipart/x-mixed-replace parts */
-	/* The same, with each part's headers sent right after the previous part's
-	 * boundary and no Content-Length: Chrome shows a part only once the next
-	 * part's header block has ended, so a paused stream would show nothing. */
-	FR_SUB_MULTIPART_ADVANCE_HEADERS,
+	/* An HTTP response in multipart/x-mixed-replace parts (multipart.h): the
+	 * response head first, then one part per frame. */
+	FR_SUB_MULTIPART,
+	FR_SUB_MULTIPART_ADVANCE_HEADERS,	/* the same in FR_MULTIPART_ADVANCE style */
 };
-
-/* The headers of a part in FR_SUB_MULTIPART_ADVANCE_HEADERS. */
-#define FR_SUB_ADVANCE_PART_HEADERS "Content-Type: image/jpeg\r\n\r\n"
-
-/* The multipart boundary; the HTTP response head announces it. */
-#define FR_SUB_BOUNDARY "framerouter-frame"
-/* Room for the preamble (an HTTP response head) plus one part header. */
-#define FR_SUB_HEAD_MAX 640
 
 struct fr_sub_params {
 	double timeout_s;		/* close after this long without write progress */
@@ -44,28 +35,13 @@ struct fr_sub_params {
 	fr_sub_close_fn on_close;
 	void *close_arg;
 	enum fr_sub_protocol protocol;
-	/* Sent once before anything else (copied); at most FR_SUB_HEAD_MAX bytes.
-	 * For FR_SUB_MULTIPART it must end with the first "--" FR_SUB_BOUNDARY "\r\n",
-	 * for FR_SUB_MULTIPART_ADVANCE_HEADERS also with FR_SUB_ADVANCE_PART_HEADERS. */
-	const char *preamble;
-	size_t preamble_len;
 	double min_interval_s;		/* ?fps=N: at most one frame per 1/N s; 0: no cap */
 };
 
 /*
- * The bytes around each frame of a multipart subscriber, for storing with the frame
- * (fr_frame_store) so that one sendfile() sends a whole part. fr_sub_part_head writes
- * the part's headers for a frame of frame_len bytes into buf and returns their length
- * (0 if cap is too small); fr_sub_part_tail is the boundary and the next part's
- * headers, of which FR_SUB_MULTIPART subscribers send the boundary only.
- */
-size_t fr_sub_part_head(char *buf, size_t cap, size_t frame_len);
-const char *fr_sub_part_tail(size_t *len);
-
-/*
- * Takes ownership of fd (a connected, non-blocking socket), starts watching it and
- * queues the preamble; nothing is written before fr_sub_start(). Returns NULL on
- * ENOMEM or an oversize preamble, after closing fd.
+ * Takes ownership of fd (a connected, non-blocking socket) and starts watching it; a
+ * multipart subscriber's response head is queued, and nothing is written before
+ * fr_sub_start(). Returns NULL on ENOMEM, after closing fd.
  */
 struct fr_sub *fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
     const struct fr_sub_params *params);
