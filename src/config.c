@@ -100,6 +100,9 @@ fr_config_init(struct fr_config *c)
 	c->streams[0].has_ingest = c->streams[0].has_listen = 1;
 	c->max_frame_bytes = 8 * 1024 * 1024;
 	c->max_clients = 1024;
+	c->max_pending = 256;
+	c->max_pending_per_peer = 64;
+	c->stream_idle_timeout_s = 60;
 	c->client_timeout_s = 10;
 	c->producer_timeout_s = 10;
 	c->log_level = FR_LOG_INFO;
@@ -247,6 +250,9 @@ fr_config_is_valid_stream_name(const char *name)
 	size_t n = strlen(name);
 
 	if (n == 0 || n > FR_STREAM_NAME_LEN)
+		return 0;
+	/* "." and ".." are path segments to a browser (RFC 3986 5.2.4): no URL reaches them. */
+	if (strspn(name, ".") == n)
 		return 0;
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fr/config.h"
 #include "fr/defer.h"
 #include "fr/http.h"
 #include "fr/http_parse.h"
@@ -37,6 +38,7 @@ enum conn_state {
 
 struct conn {
 	struct fr_list link;		/* in fr_http.conns */
+	struct fr_admit_pending pending;	/* in the budget until handed on */
 	struct fr_defer defer;
 	struct fr_http *http;
 	int fd;
@@ -66,13 +68,12 @@ struct fr_http {
 	struct fr_listener *listener;
 	struct fr_http_params params;
 	struct fr_list conns;
-	unsigned n_conns;
-	struct fr_ratelimit refused_log;
 };
 
 static void conn_close(struct conn *c, const char *why);
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void process_input(struct conn *c);
+static void evict_cb(void *arg, const char *why);
 
 static const char *
 status_text(int status)
@@ -126,6 +127,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 wait_for_request(struct conn *c)
 {
+	if (!c->pending.is_pending)	/* back from feeding a stream */
+		fr_admit_pending_begin(c->http->params.admit, &c->pending, &c->peer, evict_cb, c);
 	c->state = CONN_HEAD;
 	fr_http_parser_init(&c->parser, FR_HTTP_HEAD_MAX_DEFAULT);
 	memset(&c->req, 0, sizeof c->req);
@@ -147,8 +150,9 @@ response_done(struct conn *c)
 		conn_close(c, "response sent");
 		return;
 	}
+	/* A pipelined request may be waiting: process_input's loop, or the write
+	 * callback that finished this response, takes it (no recursion per request). */
 	wait_for_request(c);
-	process_input(c);	/* a pipelined request may be waiting */
 }
 
 static void
@@ -191,8 +195,11 @@ flush_response(struct conn *c)
 static void
 write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct conn *c = FR_CONTAINER_OF(w, struct conn, write_io);
+
 	(void)loop, (void)revents;
-	flush_response(FR_CONTAINER_OF(w, struct conn, write_io));
+	flush_response(c);
+	process_input(c);
 }
 
 /* Stops reading requests until this response is out. */
@@ -232,8 +239,12 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 	    status_text(status), PACKAGE_VERSION);
 	if (content_type != NULL)
 		fr_buf_printf(&c->out, "Content-Type: %s\r\n", content_type);
-	fr_buf_printf(&c->out, "Content-Length: %zu\r\n%s%s\r\n", len, extra ? extra : "",
-	    c->close_after ? "Connection: close\r\n" : "");
+	/* RFC 9110 8.6: no Content-Length in a 204. */
+	if (status != 204)
+		fr_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
+	/* RFC 9112 9.3: HTTP/1.0 closes unless both sides say keep-alive. */
+	fr_buf_printf(&c->out, "%s%s\r\n", extra ? extra : "", c->close_after ?
+	    "Connection: close\r\n" : c->req.minor_version == 0 ? "Connection: keep-alive\r\n" : "");
 	if (c->req.method != FR_HTTP_METHOD_HEAD) {
 		if (frame != NULL)
 			c->body_frame = fr_frame_ref(frame);
@@ -277,7 +288,10 @@ respond_error(struct conn *c, int status, const char *extra, const char *fmt, ..
 
 /* ---- routing ---- */
 
-/* "/stream" -> "default", "/stream/NAME" -> "NAME"; NULL when the path is not one. */
+/*
+ * "/stream" -> "default", "/stream/NAME" -> "NAME" (%-decoded); NULL when the path is
+ * not one. A name that does not decode comes back as "", which no stream is called.
+ */
 static const char *
 stream_name(const char *path, const char *prefix, char *name, size_t name_len)
 {
@@ -286,10 +300,10 @@ stream_name(const char *path, const char *prefix, char *name, size_t name_len)
 	if (strncmp(path, prefix, n) != 0)
 		return NULL;
 	if (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'))
-		return snprintf(name, name_len, "default"), name;
+		return snprintf(name, name_len, "%s", FR_DEFAULT_STREAM), name;
 	if (path[n] != '/' || strchr(path + n + 1, '/') != NULL)
 		return NULL;
-	snprintf(name, name_len, "%s", path + n + 1);
+	fr_http_path_decode(path + n + 1, strlen(path + n + 1), name, name_len);
 	return name;
 }
 
@@ -419,10 +433,8 @@ serve_stream(struct conn *c, const char *name)
 		respond_error(c, 400, NULL, "fps must be a number above 0 and at most 1000");
 		return;
 	}
-	if (fr_registry_clients(c->http->params.registry) >= c->http->params.max_clients) {
-		e->stream->counters.clients_refused++;
-		respond_error(c, 503, "Retry-After: 1\r\n", "--max-clients %u reached",
-		    c->http->params.max_clients);
+	if (!fr_admit_has_room(c->http->params.admit, e, &c->peer)) {
+		respond_error(c, 503, "Retry-After: 1\r\n", "--max-clients reached");
 		return;
 	}
 	if (c->req.method == FR_HTTP_METHOD_HEAD) {
@@ -435,21 +447,12 @@ serve_stream(struct conn *c, const char *name)
 		respond_head(c, head, len);
 		return;
 	}
-	struct fr_sub_params params = fr_stream_sub_params(e->stream,
-	    c->http->params.client_timeout_s);
-	params.protocol = is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART;
-	params.min_interval_s = interval;
 	int fd = c->fd;
 	struct fr_addr peer = c->peer;
 
 	conn_forget(c);	/* the socket is the subscriber's now */
-	struct fr_sub *sub = fr_sub_new(c->http->loop, fd, &peer, &params);
-	if (sub == NULL) {
-		log_warnx("stream %s: out of memory for subscriber %s", name, peer.text);
-		return;
-	}
-	log_info("stream %s: http subscriber %s connected", name, peer.text);
-	fr_stream_add_sub(e->stream, sub);
+	fr_admit_subscribe(c->http->params.admit, e, fd, &peer,
+	    is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART, interval);
 }
 
 /* ---- ingest bodies ---- */
@@ -531,13 +534,15 @@ serve_ingest(struct conn *c, const char *name)
 {
 	struct fr_registry_entry *e = fr_registry_find(c->http->params.registry, name);
 	char err[FR_ERR_LEN];
+	enum fr_registry_error why;
 
 	if (!c->req.is_chunked && !c->req.has_content_length) {
 		respond_error(c, 411, NULL, "send the body chunked or with a Content-Length");
 		return;
 	}
-	if (e == NULL && (e = fr_registry_add(c->http->params.registry, name, err)) == NULL) {
-		respond_error(c, strstr(err, "names") ? 400 : 503, NULL, "%s", err);
+	if (e == NULL && (why = fr_registry_add(c->http->params.registry, name, false, &e,
+	    err)) != FR_REGISTRY_OK) {
+		respond_error(c, why == FR_REGISTRY_BAD_NAME ? 400 : 503, NULL, "%s", err);
 		return;
 	}
 	if (c->req.expects_continue) {
@@ -550,6 +555,8 @@ serve_ingest(struct conn *c, const char *name)
 	}
 	c->state = CONN_BODY;
 	c->producing = e;
+	/* A producer is handed on: out of the budget of connections yet to be served. */
+	fr_admit_pending_end(c->http->params.admit, &c->pending);
 	c->body_left = c->req.is_chunked ? UINT64_MAX : c->req.content_length;
 	fr_http_chunked_init(&c->chunked);
 	ev_timer_stop(c->http->loop, &c->timer);	/* ingest.c watches producers */
@@ -599,20 +606,18 @@ route(struct conn *c)
 	}
 }
 
-/* Parses what has arrived; routes a complete head. */
-static void
-process_input(struct conn *c)
+/* Routes the request whose head has arrived; false when it needs more bytes. */
+static bool
+process_request(struct conn *c)
 {
-	if (c->is_closed || c->state != CONN_HEAD || c->in_len == 0)
-		return;
 	switch (fr_http_parse_head(&c->parser, c->in, c->in_len, &c->req)) {
 	case FR_HTTP_PARSE_MORE:
-		return;
+		return false;
 	case FR_HTTP_PARSE_ERROR:
 		c->close_after = 1;
 		c->in_len = 0;
 		respond_error(c, c->parser.status, NULL, "%s", c->parser.error);
-		return;
+		return true;
 	case FR_HTTP_PARSE_DONE:
 		break;
 	}
@@ -625,6 +630,17 @@ process_input(struct conn *c)
 		c->close_after = 1;
 	}
 	route(c);
+	return true;
+}
+
+/* Answers every request that has arrived whole, as long as each is answered at once
+ * (pipelining); a response that must wait for the socket resumes in write_cb. */
+static void
+process_input(struct conn *c)
+{
+	while (!c->is_closed && c->state == CONN_HEAD && c->in_len > 0)
+		if (!process_request(c))
+			return;
 }
 
 static void
@@ -647,8 +663,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->in_len += (size_t)n;
 	if (c->state == CONN_BODY)
 		body_input(c);
-	else
-		process_input(c);
+	process_input(c);
 }
 
 /* ---- connection lifetime ---- */
@@ -672,6 +687,7 @@ conn_forget(struct conn *c)
 	ev_io_stop(loop, &c->read_io);
 	ev_io_stop(loop, &c->write_io);
 	ev_timer_stop(loop, &c->timer);
+	fr_admit_pending_end(c->http->params.admit, &c->pending);
 	if (c->producing != NULL) {
 		struct fr_registry_entry *e = c->producing;
 
@@ -681,7 +697,6 @@ conn_forget(struct conn *c)
 	fr_frame_unref(c->body_frame);
 	c->body_frame = NULL;
 	fr_list_remove(&c->link);
-	c->http->n_conns--;
 	fr_defer_free(&c->defer, free_deferred);
 }
 
@@ -696,36 +711,21 @@ conn_close(struct conn *c, const char *why)
 	close(fd);
 }
 
-/* Beyond --max-clients: a short 503 on the way out, best effort. */
 static void
-refuse(struct fr_http *h, int fd, const struct fr_addr *peer)
+evict_cb(void *arg, const char *why)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-	    "Content-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-	    "503: --max-clients limit reached\n";
-	_Static_assert(sizeof "503: --max-clients limit reached\n" - 1 == 33, "Content-Length");
-
-	(void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
-	fr_log_limited(&h->refused_log, ev_now(h->loop), FR_LOG_WARN,
-	    "http: refused %s: --max-clients %u reached", peer->text, h->params.max_clients);
+	conn_close(arg, why);
 }
 
 static void
 on_accept(int fd, const struct fr_addr *peer, void *arg)
 {
 	struct fr_http *h = arg;
-
-	/* Subscribers are counted against --max-clients when they ask for a stream
-	 * (producers not at all: --max-streams bounds them); this only keeps a flood
-	 * of idle HTTP connections from taking every descriptor. */
-	if (h->n_conns >= h->params.max_clients) {
-		refuse(h, fd, peer);
-		return;
-	}
 	struct conn *c = calloc(1, sizeof *c);
+
 	if (c == NULL) {
-		refuse(h, fd, peer);
+		log_warnx("http: out of memory for a connection from %s", peer->text);
+		close(fd);
 		return;
 	}
 	c->http = h;
@@ -733,7 +733,6 @@ on_accept(int fd, const struct fr_addr *peer, void *arg)
 	c->peer = *peer;
 	fr_buf_init(&c->out);
 	fr_list_append(&h->conns, &c->link);
-	h->n_conns++;
 	ev_io_init(&c->read_io, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_io, write_cb, fd, EV_WRITE);
 	ev_timer_init(&c->timer, timer_cb, h->params.head_timeout_s, 0.);
@@ -749,7 +748,6 @@ fr_http_new(struct ev_loop *loop, const struct fr_addr *addr, const struct fr_ht
 	h->loop = loop;
 	h->params = *params;
 	fr_list_init(&h->conns);
-	fr_ratelimit_init(&h->refused_log, 1.0);
 	h->listener = fr_listener_new(loop, "--http", addr, on_accept, h, err);
 	if (h->listener == NULL) {
 		free(h);

@@ -988,15 +988,15 @@ fr_http_chunked_feed(struct fr_http_chunked *c, const uint8_t *in, size_t len, s
 /* ---- query strings ---- */
 
 /*
- * Decodes one form-urlencoded byte at s[*i] (RFC 3986 2.1 %XX, and '+' for a space as
- * browsers send forms), advancing *i. Returns the byte, or -1 for a bad escape or %00.
+ * Decodes one byte at s[*i] (RFC 3986 2.1 %XX; in a form, '+' is a space as browsers
+ * send forms), advancing *i. Returns the byte, or -1 for a bad escape or %00.
  */
 static int
-decode_byte(const char *s, size_t *i)
+decode_byte(const char *s, size_t *i, bool is_form)
 {
 	uint8_t c = (uint8_t)s[*i];
 
-	if (c == '+') {
+	if (c == '+' && is_form) {
 		(*i)++;
 		return ' ';
 	}
@@ -1020,7 +1020,7 @@ name_matches(const char *s, size_t len, const char *name)
 	bool is_equal = true;
 
 	while (i < len) {
-		int b = decode_byte(s, &i);
+		int b = decode_byte(s, &i, true);
 
 		if (b < 0 || i > len)
 			return -1;
@@ -1034,12 +1034,12 @@ name_matches(const char *s, size_t len, const char *name)
 
 /* Decodes s[0, len) into out; false for a bad escape or a value that does not fit. */
 static bool
-decode_value(const char *s, size_t len, char *out, size_t out_len)
+decode_value(const char *s, size_t len, char *out, size_t out_len, bool is_form)
 {
 	size_t i = 0, n = 0;
 
 	while (i < len) {
-		int b = decode_byte(s, &i);
+		int b = decode_byte(s, &i, is_form);
 
 		if (b < 0 || i > len || n + 1 >= out_len)
 			return false;
@@ -1069,7 +1069,7 @@ fr_http_query_get(const char *query, const char *name, char *out, size_t out_len
 				value++;
 				value_len--;
 			}
-			if (!decode_value(value, value_len, out, out_len)) {
+			if (!decode_value(value, value_len, out, out_len, true)) {
 				out[0] = '\0';
 				return FR_HTTP_QUERY_INVALID;
 			}
@@ -1080,4 +1080,15 @@ fr_http_query_get(const char *query, const char *name, char *out, size_t out_len
 			param++;
 	}
 	return FR_HTTP_QUERY_ABSENT;
+}
+
+bool
+fr_http_path_decode(const char *s, size_t len, char *out, size_t out_len)
+{
+	assert(out_len > 0);
+	if (!decode_value(s, len, out, out_len, false)) {
+		out[0] = '\0';
+		return false;
+	}
+	return true;
 }

@@ -249,17 +249,31 @@ fr_ratelimit_init(struct fr_ratelimit *rl, double interval_s)
 {
 	rl->interval_s = interval_s;
 	rl->last_at = -1;
+	rl->burst = 1;
+	rl->in_window = 0;
 	rl->suppressed = 0;
+}
+
+void
+fr_ratelimit_set_burst(struct fr_ratelimit *rl, unsigned burst)
+{
+	rl->burst = burst > 0 ? burst : 1;
 }
 
 int
 fr_ratelimit_allow(struct fr_ratelimit *rl, double now, uint64_t *suppressed)
 {
 	if (rl->last_at >= 0 && now - rl->last_at < rl->interval_s) {
+		if (rl->in_window < rl->burst && rl->suppressed == 0) {
+			rl->in_window++;
+			*suppressed = 0;
+			return 1;
+		}
 		rl->suppressed++;
 		return 0;
 	}
 	rl->last_at = now;
+	rl->in_window = 1;
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
 	return 1;

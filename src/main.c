@@ -15,32 +15,19 @@
 #include <ev.h>
 
 #include "config.h"
+#include "fr/admit.h"
 #include "fr/config.h"
 #include "fr/defer.h"
 #include "fr/http.h"
 #include "fr/ingest.h"
-#include "fr/listener.h"
 #include "fr/log.h"
 #include "fr/notify.h"
+#include "fr/raw.h"
 #include "fr/registry.h"
 #include "fr/reload.h"
-#include "fr/stream.h"
-#include "fr/sub.h"
 #include "fr/user.h"
 #include "fr/util.h"
 #include "fr/validate.h"
-
-struct app;
-
-/* A configured stream's raw TCP sockets. */
-struct stream_rt {
-	struct app *app;
-	struct fr_stream *stream;
-	struct fr_ingest *ingest;	/* both owned by the registry */
-	struct fr_listener *ingest_listener;
-	struct fr_listener *listen_listener;
-	struct fr_ratelimit refused_log;
-};
 
 struct app {
 	struct ev_loop *loop;
@@ -49,51 +36,12 @@ struct app {
 	char **argv;
 	struct fr_user user;		/* --user, if config.user is set */
 	struct fr_registry *registry;
+	struct fr_admit *admit;
 	struct fr_http *http;		/* NULL without --http */
-	struct stream_rt streams[FR_CONFIG_MAX_STREAMS];
+	struct fr_raw *raw[FR_CONFIG_MAX_STREAMS];	/* each configured stream's ports */
 	size_t n_streams;
 	ev_signal sigterm, sigint, sigusr1, sighup;
 };
-
-/* Subscribers of every kind, raw and HTTP, on every stream. */
-static uint64_t
-total_clients(const struct app *app)
-{
-	return fr_registry_clients(app->registry);
-}
-
-static void
-on_producer(int fd, const struct fr_addr *peer, void *arg)
-{
-	struct stream_rt *rt = arg;
-
-	fr_ingest_attach(rt->ingest, fd, peer);
-}
-
-static void
-on_subscriber(int fd, const struct fr_addr *peer, void *arg)
-{
-	struct stream_rt *rt = arg;
-	struct app *app = rt->app;
-
-	if (total_clients(app) >= app->config.max_clients) {
-		close(fd);
-		rt->stream->counters.clients_refused++;
-		fr_log_limited(&rt->refused_log, ev_now(app->loop), FR_LOG_WARN,
-		    "stream %s: refused subscriber %s: --max-clients %u reached",
-		    rt->stream->name, peer->text, app->config.max_clients);
-		return;
-	}
-	struct fr_sub_params params = fr_stream_sub_params(rt->stream,
-	    app->config.client_timeout_s);
-	struct fr_sub *sub = fr_sub_new(app->loop, fd, peer, &params);
-	if (sub == NULL) {
-		log_warnx("stream %s: out of memory for subscriber %s", rt->stream->name, peer->text);
-		return;
-	}
-	log_info("stream %s: subscriber %s connected", rt->stream->name, peer->text);
-	fr_stream_add_sub(rt->stream, sub);
-}
 
 static void
 stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -116,46 +64,20 @@ dump_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static void
 setup_stream(struct app *app, const struct fr_stream_config *sc)
 {
-	struct stream_rt *rt = &app->streams[app->n_streams++];
 	char err[FR_ERR_LEN];
-	struct fr_registry_entry *e = fr_registry_add(app->registry, sc->name, err);
+	struct fr_registry_entry *e;
 
-	if (e == NULL)
+	if (fr_registry_add(app->registry, sc->name, true, &e, err) != FR_REGISTRY_OK)
 		fatalx("stream %s: %s", sc->name, err);
-	rt->app = app;
-	rt->stream = e->stream;
-	rt->ingest = e->ingest;
-	fr_ratelimit_init(&rt->refused_log, 1.0);
-	if (sc->has_ingest && (rt->ingest_listener = fr_listener_new(app->loop, "--ingest",
-	    &sc->ingest, on_producer, rt, err)) == NULL) {
+	struct fr_raw *r = fr_raw_new(app->loop, e, app->admit,
+	    sc->has_ingest ? &sc->ingest : NULL, sc->has_listen ? &sc->listen : NULL, err);
+	if (r == NULL) {
 		fprintf(stderr, "framerouter: stream %s: %s\n", sc->name, err);
 		exit(1);
 	}
-	if (sc->has_listen && (rt->listen_listener = fr_listener_new(app->loop, "--listen",
-	    &sc->listen, on_subscriber, rt, err)) == NULL) {
-		fprintf(stderr, "framerouter: stream %s: %s\n", sc->name, err);
-		exit(1);
-	}
-	uint64_t *denied = fr_registry_connections_denied(app->registry);
-	if (rt->ingest_listener != NULL)
-		fr_listener_set_acl(rt->ingest_listener, &app->config.allow_ingest, denied);
-	if (rt->listen_listener != NULL)
-		fr_listener_set_acl(rt->listen_listener, &app->config.allow_listen, denied);
-}
-
-static void
-start_stream(struct stream_rt *rt)
-{
-	if (rt->ingest_listener != NULL) {
-		fr_listener_start(rt->ingest_listener);
-		log_info("stream %s: producers push raw MJPEG to %s", rt->stream->name,
-		    fr_listener_addr(rt->ingest_listener)->text);
-	}
-	if (rt->listen_listener != NULL) {
-		fr_listener_start(rt->listen_listener);
-		log_info("stream %s: subscribers read raw MJPEG from %s", rt->stream->name,
-		    fr_listener_addr(rt->listen_listener)->text);
-	}
+	fr_raw_set_acls(r, &app->config.allow_ingest, &app->config.allow_listen,
+	    fr_registry_connections_denied(app->registry));
+	app->raw[app->n_streams++] = r;
 }
 
 static struct fr_http_params
@@ -165,13 +87,24 @@ http_params(struct app *app)
 
 	return (struct fr_http_params){
 		.registry = app->registry,
-		.max_clients = c->max_clients,
+		.admit = app->admit,
 		.client_timeout_s = c->client_timeout_s,
 		.head_timeout_s = 5.0,
 		.ingest_token = c->ingest_token[0] ? c->ingest_token : NULL,
 		.subscribe_token = c->subscribe_token[0] ? c->subscribe_token : NULL,
 		.allow = &c->allow_http,
 		.connections_denied = fr_registry_connections_denied(app->registry),
+	};
+}
+
+static struct fr_admit_params
+admit_params(const struct fr_config *c)
+{
+	return (struct fr_admit_params){
+		.max_clients = c->max_clients,
+		.client_timeout_s = c->client_timeout_s,
+		.max_pending = c->max_pending,
+		.max_pending_per_peer = c->max_pending_per_peer,
 	};
 }
 
@@ -203,13 +136,10 @@ static void
 teardown(struct app *app)
 {
 	fr_http_free(app->http);
-	for (size_t i = 0; i < app->n_streams; i++) {
-		struct stream_rt *rt = &app->streams[i];
-
-		fr_listener_free(rt->ingest_listener);
-		fr_listener_free(rt->listen_listener);
-	}
+	for (size_t i = 0; i < app->n_streams; i++)
+		fr_raw_free(app->raw[i]);
 	fr_registry_free(app->registry);
+	fr_admit_free(app->admit);
 	fr_defer_fini();
 	fr_validate_fini();
 	fr_notify_fini(app->loop);
@@ -282,6 +212,9 @@ reload(struct app *app)
 	fr_log_set_level(app->config.log_level);
 	struct fr_ingest_params ip = ingest_params(&app->config);
 	fr_registry_set_ingest_params(app->registry, &ip);
+	fr_registry_set_idle_timeout(app->registry, app->config.stream_idle_timeout_s);
+	struct fr_admit_params ap = admit_params(&app->config);
+	fr_admit_set_params(app->admit, &ap);
 	if (app->http != NULL) {
 		struct fr_http_params hp = http_params(app);
 		fr_http_set_params(app->http, &hp);
@@ -352,14 +285,12 @@ warn_open_ingest(const struct app *app)
 	const struct fr_config *c = &app->config;
 
 	for (size_t i = 0; i < app->n_streams; i++) {
-		const struct fr_listener *l = app->streams[i].ingest_listener;
+		const struct fr_addr *a = fr_raw_ingest_addr(app->raw[i]);
 
-		if (l != NULL && !fr_addr_is_loopback(fr_listener_addr(l)) &&
-		    c->allow_ingest.n == 0)
+		if (a != NULL && !fr_addr_is_loopback(a) && c->allow_ingest.n == 0)
 			log_warnx("stream %s: --ingest %s is not a loopback address and raw "
 			    "ingest cannot check a token: anyone who can reach it can push frames "
-			    "(limit it with --allow ingest=CIDR)", app->streams[i].stream->name,
-			    fr_listener_addr(l)->text);
+			    "(limit it with --allow ingest=CIDR)", c->streams[i].name, a->text);
 	}
 	if (app->http != NULL && !fr_addr_is_loopback(fr_http_addr(app->http)) &&
 	    c->ingest_token[0] == '\0' && c->allow_http.n == 0)
@@ -436,6 +367,9 @@ main(int argc, char **argv)
 		fatalx("cannot initialise libev");
 	struct fr_ingest_params ip = ingest_params(&app.config);
 	app.registry = fr_registry_new(app.loop, &ip, app.config.max_streams);
+	fr_registry_set_idle_timeout(app.registry, app.config.stream_idle_timeout_s);
+	struct fr_admit_params ap = admit_params(&app.config);
+	app.admit = fr_admit_new(app.loop, app.registry, &ap);
 	for (size_t i = 0; i < app.config.n_streams; i++)
 		setup_stream(&app, &app.config.streams[i]);
 	setup_http(&app);
@@ -455,7 +389,7 @@ main(int argc, char **argv)
 	fr_defer_init(app.loop);
 	fr_notify_init(app.loop);
 	for (size_t i = 0; i < app.n_streams; i++)
-		start_stream(&app.streams[i]);
+		fr_raw_start(app.raw[i]);
 	if (app.http != NULL) {
 		fr_http_start(app.http);
 		log_info("http: serving on http://%s/", fr_http_addr(app.http)->text);

@@ -19,9 +19,14 @@ struct fr_registry {
 	double started_at;
 	size_t max_streams;
 	uint64_t connections_denied;
+	uint64_t streams_expired;
+	double idle_timeout_s;		/* for streams that are not declared; 0: never */
+	ev_timer expiry;
 	size_t n;
-	struct fr_registry_entry *entries;	/* max_streams of them */
+	struct fr_registry_entry **entries;	/* max_streams of them; the first n used */
 };
+
+static void expiry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct fr_registry *
 fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, size_t max_streams)
@@ -33,7 +38,16 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 	reg->started_at = ev_now(loop);
 	reg->max_streams = max_streams;
 	reg->entries = fr_xcalloc(max_streams, sizeof *reg->entries);
+	ev_init(&reg->expiry, expiry_cb);
 	return reg;
+}
+
+static void
+entry_free(struct fr_registry_entry *e)
+{
+	fr_ingest_free(e->ingest);
+	fr_stream_free(e->stream);
+	free(e);
 }
 
 void
@@ -41,10 +55,9 @@ fr_registry_free(struct fr_registry *reg)
 {
 	if (reg == NULL)
 		return;
-	for (size_t i = 0; i < reg->n; i++) {
-		fr_ingest_free(reg->entries[i].ingest);
-		fr_stream_free(reg->entries[i].stream);
-	}
+	ev_timer_stop(reg->loop, &reg->expiry);
+	for (size_t i = 0; i < reg->n; i++)
+		entry_free(reg->entries[i]);
 	free(reg->entries);
 	free(reg);
 }
@@ -53,48 +66,101 @@ struct fr_registry_entry *
 fr_registry_find(struct fr_registry *reg, const char *name)
 {
 	for (size_t i = 0; i < reg->n; i++)
-		if (strcmp(reg->entries[i].stream->name, name) == 0)
-			return &reg->entries[i];
+		if (strcmp(reg->entries[i]->stream->name, name) == 0)
+			return reg->entries[i];
 	return NULL;
 }
 
-struct fr_registry_entry *
-fr_registry_add(struct fr_registry *reg, const char *name, char *err)
+enum fr_registry_error
+fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
+    struct fr_registry_entry **out, char *err)
 {
+	struct fr_registry_entry *e;
+
+	*out = NULL;
 	if (!fr_config_is_valid_stream_name(name)) {
-		snprintf(err, FR_ERR_LEN, "stream names are 1-64 of A-Z a-z 0-9 . _ -");
-		return NULL;
+		snprintf(err, FR_ERR_LEN, "stream names are 1-%d of A-Z a-z 0-9 . _ - and not "
+		    "only dots", FR_STREAM_NAME_MAX);
+		return FR_REGISTRY_BAD_NAME;
 	}
 	if (fr_registry_find(reg, name) != NULL) {
 		snprintf(err, FR_ERR_LEN, "stream %s exists", name);
-		return NULL;
+		return FR_REGISTRY_EXISTS;
 	}
 	if (reg->n == reg->max_streams) {
 		snprintf(err, FR_ERR_LEN, "--max-streams %zu reached", reg->max_streams);
-		return NULL;
+		return FR_REGISTRY_FULL;
 	}
-	struct fr_registry_entry *e = &reg->entries[reg->n];
-	if ((e->stream = fr_stream_new(name)) == NULL ||
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->stream = fr_stream_new(name)) == NULL ||
 	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL) {
-		fr_stream_free(e->stream);
-		e->stream = NULL;
+		if (e != NULL)
+			fr_stream_free(e->stream);
+		free(e);
 		snprintf(err, FR_ERR_LEN, "out of memory");
-		return NULL;
+		return FR_REGISTRY_NO_MEMORY;
 	}
-	reg->n++;
-	return e;
+	e->is_declared = is_declared;
+	reg->entries[reg->n++] = e;
+	*out = e;
+	return FR_REGISTRY_OK;
 }
 
-size_t
-fr_registry_count(const struct fr_registry *reg)
+static bool
+is_in_use(const struct fr_registry_entry *e)
 {
-	return reg->n;
+	return e->stream->counters.clients > 0 || fr_ingest_producer(e->ingest) != NULL;
 }
 
-struct fr_registry_entry *
-fr_registry_at(struct fr_registry *reg, size_t i)
+/* Removes entry i, keeping the others in order (they are listed in /stats so). */
+static void
+expire(struct fr_registry *reg, size_t i, double now)
 {
-	return i < reg->n ? &reg->entries[i] : NULL;
+	struct fr_registry_entry *e = reg->entries[i];
+
+	log_info("stream %s: removed after %.0f s without a producer or a subscriber "
+	    "(--stream-idle-timeout)", e->stream->name, now - e->idle_since);
+	reg->streams_expired++;
+	memmove(&reg->entries[i], &reg->entries[i + 1], (reg->n - i - 1) * sizeof *reg->entries);
+	reg->n--;
+	entry_free(e);
+}
+
+/* Runs a few times per timeout: a stream lives at most a fraction longer than it. */
+static void
+expiry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fr_registry *reg = FR_CONTAINER_OF(w, struct fr_registry, expiry);
+	double now = ev_now(loop);
+
+	(void)revents;
+	for (size_t i = 0; i < reg->n;) {
+		struct fr_registry_entry *e = reg->entries[i];
+
+		if (e->is_declared || is_in_use(e)) {
+			e->idle_since = 0;
+		} else if (e->idle_since == 0) {
+			e->idle_since = now;
+		} else if (now - e->idle_since >= reg->idle_timeout_s) {
+			expire(reg, i, now);
+			continue;
+		}
+		i++;
+	}
+}
+
+void
+fr_registry_set_idle_timeout(struct fr_registry *reg, double idle_timeout_s)
+{
+	double every_s = idle_timeout_s / 4;
+
+	reg->idle_timeout_s = idle_timeout_s;
+	ev_timer_stop(reg->loop, &reg->expiry);
+	if (idle_timeout_s <= 0)
+		return;
+	if (every_s > 1.0)
+		every_s = 1.0;
+	ev_timer_set(&reg->expiry, every_s, every_s);
+	ev_timer_start(reg->loop, &reg->expiry);
 }
 
 void
@@ -102,7 +168,7 @@ fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_pa
 {
 	reg->params = *params;
 	for (size_t i = 0; i < reg->n; i++)
-		fr_ingest_set_params(reg->entries[i].ingest, params);
+		fr_ingest_set_params(reg->entries[i]->ingest, params);
 }
 
 uint64_t *
@@ -112,12 +178,18 @@ fr_registry_connections_denied(struct fr_registry *reg)
 }
 
 uint64_t
+fr_registry_streams_expired(const struct fr_registry *reg)
+{
+	return reg->streams_expired;
+}
+
+uint64_t
 fr_registry_clients(const struct fr_registry *reg)
 {
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < reg->n; i++)
-		n += reg->entries[i].stream->counters.clients;
+		n += reg->entries[i]->stream->counters.clients;
 	return n;
 }
 
@@ -167,7 +239,7 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
 		return;
 	}
 	for (; n < reg->n; n++) {
-		if (snapshot_stream(&reg->entries[n], now, &streams[n]) < 0) {
+		if (snapshot_stream(reg->entries[n], now, &streams[n]) < 0) {
 			b->has_failed = 1;
 			goto out;
 		}
@@ -195,5 +267,5 @@ fr_registry_log_counters(struct fr_registry *reg)
 	log_info("counters: connections_denied=%llu",
 	    (unsigned long long)reg->connections_denied);
 	for (size_t i = 0; i < reg->n; i++)
-		fr_stream_log_counters(reg->entries[i].stream, ev_now(reg->loop));
+		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
 }

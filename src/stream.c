@@ -32,6 +32,9 @@ fr_stream_new(const char *name)
 		fr_ratelimit_init(&s->drop_log[i], 1.0);
 	fr_ratelimit_init(&s->garbage_log, 1.0);
 	fr_ratelimit_init(&s->arena_log, 1.0);
+	/* Routine one by one; a flood of connections must not flood the log. */
+	fr_ratelimit_init(&s->sub_log, 1.0);
+	fr_ratelimit_set_burst(&s->sub_log, FR_STREAM_SUB_LOG_BURST);
 	return s;
 }
 
@@ -137,6 +140,7 @@ fr_stream_sub_params(struct fr_stream *s, double timeout_s)
 		.stream_counters = &s->counters,
 		.on_close = on_sub_close,
 		.close_arg = s,
+		.log_limit = &s->sub_log,
 	};
 }
 

@@ -437,7 +437,11 @@ fr_sub_close(struct fr_sub *sub, const char *why)
 	sub->sending = sub->next = NULL;
 	sub->head_len = 0;
 	fr_stats_format_client(line, sizeof line, &sub->counters);
-	log_info("subscriber %s: closed: %s (%s)", sub->peer.text, why, line);
+	if (sub->params.log_limit != NULL)
+		fr_log_limited(sub->params.log_limit, ev_now(sub->loop), FR_LOG_INFO,
+		    "subscriber %s: closed: %s (%s)", sub->peer.text, why, line);
+	else
+		log_info("subscriber %s: closed: %s (%s)", sub->peer.text, why, line);
 	sub->params.on_close(sub, sub->params.close_arg);
 	fr_defer_free(&sub->defer, free_deferred);
 }

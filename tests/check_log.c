@@ -121,6 +121,40 @@ START_TEST(test_ratelimit_intervals)
 }
 END_TEST
 
+/* A burst of 3 a window; once one is held back, the window lets nothing more pass,
+ * so the next line that passes reports every suppressed one. */
+START_TEST(test_ratelimit_burst)
+{
+	struct fr_ratelimit rl;
+	uint64_t suppressed = 99;
+	unsigned allowed = 0;
+
+	fr_ratelimit_init(&rl, 1.0);
+	fr_ratelimit_set_burst(&rl, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(fr_ratelimit_allow(&rl, 20.0 + i * 0.1, &suppressed), 1);
+		ck_assert_uint_eq(suppressed, 0);
+	}
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 20.5, &suppressed), 0);
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 20.9, &suppressed), 0);
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 21.0, &suppressed), 1);
+	ck_assert_uint_eq(suppressed, 2);
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 21.1, &suppressed), 1);
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 21.2, &suppressed), 1);
+	ck_assert_int_eq(fr_ratelimit_allow(&rl, 21.3, &suppressed), 0);
+
+	/* 1000 a second for 5 seconds: 3 a second get through. */
+	fr_ratelimit_init(&rl, 1.0);
+	fr_ratelimit_set_burst(&rl, 3);
+	for (unsigned i = 0; i < 5000; i++)
+		allowed += (unsigned)fr_ratelimit_allow(&rl, 70.0 + i / 1000.0, &suppressed);
+	ck_assert_uint_eq(allowed, 15);
+	/* Burst 0 is taken as 1. */
+	fr_ratelimit_set_burst(&rl, 0);
+	ck_assert_uint_eq(rl.burst, 1);
+}
+END_TEST
+
 /* ---- fr_log_escape ---- */
 
 /* Escapes src into a buffer of dst_len bytes and checks the result is want. */
@@ -407,6 +441,7 @@ log_suite(void)
 	tcase_add_test(tc, test_ratelimit_suppress_and_report);
 	tcase_add_test(tc, test_ratelimit_many);
 	tcase_add_test(tc, test_ratelimit_intervals);
+	tcase_add_test(tc, test_ratelimit_burst);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("escape");

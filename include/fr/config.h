@@ -39,6 +39,9 @@ struct fr_config {
 	size_t max_frame_bytes;
 	int validate;
 	unsigned max_clients;
+	unsigned max_pending;		/* HTTP connections not yet handed on */
+	unsigned max_pending_per_peer;
+	double stream_idle_timeout_s;	/* pushed streams expire; 0: never */
 	double client_timeout_s;
 	double producer_timeout_s;	/* 0: producers may stay silent forever */
 	struct fr_acl allow_ingest;	/* --allow: raw producer listeners */
@@ -78,7 +81,7 @@ int fr_config_load_file(struct fr_config *c, const char *path, char *err);
 /* Checks what no single option can: distinct addresses. */
 int fr_config_check(const struct fr_config *c, char *err);
 
-/* True if name is a valid stream name: [A-Za-z0-9._-]{1,64}. */
+/* True if name is a valid stream name: [A-Za-z0-9._-]{1,64}, not only dots. */
 int fr_config_is_valid_stream_name(const char *name);
 
 #endif /* FR_CONFIG_H */

@@ -10,14 +10,14 @@
 #include <ev.h>
 
 #include "fr/addr.h"
+#include "fr/admit.h"
 #include "fr/registry.h"
 
 struct fr_http;
 
 struct fr_http_params {
 	struct fr_registry *registry;
-	unsigned max_clients;		/* subscribers of all streams; also caps the
-					 * HTTP connections open at once */
+	struct fr_admit *admit;		/* subscribers and the pending budget */
 	double client_timeout_s;	/* no write progress for this long: closed */
 	double head_timeout_s;		/* no complete request head for this long: closed */
 	const char *ingest_token;	/* required as Bearer token to ingest; NULL: none */

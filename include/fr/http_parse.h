@@ -191,4 +191,11 @@ enum fr_http_query_result {
 enum fr_http_query_result fr_http_query_get(const char *query, const char *name, char *out,
     size_t out_len);
 
+/*
+ * Decodes a path segment s[0, len) (RFC 3986 2.1: %XX is a byte; '+' is itself) into
+ * out, NUL-terminated. False, with out "", for a bad escape, %00, or a result longer
+ * than out_len - 1 bytes; out_len must not be 0.
+ */
+bool fr_http_path_decode(const char *s, size_t len, char *out, size_t out_len);
+
 #endif /* FR_HTTP_PARSE_H */

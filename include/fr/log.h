@@ -51,14 +51,24 @@ _Noreturn void fatalx(const char *fmt, ...) FR_PRINTF(1, 2);
  */
 void fr_log_escape(char *dst, size_t dst_len, const void *src, size_t src_len);
 
-/* At most one message per interval; the rest are counted as suppressed. */
+/*
+ * At most burst messages per interval (a window that opens with the first message
+ * after the previous window ended); the rest are counted as suppressed.
+ */
 struct fr_ratelimit {
 	double interval_s;
-	double last_at;		/* when a message last passed; < 0 before the first */
-	uint64_t suppressed;	/* messages held back since then */
+	double last_at;		/* when the current window opened; < 0 before the first */
+	unsigned burst;		/* messages a window lets through */
+	unsigned in_window;	/* messages passed in the current window */
+	uint64_t suppressed;	/* messages held back since the last one that passed */
 };
 
+/* One message per interval_s. */
 void fr_ratelimit_init(struct fr_ratelimit *rl, double interval_s);
+
+/* Up to burst (at least 1) messages per interval: for lines that are routine one by
+ * one (a client connects) but must not flood the log when a peer repeats them. */
+void fr_ratelimit_set_burst(struct fr_ratelimit *rl, unsigned burst);
 
 /*
  * Returns 1 if a message may be logged at time now, and then stores in

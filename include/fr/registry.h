@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The streams of this daemon by name, each with its producer slot. Streams come
- * from the configuration or, pushed over HTTP, into being on first push, up to
- * --max-streams. Also gathers every counter into one snapshot for /stats.
+ * The streams of this daemon by name, each with its producer slot. Streams come from
+ * the configuration (declared: they live as long as the daemon) or, pushed over HTTP,
+ * into being on first push, up to --max-streams; those expire after
+ * --stream-idle-timeout without a producer or a subscriber. Also gathers every
+ * counter into one snapshot for /stats and /metrics.
  */
 #ifndef FR_REGISTRY_H
 #define FR_REGISTRY_H
+
+#include <stdbool.h>
 
 #include <ev.h>
 
@@ -13,12 +17,28 @@
 #include "fr/stats.h"
 #include "fr/stream.h"
 
+/*
+ * A stream and its producer slot. A declared entry lives until fr_registry_free; any
+ * other may be freed by the registry's expiry timer once it has had no producer and
+ * no subscriber for the idle timeout, so it must not be kept beyond a callback unless
+ * it has one of those (an HTTP producer keeps the entry it feeds alive).
+ */
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
+	bool is_declared;		/* --stream, or default: never expires */
+	double idle_since;		/* unused since then; 0 while in use */
 };
 
 struct fr_registry;
+
+enum fr_registry_error {
+	FR_REGISTRY_OK,
+	FR_REGISTRY_BAD_NAME,		/* not a valid stream name */
+	FR_REGISTRY_EXISTS,
+	FR_REGISTRY_FULL,		/* --max-streams reached */
+	FR_REGISTRY_NO_MEMORY,
+};
 
 struct fr_registry *fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params,
     size_t max_streams);
@@ -30,19 +50,26 @@ void fr_registry_free(struct fr_registry *reg);
 struct fr_registry_entry *fr_registry_find(struct fr_registry *reg, const char *name);
 
 /*
- * A new stream called name. NULL with one line in err (FR_ERR_LEN bytes) if the
- * name is invalid or taken, --max-streams is reached, or memory is short.
+ * Adds a stream called name (declared: never expires) and stores it in *out. On
+ * failure returns why, with one line in err (FR_ERR_LEN bytes) for the log or reply.
  */
-struct fr_registry_entry *fr_registry_add(struct fr_registry *reg, const char *name, char *err);
+enum fr_registry_error fr_registry_add(struct fr_registry *reg, const char *name,
+    bool is_declared, struct fr_registry_entry **out, char *err);
 
-size_t fr_registry_count(const struct fr_registry *reg);
-struct fr_registry_entry *fr_registry_at(struct fr_registry *reg, size_t i);
+/*
+ * Streams that are not declared expire after idle_timeout_s without a producer and
+ * without a subscriber (0: never): removed, counted in streams_expired and logged.
+ */
+void fr_registry_set_idle_timeout(struct fr_registry *reg, double idle_timeout_s);
 
 /* New producer limits (SIGHUP), for every stream now and every stream created later. */
 void fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params);
 
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
+
+/* Streams removed by expiry so far. */
+uint64_t fr_registry_streams_expired(const struct fr_registry *reg);
 
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);

@@ -13,6 +13,8 @@
 #include "fr/sub.h"
 
 #define FR_STREAM_NAME_MAX 64
+/* Lines about subscribers (connected, closed, refused) logged per second per stream. */
+#define FR_STREAM_SUB_LOG_BURST 10
 
 enum fr_drop_reason {
 	FR_DROP_INVALID,
@@ -30,6 +32,7 @@ struct fr_stream {
 	struct fr_ratelimit drop_log[FR_DROP_REASONS];
 	struct fr_ratelimit garbage_log;
 	struct fr_ratelimit arena_log;
+	struct fr_ratelimit sub_log;	/* subscribers connecting, closing, refused */
 	uint64_t next_seq;
 	double fps_window_at;		/* input fps: start of the current window */
 	uint64_t fps_window_frames;	/* frames since then */
@@ -57,8 +60,8 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
 
 /*
- * Parameters for a subscriber of s: its counters and the close callback that takes
- * it out of the stream. The caller adds the protocol, preamble and fps cap.
+ * Parameters for a subscriber of s: its counters, its log limit and the close
+ * callback that takes it out of the stream. The caller adds the protocol and fps cap.
  */
 struct fr_sub_params fr_stream_sub_params(struct fr_stream *s, double timeout_s);
 

@@ -14,6 +14,7 @@
 
 #include "fr/addr.h"
 #include "fr/frame.h"
+#include "fr/log.h"
 #include "fr/stats.h"
 
 struct fr_sub;
@@ -35,7 +36,10 @@ struct fr_sub_params {
 	fr_sub_close_fn on_close;
 	void *close_arg;
 	enum fr_sub_protocol protocol;
-	double min_interval_s;		/* ?fps=N: at most one frame per 1/N s; 0: no cap */
+	double min_interval_s;
+	/* Limits the line logged when the subscriber closes (the owner's, shared with its
+	 * other lines about subscribers); NULL logs every one. */
+	struct fr_ratelimit *log_limit;		/* ?fps=N: at most one frame per 1/N s; 0: no cap */
 };
 
 /*
