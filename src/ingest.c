@@ -44,6 +44,9 @@ struct fr_ingest {
 	fr_ingest_replaced_fn replaced;	/* PRODUCER_FEED: tell it when it is replaced */
 	void *replaced_arg;
 	struct fr_addr peer;
+	/* Producers connecting, leaving, replacing each other: routine one by one, but
+	 * a peer reconnecting in a loop must not flood the log. */
+	struct fr_ratelimit producer_log;
 };
 
 /* Room for about one more frame like the last, so most frames need one buffer. */
@@ -213,7 +216,8 @@ producer_gone(struct fr_ingest *ing, const char *why)
 {
 	struct fr_splitter_event ev;
 
-	log_info("stream %s: producer %s disconnected: %s", ing->stream->name, ing->peer.text, why);
+	fr_log_limited(&ing->producer_log, ev_now(ing->loop), FR_LOG_INFO,
+	    "stream %s: producer %s disconnected: %s", ing->stream->name, ing->peer.text, why);
 	if (ing->producer == PRODUCER_SOCKET) {
 		ev_io_stop(ing->loop, &ing->read_io);
 		close(ing->fd);
@@ -248,7 +252,8 @@ replace_producer(struct fr_ingest *ing, const struct fr_addr *peer)
 {
 	if (ing->producer == PRODUCER_NONE)
 		return;
-	log_info("stream %s: producer %s replaces %s", ing->stream->name, peer->text,
+	fr_log_limited(&ing->producer_log, ev_now(ing->loop), FR_LOG_INFO,
+	    "stream %s: producer %s replaces %s", ing->stream->name, peer->text,
 	    ing->peer.text);
 	drop_producer(ing, "replaced by a new producer");
 }
@@ -268,7 +273,8 @@ idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_start(loop, w);
 		return;
 	}
-	log_warnx("stream %s: producer %s idle for %.1f s (--producer-timeout)",
+	fr_log_limited(&ing->producer_log, ev_now(loop), FR_LOG_WARN,
+	    "stream %s: producer %s idle for %.1f s (--producer-timeout)",
 	    ing->stream->name, ing->peer.text, silent_s);
 	snprintf(why, sizeof why, "idle for %.1f s", silent_s);
 	drop_producer(ing, why);
@@ -301,7 +307,8 @@ producer_connected(struct fr_ingest *ing, const struct fr_addr *peer)
 		ev_timer_set(&ing->idle, ing->params.idle_timeout_s, 0.);
 		ev_timer_start(ing->loop, &ing->idle);
 	}
-	log_info("stream %s: producer %s connected", ing->stream->name, peer->text);
+	fr_log_limited(&ing->producer_log, ev_now(ing->loop), FR_LOG_INFO,
+	    "stream %s: producer %s connected", ing->stream->name, peer->text);
 }
 
 /* Reads into a scratch buffer when no frame buffer can be had, so that the
@@ -374,6 +381,8 @@ fr_ingest_new(struct ev_loop *loop, struct fr_stream *s, const struct fr_ingest_
 	ing->params = *params;
 	ing->next_max_frame_bytes = params->max_frame_bytes;
 	ing->fd = -1;
+	fr_ratelimit_init(&ing->producer_log, 1.0);
+	fr_ratelimit_set_burst(&ing->producer_log, FR_STREAM_LOG_BURST);
 	ev_init(&ing->read_io, read_cb);
 	ev_init(&ing->idle, idle_cb);
 	return ing;

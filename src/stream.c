@@ -34,7 +34,7 @@ fr_stream_new(const char *name)
 	fr_ratelimit_init(&s->arena_log, 1.0);
 	/* Routine one by one; a flood of connections must not flood the log. */
 	fr_ratelimit_init(&s->sub_log, 1.0);
-	fr_ratelimit_set_burst(&s->sub_log, FR_STREAM_SUB_LOG_BURST);
+	fr_ratelimit_set_burst(&s->sub_log, FR_STREAM_LOG_BURST);
 	return s;
 }
 

@@ -13,8 +13,9 @@
 #include "fr/sub.h"
 
 #define FR_STREAM_NAME_MAX 64
-/* Lines about subscribers (connected, closed, refused) logged per second per stream. */
-#define FR_STREAM_SUB_LOG_BURST 10
+/* Lines about connections (subscribers and producers coming and going, refusals)
+ * logged per second per stream; the rest are counted as suppressed. */
+#define FR_STREAM_LOG_BURST 10
 
 enum fr_drop_reason {
 	FR_DROP_INVALID,
