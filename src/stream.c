@@ -117,7 +117,8 @@ void
 fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
 {
 	fr_list_append(&s->subs, fr_sub_link(sub));
-	s->counters.clients++;
+	if (s->counters.clients++ == 0 && s->on_demand != NULL)
+		s->on_demand(s, true, s->on_demand_arg);
 	fr_sub_start(sub);
 	if (s->latest != NULL)
 		fr_sub_offer(sub, s->latest);
@@ -129,7 +130,15 @@ on_sub_close(struct fr_sub *sub, void *stream)
 	struct fr_stream *s = stream;
 
 	fr_list_remove(fr_sub_link(sub));
-	s->counters.clients--;
+	if (--s->counters.clients == 0 && s->on_demand != NULL)
+		s->on_demand(s, false, s->on_demand_arg);
+}
+
+void
+fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg)
+{
+	s->on_demand = fn;
+	s->on_demand_arg = arg;
 }
 
 struct fr_sub_params

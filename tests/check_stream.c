@@ -721,6 +721,42 @@ START_TEST(test_close_input_ignored)
 END_TEST
 
 /* Closing from our side: the peer sees EOF; closing twice does nothing. */
+/* The demand watcher hears of the first subscriber and of the last one leaving, once
+ * each, however many come and go in between. */
+static unsigned demand_calls;
+static bool last_demand;
+
+static void
+on_demand(struct fr_stream *s, bool has_demand, void *arg)
+{
+	ck_assert_ptr_eq(s, stream);
+	ck_assert_ptr_eq(arg, &demand_calls);
+	demand_calls++;
+	last_demand = has_demand;
+}
+
+START_TEST(test_close_demand)
+{
+	struct peer *p1, *p2, *p3;
+
+	demand_calls = 0;
+	fr_stream_watch_demand(stream, on_demand, &demand_calls);
+	struct fr_sub *s1 = add_sub(&p1, 10, false, true);
+	ck_assert_uint_eq(demand_calls, 1);
+	ck_assert(last_demand);
+	struct fr_sub *s2 = add_sub(&p2, 10, false, true);
+	fr_sub_close(s1, "test");
+	ck_assert_uint_eq(demand_calls, 1);
+	fr_sub_close(s2, "test");
+	ck_assert_uint_eq(demand_calls, 2);
+	ck_assert(!last_demand);
+	add_sub(&p3, 10, false, true);
+	ck_assert_uint_eq(demand_calls, 3);
+	ck_assert(last_demand);
+	fr_stream_watch_demand(stream, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_close_by_server)
 {
 	struct peer *p1, *p2;
@@ -1613,6 +1649,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_close_by_peer);
 	tcase_add_test(tc, test_close_input_ignored);
 	tcase_add_test(tc, test_close_by_server);
+	tcase_add_test(tc, test_close_demand);
 	tcase_add_test(tc, test_close_during_publish);
 	tcase_add_test(tc, test_close_stream_free);
 

@@ -7,6 +7,8 @@
 #ifndef FR_STREAM_H
 #define FR_STREAM_H
 
+#include <stdbool.h>
+
 #include "fr/frame.h"
 #include "fr/log.h"
 #include "fr/stats.h"
@@ -24,6 +26,15 @@ enum fr_drop_reason {
 	FR_DROP_REASONS,
 };
 
+struct fr_stream;
+
+/*
+ * Called when a stream gains its first subscriber (has_demand true) or loses its last
+ * (false): a source that feeds the stream only while someone watches (a pulled camera
+ * with on-demand, a NATS subject) starts and stops on it. Must not free the stream.
+ */
+typedef void (*fr_stream_demand_fn)(struct fr_stream *s, bool has_demand, void *arg);
+
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_frame *latest;	/* a reference, or NULL before the first frame */
@@ -38,6 +49,8 @@ struct fr_stream {
 	double fps_window_at;		/* input fps: start of the current window */
 	uint64_t fps_window_frames;	/* frames since then */
 	double input_fps;		/* over the last complete window */
+	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
+	void *on_demand_arg;
 };
 
 /*
@@ -56,6 +69,10 @@ void fr_stream_free(struct fr_stream *s);
  * May close subscribers that fail to write; never frees them.
  */
 void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
+
+/* Calls fn(s, has_demand, arg) from now on when demand starts or stops (NULL: never).
+ * One watcher per stream: the stream's one source. */
+void fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg);
 
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
