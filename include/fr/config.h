@@ -12,6 +12,7 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/user.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
 #define FR_STREAM_NAME_LEN 64
@@ -26,7 +27,6 @@ struct fr_stream_config {
 };
 
 #define FR_TOKEN_MAX 255
-#define FR_USER_LEN 64
 
 struct fr_config {
 	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
