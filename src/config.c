@@ -84,6 +84,13 @@ const struct fr_config_option fr_config_options[] = {
 	{ .name = "max-clients", .arg_name = "N", .default_value = "1024", .kind = FR_KIND_UINT,
 	  .offset = AT(max_clients), .min = 1, .max = 1000000, .reload = FR_RELOAD_LIVE,
 	  .help = "refuse subscribers beyond this many" },
+	{ .name = "max-pending", .arg_name = "N", .default_value = "256", .kind = FR_KIND_UINT,
+	  .offset = AT(max_pending), .min = 1, .max = 100000, .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP connections that have not sent a complete request head yet, in all" },
+	{ .name = "max-pending-per-peer", .arg_name = "N", .default_value = "64",
+	  .kind = FR_KIND_UINT, .offset = AT(max_pending_per_peer), .min = 1, .max = 100000,
+	  .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP connections without a complete request head yet, per peer address" },
 	/* A subscriber's timeout is set when it connects. */
 	{ .name = "client-timeout", .arg_name = "SECONDS", .default_value = "10",
 	  .kind = FR_KIND_SECONDS, .offset = AT(client_timeout_s), .min = 0.1, .max = 86400,
@@ -95,6 +102,10 @@ const struct fr_config_option fr_config_options[] = {
 	{ .name = "max-streams", .arg_name = "N", .default_value = "64", .kind = FR_KIND_UINT,
 	  .offset = AT(max_streams), .min = 1, .max = 4096, .reload = FR_RELOAD_RESTART,
 	  .help = "streams in all, declared or created by HTTP pushes" },
+	{ .name = "stream-idle-timeout", .arg_name = "SECONDS", .default_value = "60",
+	  .kind = FR_KIND_SECONDS, .offset = AT(stream_idle_timeout_s), .min = 0, .max = 86400,
+	  .reload = FR_RELOAD_LIVE, .help = "remove a stream an HTTP push created after this "
+	  "long with no producer and no subscriber, 0 for never" },
 	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
 	  .offset = AT(ingest_token), .reload = FR_RELOAD_LIVE,
 	  .help = "HTTP ingest requires Authorization: Bearer TOKEN" },
@@ -242,9 +253,6 @@ fr_config_init(struct fr_config *c)
 	stream_init(&c->streams[0], FR_DEFAULT_STREAM);
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++)
 		apply_default(c, o);
-	c->max_pending = 256;
-	c->max_pending_per_peer = 64;
-	c->stream_idle_timeout_s = 60;
 }
 
 /* An address, and the int that says it was given. */

@@ -125,6 +125,9 @@ assert_defaults(const struct fr_config *c)
 	ck_assert_uint_eq(c->max_frame_bytes, 8 * 1024 * 1024);
 	ck_assert_int_eq(c->validate, 0);
 	ck_assert_uint_eq(c->max_clients, 1024);
+	ck_assert_uint_eq(c->max_pending, 256);
+	ck_assert_uint_eq(c->max_pending_per_peer, 64);
+	ck_assert_double_eq(c->stream_idle_timeout_s, 60.0);
 	ck_assert_double_eq(c->client_timeout_s, 10.0);
 	ck_assert_int_eq(c->daemonize, 0);
 	ck_assert_str_eq(c->pidfile, "");
@@ -265,6 +268,12 @@ START_TEST(test_uint_good)
 	ck_assert_uint_eq(cfg.max_clients, 1000000);
 	ASSERT_RUN("--max-clients=64");
 	ck_assert_uint_eq(cfg.max_clients, 64);
+	ASSERT_RUN("--max-pending", "1", "--max-pending-per-peer", "100000");
+	ck_assert_uint_eq(cfg.max_pending, 1);
+	ck_assert_uint_eq(cfg.max_pending_per_peer, 100000);
+	ASSERT_RUN("--max-pending", "100000", "--max-pending-per-peer", "1");
+	ck_assert_uint_eq(cfg.max_pending, 100000);
+	ck_assert_uint_eq(cfg.max_pending_per_peer, 1);
 }
 END_TEST
 
@@ -279,6 +288,11 @@ START_TEST(test_uint_bad)
 	ASSERT_ERR("--max-clients: '10k' is not a whole number", "--max-clients", "10k");
 	ASSERT_ERR("--max-clients: 'inf' is not a whole number", "--max-clients", "inf");
 	ASSERT_ERR("--max-clients: needs a value (N)", "--max-clients=");
+	ASSERT_ERR("--max-pending: 100001 out of range (1-100000)", "--max-pending", "100001");
+	ASSERT_ERR("--max-pending: '2.5' is not a whole number", "--max-pending", "2.5");
+	ASSERT_ERR("--max-pending-per-peer: 0 out of range (1-100000)", "--max-pending-per-peer",
+	    "0");
+	ASSERT_ERR("--max-pending-per-peer: needs a value (N)", "--max-pending-per-peer=");
 }
 END_TEST
 
@@ -292,6 +306,11 @@ START_TEST(test_seconds_good)
 	ck_assert_double_eq(cfg.client_timeout_s, 86400.0);
 	ASSERT_RUN("--client-timeout=2.5");
 	ck_assert_double_eq(cfg.client_timeout_s, 2.5);
+	/* 0: a pushed stream is never removed. */
+	ASSERT_RUN("--stream-idle-timeout", "0");
+	ck_assert_double_eq(cfg.stream_idle_timeout_s, 0.0);
+	ASSERT_RUN("--stream-idle-timeout", "86400");
+	ck_assert_double_eq(cfg.stream_idle_timeout_s, 86400.0);
 }
 END_TEST
 
@@ -308,6 +327,9 @@ START_TEST(test_seconds_bad)
 	ASSERT_ERR("--client-timeout: 'nan' is not a number", "--client-timeout", "nan");
 	ASSERT_ERR("--client-timeout: '1e999' is not a number", "--client-timeout", "1e999");
 	ASSERT_ERR("--client-timeout: needs a value (SECONDS)", "--client-timeout=");
+	ASSERT_ERR("--stream-idle-timeout: -0.5 out of range (0-86400)", "--stream-idle-timeout",
+	    "-0.5");
+	ASSERT_ERR("--stream-idle-timeout: '1m' is not a number", "--stream-idle-timeout", "1m");
 }
 END_TEST
 
@@ -660,12 +682,18 @@ START_TEST(test_help)
 		"libjpeg-turbo",
 		"      --max-clients N                      refuse subscribers beyond this many "
 		"(default 1024)",
+		"      --max-pending N                      HTTP connections that have not sent a "
+		"complete request head yet, in all (default 256)",
+		"      --max-pending-per-peer N             HTTP connections without a complete "
+		"request head yet, per peer address (default 64)",
 		"      --client-timeout SECONDS             disconnect a subscriber making no "
 		"progress (default 10)",
 		"      --producer-timeout SECONDS           disconnect a producer silent this long, 0 "
 		"for never (default 10)",
 		"      --max-streams N                      streams in all, declared or created by "
 		"HTTP pushes (default 64)",
+		"      --stream-idle-timeout SECONDS        remove a stream an HTTP push created after "
+		"this long with no producer and no subscriber, 0 for never (default 60)",
 		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "
 		"TOKEN",
 		"      --ingest-token-file FILE             read the ingest token from FILE",
@@ -1178,7 +1206,7 @@ START_TEST(test_table_defaults)
 		    o->default_value, notes);
 		n++;
 	}
-	ck_assert_uint_eq(n, 8);
+	ck_assert_uint_eq(n, 11);
 }
 END_TEST
 

@@ -2,7 +2,8 @@
 /*
  * One sample per row of the option table, for the table-driven tests of config.c
  * (tests/check_config.c) and reload.c (tests/check_reload.c). Every row must have
- * one, and every sample a row: a new option is a new line here too. Also the
+ * one, and every sample a row: a new option is a new line here too, in the order
+ * of the table (test_every_option_at_once notes them all in that order). Also the
  * recorder both use to see what fr_reload_merge notes.
  */
 #ifndef FR_TESTS_OPTION_SAMPLES_H
@@ -45,12 +46,20 @@ static const struct option_sample option_samples[] = {
 	  "applied: validate on\n" },
 	{ "max-clients", "2", "3", "0", "--max-clients: 0 out of range (1-1000000)",
 	  "applied: max-clients 1024 -> 2\n" },
+	{ "max-pending", "10", "20", "0", "--max-pending: 0 out of range (1-100000)",
+	  "applied: max-pending 256 -> 10\n" },
+	{ "max-pending-per-peer", "4", "8", "100001",
+	  "--max-pending-per-peer: 100001 out of range (1-100000)",
+	  "applied: max-pending-per-peer 64 -> 4\n" },
 	{ "client-timeout", "2.5", "3", "0.05", "--client-timeout: 0.05 out of range (0.1-86400)",
 	  "applied: client-timeout 10 -> 2.5\n" },
 	{ "producer-timeout", "0", "5", "-1", "--producer-timeout: -1 out of range (0-86400)",
 	  "applied: producer-timeout 10 -> 0\n" },
 	{ "max-streams", "8", "9", "4097", "--max-streams: 4097 out of range (1-4096)",
 	  "restart: --max-streams\n" },
+	{ "stream-idle-timeout", "5", "30", "86401",
+	  "--stream-idle-timeout: 86401 out of range (0-86400)",
+	  "applied: stream-idle-timeout 60 -> 5\n" },
 	{ "ingest-token", "in-secret", "file-secret", "a b",
 	  "--ingest-token: tokens are visible ASCII without spaces, & or #",
 	  "applied: ingest-token set\n" },
