@@ -16,18 +16,13 @@
 
 #include "fr/stats.h"
 
+#include "helpers.h"
+
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
 #endif
 
 #define PYTHON "/usr/bin/python3"
-
-/* Check records every passing ck_assert; the long loops check with this instead. */
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
 
 /* No test may leave a pending failure behind (CK_FORK=no runs them in one process). */
 static void

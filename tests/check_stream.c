@@ -33,44 +33,12 @@
 #include "fr/util.h"
 #include "fr/validate.h"
 
-#ifndef FR_FIXTURES_DIR
-#error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
-#endif
+#include "helpers.h"
 
 /* Bigger than any socket buffer a subscriber with small buffers has. */
 enum { BIG_FRAME = 256 * 1024 };
 /* How long any single wait may take before the test fails. */
 #define WAIT_S 10.0
-
-/* ---- growable byte strings ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		ck_assert_ptr_nonnull(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
 
 /*
  * What a test allocates is owned by the fixture and released in teardown, so that a
@@ -92,16 +60,9 @@ new_bytes(void)
 static const struct bytes *
 read_fixture(const char *name)
 {
-	char path[512], buf[8192];
 	struct bytes *b = new_bytes();
-	size_t n;
 
-	snprintf(path, sizeof path, "%s/%s", FR_FIXTURES_DIR, name);
-	FILE *fp = fopen(path, "rb");
-	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-		bytes_add(b, buf, n);
-	fclose(fp);
+	add_fixture(b, name);
 	return b;
 }
 
