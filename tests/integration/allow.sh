@@ -227,13 +227,15 @@ push_from() {
 # deny_lines OPTION PORT: log lines for denied connections on 127.0.0.1:PORT.
 deny_lines() { grep -E -- "warn: $1 127\.0\.0\.1:$2: denied " "$FR_LOG" || true; }
 
-# denied_in_dump: the connections_denied value of a fresh SIGUSR1 counter dump.
-denied_in_dump() {
-	local before
+# expect_dump_denied N [WHAT]: a fresh SIGUSR1 counter dump says connections_denied=N
+# (all a test can ask a daemon whose --http does not admit it).
+expect_dump_denied() {
+	local before v
 	before=$(grep -c 'connections_denied=' "$FR_LOG")
 	kill -USR1 "$FR_PID" 2>/dev/null || fail "framerouter (pid $FR_PID) is not running"
 	wait_until "$FR_WAIT" "a connections_denied= line in the SIGUSR1 dump" _dump_has_denied "$before"
-	grep -o 'connections_denied=[0-9]*' "$FR_LOG" | tail -n 1 | cut -d= -f2
+	v=$(grep -o 'connections_denied=[0-9]*' "$FR_LOG" | tail -n 1 | cut -d= -f2)
+	[[ $v == "$1" ]] || fail "${2:+$2: }SIGUSR1 dump: connections_denied=$v, expected $1"
 }
 _dump_has_denied() { (($(grep -c 'connections_denied=' "$FR_LOG") > $1)); }
 
@@ -244,9 +246,7 @@ expect_denied_count() {
 	expect_http 200 "$T/metrics" "$URL/metrics"
 	grep -qx "framerouter_connections_denied_total $1" "$T/metrics" ||
 		fail "/metrics: expected 'framerouter_connections_denied_total $1', got: $(grep connections_denied "$T/metrics")"
-	local v
-	v=$(denied_in_dump)
-	[[ $v == "$1" ]] || fail "SIGUSR1 dump: connections_denied=$v, expected $1"
+	expect_dump_denied "$1"
 	note "connections_denied=$1 in /stats, /metrics and the SIGUSR1 dump"
 }
 
@@ -501,8 +501,7 @@ if ((has_v6)); then
 		fi
 	fi
 	fr_stats
-	v=$(denied_in_dump)
-	[[ $v == "$denied" ]] || fail "SIGUSR1 dump: connections_denied=$v, expected $denied"
+	expect_dump_denied "$denied"
 	note "--allow listen=::1: ::1 admitted on [::1] listeners; IPv4 rules and peers as expected"
 	fr_stop
 else
@@ -519,8 +518,7 @@ if ((has_v6)); then
 	expect_denied "--allow ::/0: GET /stats from 127.0.0.1" 127.0.0.1 "$HTTP" --http /stats
 	v6_frame
 	sub_from ::1 "$V6_OUT" fam-v6-all
-	v=$(denied_in_dump)
-	[[ $v == "$denied" ]] || fail "--allow ::/0: SIGUSR1 dump: connections_denied=$v, expected $denied"
+	expect_dump_denied "$denied" "--allow ::/0"
 	! grep -qE -- "denied \[::1\]" "$FR_LOG" || fail "--allow ::/0: ::1 was denied"
 	note "--allow ::/0: 127.0.0.1 denied on --ingest, --listen and --http; ::1 admitted"
 	fr_stop
@@ -548,8 +546,7 @@ if ((has_v6)); then
 	v6_frame
 	sub_from ::1 "$V6_OUT" fam-v6-one
 	expect_denied "--allow ::1: a subscriber from 127.0.0.1" 127.0.0.1 "$LISTEN"
-	v=$(denied_in_dump)
-	[[ $v == "$denied" ]] || fail "--allow ::1: SIGUSR1 dump: connections_denied=$v, expected $denied"
+	expect_dump_denied "$denied" "--allow ::1"
 	note "--allow ::1: ::1 admitted on [::1] listeners; 127.0.0.1 denied"
 	fr_stop
 else
