@@ -1393,6 +1393,35 @@ START_TEST(test_pending_per_peer)
 }
 END_TEST
 
+START_TEST(test_pending_zero)
+{
+	/* Budgets of 0 act as 1: the newest connection is never the one refused. */
+	admit_params.max_pending_per_peer = 0;
+	apply_params();
+	struct client *a1 = connect_idle("127.0.0.1");
+	ck_assert_uint_eq(fr_admit_pending_evicted(admit), 0);
+	struct client *a2 = connect_idle("127.0.0.1");
+	ck_assert_uint_eq(fr_admit_pending_evicted(admit), 1);
+	expect_eof(a1);
+	expect_silence(a2);
+	struct client *b1 = connect_idle("127.0.0.2");
+	ck_assert_uint_eq(fr_admit_pending_evicted(admit), 1);
+	ck_assert_uint_eq(fr_admit_pending_count(admit), 2);
+
+	admit_params.max_pending_per_peer = 64;
+	admit_params.max_pending = 0;
+	apply_params();
+	struct client *c = client_new();
+	struct response r;
+	request(c, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(fr_admit_pending_evicted(admit), 3);
+	ck_assert_uint_eq(fr_admit_pending_count(admit), 1);
+	expect_eof(a2);
+	expect_eof(b1);
+}
+END_TEST
+
 START_TEST(test_pending_handed_on)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
@@ -1585,6 +1614,7 @@ http_suite(void)
 	tc = loop_tcase(s, "pending");
 	tcase_add_test(tc, test_pending_oldest_evicted);
 	tcase_add_test(tc, test_pending_per_peer);
+	tcase_add_test(tc, test_pending_zero);
 	tcase_add_test(tc, test_pending_handed_on);
 
 	tc = loop_tcase(s, "max_clients");
