@@ -1074,6 +1074,45 @@ START_TEST(test_ingest_producer_replaced)
 }
 END_TEST
 
+/* Two frames in multipart parts, PUT with content_type; returns the body's length. */
+static size_t
+put_two_parts(struct client *c, const char *name, const char *content_type,
+    const struct fr_buf *jpeg)
+{
+	struct fr_buf *body = new_buf();
+	char req[256];
+
+	for (int i = 0; i < 2; i++) {
+		fr_buf_printf(body, "--b\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n"
+		    "\r\n", jpeg->len);
+		fr_buf_append(body, jpeg->data, jpeg->len);
+		fr_buf_printf(body, "\r\n");
+	}
+	fr_buf_printf(body, "--b--\r\n");
+	snprintf(req, sizeof req, "PUT /ingest/%s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n\r\n", name, content_type, body->len);
+	send_str(c, req);
+	send_bytes(c, body->data, body->len);
+	expect_str(c, "HTTP/1.1 204 No Content\r\n" SERVER "\r\n");
+	return body->len;
+}
+
+START_TEST(test_ingest_multipart)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *c = client_new();
+
+	/* Part headers and boundaries are framing in a multipart body, garbage otherwise. */
+	size_t len = put_two_parts(c, "parts", "multipart/x-mixed-replace;boundary=b", jpeg);
+	ck_assert_uint_eq(find("parts")->stream->counters.frames_in, 2);
+	ck_assert_uint_eq(find("parts")->stream->counters.bytes_in, len);
+	ck_assert_uint_eq(find("parts")->stream->counters.garbage_bytes, 0);
+	len = put_two_parts(c, "plain", "image/jpeg", jpeg);
+	ck_assert_uint_eq(find("plain")->stream->counters.frames_in, 2);
+	ck_assert_uint_eq(find("plain")->stream->counters.garbage_bytes, len - 2 * jpeg->len);
+}
+END_TEST
+
 START_TEST(test_ingest_bad_requests)
 {
 	static const char *const names[] = { "..", "%2e%2e", ".", "...", "a%20b", "a!b",
@@ -1193,6 +1232,32 @@ START_TEST(test_decoding_bad_escape)
 		expect_eof(c);
 		client_close(c);
 	}
+}
+END_TEST
+
+START_TEST(test_routing_head_limits)
+{
+	struct client *c = client_new();
+	struct fr_buf *big = new_buf();
+
+	/* A head arriving a byte at a time is read as it comes. */
+	const char *req = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+	for (const char *p = req; *p != '\0'; p++) {
+		send_bytes(c, p, 1);
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	expect_error(c, "404 Not Found", "no such path", NULL, "");
+	/* A head beyond 8 KiB in 40 fields (of 64 allowed): 431, and the connection closes. */
+	fr_buf_printf(big, "GET / HTTP/1.1\r\nHost: x\r\n");
+	for (int i = 0; i < 40; i++)
+		fr_buf_printf(big, "X-Filler-%02d: %0240d\r\n", i, 0);
+	fr_buf_printf(big, "\r\n");
+	send_bytes(c, big->data, big->len);
+	struct response r;
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 431);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\n" CLOSE));
+	expect_eof(c);
 }
 END_TEST
 
@@ -1545,6 +1610,10 @@ START_TEST(test_timeout_stalled_response)
 	 * is under --client-timeout, so it is still there then. */
 	struct client *clock = client_new();
 	expect_eof(clock);
+	/* Reading on, each next request is there at once, but a slow loop iteration
+	 * (valgrind) must not outlast the time to read it: no short head timeout now. */
+	http_params.head_timeout_s = 60;
+	apply_params();
 	ev_io_start(loop, &c->read_io);
 	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
 	    "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
@@ -1584,6 +1653,7 @@ http_suite(void)
 	tcase_add_test(tc, test_routing_stream_head);
 	tcase_add_test(tc, test_routing_bad_fps);
 	tcase_add_test(tc, test_routing_stats_no_memory);
+	tcase_add_test(tc, test_routing_head_limits);
 
 	tc = loop_tcase(s, "tokens");
 	tcase_add_test(tc, test_tokens_subscribe);
@@ -1594,6 +1664,7 @@ http_suite(void)
 	tcase_add_test(tc, test_ingest_chunked);
 	tcase_add_test(tc, test_ingest_pipelined_after_body);
 	tcase_add_test(tc, test_ingest_continue);
+	tcase_add_test(tc, test_ingest_multipart);
 	tcase_add_test(tc, test_ingest_producer_leaves);
 	tcase_add_test(tc, test_ingest_producer_replaced);
 	tcase_add_test(tc, test_ingest_bad_requests);
