@@ -64,6 +64,9 @@ ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
 
 static uint64_t sendmsg_calls, sendmsg_eagain;
 static uintptr_t stack_lo, stack_hi;
+/* While set, every sendmsg() finds the socket full: a response stalls from its first
+ * byte, which a real socket does only by chance. */
+static bool sendmsg_is_full;
 
 ssize_t
 __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -75,6 +78,11 @@ __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 		stack_lo = frame;
 	if (frame > stack_hi)
 		stack_hi = frame;
+	if (sendmsg_is_full) {
+		sendmsg_eagain++;
+		errno = EAGAIN;
+		return -1;
+	}
 	ssize_t n = __real_sendmsg(fd, msg, flags);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		sendmsg_eagain++;
@@ -517,6 +525,7 @@ setup(void)
 	n_clients = n_owned_bufs = n_owned_frames = 0;
 	sendmsg_calls = sendmsg_eagain = 0;
 	stack_lo = stack_hi = 0;
+	sendmsg_is_full = false;
 	reg = fr_registry_new(loop, &ingest_params, MAX_STREAMS);
 	ck_assert_int_eq(fr_registry_add(reg, "default", true, &def, err), FR_REGISTRY_OK);
 	admit_params = (struct fr_admit_params){
@@ -1625,6 +1634,47 @@ START_TEST(test_timeout_stalled_response)
 }
 END_TEST
 
+START_TEST(test_timeout_stalled_from_start)
+{
+	char want[256];
+
+	http_params.head_timeout_s = 0.3;
+	apply_params();
+	/* A response that finds the socket full before its first byte is under
+	 * --client-timeout from then on, not under what is left of the head timeout. */
+	struct client *c = client_new();
+	WAIT_UNTIL(fr_admit_pending_count(admit) == 1);
+	sendmsg_is_full = true;
+	send_str(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(sendmsg_eagain > 0);
+	struct client *clock = client_new();
+	expect_eof(clock);
+	expect_silence(c);
+	sendmsg_is_full = false;
+	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
+	    "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-cache\r\n\r\n", strlen(fr_page_html));
+	expect_str(c, want);
+	expect_str(c, fr_page_html);
+}
+END_TEST
+
+START_TEST(test_timeout_stalled_after_body)
+{
+	/* The answer to an ingest body is under --client-timeout too: a client that
+	 * never reads it is closed, not kept forever outside every budget. */
+	http_params.client_timeout_s = 0.3;
+	apply_params();
+	struct client *c = client_new();
+	sendmsg_is_full = true;
+	send_str(c, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	WAIT_UNTIL(sendmsg_eagain > 0);
+	ck_assert_uint_eq(fr_admit_pending_count(admit), 0);
+	expect_eof(c);
+	ck_assert_uint_eq(find("cam")->stream->counters.producer_connects, 1);
+}
+END_TEST
+
 /* ---- the suite ---- */
 
 static TCase *
@@ -1694,6 +1744,8 @@ http_suite(void)
 	tc = loop_tcase(s, "timeouts");
 	tcase_add_test(tc, test_timeout_head);
 	tcase_add_test(tc, test_timeout_stalled_response);
+	tcase_add_test(tc, test_timeout_stalled_from_start);
+	tcase_add_test(tc, test_timeout_stalled_after_body);
 	return s;
 }
 
