@@ -910,6 +910,23 @@ find(const char *name)
 	return e;
 }
 
+/*
+ * Starts PUT /ingest/cam with a body of body->len bytes, sends the first sent of
+ * them, and returns once the stream has counted them (it is new, or had none).
+ */
+static void
+put_begin(struct client *c, const struct fr_buf *body, size_t sent)
+{
+	char req[256];
+
+	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n", body->len);
+	send_str(c, req);
+	send_bytes(c, body->data, sent);
+	WAIT_UNTIL(fr_registry_find(reg, "cam") != NULL &&
+	    find("cam")->stream->counters.bytes_in == sent);
+}
+
 /* The counters after the ten frames of ffmpeg-320x240-10.mjpeg came whole. */
 static void
 assert_ten_frames(struct fr_registry_entry *e, const struct fr_buf *mjpeg, uint64_t connects)
@@ -1036,14 +1053,8 @@ START_TEST(test_ingest_producer_leaves)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
 	struct client *c = client_new();
-	char req[256];
 
-	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %zu\r\n\r\n", jpeg->len);
-	send_str(c, req);
-	send_bytes(c, jpeg->data, 1000);
-	WAIT_UNTIL(fr_registry_find(reg, "cam") != NULL &&
-	    find("cam")->stream->counters.bytes_in == 1000);
+	put_begin(c, jpeg, 1000);
 	/* Gone mid-frame: the partial frame is dropped as truncated, nothing published. */
 	client_close(c);
 	WAIT_UNTIL(find("cam")->stream->counters.producer_connected == 0);
@@ -1061,12 +1072,7 @@ START_TEST(test_ingest_producer_replaced)
 	struct client *first = client_new(), *second = client_new();
 	char req[256];
 
-	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %zu\r\n\r\n", jpeg->len);
-	send_str(first, req);
-	send_bytes(first, jpeg->data, 1000);
-	WAIT_UNTIL(fr_registry_find(reg, "cam") != NULL &&
-	    find("cam")->stream->counters.bytes_in == 1000);
+	put_begin(first, jpeg, 1000);
 	/* The newest producer wins; the one it replaces is closed without an answer. */
 	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Length: %zu\r\n\r\n", other->len);
@@ -1500,19 +1506,13 @@ START_TEST(test_pending_handed_on)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
 	struct client *sub = client_new(), *producer = client_new();
-	char req[256];
 
 	admit_params.max_pending = 2;
 	apply_params();
 	/* A subscriber and a producer in the middle of its body: neither is pending. */
 	send_str(sub, "GET /stream/default HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect_subscribed(sub);
-	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %zu\r\n\r\n", jpeg->len);
-	send_str(producer, req);
-	send_bytes(producer, jpeg->data, 100);
-	WAIT_UNTIL(fr_registry_find(reg, "cam") != NULL &&
-	    find("cam")->stream->counters.bytes_in == 100);
+	put_begin(producer, jpeg, 100);
 	ck_assert_uint_eq(fr_admit_pending_count(admit), 0);
 
 	/* Three idle connections: only the first of them is evicted. */
