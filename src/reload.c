@@ -175,6 +175,9 @@ static const struct kind kinds[] = {
 	[FR_KIND_USER] = { same_text, show_text, describe_change, FR_USER_LEN + 1 },
 	[FR_KIND_LOG_LEVEL] = { same_log_level, show_log_level, describe_change,
 	    sizeof(enum fr_log_level) },
+	/* May hold credentials: said to have changed, never shown. */
+	[FR_KIND_NATS_URLS] = { same_text, NULL, describe_token, PATH_MAX },
+	[FR_KIND_SUBJECT] = { same_text, show_text, describe_change, PATH_MAX },
 };
 
 /* ---- one row's value ---- */

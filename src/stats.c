@@ -364,6 +364,63 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 	buf_puts(b, "]}");
 }
 
+/* The counters of struct fr_stats_nats, as /stats and /metrics name them. */
+static const struct {
+	const char *name, *type, *help;
+	size_t offset;
+} nats_counters[] = {
+#define OFF(f) offsetof(struct fr_stats_nats, f)
+    {"reconnects", "counter", "NATS connections re-established after a loss.", OFF(reconnects)},
+    {"subscriptions", "gauge", "Stream subjects this node subscribes to now.",
+        OFF(subscriptions)},
+    {"frames_published", "counter", "Frames this node ingested and published on NATS.",
+        OFF(frames_published)},
+    {"bytes_published", "counter", "Bytes of the frames published on NATS.", OFF(bytes_published)},
+    {"frames_received", "counter", "NATS messages that became frames of a local stream.",
+        OFF(frames_received)},
+    {"bytes_received", "counter", "Bytes of the NATS messages that became frames.",
+        OFF(bytes_received)},
+    {"dropped_slow_consumer", "counter",
+        "Received frames replaced by newer ones before the loop took them, or dropped by the "
+        "client's pending limits.", OFF(dropped_slow_consumer)},
+    {"dropped_publish", "counter",
+        "Frames not published: disconnected, or an older frame was still being sent.",
+        OFF(dropped_publish)},
+    {"dropped_too_large", "counter", "Frames above the server's max_payload, not published.",
+        OFF(dropped_too_large)},
+    {"dropped_invalid", "counter", "NATS messages that held no whole JPEG frame.",
+        OFF(dropped_invalid)},
+    {"dropped_stale", "counter", "NATS messages older than a frame already taken.",
+        OFF(dropped_stale)},
+    {"errors", "counter", "Asynchronous errors the NATS client reported.", OFF(errors)},
+#undef OFF
+};
+
+static uint64_t
+nats_counter_at(const struct fr_stats_nats *n, size_t offset)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)n + offset, sizeof v);
+	return v;
+}
+
+static void
+json_nats(struct fr_buf *b, const struct fr_stats_nats *n)
+{
+	buf_puts(b, "{\"state\": ");
+	put_json_str(b, n->state);
+	buf_puts(b, ", \"server\": ");
+	put_json_str(b, n->server);
+	buf_puts(b, ", \"node_id\": ");
+	put_json_str(b, n->node_id);
+	fr_buf_printf(b, ", \"jetstream\": %s", n->jetstream ? "true" : "false");
+	for (size_t i = 0; i < N_ELEMS(nats_counters); i++)
+		fr_buf_printf(b, ", \"%s\": %" PRIu64, nats_counters[i].name,
+		    nats_counter_at(n, nats_counters[i].offset));
+	buf_puts(b, "}");
+}
+
 /*
  * One line of JSON and a newline. Stream names are keys, so the caller keeps them unique
  * (stream.c does: names are the stream's identity).
@@ -384,7 +441,12 @@ fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 		buf_puts(b, ": ");
 		json_stream(b, &snap->streams[i]);
 	}
-	buf_puts(b, "}}\n");
+	buf_puts(b, "}");
+	if (snap->nats != NULL) {
+		buf_puts(b, ", \"nats\": ");
+		json_nats(b, snap->nats);
+	}
+	buf_puts(b, "}\n");
 }
 
 /* ---- Prometheus (/metrics) ---- */
@@ -490,6 +552,31 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 	}
 }
 
+/* framerouter_nats_connected{state=,server=,node=} and one family per NATS counter. */
+static void
+prom_nats(struct fr_buf *b, const struct fr_stats_nats *n)
+{
+	prom_header(b, "framerouter_nats_connected", "gauge",
+	    "1 while connected to a NATS server; the labels say which and in what state.");
+	buf_puts(b, "framerouter_nats_connected{state=\"");
+	put_escaped(b, n->state, ESC_LABEL);
+	buf_puts(b, "\",server=\"");
+	put_escaped(b, n->server, ESC_LABEL);
+	buf_puts(b, "\",node=\"");
+	put_escaped(b, n->node_id, ESC_LABEL);
+	fr_buf_printf(b, "\"} %d\n", strcmp(n->state, "connected") == 0);
+	for (size_t i = 0; i < N_ELEMS(nats_counters); i++) {
+		char name[96];
+		int is_counter = strcmp(nats_counters[i].type, "counter") == 0;
+
+		snprintf(name, sizeof name, "framerouter_nats_%s%s", nats_counters[i].name,
+		    is_counter ? "_total" : "");
+		prom_header(b, name, nats_counters[i].type, nats_counters[i].help);
+		fr_buf_printf(b, "%s %" PRIu64 "\n", name,
+		    nats_counter_at(n, nats_counters[i].offset));
+	}
+}
+
 /*
  * Families outer, streams inner: the format wants each family's samples together, after
  * its one HELP and TYPE. Per-client data stays out (one series per client connection
@@ -512,6 +599,8 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 	    "Connections closed at accept because --allow does not admit the address.");
 	fr_buf_printf(b, "framerouter_connections_denied_total %" PRIu64 "\n",
 	    snap->connections_denied);
+	if (snap->nats != NULL)
+		prom_nats(b, snap->nats);
 	prom_header(b, "framerouter_build_info", "gauge",
 	    "Always 1; the version label says which framerouter this is.");
 	buf_puts(b, "framerouter_build_info{version=\"");

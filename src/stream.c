@@ -92,6 +92,8 @@ fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 		next = l->next;
 		fr_sub_offer(fr_sub_from_link(l), f);
 	}
+	if (s->on_frame != NULL)
+		s->on_frame(s, f, s->on_frame_arg);
 }
 
 void
@@ -120,6 +122,13 @@ fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg)
 {
 	s->on_demand = fn;
 	s->on_demand_arg = arg;
+}
+
+void
+fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg)
+{
+	s->on_frame = fn;
+	s->on_frame_arg = arg;
 }
 
 struct fr_sub_params

@@ -23,9 +23,12 @@
  * no subscriber for the idle timeout, so it must not be kept beyond a callback unless
  * it has one of those (an HTTP producer keeps the entry it feeds alive).
  */
+struct fr_nats_feed;
+
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
+	struct fr_nats_feed *nats_feed;	/* the watcher's (nats.c) state for it, or NULL */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */
 };
@@ -42,6 +45,21 @@ enum fr_registry_error {
 
 struct fr_registry *fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params,
     size_t max_streams);
+
+/*
+ * Someone told of every stream as it comes and goes (federation, nats.c): added(e)
+ * once a stream exists, removed(e) just before it is freed (expiry or shutdown), and
+ * stats() to add its own counters to each /stats and /metrics snapshot.
+ */
+struct fr_registry_watcher {
+	void (*added)(struct fr_registry_entry *e, void *arg);
+	void (*removed)(struct fr_registry_entry *e, void *arg);
+	void (*stats)(struct fr_stats_snapshot *snap, void *arg);
+	void *arg;
+};
+
+/* Sets the one watcher (NULL: none) and tells it of every stream that exists now. */
+void fr_registry_watch(struct fr_registry *reg, const struct fr_registry_watcher *w);
 
 /* Frees every stream, closing its producer and subscribers. NULL does nothing. */
 void fr_registry_free(struct fr_registry *reg);

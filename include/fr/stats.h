@@ -72,12 +72,36 @@ struct fr_stats_stream {
 	const struct fr_stats_client *clients;
 };
 
+/* Federation over NATS (--nats): the connection and what travelled over it. */
+struct fr_stats_nats {
+	const char *state;		/* "connecting", "connected", "reconnecting", "closed" */
+	const char *server;		/* the URL connected to (no credentials), "" when none */
+	const char *node_id;
+	int jetstream;			/* 1 with --nats-jetstream */
+	uint64_t reconnects;		/* connections re-established after a loss */
+	uint64_t subscriptions;		/* stream subjects subscribed to now */
+	uint64_t frames_published;	/* frames handed to the server */
+	uint64_t bytes_published;
+	uint64_t frames_received;	/* messages that became frames of a local stream */
+	uint64_t bytes_received;
+	uint64_t dropped_slow_consumer;	/* received, replaced by a newer one before the loop
+					 * took it, or dropped by the client's pending limits */
+	uint64_t dropped_publish;	/* not published: disconnected, or the publisher was
+					 * still sending an older frame of the stream */
+	uint64_t dropped_too_large;	/* above the server's max_payload: not published */
+	uint64_t dropped_invalid;	/* messages that held no whole JPEG frame */
+	uint64_t dropped_stale;		/* older than a frame already taken (a late JetStream
+					 * answer, a duplicate) */
+	uint64_t errors;		/* asynchronous errors the client reported */
+};
+
 struct fr_stats_snapshot {
 	const char *version;
 	double uptime_s;
 	uint64_t connections_denied;	/* refused by --allow, on every listener */
 	size_t n_streams;
 	const struct fr_stats_stream *streams;
+	const struct fr_stats_nats *nats;	/* NULL without --nats */
 };
 
 /* The snapshot as one JSON object (the /stats body). */

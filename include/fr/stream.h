@@ -35,6 +35,12 @@ struct fr_stream;
  */
 typedef void (*fr_stream_demand_fn)(struct fr_stream *s, bool has_demand, void *arg);
 
+/*
+ * Called with every frame published into the stream, after its subscribers were
+ * offered it (f is borrowed: take a reference to keep it). Must not free the stream.
+ */
+typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
+
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_frame *latest;	/* a reference, or NULL before the first frame */
@@ -50,6 +56,8 @@ struct fr_stream {
 	double input_fps;		/* over the last complete window */
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
+	fr_stream_frame_fn on_frame;	/* NULL: nobody taps the frames */
+	void *on_frame_arg;
 };
 
 /*
@@ -71,6 +79,10 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
 /* Calls fn(s, has_demand, arg) from now on when demand starts or stops (NULL: never).
  * One watcher per stream: the stream's one source. */
 void fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg);
+
+/* Calls fn(s, f, arg) for every frame published from now on (NULL: never). One tap per
+ * stream: federation (nats.c), which publishes the frames a node ingests. */
+void fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg);
 
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
