@@ -161,7 +161,7 @@ const struct fr_config_option fr_config_options[] = {
 	  .help = "frames of stream NAME travel on SUBJECT.NAME" },
 	{ .name = "node-id", .arg_name = "ID", .kind = FR_KIND_SUBJECT, .offset = AT(node_id),
 	  .reload = FR_RELOAD_RESTART,
-	  .help = "this node's name in the frames it publishes (default the host name)" },
+	  .help = "this node's name in the frames it publishes; the host name if not given" },
 	{ .name = "nats-jetstream", .kind = FR_KIND_FLAG, .offset = AT(nats_jetstream),
 	  .reload = FR_RELOAD_RESTART,
 	  .help = "keep each stream's latest frame in JetStream for first subscribers" },

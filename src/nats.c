@@ -464,26 +464,57 @@ work_on(struct fr_nats *n, struct fr_nats_feed *f, natsConnection *nc)
 		unsubscribe(f);
 }
 
+/* Seconds on CLOCK_MONOTONIC, as pthread_cond_timedwait is told to use. */
+static double
+monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for work, or until the next JetStream attempt is due (at > 0). mu held. */
+static void
+wait_for_work(struct fr_nats *n, double at)
+{
+	if (at <= 0) {
+		pthread_cond_wait(&n->cv, &n->mu);
+		return;
+	}
+	struct timespec ts = { .tv_sec = (time_t)at,
+		.tv_nsec = (long)((at - (double)(time_t)at) * 1e9) };
+	pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+}
+
 static void *
 publisher_main(void *arg)
 {
 	struct fr_nats *n = arg;
+	double js_retry_at = 0, js_backoff = 0.5;
 
 	lock(n);
 	for (;;) {
-		if (n->params.jetstream && !n->is_js_ready && n->shared_state == STATE_CONNECTED &&
-		    !n->is_stopping) {
+		if (n->is_stopping)
+			break;
+		bool needs_js = n->params.jetstream && !n->is_js_ready &&
+		    n->shared_state == STATE_CONNECTED;
+		if (needs_js && monotonic_now() >= js_retry_at) {
+			/* A new cluster elects its JetStream leader a moment after it accepts
+			 * clients: retry with backoff, without holding up the frames. */
 			natsConnection *nc = n->conn;
 			unlock(n);
 			ensure_js_stream(n, nc);
+			js_backoff = js_backoff < 4 ? js_backoff * 2 : 5;
+			js_retry_at = monotonic_now() + js_backoff;
 			lock(n);
+			if (n->is_js_ready)
+				js_backoff = 0.5;
 			continue;
 		}
 		struct fr_nats_feed *f = n->queue_head;
-		if (n->is_stopping)
-			break;
 		if (f == NULL) {
-			pthread_cond_wait(&n->cv, &n->mu);
+			wait_for_work(n, needs_js ? js_retry_at : 0);
 			continue;
 		}
 		n->queue_head = f->next_queued;
@@ -961,7 +992,11 @@ fr_nats_new(struct ev_loop *loop, const struct fr_nats_params *p, char *err)
 	    (unsigned long)ts.tv_nsec ^ ((unsigned long)rand() << 4));
 	js_stream_name(n);
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	fr_list_init(&n->feeds);
 	fr_list_init(&n->all_feeds);
 	fr_ratelimit_init(&n->drop_log, 1.0);
