@@ -6,7 +6,7 @@
  *   publishing, subscribing, unsubscribing, JetStream requests;
  * - nats.c's own threads call back with messages and connection events.
  * They meet in struct fr_nats under one mutex that is never held across a call into
- * nats.c, and in each feed's atomic newest-wins inbox. A received natsMsg is the only
+ * nats.c, and in each feed's bounded newest-wins inbox. A received natsMsg is the only
  * thing that crosses to the loop; a frame never leaves it (its bytes are copied into
  * a natsMsg on the loop).
  */
@@ -35,6 +35,10 @@
 /* Messages nats.c may hold for one subscription before it drops them as a slow
  * consumer: the inbox takes each at once, so a backlog means the loop stalled. */
 #define NATS_PENDING_MSGS 16
+/* Messages of one stream waiting for the loop: enough to ride out the loop's
+ * scheduling jitter on a busy core without losing a frame; beyond that the oldest
+ * is dropped (newest wins), so a node that cannot keep up skips, not lags. */
+#define NATS_INBOX 4
 /* How long the first connection attempt (per server) may take at startup. */
 #define NATS_CONNECT_TIMEOUT_MS 2000
 /* Reconnect backoff: from this, doubling per round through the servers, to the cap. */
@@ -54,6 +58,55 @@ static const char *const state_names[] = {
 	[STATE_RECONNECTING] = "reconnecting",
 	[STATE_CLOSED] = "closed",
 };
+
+/* A bounded queue of received messages; when full, the oldest gives way. */
+struct inbox {
+	pthread_mutex_t mu;		/* held for a few pointer moves, never across a call */
+	natsMsg *msgs[NATS_INBOX];
+	unsigned head, n;		/* the oldest is msgs[head] */
+};
+
+static void
+inbox_init(struct inbox *in)
+{
+	memset(in, 0, sizeof *in);
+	pthread_mutex_init(&in->mu, NULL);
+}
+
+/* Adds m; returns the message that gave way for it (to destroy and count), or NULL.
+ * With only_if_empty, adds m only to an empty inbox and returns m otherwise. */
+static natsMsg *
+inbox_put(struct inbox *in, natsMsg *m, bool only_if_empty)
+{
+	natsMsg *out = NULL;
+
+	pthread_mutex_lock(&in->mu);
+	if (only_if_empty && in->n > 0) {
+		out = m;
+	} else {
+		if (in->n == NATS_INBOX) {
+			out = in->msgs[in->head];
+			in->head = (in->head + 1) % NATS_INBOX;
+			in->n--;
+		}
+		in->msgs[(in->head + in->n++) % NATS_INBOX] = m;
+	}
+	pthread_mutex_unlock(&in->mu);
+	return out;
+}
+
+/* Takes every message, oldest first, into out[NATS_INBOX]; returns how many. */
+static unsigned
+inbox_take(struct inbox *in, natsMsg **out)
+{
+	pthread_mutex_lock(&in->mu);
+	unsigned n = in->n;
+	for (unsigned i = 0; i < n; i++)
+		out[i] = in->msgs[(in->head + i) % NATS_INBOX];
+	in->head = in->n = 0;
+	pthread_mutex_unlock(&in->mu);
+	return n;
+}
 
 /*
  * One stream's link to its subject. Created when the stream is, released when it is
@@ -84,8 +137,8 @@ struct fr_nats_feed {
 	struct fr_nats_feed *next_queued;
 	/* the publisher thread's */
 	natsSubscription *sub;
-	/* from nats.c's threads to the loop: the newest message received, or NULL */
-	_Atomic(natsMsg *) inbox;
+	/* from nats.c's threads to the loop: the newest messages received, oldest first */
+	struct inbox inbox;
 };
 
 struct fr_nats {
@@ -174,13 +227,21 @@ note_error(struct fr_nats *n, const char *what, natsStatus s)
 /* ---- feeds: lifetime (under mu) ---- */
 
 static void
+inbox_clear(struct fr_nats_feed *f)
+{
+	natsMsg *msgs[NATS_INBOX];
+
+	for (unsigned i = 0, n = inbox_take(&f->inbox, msgs); i < n; i++)
+		N.natsMsg_Destroy(msgs[i]);
+}
+
+static void
 feed_free_locked(struct fr_nats_feed *f)
 {
-	natsMsg *m = atomic_exchange(&f->inbox, NULL);
-
 	fr_list_remove(&f->all);
-	N.natsMsg_Destroy(m);
+	inbox_clear(f);
 	N.natsMsg_Destroy(f->out);
+	pthread_mutex_destroy(&f->inbox.mu);
 	free(f);
 }
 
@@ -216,11 +277,11 @@ static void
 msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
 	struct fr_nats_feed *f = arg;
-	natsMsg *old = atomic_exchange(&f->inbox, msg);
+	natsMsg *old = inbox_put(&f->inbox, msg, false);
 
 	(void)nc, (void)sub;
 	if (old != NULL) {
-		/* Newest wins: the loop had not taken the previous one yet. */
+		/* Newest wins: the loop had not taken the oldest one yet. */
 		N.natsMsg_Destroy(old);
 		atomic_fetch_add(&f->nats->dropped_slow, 1);
 	}
@@ -386,13 +447,12 @@ static void
 fetch_latest(struct fr_nats_feed *f, jsCtx *js)
 {
 	struct fr_nats *n = f->nats;
-	natsMsg *m = NULL, *expected = NULL;
+	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 
 	if (N.js_GetLastMsg(&m, js, n->js_stream, f->subject, NULL, &jerr) != NATS_OK)
 		return;	/* nothing stored yet, or JetStream is away: live frames will come */
-	if (!atomic_compare_exchange_strong(&f->inbox, &expected, m))
-		N.natsMsg_Destroy(m);
+	N.natsMsg_Destroy(inbox_put(&f->inbox, m, true));
 	ev_async_send(n->loop, &n->wake);
 }
 
@@ -639,12 +699,15 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	take_shared_state(n);
 	for (struct fr_list *l = n->feeds.next, *next; l != &n->feeds; l = next) {
 		struct fr_nats_feed *f = FR_CONTAINER_OF(l, struct fr_nats_feed, link);
-		natsMsg *m = atomic_exchange(&f->inbox, NULL);
+		natsMsg *msgs[NATS_INBOX];
+		unsigned n_msgs = inbox_take(&f->inbox, msgs);
 
 		next = l->next;
-		if (m != NULL) {
-			deliver(f, m);
-			N.natsMsg_Destroy(m);
+		/* Delivering may close subscribers and end the feed: it is still listed
+		 * (only entry_removed unlinks it), and deliver() checks is_attached. */
+		for (unsigned i = 0; i < n_msgs; i++) {
+			deliver(f, msgs[i]);
+			N.natsMsg_Destroy(msgs[i]);
 		}
 	}
 }
@@ -781,7 +844,7 @@ entry_added(struct fr_registry_entry *e, void *arg)
 	snprintf(f->subject, sizeof f->subject, "%s.%s", n->prefix, e->stream->name);
 	/* Shown as the stream's producer while the feed is: "nats:framerouter.frames.cam1". */
 	snprintf(f->peer.text, sizeof f->peer.text, "nats:%.120s", f->subject);
-	atomic_init(&f->inbox, NULL);
+	inbox_init(&f->inbox);
 	f->refs = 1;	/* the loop's */
 	lock(n);
 	fr_list_append(&n->all_feeds, &f->all);
@@ -814,8 +877,7 @@ entry_removed(struct fr_registry_entry *e, void *arg)
 	fr_list_remove(&f->link);
 	e->nats_feed = NULL;
 	f->entry = NULL;
-	natsMsg *m = atomic_exchange(&f->inbox, NULL);
-	N.natsMsg_Destroy(m);
+	inbox_clear(f);
 	lock(n);
 	f->is_released = true;
 	f->want_sub = false;
@@ -1092,7 +1154,7 @@ fr_nats_free(struct fr_nats *n)
 	for (struct fr_list *l = n->all_feeds.next; l != &n->all_feeds; l = l->next) {
 		struct fr_nats_feed *f = FR_CONTAINER_OF(l, struct fr_nats_feed, all);
 
-		N.natsMsg_Destroy(atomic_exchange(&f->inbox, NULL));
+		inbox_clear(f);
 		N.natsMsg_Destroy(f->out);
 		f->out = NULL;
 	}
