@@ -4,6 +4,7 @@
  * in test builds failed allocations), the log lines, the /stats JSON and the /metrics
  * Prometheus text. Small snapshots are compared byte for byte; the Prometheus structure
  * rules (one HELP and TYPE per family, samples grouped) are also checked line by line.
+ * Larger fixed snapshots are compared with the golden files in tests/golden.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,6 +20,10 @@
 #include "fr/stats.h"
 
 #include "helpers.h"
+
+#ifndef FR_GOLDEN_DIR
+#error "build with -DFR_GOLDEN_DIR='\"/path/to/tests/golden\"'"
+#endif
 
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
@@ -962,6 +967,240 @@ START_TEST(test_prometheus_no_clients)
 }
 END_TEST
 
+/* ---- golden files ---- */
+
+/*
+ * Fixed snapshots whose exact /stats, /metrics and SIGUSR1 text is kept in
+ * tests/golden/NAME.{json,prom,sigusr1}, so that a change to the formatting shows as a
+ * change to those files. FR_GOLDEN_UPDATE=1 in the environment rewrites them from the
+ * current code instead of comparing (then review the diff). Every counter has its own
+ * value, so a counter printed under another's name shows.
+ */
+static const struct fr_stats_client golden_default_clients[] = {
+	{
+	    .peer = "127.0.0.1:40001",
+	    .protocol = "raw",
+	    .connected_s = 12.5,
+	    .counters = {.frames_sent = 2001,
+		.frames_dropped = 2002,
+		.frames_dropped_fps_cap = 2003,
+		.bytes_sent = 2004},
+	},
+	{
+	    .peer = "[::1]:40002",
+	    .protocol = "http",
+	    .connected_s = 3.2499,
+	    .counters = {.frames_sent = 2101,
+		.frames_dropped = 2102,
+		.frames_dropped_fps_cap = 2103,
+		.bytes_sent = 2104},
+	},
+	{
+	    .peer = "unix:/run/fr/s\"q\\\x01\x7f",
+	    .protocol = "http",
+	    .connected_s = 0.0004,
+	},
+};
+
+static const struct fr_stats_client golden_odd_clients[] = {
+	{
+	    .peer = "peer\nwith a newline \xe6\x97\xa5 \xc3",
+	    .protocol = "raw",
+	    .connected_s = 86400.125,
+	    .counters = {.frames_sent = UINT64_MAX,
+		.frames_dropped = 1,
+		.frames_dropped_fps_cap = 0,
+		.bytes_sent = UINT64_MAX - 1},
+	},
+};
+
+static const struct fr_stats_stream golden_streams[] = {
+	{
+	    /* A producer, a decoded frame and three clients. */
+	    .name = "default",
+	    .counters = {.frames_in = 1001,
+		.bytes_in = 1002,
+		.frames_out = 1003,
+		.bytes_out = 1004,
+		.dropped_slow_client = 1005,
+		.dropped_fps_cap = 1006,
+		.dropped_invalid = 1007,
+		.dropped_oversize = 1008,
+		.dropped_truncated = 1009,
+		.garbage_bytes = 1010,
+		.clients = 1011,
+		.clients_refused = 1012,
+		.producer_connects = 1013,
+		.producer_connected = 1},
+	    .producer = "127.0.0.1:39999",
+	    .input_fps = 29.97,
+	    .latest_bytes = 51234,
+	    .latest_width = 1920,
+	    .latest_height = 1080,
+	    .latest_age_s = 0.0331,
+	    .n_clients = 3,
+	    .clients = golden_default_clients,
+	},
+	{
+	    /* A frame that was not decoded (no --validate), no producer now. */
+	    .name = "cam.front-2",
+	    .counters = {.frames_in = 1101, .bytes_in = 1102, .producer_connects = 3},
+	    .input_fps = 0.5,
+	    .latest_bytes = 777,
+	    .latest_age_s = 1.5,
+	},
+	{
+	    /* No frame yet: a size without an age still means none. */
+	    .name = "empty_1",
+	    .latest_bytes = 77,
+	    .latest_age_s = -1,
+	},
+	{
+	    /* A name and a client that need escaping, width without height, huge values. */
+	    .name = "w\"e\\i\nrd\t\xc3\xa9\xff",
+	    .counters = {.frames_in = UINT64_MAX,
+		.bytes_in = UINT64_MAX - 1,
+		.dropped_truncated = UINT64_MAX - 2,
+		.producer_connected = 1},
+	    .producer = "[fd00::7]:1\"",
+	    .input_fps = NAN,
+	    .latest_bytes = SIZE_MAX,
+	    .latest_width = 640,
+	    .latest_age_s = INFINITY,
+	    .n_clients = 1,
+	    .clients = golden_odd_clients,
+	},
+};
+
+static const struct fr_stats_snapshot golden_full = {
+    .version = "0.9.1 \"test\"",
+    .uptime_s = 3723.4567,
+    .connections_denied = 42,
+    .n_streams = sizeof golden_streams / sizeof golden_streams[0],
+    .streams = golden_streams,
+};
+
+static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
+
+static const struct {
+	const char *name;
+	const struct fr_stats_snapshot *snap;
+} goldens[] = {
+    {"full", &golden_full},
+    {"sample", &sample},
+    {"empty", &golden_empty},
+};
+
+/*
+ * The SIGUSR1 counter lines of snap: the process line, then each stream's and each of
+ * its clients', each line named after what it belongs to.
+ */
+static void
+golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
+{
+	char line[512];
+
+	snprintf(line, sizeof line, "connections_denied=%" PRIu64, snap->connections_denied);
+	fr_buf_printf(b, "process: %s\n", line);
+	for (size_t i = 0; i < snap->n_streams; i++) {
+		const struct fr_stats_stream *s = &snap->streams[i];
+
+		fr_stats_format_stream(line, sizeof line, &s->counters);
+		fr_buf_printf(b, "stream %zu: %s\n", i, line);
+		for (size_t k = 0; k < s->n_clients; k++) {
+			fr_stats_format_client(line, sizeof line, &s->clients[k].counters);
+			fr_buf_printf(b, "stream %zu client %zu: %s\n", i, k, line);
+		}
+	}
+}
+
+/* The whole file at path, NUL-terminated, in *len bytes; NULL if it cannot be read. */
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) != NULL) {
+			*len = fread(p, 1, (size_t)n, f);
+			p[*len] = '\0';
+		}
+	}
+	fclose(f);
+	return p;
+}
+
+/* text must be byte for byte the golden file NAME.EXT (or becomes it, when updating). */
+static void
+assert_golden(const char *name, const char *ext, const char *text)
+{
+	char path[512];
+	size_t len = 0;
+
+	snprintf(path, sizeof path, "%s/%s.%s", FR_GOLDEN_DIR, name, ext);
+	const char *update = getenv("FR_GOLDEN_UPDATE");
+	if (update != NULL && strcmp(update, "1") == 0) {
+		FILE *f = fopen(path, "wb");
+		ck_assert_msg(f != NULL, "cannot write %s", path);
+		ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+		ck_assert_int_eq(fclose(f), 0);
+		fprintf(stderr, "check_stats: wrote %s\n", path);
+	}
+	char *want = read_file(path, &len);
+	ck_assert_msg(want != NULL, "cannot read %s", path);
+	/* The first difference, so that a failure says where. */
+	size_t at = 0;
+	while (at < len && text[at] == want[at])
+		at++;
+	ck_assert_msg(at == len && text[at] == '\0',
+	    "%s differs from the output at byte %zu:\n  file:   %.60s\n  output: %.60s", path, at,
+	    want + (at < len ? at : len), text + at);
+	free(want);
+}
+
+START_TEST(test_golden)
+{
+	const struct fr_stats_snapshot *snap = goldens[_i].snap;
+	const char *name = goldens[_i].name;
+	struct fr_buf b;
+
+	char *text = render_json(snap);
+	assert_golden(name, "json", text);
+	free(text);
+	text = render_prometheus(snap);
+	assert_golden(name, "prom", text);
+	free(text);
+	fr_buf_init(&b);
+	golden_log(&b, snap);
+	ck_assert_int_eq(b.has_failed, 0);
+	assert_golden(name, "sigusr1", b.data);
+	fr_buf_fini(&b);
+}
+END_TEST
+
+/* The golden "sample" files hold exactly what the tests above spell out. */
+START_TEST(test_golden_sample_agrees)
+{
+	char path[512];
+	size_t len = 0;
+
+	snprintf(path, sizeof path, "%s/sample.json", FR_GOLDEN_DIR);
+	char *text = read_file(path, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, sample_json);
+	free(text);
+	snprintf(path, sizeof path, "%s/sample.prom", FR_GOLDEN_DIR);
+	text = read_file(path, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, sample_prometheus);
+	free(text);
+}
+END_TEST
+
 /* ---- the suite ---- */
 
 static Suite *
@@ -1011,6 +1250,11 @@ stats_suite(void)
 	tcase_add_test(tc, test_prometheus_label_escaping);
 	tcase_add_test(tc, test_prometheus_doubles);
 	tcase_add_test(tc, test_prometheus_no_clients);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("golden");
+	tcase_add_loop_test(tc, test_golden, 0, (int)(sizeof goldens / sizeof goldens[0]));
+	tcase_add_test(tc, test_golden_sample_agrees);
 	suite_add_tcase(s, tc);
 	return s;
 }
