@@ -2,118 +2,16 @@
 /*
  * Text forms of the counters: the SIGUSR1 log lines, the /stats JSON and the /metrics
  * Prometheus text, all built from structs the caller gathered, so the names stay spelled
- * alike everywhere. Also the growable buffer they are written into. Pure: no I/O.
+ * alike everywhere. Pure: no I/O.
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "fr/failpoint.h"
 #include "fr/stats.h"
-
-/* ---- fr_buf ---- */
-
-enum { BUF_MIN_CAP = 4096 };
-
-static struct fr_failpoint alloc_failpoint;
-
-#ifdef FR_TESTING
-void
-fr_buf_fail_alloc_after(unsigned n)
-{
-	alloc_failpoint.after = n;
-}
-#endif
-
-void
-fr_buf_init(struct fr_buf *b)
-{
-	*b = (struct fr_buf){0};
-}
-
-void
-fr_buf_fini(struct fr_buf *b)
-{
-	free(b->data);
-	*b = (struct fr_buf){0};
-}
-
-/*
- * Makes room for extra more bytes plus the NUL that always follows the contents. On
- * failure the buffer keeps what it had and refuses everything from then on.
- */
-static int
-buf_reserve(struct fr_buf *b, size_t extra)
-{
-	if (b->has_failed)
-		return -1;
-	if (extra < b->cap - b->len)
-		return 0;
-	if (extra > SIZE_MAX - 1 - b->len)
-		goto fail;
-	size_t need = b->len + extra + 1;
-	size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = fr_failpoint_hit(&alloc_failpoint) ? NULL : realloc(b->data, cap);
-	if (p == NULL)
-		goto fail;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-fail:
-	b->has_failed = 1;
-	return -1;
-}
-
-void
-fr_buf_append(struct fr_buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
-		return;
-	if (n > 0)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void
-fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (b->has_failed)
-		return;
-	/* Most calls fit in the room left; vsnprintf reports the full length if not. */
-	size_t room = b->cap - b->len;
-	va_start(ap, fmt);
-	int n = vsnprintf(b->data ? b->data + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n >= room && buf_reserve(b, (size_t)n) == 0) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0 || b->has_failed) {
-		/* The first try may have left a truncated tail past len: cut it off. */
-		b->has_failed = 1;
-		if (b->data != NULL)
-			b->data[b->len] = '\0';
-		return;
-	}
-	b->len += (size_t)n;
-}
-
-static void
-buf_puts(struct fr_buf *b, const char *s)
-{
-	fr_buf_append(b, s, strlen(s));
-}
 
 /* ---- strings ---- */
 
@@ -223,10 +121,10 @@ put_escaped(struct fr_buf *b, const char *s, enum esc_mode mode)
 		}
 		fr_buf_append(b, run, (size_t)(p - run));
 		if (n == 1) {
-			buf_puts(b, esc);
+			fr_buf_puts(b, esc);
 			p++;
 		} else {
-			buf_puts(b, mode == ESC_JSON ? "\\ufffd" : "\xef\xbf\xbd");
+			fr_buf_puts(b, mode == ESC_JSON ? "\\ufffd" : "\xef\xbf\xbd");
 			p += bad;
 		}
 		run = p;
@@ -238,9 +136,9 @@ put_escaped(struct fr_buf *b, const char *s, enum esc_mode mode)
 static void
 put_json_str(struct fr_buf *b, const char *s)
 {
-	buf_puts(b, "\"");
+	fr_buf_puts(b, "\"");
 	put_escaped(b, s, ESC_JSON);
-	buf_puts(b, "\"");
+	fr_buf_puts(b, "\"");
 }
 
 /*
@@ -294,11 +192,11 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 {
 	const struct fr_client_counters *c = &cl->counters;
 
-	buf_puts(b, "{\"peer\": ");
+	fr_buf_puts(b, "{\"peer\": ");
 	put_json_str(b, cl->peer);
-	buf_puts(b, ", \"protocol\": ");
+	fr_buf_puts(b, ", \"protocol\": ");
 	put_json_str(b, cl->protocol);
-	buf_puts(b, ", \"connected_s\": ");
+	fr_buf_puts(b, ", \"connected_s\": ");
 	put_double(b, cl->connected_s);
 	fr_buf_printf(b,
 	    ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
@@ -311,22 +209,22 @@ static void
 json_latest_frame(struct fr_buf *b, const struct fr_stats_stream *s)
 {
 	if (!has_frame(s)) {
-		buf_puts(b, "null");
+		fr_buf_puts(b, "null");
 		return;
 	}
 	fr_buf_printf(b, "{\"bytes\": %zu, \"width\": ", s->latest_bytes);
 	if (s->latest_width > 0)
 		fr_buf_printf(b, "%d", s->latest_width);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"height\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"height\": ");
 	if (s->latest_height > 0)
 		fr_buf_printf(b, "%d", s->latest_height);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"age_s\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"age_s\": ");
 	put_double(b, s->latest_age_s);
-	buf_puts(b, "}");
+	fr_buf_puts(b, "}");
 }
 
 static void
@@ -350,18 +248,18 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 	if (s->producer != NULL)
 		put_json_str(b, s->producer);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"input_fps\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"input_fps\": ");
 	put_double(b, s->input_fps);
-	buf_puts(b, ", \"latest_frame\": ");
+	fr_buf_puts(b, ", \"latest_frame\": ");
 	json_latest_frame(b, s);
-	buf_puts(b, ", \"client_list\": [");
+	fr_buf_puts(b, ", \"client_list\": [");
 	for (size_t i = 0; i < s->n_clients; i++) {
 		if (i > 0)
-			buf_puts(b, ", ");
+			fr_buf_puts(b, ", ");
 		json_client(b, &s->clients[i]);
 	}
-	buf_puts(b, "]}");
+	fr_buf_puts(b, "]}");
 }
 
 /*
@@ -371,20 +269,20 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 void
 fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
-	buf_puts(b, "{\"version\": ");
+	fr_buf_puts(b, "{\"version\": ");
 	put_json_str(b, snap->version);
-	buf_puts(b, ", \"uptime_s\": ");
+	fr_buf_puts(b, ", \"uptime_s\": ");
 	put_double(b, snap->uptime_s);
 	fr_buf_printf(b, ", \"connections_denied\": %" PRIu64, snap->connections_denied);
-	buf_puts(b, ", \"streams\": {");
+	fr_buf_puts(b, ", \"streams\": {");
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		if (i > 0)
-			buf_puts(b, ", ");
+			fr_buf_puts(b, ", ");
 		put_json_str(b, snap->streams[i].name);
-		buf_puts(b, ": ");
+		fr_buf_puts(b, ": ");
 		json_stream(b, &snap->streams[i]);
 	}
-	buf_puts(b, "}}\n");
+	fr_buf_puts(b, "}}\n");
 }
 
 /* ---- Prometheus (/metrics) ---- */
@@ -448,7 +346,7 @@ prom_sample_start(struct fr_buf *b, const char *name, const struct fr_stats_stre
 {
 	fr_buf_printf(b, "%s{stream=\"", name);
 	put_escaped(b, s->name, ESC_LABEL);
-	buf_puts(b, "\"");
+	fr_buf_puts(b, "\"");
 }
 
 static void
@@ -471,9 +369,9 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 		break;
 	case PROM_INPUT_FPS:
 		prom_sample_start(b, name, s);
-		buf_puts(b, "} ");
+		fr_buf_puts(b, "} ");
 		put_double(b, s->input_fps);
-		buf_puts(b, "\n");
+		fr_buf_puts(b, "\n");
 		break;
 	case PROM_LATEST_BYTES:
 		prom_sample_start(b, name, s);
@@ -483,9 +381,9 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 		if (!has_frame(s))
 			break;
 		prom_sample_start(b, name, s);
-		buf_puts(b, "} ");
+		fr_buf_puts(b, "} ");
 		put_double(b, s->latest_age_s);
-		buf_puts(b, "\n");
+		fr_buf_puts(b, "\n");
 		break;
 	}
 }
@@ -505,18 +403,18 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 			prom_stream_samples(b, f, &snap->streams[i]);
 	}
 	prom_header(b, "framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.");
-	buf_puts(b, "framerouter_uptime_seconds ");
+	fr_buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
-	buf_puts(b, "\n");
+	fr_buf_puts(b, "\n");
 	prom_header(b, "framerouter_connections_denied_total", "counter",
 	    "Connections closed at accept because --allow does not admit the address.");
 	fr_buf_printf(b, "framerouter_connections_denied_total %" PRIu64 "\n",
 	    snap->connections_denied);
 	prom_header(b, "framerouter_build_info", "gauge",
 	    "Always 1; the version label says which framerouter this is.");
-	buf_puts(b, "framerouter_build_info{version=\"");
+	fr_buf_puts(b, "framerouter_build_info{version=\"");
 	put_escaped(b, snap->version, ESC_LABEL);
-	buf_puts(b, "\"} 1\n");
+	fr_buf_puts(b, "\"} 1\n");
 }
 
 /* ---- log lines ---- */

@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "fr/buf.h"
 #include "fr/ingest.h"
 #include "fr/stats.h"
 #include "fr/stream.h"

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fr/buf.h"
+
 struct fr_stream_counters {
 	uint64_t frames_in;		/* whole frames published */
 	uint64_t bytes_in;		/* every byte a producer sent */
@@ -33,24 +35,6 @@ struct fr_client_counters {
 	uint64_t frames_dropped_fps_cap; /* skipped to honour the client's ?fps= */
 	uint64_t bytes_sent;
 };
-
-/* A growable text buffer for responses built in memory. */
-struct fr_buf {
-	char *data;
-	size_t len, cap;
-	int has_failed;		/* an allocation failed: the contents are incomplete */
-};
-
-void fr_buf_init(struct fr_buf *b);
-void fr_buf_fini(struct fr_buf *b);
-/* Appends formatted text; on ENOMEM sets has_failed and appends nothing more. */
-void fr_buf_printf(struct fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fr_buf_append(struct fr_buf *b, const void *p, size_t n);
-
-/* Test builds: make the Nth buffer allocation from now fail (0 disables). */
-#ifdef FR_TESTING
-void fr_buf_fail_alloc_after(unsigned n);
-#endif
 
 /* What /stats and /metrics report, gathered by the caller at one instant. */
 struct fr_stats_client {
