@@ -94,7 +94,7 @@ static const struct fr_stats_stream sample_streams[] = {
 static const struct fr_stats_snapshot sample = {
     .version = "0.1.0",
     .uptime_s = 12.3456,
-    .connections_denied = 7,
+    .counters.connections_denied = 7,
     .n_streams = 2,
     .streams = sample_streams,
 };
@@ -899,7 +899,7 @@ static const struct fr_stats_stream golden_streams[] = {
 static const struct fr_stats_snapshot golden_full = {
     .version = "0.9.1 \"test\"",
     .uptime_s = 3723.4567,
-    .connections_denied = 42,
+    .counters.connections_denied = 42,
     .n_streams = sizeof golden_streams / sizeof golden_streams[0],
     .streams = golden_streams,
 };
@@ -916,15 +916,16 @@ static const struct {
 };
 
 /*
- * The SIGUSR1 counter lines of snap: the process line, then each stream's and each of
- * its clients', each line named after what it belongs to.
+ * The SIGUSR1 counter lines of snap (fr_stats_format_process, _stream and _client):
+ * the process line, then each stream's and each of its clients', each line named here
+ * after what it belongs to.
  */
 static void
 golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
 	char line[512];
 
-	snprintf(line, sizeof line, "connections_denied=%" PRIu64, snap->connections_denied);
+	fr_stats_format_process(line, sizeof line, &snap->counters);
 	fr_buf_printf(b, "process: %s\n", line);
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		const struct fr_stats_stream *s = &snap->streams[i];
