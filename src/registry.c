@@ -271,7 +271,7 @@ out:
 void
 fr_registry_log_counters(struct fr_registry *reg)
 {
-	char line[512];
+	char line[FR_STATS_LINE_MAX];
 
 	fr_stats_format_process(line, sizeof line, &reg->counters);
 	log_info("counters: %s", line);

@@ -152,7 +152,7 @@ fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now)
 void
 fr_stream_log_counters(const struct fr_stream *s, double now)
 {
-	char line[512];
+	char line[FR_STATS_LINE_MAX];
 
 	fr_stats_format_stream(line, sizeof line, &s->counters);
 	log_info("stream %s: %s latest_bytes=%zu", s->name, line,

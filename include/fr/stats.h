@@ -135,8 +135,12 @@ void fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot
 
 /*
  * The SIGUSR1 lines: "NAME=VALUE" for every counter of the scope, separated by
- * spaces, truncated to fit len and always NUL-terminated (when len > 0).
+ * spaces, truncated to fit len and always NUL-terminated (when len > 0). A buffer of
+ * FR_STATS_LINE_MAX bytes holds the process or stream line with every value at its
+ * largest (tests/check_stats checks).
  */
+#define FR_STATS_LINE_MAX 1024
+
 void fr_stats_format_process(char *buf, size_t len, const struct fr_process_counters *c);
 void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
 void fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c);
