@@ -20,7 +20,6 @@ struct fr_registry {
 	double started_at;
 	size_t max_streams;
 	struct fr_process_counters counters;
-	uint64_t streams_expired;
 	double idle_timeout_s;		/* for streams that are not declared; 0: never */
 	ev_timer expiry;
 	size_t n;
@@ -120,7 +119,7 @@ expire(struct fr_registry *reg, size_t i, double now)
 
 	log_info("stream %s: removed after %.0f s without a producer or a subscriber "
 	    "(--stream-idle-timeout)", e->stream->name, now - e->idle_since);
-	reg->streams_expired++;
+	reg->counters.streams_expired++;
 	memmove(&reg->entries[i], &reg->entries[i + 1], (reg->n - i - 1) * sizeof *reg->entries);
 	reg->n--;
 	entry_free(e);
@@ -187,7 +186,7 @@ fr_registry_connections_denied(struct fr_registry *reg)
 uint64_t
 fr_registry_streams_expired(const struct fr_registry *reg)
 {
-	return reg->streams_expired;
+	return reg->counters.streams_expired;
 }
 
 uint64_t

@@ -202,6 +202,13 @@ static const struct fr_counter client_drop_counters[] = {
 const struct fr_counter fr_counters[] = {
     {PROCESS(connections_denied), .kind = FR_COUNTER,
         .help = "Connections closed at accept because --allow does not admit the address."},
+    {PROCESS(streams_expired), .kind = FR_COUNTER,
+        .help = "Streams created by an HTTP push and removed after --stream-idle-timeout."},
+    {PROCESS(pending_evicted), .kind = FR_COUNTER,
+        .help = "HTTP connections not handed on that were closed to make room because the "
+                "--max-pending budget, in all or per address, was full."},
+    {PROCESS(connections_pending), .kind = FR_GAUGE,
+        .help = "HTTP connections not handed on to a subscriber or producer yet."},
 
     {STREAM(frames_in), .kind = FR_COUNTER, .help = "Whole JPEG frames received from producers."},
     {STREAM(bytes_in), .kind = FR_COUNTER, .help = "Bytes received from producers."},
@@ -219,6 +226,8 @@ const struct fr_counter fr_counters[] = {
     {STREAM(producer_connected), .kind = FR_FLAG,
         .help = "1 while a producer is connected, else 0."},
     {STREAM(producer_connects), .kind = FR_COUNTER, .help = "Producer connections accepted."},
+    {STREAM(arena_fallbacks), .kind = FR_COUNTER,
+        .help = "Frames sent from the heap because the memfd arena had no room."},
 
     {CLIENT(frames_sent), .kind = FR_COUNTER,
         .help = "Frames completely written to this subscriber."},

@@ -99,8 +99,10 @@ static const struct fr_stats_snapshot sample = {
     .streams = sample_streams,
 };
 
-/* The process-wide counters in /stats, with connections_denied given. */
-#define PROCESS_JSON(denied) "\"connections_denied\": " denied ", "
+/* The process-wide counters in /stats, with connections_denied given and the rest 0. */
+#define PROCESS_JSON(denied) \
+    "\"connections_denied\": " denied ", \"streams_expired\": 0, \"pending_evicted\": 0, " \
+    "\"connections_pending\": 0, "
 
 static const char sample_json[] =
     "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, " PROCESS_JSON("7")
@@ -109,7 +111,8 @@ static const char sample_json[] =
     "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
     "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2}, \"garbage_bytes\": 17, "
     "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
-    "\"producer_connects\": 5, \"producer\": \"127.0.0.1:39999\", \"input_fps\": 29.970, "
+    "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"producer\": \"127.0.0.1:39999\", "
+    "\"input_fps\": 29.970, "
     "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
     "\"age_s\": 0.033}, \"client_list\": ["
     "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
@@ -121,23 +124,33 @@ static const char sample_json[] =
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
     "\"truncated\": 0}, \"garbage_bytes\": 0, \"clients\": 0, \"clients_refused\": 0, "
-    "\"producer_connected\": false, \"producer_connects\": 0, \"producer\": null, "
-    "\"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": []}}}\n";
+    "\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
+    "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": []}}}\n";
 
 /*
  * Samples in /metrics: per stream with a frame, the single-sample families, one per
  * drop reason and the frame age (without a frame, one less); beside the streams,
  * uptime, the process-wide counters and build_info.
  */
-enum { STREAM_SAMPLES = 11 + 5, TOP_SAMPLES = 1 + 1 + 1 };
+enum { STREAM_SAMPLES = 12 + 5, TOP_SAMPLES = 1 + 4 + 1 };
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
-/* The process-wide families, with connections_denied given. */
+/* The process-wide families, with connections_denied given and the rest 0. */
 #define PROCESS_FAMILIES(denied) \
     HELP_TYPE("framerouter_connections_denied_total", "counter", \
 	"Connections closed at accept because --allow does not admit the address.") \
-    "framerouter_connections_denied_total " denied "\n"
+    "framerouter_connections_denied_total " denied "\n" \
+    HELP_TYPE("framerouter_streams_expired_total", "counter", \
+	"Streams created by an HTTP push and removed after --stream-idle-timeout.") \
+    "framerouter_streams_expired_total 0\n" \
+    HELP_TYPE("framerouter_pending_evicted_total", "counter", \
+	"HTTP connections not handed on that were closed to make room because the " \
+	"--max-pending budget, in all or per address, was full.") \
+    "framerouter_pending_evicted_total 0\n" \
+    HELP_TYPE("framerouter_connections_pending", "gauge", \
+	"HTTP connections not handed on to a subscriber or producer yet.") \
+    "framerouter_connections_pending 0\n"
 
 static const char sample_prometheus[] =
     HELP_TYPE("framerouter_frames_in_total", "counter",
@@ -186,6 +199,10 @@ static const char sample_prometheus[] =
 	"Producer connections accepted.")
     "framerouter_producer_connects_total{stream=\"default\"} 5\n"
     "framerouter_producer_connects_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_arena_fallbacks_total", "counter",
+	"Frames sent from the heap because the memfd arena had no room.")
+    "framerouter_arena_fallbacks_total{stream=\"default\"} 0\n"
+    "framerouter_arena_fallbacks_total{stream=\"cam2\"} 0\n"
     HELP_TYPE("framerouter_input_fps", "gauge",
 	"Frames per second received over the last seconds.")
     "framerouter_input_fps{stream=\"default\"} 29.970\n"
@@ -343,7 +360,7 @@ END_TEST
 
 START_TEST(test_log_stream_line)
 {
-	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0};
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 	char line[512];
 
 	fr_stats_format_stream(line, sizeof line, &c);
@@ -351,7 +368,7 @@ START_TEST(test_log_stream_line)
 	    "frames_in=1 bytes_in=2 frames_out=3 bytes_out=4 dropped_slow_client=5 "
 	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
 	    "garbage_bytes=10 clients=11 clients_refused=12 producer_connected=14 "
-	    "producer_connects=13");
+	    "producer_connects=13 arena_fallbacks=15");
 }
 END_TEST
 
@@ -450,7 +467,8 @@ START_TEST(test_json_huge_counters)
 	    "\"oversize\": 18446744073709551615, \"truncated\": 18446744073709551615}, "
 	    "\"garbage_bytes\": 18446744073709551615, \"clients\": 18446744073709551615, "
 	    "\"clients_refused\": 18446744073709551615, \"producer_connected\": true, "
-	    "\"producer_connects\": 18446744073709551615, \"producer\": null, "
+	    "\"producer_connects\": 18446744073709551615, "
+	    "\"arena_fallbacks\": 18446744073709551615, \"producer\": null, "
 	    "\"input_fps\": 0.000, \"latest_frame\": {\"bytes\": 18446744073709551615, "
 	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"client_list\": ["
 	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "

@@ -18,6 +18,9 @@
 /* Process-wide counters, kept by the registry. */
 struct fr_process_counters {
 	uint64_t connections_denied;	/* closed at accept by --allow, on every listener */
+	uint64_t streams_expired;	/* pushed streams removed by --stream-idle-timeout */
+	uint64_t pending_evicted;	/* closed by --max-pending or --max-pending-per-peer */
+	uint64_t connections_pending;	/* HTTP connections not handed on (--max-pending) */
 };
 
 struct fr_stream_counters {
