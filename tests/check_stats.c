@@ -828,6 +828,282 @@ START_TEST(test_prometheus_no_clients)
 }
 END_TEST
 
+/* ---- the counter table ---- */
+
+/* The struct of scope in the snapshot built by every_counter_snapshot(). */
+static struct fr_process_counters every_process;
+static struct fr_stats_stream every_stream;
+static struct fr_stats_client every_client;
+
+static void *
+counters_of(enum fr_counter_scope scope)
+{
+	switch (scope) {
+	case FR_SCOPE_PROCESS:
+		return &every_process;
+	case FR_SCOPE_STREAM:
+		return &every_stream.counters;
+	case FR_SCOPE_CLIENT:
+		return &every_client.counters;
+	}
+	ck_abort_msg("scope %d", (int)scope);
+	return NULL;
+}
+
+static size_t
+size_of(enum fr_counter_scope scope)
+{
+	switch (scope) {
+	case FR_SCOPE_PROCESS:
+		return sizeof every_process;
+	case FR_SCOPE_STREAM:
+		return sizeof every_stream.counters;
+	case FR_SCOPE_CLIENT:
+		return sizeof every_client.counters;
+	}
+	ck_abort_msg("scope %d", (int)scope);
+	return 0;
+}
+
+/* Calls fn for every counter with a value: plain rows and group members. */
+static void
+each_counter(void (*fn)(const struct fr_counter *group, const struct fr_counter *c, void *arg),
+    void *arg)
+{
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->members == NULL)
+			fn(NULL, c, arg);
+		for (size_t m = 0; m < c->n_members; m++)
+			fn(c, &c->members[m], arg);
+	}
+}
+
+static uint64_t *
+field_of(const struct fr_counter *c)
+{
+	return (uint64_t *)((char *)counters_of(c->scope) + c->offset);
+}
+
+/* Flags are 1; every other counter gets a value no other has, of the same length. */
+static void
+set_distinct(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	unsigned *next = arg;
+
+	(void)group;
+	*field_of(c) = c->kind == FR_FLAG ? 1 : 7000000 + 1013 * (*next)++;
+}
+
+/* One stream "s" with one client, every counter set by set_distinct(). */
+static struct fr_stats_snapshot
+every_counter_snapshot(void)
+{
+	unsigned next = 0;
+
+	every_process = (struct fr_process_counters){0};
+	every_client = (struct fr_stats_client){.peer = "p", .protocol = "raw"};
+	every_stream = (struct fr_stats_stream){
+	    .name = "s", .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
+	each_counter(set_distinct, &next);
+	return (struct fr_stats_snapshot){.version = "v",
+	    .counters = every_process,
+	    .n_streams = 1,
+	    .streams = &every_stream};
+}
+
+struct texts {
+	char *json, *prom;
+	char log[3][1024]; /* by scope, with a space at each end */
+};
+
+static void
+assert_in(const char *text, const char *what, const char *name)
+{
+	ck_assert_msg(strstr(text, what) != NULL, "%s: no %s in %s", name, what, text);
+}
+
+/* Counter c is in the JSON, the Prometheus text (unless per client) and the log line. */
+static void
+assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	const struct texts *t = arg;
+	uint64_t v = *field_of(c);
+	char want[512], family[128], labels[128] = "";
+
+	/* JSON: "name": value, or the member's "key": value inside the group's object. */
+	if (group == NULL && c->kind == FR_FLAG)
+		snprintf(want, sizeof want, "\"%s\": true", c->name);
+	else if (group == NULL)
+		snprintf(want, sizeof want, "\"%s\": %" PRIu64 ",", c->name, v);
+	else
+		snprintf(want, sizeof want, "%s\"%s\": %" PRIu64, c == group->members ? "{" : ", ",
+		    c->key, v);
+	assert_in(t->json, want, c->name);
+	if (group != NULL) {
+		snprintf(want, sizeof want, "\"%s\": {", group->name);
+		assert_in(t->json, want, c->name);
+	}
+
+	/* Prometheus: per client never (its value appears nowhere), else one sample. */
+	snprintf(want, sizeof want, " %" PRIu64 "\n", v);
+	if (c->scope == FR_SCOPE_CLIENT) {
+		ck_assert_msg(strstr(t->prom, want) == NULL, "%s in /metrics", c->name);
+	} else {
+		const struct fr_counter *f = group ? group : c;
+		snprintf(family, sizeof family, "framerouter_%s%s", f->family ? f->family : f->name,
+		    f->kind == FR_COUNTER ? "_total" : "");
+		snprintf(want, sizeof want, "\n# TYPE %s %s\n", family,
+		    f->kind == FR_COUNTER ? "counter" : "gauge");
+		assert_in(t->prom, want, c->name);
+		if (c->scope == FR_SCOPE_STREAM && group != NULL)
+			snprintf(labels, sizeof labels, "{stream=\"s\",%s=\"%s\"}", group->label,
+			    c->key);
+		else if (c->scope == FR_SCOPE_STREAM)
+			snprintf(labels, sizeof labels, "{stream=\"s\"}");
+		else if (group != NULL)
+			snprintf(labels, sizeof labels, "{%s=\"%s\"}", group->label, c->key);
+		snprintf(want, sizeof want, "\n%s%s %" PRIu64 "\n", family, labels, v);
+		assert_in(t->prom, want, c->name);
+	}
+
+	/* SIGUSR1: name=value as a word of its scope's line. */
+	snprintf(want, sizeof want, " %s=%" PRIu64 " ", c->name, v);
+	assert_in(t->log[c->scope], want, c->name);
+}
+
+START_TEST(test_table_every_counter_everywhere)
+{
+	struct fr_stats_snapshot snap = every_counter_snapshot();
+	struct texts t = {.json = render_json(&snap), .prom = render_prometheus(&snap)};
+	char line[1024 - 2];
+
+	fr_stats_format_process(line, sizeof line, &every_process);
+	snprintf(t.log[FR_SCOPE_PROCESS], sizeof t.log[0], " %s ", line);
+	fr_stats_format_stream(line, sizeof line, &every_stream.counters);
+	snprintf(t.log[FR_SCOPE_STREAM], sizeof t.log[0], " %s ", line);
+	fr_stats_format_client(line, sizeof line, &every_client.counters);
+	snprintf(t.log[FR_SCOPE_CLIENT], sizeof t.log[0], " %s ", line);
+	each_counter(assert_everywhere, &t);
+	/* The families are well formed: one stream, no frame, uptime and build_info. */
+	check_prometheus_structure(t.prom);
+	ASSERT_PYTHON(t.json, "d['streams']['s']['client_list'][0]['peer'] == 'p'");
+	free(t.json);
+	free(t.prom);
+}
+END_TEST
+
+struct census {
+	size_t n[3];			/* counters by scope */
+	const struct fr_counter *seen[64];
+	size_t n_seen;
+};
+
+/* Each counter is a distinct, aligned uint64_t field of its struct, with a sane row. */
+static void
+count_counter(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	struct census *cs = arg;
+
+	ck_assert_msg(c->scope <= FR_SCOPE_CLIENT, "%s: scope %d", c->name, (int)c->scope);
+	ck_assert_msg(c->offset % sizeof(uint64_t) == 0 &&
+		c->offset + sizeof(uint64_t) <= size_of(c->scope),
+	    "%s: offset %zu", c->name, c->offset);
+	ck_assert_msg(c->name != NULL && strspn(c->name, "abcdefghijklmnopqrstuvwxyz_") ==
+		strlen(c->name) && c->name[0] != '\0', "name %s", c->name);
+	ck_assert_msg(c->help != NULL && c->help[0] != '\0', "%s has no help", c->name);
+	ck_assert_msg(c->members == NULL, "%s: groups do not nest", c->name);
+	ck_assert_msg((group != NULL) == (c->key != NULL), "%s: key %s", c->name, c->key);
+	if (group != NULL) {
+		ck_assert_msg(c->scope == group->scope && c->kind == group->kind,
+		    "%s: not of its group's scope and kind", c->name);
+		ck_assert_msg(!c->is_logged_last && c->family == NULL, "%s", c->name);
+	}
+	for (size_t i = 0; i < cs->n_seen; i++) {
+		const struct fr_counter *o = cs->seen[i];
+		ck_assert_msg(o->scope != c->scope || (o->offset != c->offset &&
+			strcmp(o->name, c->name) != 0), "%s and %s", o->name, c->name);
+	}
+	ck_assert_uint_lt(cs->n_seen, sizeof cs->seen / sizeof cs->seen[0]);
+	cs->seen[cs->n_seen++] = c;
+	cs->n[c->scope]++;
+}
+
+START_TEST(test_table_covers_structs)
+{
+	struct census cs = {0};
+
+	each_counter(count_counter, &cs);
+	/* Every field has its row: a field without one would be in no output. */
+	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_CLIENT; scope++)
+		ck_assert_msg(cs.n[scope] * sizeof(uint64_t) == size_of(scope),
+		    "scope %d: %zu rows for %zu fields", scope, cs.n[scope],
+		    size_of(scope) / sizeof(uint64_t));
+	/* Groups: a JSON key, a Prometheus label, members; names unique in their scope. */
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *g = &fr_counters[i];
+		for (size_t k = 0; k < i; k++)
+			ck_assert_msg(fr_counters[k].scope != g->scope ||
+				strcmp(fr_counters[k].name, g->name) != 0, "%s twice", g->name);
+		if (g->members == NULL)
+			continue;
+		ck_assert_uint_gt(g->n_members, 0);
+		ck_assert_msg(g->scope == FR_SCOPE_CLIENT || g->label != NULL, "%s", g->name);
+		ck_assert_msg(g->help != NULL && g->help[0] != '\0', "%s", g->name);
+		for (size_t m = 0; m < g->n_members; m++)
+			for (size_t k = 0; k < m; k++)
+				ck_assert_str_ne(g->members[k].key, g->members[m].key);
+	}
+}
+END_TEST
+
+/* Each drop reason bumps its own stream counter, shown under its name. */
+START_TEST(test_table_drop_reasons)
+{
+	static const char *const names[FR_DROP_REASONS] = {
+	    [FR_DROP_SLOW_CLIENT] = "slow_client",
+	    [FR_DROP_FPS_CAP] = "fps_cap",
+	    [FR_DROP_INVALID] = "invalid",
+	    [FR_DROP_OVERSIZE] = "oversize",
+	    [FR_DROP_TRUNCATED] = "truncated",
+	};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "d");
+	char want[128];
+
+	for (int r = 0; r < FR_DROP_REASONS; r++) {
+		ck_assert_str_eq(fr_stats_drop_name(r), names[r]);
+		s.counters = (struct fr_stream_counters){0};
+		uint64_t *p = fr_stats_drop_counter(&s.counters, r);
+		ck_assert_uint_lt((size_t)((char *)p - (char *)&s.counters), sizeof s.counters);
+		(*p) += 3;
+		/* That reason is 3, the others 0. */
+		int n = snprintf(want, sizeof want, "\"dropped\": {");
+		for (int k = 0; k < FR_DROP_REASONS; k++)
+			n += snprintf(want + n, sizeof want - (size_t)n, "%s\"%s\": %d",
+			    k ? ", " : "", names[k], k == r ? 3 : 0);
+		snprintf(want + n, sizeof want - (size_t)n, "}, \"garbage_bytes\": 0, ");
+		char *text = render_json(&snap);
+		assert_in(text, want, names[r]);
+		free(text);
+		text = render_prometheus(&snap);
+		snprintf(want, sizeof want,
+		    "\nframerouter_frames_dropped_total{stream=\"d\",reason=\"%s\"} 3\n", names[r]);
+		assert_in(text, want, names[r]);
+		free(text);
+	}
+	/* The reasons the ingest reports bump the fields of their name. */
+	s.counters = (struct fr_stream_counters){0};
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_INVALID))++;
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_OVERSIZE)) += 2;
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_TRUNCATED)) += 3;
+	ck_assert_uint_eq(s.counters.dropped_invalid, 1);
+	ck_assert_uint_eq(s.counters.dropped_oversize, 2);
+	ck_assert_uint_eq(s.counters.dropped_truncated, 3);
+}
+END_TEST
+
 /* ---- golden files ---- */
 
 /*
@@ -1104,6 +1380,12 @@ stats_suite(void)
 	tcase_add_test(tc, test_prometheus_label_escaping);
 	tcase_add_test(tc, test_prometheus_doubles);
 	tcase_add_test(tc, test_prometheus_no_clients);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table");
+	tcase_add_test(tc, test_table_every_counter_everywhere);
+	tcase_add_test(tc, test_table_covers_structs);
+	tcase_add_test(tc, test_table_drop_reasons);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("golden");
