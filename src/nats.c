@@ -886,17 +886,11 @@ entry_removed(struct fr_registry_entry *e, void *arg)
 	unlock(n);
 }
 
-static void
-fill_stats(struct fr_stats_snapshot *snap, void *arg)
+static struct fr_nats_counters
+counters(struct fr_nats *n)
 {
-	struct fr_nats *n = arg;
-	static struct fr_stats_nats st;	/* the snapshot is formatted before the next one */
-
-	st = (struct fr_stats_nats){
-		.state = state_names[n->state],
-		.server = n->server,
-		.node_id = n->node_id,
-		.jetstream = n->params.jetstream,
+	return (struct fr_nats_counters){
+		.connected = n->state == STATE_CONNECTED,
 		.reconnects = atomic_load(&n->reconnects),
 		.subscriptions = atomic_load(&n->subscriptions),
 		.frames_published = atomic_load(&n->frames_published),
@@ -910,7 +904,35 @@ fill_stats(struct fr_stats_snapshot *snap, void *arg)
 		.dropped_stale = n->dropped_stale,
 		.errors = atomic_load(&n->errors),
 	};
+}
+
+static void
+fill_stats(struct fr_stats_snapshot *snap, void *arg)
+{
+	struct fr_nats *n = arg;
+	static struct fr_stats_nats st;	/* the snapshot is formatted before the next one */
+
+	st = (struct fr_stats_nats){
+		.state = state_names[n->state],
+		.server = n->server,
+		.node_id = n->node_id,
+		.jetstream = n->params.jetstream,
+		.counters = counters(n),
+	};
 	snap->nats = &st;
+}
+
+/* The SIGUSR1 line. */
+static void
+log_stats(void *arg)
+{
+	struct fr_nats *n = arg;
+	struct fr_nats_counters c = counters(n);
+	char line[FR_STATS_LINE_MAX];
+
+	fr_stats_format_nats(line, sizeof line, &c);
+	log_info("nats: state=%s server=%s %s", state_names[n->state], n->server[0] ? n->server :
+	    "none", line);
 }
 
 /* ---- setup ---- */
@@ -1075,7 +1097,7 @@ fr_nats_new(struct ev_loop *loop, const struct fr_nats_params *p, char *err)
 void
 fr_nats_serve(struct fr_nats *n, struct fr_registry *reg)
 {
-	struct fr_registry_watcher w = { entry_added, entry_removed, fill_stats, n };
+	struct fr_registry_watcher w = { entry_added, entry_removed, fill_stats, log_stats, n };
 
 	n->registry = reg;
 	fr_registry_watch(reg, &w);

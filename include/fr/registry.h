@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "fr/buf.h"
 #include "fr/ingest.h"
 #include "fr/stats.h"
 #include "fr/stream.h"
@@ -48,13 +49,15 @@ struct fr_registry *fr_registry_new(struct ev_loop *loop, const struct fr_ingest
 
 /*
  * Someone told of every stream as it comes and goes (federation, nats.c): added(e)
- * once a stream exists, removed(e) just before it is freed (expiry or shutdown), and
- * stats() to add its own counters to each /stats and /metrics snapshot.
+ * once a stream exists, removed(e) just before it is freed (expiry or shutdown),
+ * stats() to add its own counters to each /stats and /metrics snapshot, and
+ * log_counters() to log them after the process's on SIGUSR1.
  */
 struct fr_registry_watcher {
 	void (*added)(struct fr_registry_entry *e, void *arg);
 	void (*removed)(struct fr_registry_entry *e, void *arg);
 	void (*stats)(struct fr_stats_snapshot *snap, void *arg);
+	void (*log_counters)(void *arg);
 	void *arg;
 };
 
@@ -83,11 +86,11 @@ void fr_registry_set_idle_timeout(struct fr_registry *reg, double idle_timeout_s
 /* New producer limits (SIGHUP), for every stream now and every stream created later. */
 void fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params);
 
+/* The process-wide counters (stats.h), for whoever counts them to bump. */
+struct fr_process_counters *fr_registry_counters(struct fr_registry *reg);
+
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
-
-/* Streams removed by expiry so far. */
-uint64_t fr_registry_streams_expired(const struct fr_registry *reg);
 
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);

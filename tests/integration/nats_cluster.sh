@@ -222,13 +222,13 @@ JUNK_PID=$BG_PID
 wait_until "$FR_WAIT" "B to subscribe to junk" node_holds "$HB" \
 	's["junk"]["clients"] == 1 and s["junk"]["producer"] == "nats:framerouter.frames.junk"'
 sleep 0.3	# the publisher thread sends the SUB
-before=$(node_json "$HB" 'j["nats"]["dropped_invalid"] + j["nats"]["dropped_slow_consumer"]')
+before=$(node_json "$HB" 'j["nats"]["dropped"]["invalid"] + j["nats"]["dropped"]["slow_consumer"]')
 tool pub "127.0.0.1:${NC[$(((victim + 1) % 3))]}" framerouter.frames.junk 5 "this is not a JPEG" ||
 	fail "cannot publish on NATS"
 # Each message is dropped as invalid, or replaced in B's inbox by the next one before
 # the loop took it (newest wins): counted either way, and never a frame.
 wait_until "$FR_WAIT" "B to count 5 dropped messages" node_holds "$HB" \
-	"j['nats']['dropped_invalid'] + j['nats']['dropped_slow_consumer'] == $before + 5"
+	"j['nats']['dropped']['invalid'] + j['nats']['dropped']['slow_consumer'] == $before + 5"
 node_holds "$HB" "s['junk']['frames_in'] == 0 and s['junk']['garbage_bytes'] >= 18 and
 	s['junk']['garbage_bytes'] % 18 == 0" || fail "junk: $(node_json "$HB" 's["junk"]')"
 kill "$JUNK_PID" 2>/dev/null
