@@ -2,8 +2,11 @@
 /*
  * Federation over NATS. Three kinds of threads meet here, and each owns its part:
  * - the loop owns streams, frames and each feed's attachment to its stream's ingest;
- * - the publisher thread (ours) makes every call into nats.c that may block:
- *   publishing, subscribing, unsubscribing, JetStream requests;
+ * - the publisher thread (ours) makes every call into nats.c that may block on the
+ *   frames' way: publishing, subscribing, unsubscribing;
+ * - the JetStream thread (ours, with --nats-jetstream) makes the requests that may
+ *   wait seconds for an answer (creating the stream, fetching a subject's latest
+ *   frame), so that they never hold up a frame;
  * - nats.c's own threads call back with messages and connection events.
  * They meet in struct fr_nats under one mutex that is never held across a call into
  * nats.c, and in each feed's bounded newest-wins inbox. A received natsMsg is the only
@@ -135,6 +138,8 @@ struct fr_nats_feed {
 	bool is_released;		/* the stream is gone */
 	bool is_queued;			/* in the publisher's queue */
 	struct fr_nats_feed *next_queued;
+	bool is_js_queued;		/* in the JetStream thread's queue */
+	struct fr_nats_feed *next_js;
 	/* the publisher thread's */
 	natsSubscription *sub;
 	/* from nats.c's threads to the loop: the newest messages received, oldest first */
@@ -170,9 +175,11 @@ struct fr_nats {
 	char last_error[256];		/* for the loop to log; "" when logged */
 	struct fr_list all_feeds;
 	struct fr_nats_feed *queue_head, *queue_tail;	/* feeds with work for the publisher */
+	struct fr_nats_feed *js_head, *js_tail;	/* feeds whose latest frame to fetch */
+	pthread_cond_t js_cv;		/* the JetStream thread waits on it */
 	bool is_stopping;
-	pthread_t publisher;
-	bool has_publisher;
+	pthread_t publisher, js_thread;
+	bool has_publisher, has_js_thread;
 	/* counted by other threads, read by the loop */
 	atomic_uint_fast64_t reconnects, subscriptions, frames_published, bytes_published;
 	atomic_uint_fast64_t dropped_slow, dropped_publish, errors;
@@ -315,9 +322,7 @@ set_state(struct fr_nats *n, natsConnection *nc, enum conn_state state)
 	if (state == STATE_CONNECTED) {
 		n->shared_max_payload = max_payload;
 		snprintf(n->shared_server, sizeof n->shared_server, "%s", url);
-		/* The JetStream stream may be new to this cluster: check again. */
-		n->is_js_ready = false;
-		pthread_cond_signal(&n->cv);
+		pthread_cond_signal(&n->js_cv);	/* it may create the stream now */
 	}
 	unlock(n);
 	ev_async_send(n->loop, &n->wake);
@@ -383,7 +388,7 @@ reconnect_delay_cb(natsConnection *nc, int attempts, void *arg)
 	return ms / 2 + (int64_t)(rand() % (int)(ms / 2 + 1));
 }
 
-/* ---- the publisher thread ---- */
+/* ---- the JetStream thread ---- */
 
 /* Creates the JetStream stream that keeps one frame per subject, if it is missing. */
 static void
@@ -423,10 +428,14 @@ ensure_js_stream(struct fr_nats *n, natsConnection *nc)
 		cfg.AllowDirect = true;
 		cfg.Replicas = 3;	/* survives the loss of a server of a cluster */
 		natsStatus s = N.js_AddStream(&si, js, &cfg, NULL, &jerr);
-		if (s != NATS_OK) {
+		if (s != NATS_OK && jerr != JSStreamNameExistErr) {
 			cfg.Replicas = 1;	/* a single server */
 			s = N.js_AddStream(&si, js, &cfg, NULL, &jerr);
 		}
+		/* Made by another node meanwhile, or with other settings by an operator:
+		 * either way it is there to use. */
+		if (s != NATS_OK && jerr == JSStreamNameExistErr)
+			s = NATS_OK, si = NULL;
 		if (s != NATS_OK) {
 			note_error(n, "JetStream: cannot create the stream", s);
 			return;
@@ -456,8 +465,92 @@ fetch_latest(struct fr_nats_feed *f, jsCtx *js)
 	ev_async_send(n->loop, &n->wake);
 }
 
+/* Seconds on CLOCK_MONOTONIC, as pthread_cond_timedwait is told to use. */
+static double
+monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits on cv until signalled, or until at (> 0, CLOCK_MONOTONIC). mu held. */
 static void
-subscribe(struct fr_nats_feed *f, natsConnection *nc, jsCtx *js)
+wait_until(struct fr_nats *n, pthread_cond_t *cv, double at)
+{
+	if (at <= 0) {
+		pthread_cond_wait(cv, &n->mu);
+		return;
+	}
+	struct timespec ts = { .tv_sec = (time_t)at,
+		.tv_nsec = (long)((at - (double)(time_t)at) * 1e9) };
+	pthread_cond_timedwait(cv, &n->mu, &ts);
+}
+
+/* Asks the JetStream thread for f's latest frame. mu held. */
+static void
+queue_js_locked(struct fr_nats_feed *f)
+{
+	struct fr_nats *n = f->nats;
+
+	if (f->is_js_queued)
+		return;
+	f->is_js_queued = true;
+	f->refs++;
+	f->next_js = NULL;
+	if (n->js_tail != NULL)
+		n->js_tail->next_js = f;
+	else
+		n->js_head = f;
+	n->js_tail = f;
+	pthread_cond_signal(&n->js_cv);
+}
+
+static void *
+js_main(void *arg)
+{
+	struct fr_nats *n = arg;
+	double retry_at = 0, backoff = 0.5;
+
+	lock(n);
+	while (!n->is_stopping) {
+		bool is_connected = n->shared_state == STATE_CONNECTED;
+		if (!n->is_js_ready && is_connected && monotonic_now() >= retry_at) {
+			/* A new cluster elects its JetStream leader a moment after it accepts
+			 * clients, and a request waits up to 5 s: retry with backoff. */
+			natsConnection *nc = n->conn;
+			unlock(n);
+			ensure_js_stream(n, nc);
+			lock(n);
+			backoff = backoff < 2.5 ? backoff * 2 : 5;
+			retry_at = monotonic_now() + backoff;
+			continue;
+		}
+		struct fr_nats_feed *f = n->js_head;
+		if (f == NULL || !n->is_js_ready || !is_connected) {
+			wait_until(n, &n->js_cv, !n->is_js_ready && is_connected ? retry_at : 0);
+			continue;
+		}
+		n->js_head = f->next_js;
+		if (n->js_head == NULL)
+			n->js_tail = NULL;
+		f->is_js_queued = false;
+		bool is_wanted = f->want_sub && !f->is_released;
+		unlock(n);
+		if (is_wanted)
+			fetch_latest(f, n->js);
+		lock(n);
+		feed_unref_locked(f);	/* the queue's reference */
+	}
+	unlock(n);
+	return NULL;
+}
+
+/* ---- the publisher thread ---- */
+
+static void
+subscribe(struct fr_nats_feed *f, natsConnection *nc)
 {
 	struct fr_nats *n = f->nats;
 	natsSubscription *sub = NULL;
@@ -478,8 +571,12 @@ subscribe(struct fr_nats_feed *f, natsConnection *nc, jsCtx *js)
 	}
 	f->sub = sub;
 	atomic_fetch_add(&n->subscriptions, 1);
-	if (js != NULL)
-		fetch_latest(f, js);
+	if (n->params.jetstream) {
+		/* Subscribed first, so that no live frame is missed after the latest. */
+		lock(n);
+		queue_js_locked(f);
+		unlock(n);
+	}
 }
 
 static void
@@ -514,67 +611,25 @@ work_on(struct fr_nats *n, struct fr_nats_feed *f, natsConnection *nc)
 	natsMsg *m = f->out;
 	f->out = NULL;
 	bool want = f->want_sub && !f->is_released;
-	jsCtx *js = n->params.jetstream && n->is_js_ready ? n->js : NULL;
 	unlock(n);
 	if (m != NULL)
 		publish(n, nc, m);
 	if (want && f->sub == NULL)
-		subscribe(f, nc, js);
+		subscribe(f, nc);
 	else if (!want && f->sub != NULL)
 		unsubscribe(f);
-}
-
-/* Seconds on CLOCK_MONOTONIC, as pthread_cond_timedwait is told to use. */
-static double
-monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Waits for work, or until the next JetStream attempt is due (at > 0). mu held. */
-static void
-wait_for_work(struct fr_nats *n, double at)
-{
-	if (at <= 0) {
-		pthread_cond_wait(&n->cv, &n->mu);
-		return;
-	}
-	struct timespec ts = { .tv_sec = (time_t)at,
-		.tv_nsec = (long)((at - (double)(time_t)at) * 1e9) };
-	pthread_cond_timedwait(&n->cv, &n->mu, &ts);
 }
 
 static void *
 publisher_main(void *arg)
 {
 	struct fr_nats *n = arg;
-	double js_retry_at = 0, js_backoff = 0.5;
 
 	lock(n);
-	for (;;) {
-		if (n->is_stopping)
-			break;
-		bool needs_js = n->params.jetstream && !n->is_js_ready &&
-		    n->shared_state == STATE_CONNECTED;
-		if (needs_js && monotonic_now() >= js_retry_at) {
-			/* A new cluster elects its JetStream leader a moment after it accepts
-			 * clients: retry with backoff, without holding up the frames. */
-			natsConnection *nc = n->conn;
-			unlock(n);
-			ensure_js_stream(n, nc);
-			js_backoff = js_backoff < 4 ? js_backoff * 2 : 5;
-			js_retry_at = monotonic_now() + js_backoff;
-			lock(n);
-			if (n->is_js_ready)
-				js_backoff = 0.5;
-			continue;
-		}
+	while (!n->is_stopping) {
 		struct fr_nats_feed *f = n->queue_head;
 		if (f == NULL) {
-			wait_for_work(n, needs_js ? js_retry_at : 0);
+			pthread_cond_wait(&n->cv, &n->mu);
 			continue;
 		}
 		n->queue_head = f->next_queued;
@@ -1080,6 +1135,7 @@ fr_nats_new(struct ev_loop *loop, const struct fr_nats_params *p, char *err)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&n->cv, &ca);
+	pthread_cond_init(&n->js_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	fr_list_init(&n->feeds);
 	fr_list_init(&n->all_feeds);
@@ -1138,6 +1194,13 @@ fr_nats_start(struct fr_nats *n, char *err)
 		return -1;
 	}
 	n->has_publisher = true;
+	if (n->params.jetstream) {
+		if (pthread_create(&n->js_thread, NULL, js_main, n) != 0) {
+			snprintf(err, FR_ERR_LEN, "nats: cannot start the JetStream thread");
+			return -1;
+		}
+		n->has_js_thread = true;
+	}
 	take_shared_state(n);
 	return 0;
 }
@@ -1147,14 +1210,16 @@ fr_nats_free(struct fr_nats *n)
 {
 	if (n == NULL)
 		return;
-	if (n->registry != NULL)
-		fr_registry_watch(n->registry, NULL);
+	/* The registry is gone (fr_registry_free told entry_removed of every stream). */
 	lock(n);
 	n->is_stopping = true;
 	pthread_cond_signal(&n->cv);
+	pthread_cond_signal(&n->js_cv);
 	unlock(n);
 	if (n->has_publisher)
 		pthread_join(n->publisher, NULL);
+	if (n->has_js_thread)
+		pthread_join(n->js_thread, NULL);
 	/* Subscriptions close with the connection; their last callbacks run before
 	 * nats_CloseAndWait returns, and only then do the feeds go. */
 	for (struct fr_list *l = n->all_feeds.next; l != &n->all_feeds; l = l->next) {
@@ -1189,6 +1254,7 @@ fr_nats_free(struct fr_nats *n)
 		ev_async_stop(n->loop, &n->wake);
 	}
 	pthread_cond_destroy(&n->cv);
+	pthread_cond_destroy(&n->js_cv);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }
