@@ -614,10 +614,13 @@ work_on(struct fr_nats *n, struct fr_nats_feed *f, natsConnection *nc)
 	unlock(n);
 	if (m != NULL)
 		publish(n, nc, m);
-	if (want && f->sub == NULL)
+	if (want == (f->sub != NULL))
+		return;
+	if (want)
 		subscribe(f, nc);
-	else if (!want && f->sub != NULL)
+	else
 		unsubscribe(f);
+	ev_async_send(n->loop, &n->wake);	/* the loop's counters changed */
 }
 
 static void *
