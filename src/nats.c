@@ -42,6 +42,8 @@
  * scheduling jitter on a busy core without losing a frame; beyond that the oldest
  * is dropped (newest wins), so a node that cannot keep up skips, not lags. */
 #define NATS_INBOX 4
+/* nats.c's socket buffer size, for reads and writes. */
+#define NATS_IO_BUF (256 * 1024)
 /* How long the first connection attempt (per server) may take at startup. */
 #define NATS_CONNECT_TIMEOUT_MS 2000
 /* Reconnect backoff: from this, doubling per round through the servers, to the cap. */
@@ -1077,7 +1079,9 @@ set_options(struct fr_nats *n, const struct fr_nats_params *p, char *err)
 	    (s = N.natsOptions_SetReconnectBufSize(n->opts, 64 * 1024)) != NATS_OK ||
 	    /* A dead server is noticed within about 3 s even without a TCP reset. */
 	    (s = N.natsOptions_SetPingInterval(n->opts, 1000)) != NATS_OK ||
-	    (s = N.natsOptions_SetMaxPingsOut(n->opts, 3)) != NATS_OK)
+	    (s = N.natsOptions_SetMaxPingsOut(n->opts, 3)) != NATS_OK ||
+	    /* A 1080p frame in one or two reads, not a dozen of the default 32 KiB. */
+	    (s = N.natsOptions_SetIOBufSize(n->opts, NATS_IO_BUF)) != NATS_OK)
 		return fail(err, "nats options", s);
 	return 0;
 }
@@ -1223,21 +1227,32 @@ fr_nats_free(struct fr_nats *n)
 		pthread_join(n->publisher, NULL);
 	if (n->has_js_thread)
 		pthread_join(n->js_thread, NULL);
-	/* Subscriptions close with the connection; their last callbacks run before
-	 * nats_CloseAndWait returns, and only then do the feeds go. */
-	for (struct fr_list *l = n->all_feeds.next; l != &n->all_feeds; l = l->next) {
-		struct fr_nats_feed *f = FR_CONTAINER_OF(l, struct fr_nats_feed, all);
+	/* Subscriptions close with the connection; their last callbacks (which may free
+	 * feeds, under mu) run before nats_CloseAndWait returns, and only then do the
+	 * remaining feeds go. The subscriptions are taken out under mu and destroyed
+	 * without it: nats.c is never called with mu held. */
+	if (n->conn != NULL)
+		N.natsConnection_Close(n->conn);
+	for (;;) {
+		natsSubscription *sub = NULL;
 
-		if (f->sub != NULL)
-			N.natsSubscription_Destroy(f->sub);
-		f->sub = NULL;
+		lock(n);
+		for (struct fr_list *l = n->all_feeds.next; l != &n->all_feeds && sub == NULL;
+		    l = l->next) {
+			struct fr_nats_feed *f = FR_CONTAINER_OF(l, struct fr_nats_feed, all);
+
+			sub = f->sub;
+			f->sub = NULL;
+		}
+		unlock(n);
+		if (sub == NULL)
+			break;
+		N.natsSubscription_Destroy(sub);
 	}
 	if (n->js != NULL)
 		N.jsCtx_Destroy(n->js);
-	if (n->conn != NULL) {
-		N.natsConnection_Close(n->conn);
+	if (n->conn != NULL)
 		N.natsConnection_Destroy(n->conn);
-	}
 	N.natsOptions_Destroy(n->opts);
 	/* Messages go back to nats.c while it runs (its collector may take them). */
 	lock(n);

@@ -24,7 +24,7 @@
 	X(natsOptions_SetUserCredentialsFromFiles) X(natsOptions_SetToken) \
 	X(natsOptions_SetSecure) X(natsOptions_LoadCATrustedCertificates) \
 	X(natsOptions_LoadCertificatesChain) X(natsOptions_SetReconnectBufSize) \
-	X(natsOptions_SetPingInterval) X(natsOptions_SetMaxPingsOut) \
+	X(natsOptions_SetPingInterval) X(natsOptions_SetMaxPingsOut) X(natsOptions_SetIOBufSize) \
 	X(natsConnection_Connect) X(natsConnection_Close) X(natsConnection_Destroy) \
 	X(natsConnection_GetMaxPayload) X(natsConnection_GetConnectedUrl) \
 	X(natsConnection_PublishMsg) X(natsConnection_Subscribe) X(natsConnection_JetStream) \
