@@ -24,14 +24,14 @@ fr_natslib_load(char *err)
 		return 0;
 	void *h = dlopen(FR_LIBNATS_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
-		snprintf(err, FR_ERR_LEN, "cannot load %s (Debian: libnats3.4): %s",
+		snprintf(err, FR_ERR_LEN, "--nats: cannot load %s (Debian: libnats3.4): %s",
 		    FR_LIBNATS_SONAME, dlerror());
 		return -1;
 	}
 	/* POSIX dlsym: a void * that holds a function's address, converted back. */
 #define FR_NATSLIB_FIND(name) \
 	if ((*(void **)&fr_natslib.name = dlsym(h, #name)) == NULL) { \
-		snprintf(err, FR_ERR_LEN, "%s has no %s: too old?", FR_LIBNATS_SONAME, #name); \
+		snprintf(err, FR_ERR_LEN, "--nats: %s has no %s: too old?", FR_LIBNATS_SONAME, #name); \
 		dlclose(h); \
 		fr_natslib = (struct fr_natslib){0}; \
 		return -1; \
