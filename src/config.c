@@ -51,8 +51,9 @@ static const struct option_spec options[] = {
 	  "(default 127.0.0.1:12345)", set_ingest, 0, 0, 0 },
 	{ "listen", 'l', "ADDR", "raw MJPEG subscriber address of stream 'default' "
 	  "(default 127.0.0.1:12346)", set_listen, 0, 0, 0 },
-	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR]", "declare a named stream "
-	  "(repeatable)", set_stream, 0, 0, 0 },
+	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]", "declare a "
+	  "named stream (repeatable); SCALE 1/2, 1/4, 1/8 or auto scales what listen= sends",
+	  set_stream, 0, 0, 0 },
 	{ "http", 0, "ADDR", "serve the HTTP endpoints (streams, snapshots, ingest, stats) here",
 	  set_http, 0, 0, 0 },
 	{ "max-frame-size", 0, "BYTES", "drop frames larger than this; K and M suffixes "
@@ -289,8 +290,13 @@ set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
 		sc->has_listen = 1;
 		if (set_addr(&sc->listen, eq + 1, why) == 0)
 			return 0;
+	} else if (eq != NULL && eq - item == 12 && strncmp(item, "listen-scale", 12) == 0) {
+		if (fr_scale_spec_parse(&sc->listen_scale, eq + 1, NULL, why) == 0)
+			return 0;
+		snprintf(why, sizeof why, "listen-scale must be 1/2, 1/4, 1/8 or auto");
 	} else {
-		snprintf(why, sizeof why, "'%.64s': expected ingest=ADDR or listen=ADDR", item);
+		snprintf(why, sizeof why, "'%.64s': expected ingest=ADDR, listen=ADDR or "
+		    "listen-scale=SCALE", item);
 	}
 	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
 	return -1;
@@ -575,6 +581,11 @@ fr_config_check(const struct fr_config *c, char *err)
 	for (size_t i = 0; i < c->n_streams; i++) {
 		const struct fr_stream_config *sc = &c->streams[i];
 
+		if (!sc->has_listen && !fr_scale_spec_is_plain(&sc->listen_scale)) {
+			snprintf(err, FR_ERR_LEN, "--stream %s: listen-scale needs listen=ADDR",
+			    sc->name);
+			return -1;
+		}
 		if (sc->has_ingest)
 			addrs[n++] = &sc->ingest;
 		if (sc->has_listen)
@@ -598,7 +609,7 @@ print_help(FILE *out)
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
 		const struct option_spec *o = &options[i];
-		char left[64];
+		char left[96];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,

@@ -39,6 +39,14 @@ addr_differs(const struct fr_addr *a, int has_a, const struct fr_addr *b, int ha
 	return has_a != has_b || (has_a && strcmp(a->text, b->text) != 0);
 }
 
+static int
+scale_differs(const struct fr_scale_spec *a, const struct fr_scale_spec *b)
+{
+	return fr_scale_spec_is_plain(a) != fr_scale_spec_is_plain(b) ||
+	    (!fr_scale_spec_is_plain(a) && (a->denom != b->denom || a->is_auto != b->is_auto ||
+	    a->quality != b->quality));
+}
+
 static const struct fr_stream_config *
 find_stream(const struct fr_config *c, const char *name)
 {
@@ -61,12 +69,15 @@ compare_listeners(struct merge *m, const struct fr_config *running, const struct
 	if (addr_differs(&old_default->listen, old_default->has_listen, &new_default->listen,
 	    new_default->has_listen))
 		noted(m, FR_RELOAD_NEEDS_RESTART, "--listen");
+	if (scale_differs(&old_default->listen_scale, &new_default->listen_scale))
+		noted(m, FR_RELOAD_NEEDS_RESTART, "--stream default (listen-scale)");
 	for (size_t i = 1; i < next->n_streams; i++) {
 		const struct fr_stream_config *n = &next->streams[i];
 		const struct fr_stream_config *o = find_stream(running, n->name);
 
 		if (o == NULL || addr_differs(&o->ingest, o->has_ingest, &n->ingest, n->has_ingest) ||
-		    addr_differs(&o->listen, o->has_listen, &n->listen, n->has_listen))
+		    addr_differs(&o->listen, o->has_listen, &n->listen, n->has_listen) ||
+		    scale_differs(&o->listen_scale, &n->listen_scale))
 			noted(m, FR_RELOAD_NEEDS_RESTART, "--stream %s", n->name);
 	}
 	for (size_t i = 1; i < running->n_streams; i++)

@@ -267,6 +267,7 @@ static const struct {
     {"invalid", offsetof(struct fr_stream_counters, dropped_invalid)},
     {"oversize", offsetof(struct fr_stream_counters, dropped_oversize)},
     {"truncated", offsetof(struct fr_stream_counters, dropped_truncated)},
+    {"scale_invalid", offsetof(struct fr_stream_counters, dropped_scale_invalid)},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -302,8 +303,13 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 	put_double(b, cl->connected_s);
 	fr_buf_printf(b,
 	    ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
-	    ", \"dropped\": {\"slow_client\": %" PRIu64 ", \"fps_cap\": %" PRIu64 "}}",
+	    ", \"dropped\": {\"slow_client\": %" PRIu64 ", \"fps_cap\": %" PRIu64 "}, \"scale\": ",
 	    c->frames_sent, c->bytes_sent, c->frames_dropped, c->frames_dropped_fps_cap);
+	if (cl->scale != NULL)
+		put_json_str(b, cl->scale);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, "}");
 }
 
 /* Width and height are null when unknown (0: the frame was not decoded). */
@@ -327,6 +333,32 @@ json_latest_frame(struct fr_buf *b, const struct fr_stats_stream *s)
 	buf_puts(b, ", \"age_s\": ");
 	put_double(b, s->latest_age_s);
 	buf_puts(b, "}");
+}
+
+/* The scaled sizes in use: [{"scale": "1/2", …}, …]. */
+static void
+json_scaled(struct fr_buf *b, const struct fr_stats_stream *s)
+{
+	buf_puts(b, "[");
+	for (size_t i = 0; i < s->n_scaled; i++) {
+		const struct fr_stats_scaled *z = &s->scaled[i];
+
+		buf_puts(b, i > 0 ? ", {\"scale\": " : "{\"scale\": ");
+		put_json_str(b, z->scale);
+		fr_buf_printf(b,
+		    ", \"clients\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"frames_scaled\": %" PRIu64
+		    ", \"scale_cpu_s\": ", z->clients, z->frames, z->frames_scaled);
+		put_double(b, z->cpu_s);
+		fr_buf_printf(b, ", \"dropped_invalid\": %" PRIu64 ", \"latest_frame\": ",
+		    z->dropped_invalid);
+		if (z->latest_bytes == 0)
+			buf_puts(b, "null}");
+		else
+			fr_buf_printf(b, "{\"bytes\": %zu, \"width\": %d, \"height\": %d, "
+			    "\"quality\": %d}}", z->latest_bytes, z->latest_width, z->latest_height,
+			    z->latest_quality);
+	}
+	buf_puts(b, "]");
 }
 
 static void
@@ -355,6 +387,10 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 	put_double(b, s->input_fps);
 	buf_puts(b, ", \"latest_frame\": ");
 	json_latest_frame(b, s);
+	fr_buf_printf(b, ", \"frames_scaled\": %" PRIu64 ", \"scale_cpu_s\": ", c->frames_scaled);
+	put_double(b, (double)c->scale_cpu_ns / 1e9);
+	buf_puts(b, ", \"scaled\": ");
+	json_scaled(b, s);
 	buf_puts(b, ", \"client_list\": [");
 	for (size_t i = 0; i < s->n_clients; i++) {
 		if (i > 0)
@@ -395,6 +431,7 @@ enum prom_kind {
 	PROM_INPUT_FPS,
 	PROM_LATEST_BYTES,
 	PROM_LATEST_AGE, /* no sample for a stream without a frame */
+	PROM_NS_AS_S,    /* the uint64_t at offset, in nanoseconds, as seconds */
 };
 
 /* The per-stream families, in output order. Counters end in _total, as the format asks. */
@@ -414,7 +451,7 @@ static const struct {
         OFF(bytes_out)},
     {"framerouter_frames_dropped_total", "counter",
         "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
-        "or rejected as invalid, oversize or truncated input.",
+        "or rejected as invalid, oversize or truncated input, or not scalable for a size.",
         PROM_DROPPED, 0},
     {"framerouter_garbage_bytes_total", "counter", "Bytes from producers outside any JPEG frame.",
         PROM_U64, OFF(garbage_bytes)},
@@ -431,6 +468,12 @@ static const struct {
         "Size of the latest frame in bytes, 0 when there is none.", PROM_LATEST_BYTES, 0},
     {"framerouter_latest_frame_age_seconds", "gauge",
         "Seconds since the latest frame arrived; absent when there is none.", PROM_LATEST_AGE, 0},
+    {"framerouter_frames_scaled_total", "counter",
+        "Scaled frames made for ?scale= and listen-scale= subscribers: once per frame per size.",
+        PROM_U64, OFF(frames_scaled)},
+    {"framerouter_scale_cpu_seconds_total", "counter",
+        "CPU time the scaler threads spent making scaled frames.", PROM_NS_AS_S,
+        OFF(scale_cpu_ns)},
 #undef OFF
 };
 
@@ -478,6 +521,12 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 	case PROM_LATEST_BYTES:
 		prom_sample_start(b, name, s);
 		fr_buf_printf(b, "} %zu\n", has_frame(s) ? s->latest_bytes : (size_t)0);
+		break;
+	case PROM_NS_AS_S:
+		prom_sample_start(b, name, s);
+		buf_puts(b, "} ");
+		fr_buf_printf(b, "%.6f\n",
+		    (double)counter_at(&s->counters, prom_families[fam].offset) / 1e9);
 		break;
 	case PROM_LATEST_AGE:
 		if (!has_frame(s))
@@ -529,11 +578,13 @@ fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c
 	    " dropped_slow_client=%" PRIu64 " dropped_fps_cap=%" PRIu64 " dropped_invalid=%" PRIu64
 	    " dropped_oversize=%" PRIu64 " dropped_truncated=%" PRIu64 " garbage_bytes=%" PRIu64
 	    " clients=%" PRIu64 " clients_refused=%" PRIu64 " producer_connected=%" PRIu64
-	    " producer_connects=%" PRIu64,
+	    " producer_connects=%" PRIu64 " frames_scaled=%" PRIu64 " scale_cpu_s=%.3f"
+	    " dropped_scale_invalid=%" PRIu64,
 	    c->frames_in, c->bytes_in, c->frames_out, c->bytes_out, c->dropped_slow_client,
 	    c->dropped_fps_cap, c->dropped_invalid, c->dropped_oversize, c->dropped_truncated,
 	    c->garbage_bytes, c->clients, c->clients_refused, c->producer_connected,
-	    c->producer_connects);
+	    c->producer_connects, c->frames_scaled, (double)c->scale_cpu_ns / 1e9,
+	    c->dropped_scale_invalid);
 }
 
 void

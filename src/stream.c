@@ -3,6 +3,7 @@
  * Streams: the latest slot and the fan-out. A stream reaches its subscribers only
  * through fr_sub_offer(); it never writes to a socket itself.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,27 +93,45 @@ fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 		next = l->next;
 		fr_sub_offer(fr_sub_from_link(l), f);
 	}
+	if (s->on_frame != NULL)
+		s->on_frame(s, f, s->on_frame_arg);
+}
+
+/* One subscriber more (delta 1) or less (-1) for s and the streams it derives from;
+ * each that gains its first or loses its last tells its demand watcher. */
+static void
+count_client(struct fr_stream *s, int delta)
+{
+	for (; s != NULL; s = s->parent) {
+		bool was_zero = s->counters.clients == 0;
+
+		s->counters.clients += (uint64_t)(int64_t)delta;
+		if ((delta > 0 ? was_zero : s->counters.clients == 0) && s->on_demand != NULL)
+			s->on_demand(s, delta > 0, s->on_demand_arg);
+	}
 }
 
 void
 fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
 {
 	fr_list_append(&s->subs, fr_sub_link(sub));
-	if (s->counters.clients++ == 0 && s->on_demand != NULL)
-		s->on_demand(s, true, s->on_demand_arg);
+	count_client(s, 1);
 	fr_sub_start(sub);
 	if (s->latest != NULL)
 		fr_sub_offer(sub, s->latest);
 }
 
+void
+fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub)
+{
+	fr_list_remove(fr_sub_link(sub));
+	count_client(s, -1);
+}
+
 static void
 on_sub_close(struct fr_sub *sub, void *stream)
 {
-	struct fr_stream *s = stream;
-
-	fr_list_remove(fr_sub_link(sub));
-	if (--s->counters.clients == 0 && s->on_demand != NULL)
-		s->on_demand(s, false, s->on_demand_arg);
+	fr_stream_remove_sub(stream, sub);
 }
 
 void
@@ -120,6 +139,20 @@ fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg)
 {
 	s->on_demand = fn;
 	s->on_demand_arg = arg;
+}
+
+void
+fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg)
+{
+	s->on_frame = fn;
+	s->on_frame_arg = arg;
+}
+
+void
+fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent)
+{
+	assert(s->counters.clients == 0);
+	s->parent = parent;
 }
 
 struct fr_sub_params

@@ -497,7 +497,8 @@ END_TEST
 
 START_TEST(test_log_stream_line)
 {
-	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0};
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0,
+	    16, 1700000000, 18};
 	char line[512];
 
 	fr_stats_format_stream(line, sizeof line, &c);
@@ -505,7 +506,7 @@ START_TEST(test_log_stream_line)
 	    "frames_in=1 bytes_in=2 frames_out=3 bytes_out=4 dropped_slow_client=5 "
 	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
 	    "garbage_bytes=10 clients=11 clients_refused=12 producer_connected=14 "
-	    "producer_connects=13");
+	    "producer_connects=13 frames_scaled=16 scale_cpu_s=1.700 dropped_scale_invalid=18");
 }
 END_TEST
 

@@ -12,6 +12,7 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/scaler.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
 #define FR_STREAM_NAME_LEN 64
@@ -22,6 +23,7 @@ struct fr_stream_config {
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
+	struct fr_scale_spec listen_scale;	/* listen-scale=: subscribers get scaled frames */
 	int is_from_file;		/* the command line may redeclare it */
 };
 

@@ -29,7 +29,7 @@ struct fr_scale_spec {
 static inline bool
 fr_scale_spec_is_plain(const struct fr_scale_spec *s)
 {
-	return !s->is_auto && s->denom == 1 && s->quality == 0;
+	return !s->is_auto && s->denom <= 1 && s->quality == 0;	/* 0: never set */
 }
 
 /*
