@@ -1079,7 +1079,7 @@ START_TEST(test_ingest_fixture_chunked)
 	feed.fd = attach_producer();
 	ck_assert_uint_eq(stream->counters.producer_connected, 1);
 	ck_assert_uint_eq(stream->counters.producer_connects, 1);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 1);
+	ck_assert_ptr_nonnull(fr_ingest_producer(ingest));
 	ev_io_init(&feed.io, feeder_cb, feed.fd, EV_WRITE);
 	ev_io_start(loop, &feed.io);
 
@@ -1101,7 +1101,7 @@ START_TEST(test_ingest_fixture_chunked)
 	close(feed.fd);
 	WAIT_UNTIL(stream->counters.producer_connected == 0);
 	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+	ck_assert_ptr_null(fr_ingest_producer(ingest));
 }
 END_TEST
 
@@ -1120,7 +1120,7 @@ START_TEST(test_ingest_truncated)
 	ck_assert_uint_eq(stream->counters.bytes_in, cut);
 	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
 	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+	ck_assert_ptr_null(fr_ingest_producer(ingest));
 	assert_latest_is(in->p, mjpeg_len(0));
 	WAIT_UNTIL(p->got.len == mjpeg_len(0));
 
