@@ -759,7 +759,7 @@ print_version(FILE *out)
 {
 	fprintf(out, "framerouter %s\nfeatures:", PACKAGE_VERSION);
 #ifdef HAVE_TURBOJPEG
-	fputs(" validate(libjpeg-turbo)", out);
+	fputs(" validate(libjpeg-turbo) scale(libjpeg-turbo)", out);
 #endif
 #ifdef HAVE_LIBSYSTEMD
 	fputs(" sd_notify(libsystemd)", out);

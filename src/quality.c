@@ -54,13 +54,6 @@ struct walk {
 	int selector[2];		/* Tq of the first two components; -1: none */
 };
 
-static bool
-is_sof(uint8_t m)
-{
-	/* C0-CF are frame headers except DHT (C4), JPG (C8) and DAC (CC). */
-	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
-}
-
 /* T.81 B.2.4.1: one or more tables, each Pq/Tq then 64 entries of 8 or 16 bits. */
 static int
 read_dqt(struct walk *w, const uint8_t *p, size_t len)
@@ -111,7 +104,7 @@ on_segment(uint8_t marker, const uint8_t *seg, size_t seg_len, void *arg)
 
 	if (marker == 0xDB)
 		return read_dqt(w, seg + 4, seg_len - 4);
-	if (is_sof(marker))
+	if (fr_jpeghdr_is_sof(marker))
 		return read_sof(w, seg + 4, seg_len - 4);
 	return 0;
 }

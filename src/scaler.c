@@ -79,6 +79,7 @@ fr_scale_spec_format(const struct fr_scale_spec *s, char *buf, size_t len)
 struct coms {
 	uint8_t *to;		/* NULL: only count */
 	size_t len;
+	bool has_sof;
 };
 
 static int
@@ -86,6 +87,8 @@ on_segment(uint8_t marker, const uint8_t *seg, size_t seg_len, void *arg)
 {
 	struct coms *c = arg;
 
+	if (fr_jpeghdr_is_sof(marker))
+		c->has_sof = true;
 	if (marker != 0xFE)
 		return 0;
 	if (c->to != NULL)
@@ -104,6 +107,15 @@ copy_coms(const uint8_t *jpeg, size_t len, uint8_t *to)
 	if (fr_jpeghdr_walk(jpeg, len, on_segment, &c) < 0)
 		return 0;
 	return c.len;
+}
+
+/* A header that walks, with an SOF before its first scan. */
+static bool
+has_frame_header(const uint8_t *jpeg, size_t len)
+{
+	struct coms c = { 0 };
+
+	return fr_jpeghdr_walk(jpeg, len, on_segment, &c) == 0 && c.has_sof;
 }
 
 
@@ -236,13 +248,15 @@ fr_scaler_scale(struct fr_scaler *sc, const uint8_t *jpeg, size_t len, unsigned 
 		snprintf(err, FR_ERR_LEN, "cannot scale %zu bytes by 1/%u", len, denom);
 		return -1;
 	}
+	/* libjpeg-turbo 2.1 reads a header cut before its SOF as tables only and leaves
+	 * the dimensions unset: no SOF, no frame. */
+	if (!has_frame_header(jpeg, len)) {
+		snprintf(err, FR_ERR_LEN, "no frame header (SOF) before the first scan");
+		return -1;
+	}
 	if (tjDecompressHeader3(sc->dec, jpeg, (unsigned long)len, &w, &h, &subsamp,
 	    &colorspace) < 0) {
 		tj_failed(&sc->dec, true, "header", err);
-		return -1;
-	}
-	if (w < 1 || h < 1) {	/* 2.1 reads a header cut before its SOF as tables only */
-		snprintf(err, FR_ERR_LEN, "libjpeg-turbo header: no frame header");
 		return -1;
 	}
 	if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK || subsamp < 0 ||

@@ -250,7 +250,7 @@ START_TEST(test_undecodable)
 		err[0] = '\0';
 		ck_assert_int_eq(fr_scaler_scale(scaler, p, len, 2, 0, &out, err), -1);
 		ck_assert_ptr_null(out.data);
-		ck_assert_msg(strncmp(err, "libjpeg-turbo header: ", 22) == 0, "%s", err);
+		ck_assert_str_eq(err, "no frame header (SOF) before the first scan");
 		free(p);
 	}
 	size_t len;
