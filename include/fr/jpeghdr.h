@@ -7,6 +7,7 @@
 #ifndef FR_JPEGHDR_H
 #define FR_JPEGHDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,15 @@
  */
 typedef int (*fr_jpeghdr_segment_fn)(uint8_t marker, const uint8_t *seg, size_t seg_len,
     void *arg);
+
+/* True for the frame header markers SOF0-SOF15 (T.81 Table B.1): C0-CF but DHT (C4),
+ * JPG (C8) and DAC (CC). */
+static inline bool
+fr_jpeghdr_is_sof(uint8_t marker)
+{
+	return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+	    marker != 0xCC;
+}
 
 /*
  * Walks jpeg[0, len) from its SOI to its first SOS (which is not reported), EOI or
