@@ -582,6 +582,7 @@ fr_scale_snapshot(struct fr_scale *sc, const struct fr_scale_spec *spec,
 	struct size *z = size_find(sc, spec, true, err);
 	struct fr_frame *latest = sc->stream->latest;
 
+	/* fr_scale_check() gave the size a slot, and nothing ran since. */
 	assert(z != NULL && latest != NULL && !spec->is_auto);
 	if (z->stream->latest != NULL && z->latest_seq >= latest->seq)
 		return z->stream->latest;
@@ -643,7 +644,10 @@ fr_scale_check(struct fr_scale *sc, const struct fr_scale_spec *spec, char *err)
 		    "no scaled frames");
 		return 501;
 	}
-	if (!spec->is_auto && size_find(sc, spec, false, err) == NULL)
+	/* The size the subscriber starts at gets its slot now (an idle one may take the
+	 * new key), so that subscribing or waiting cannot fail later. */
+	struct fr_scale_spec start = { .denom = spec->denom, .quality = spec->quality };
+	if (!fr_scale_spec_is_plain(&start) && size_find(sc, &start, true, err) == NULL)
 		return 503;
 	if (start_worker(sc, err) < 0)
 		return 503;

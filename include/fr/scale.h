@@ -40,8 +40,11 @@ void fr_scale_free(struct fr_scale *sc);
 /*
  * Whether a subscriber or snapshot asking for spec (not plain) can be served now:
  * returns 0, or the HTTP status to refuse it with (501: built without libjpeg-turbo;
- * 503: FR_SCALE_MAX_SIZES other sizes busy, or no worker thread) and one line in err
- * (FR_ERR_LEN bytes). Starts the worker thread if need be.
+ * 503: FR_SCALE_MAX_SIZES other sizes busy, no memory, or no worker thread) and one
+ * line in err (FR_ERR_LEN bytes). Gives the size it starts at a slot (an idle size
+ * may make room for it) and starts the worker thread if need be, so that
+ * fr_scale_subscribe() and fr_scale_snapshot() right after it cannot fail for want
+ * of either.
  */
 int fr_scale_check(struct fr_scale *sc, const struct fr_scale_spec *spec, char *err);
 
