@@ -75,7 +75,7 @@ expect_json 's["default"]["bytes_in"]' "$src_bytes"
 expect_json 's["default"]["frames_out"]' 0
 expect_json 's["default"]["bytes_out"]' 0
 expect_json 's["default"]["dropped"]' \
-	'{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0}'
+	'{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0, "scale_invalid": 0}'
 expect_json 's["default"]["garbage_bytes"]' 0
 expect_json 's["default"]["clients"]' 0
 expect_json 's["default"]["clients_refused"]' 0
@@ -218,10 +218,11 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	    want[(name, tuple(sorted(labels.items())))] = float(value)
 	for name, st in j["streams"].items():
 	    for key in ("frames_in", "bytes_in", "frames_out", "bytes_out", "garbage_bytes",
-	                "clients_refused", "producer_connects"):
+	                "clients_refused", "producer_connects", "frames_scaled"):
 	        put("framerouter_%s_total" % key, st[key], stream=name)
 	    for reason, v in st["dropped"].items():
 	        put("framerouter_frames_dropped_total", v, stream=name, reason=reason)
+	    put("framerouter_scale_cpu_seconds_total", st["scale_cpu_s"], stream=name)
 	    put("framerouter_clients", st["clients"], stream=name)
 	    put("framerouter_producer_connected", int(st["producer_connected"]), stream=name)
 	    put("framerouter_input_fps", st["input_fps"], stream=name)
