@@ -29,7 +29,8 @@ def _slow_table(w, res, results):
       "| bytes per frame | the 10 that keep up: delivered / expected, skipped | broker CPU-s | frames scaled (CPU-s) |")
     w("|---|---|---|---|---|---|---|---|---|")
     for rate, rate_text in (("1m", "1 MB/s"), ("250k", "250 KB/s")):
-        for size, size_text in (("full", "full size"), ("half", "?scale=1/2"), ("quarter", "?scale=1/4")):
+        for size, size_text in (("full", "full size"), ("half", "?scale=1/2"), ("quarter", "?scale=1/4"),
+                                ("auto", "?scale=auto")):
             name = f"scale_slow_{rate}_{size}"
             j = res.get(name, "framerouter")
             if j is None:
@@ -95,7 +96,8 @@ def section(w, res, results, scale_cost_path):
     w("### Scaled frames (issue 11)")
     w("")
     w("One HTTP subscriber reading at a capped rate (`loadgen --slow-http-path`), beside 10 raw ones "
-      "that keep up, at full size and with `?scale=1/2` and `?scale=1/4` of the 30 fps 1080p input. "
+      "that keep up, at full size and with `?scale=1/2`, `?scale=1/4` and `?scale=auto` of the 30 fps "
+      "1080p input. "
       "*Frame age*: the time a frame's last byte arrived minus the time the producer began sending its "
       "source frame (scaled frames keep the source's tag). *Frames scaled*: the broker's `frames_scaled` "
       "and `scale_cpu_s` at the end of the run.")

@@ -21,21 +21,31 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/tcp.h>	/* struct tcp_info with tcpi_delivery_rate; netinet/tcp.h lacks it */
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "fr/log.h"
 #include "fr/scale.h"
 #include "fr/util.h"
 
 /* ?scale=auto (see README "Scaled frames"): evaluated this often, from the frames a
- * subscriber sent and skipped since the last time. */
-#define AUTO_PERIOD_S 1.0
-#define AUTO_BEHIND_RATIO 0.25	/* skipped / offered above this: a size down */
-#define AUTO_MIN_OFFERED 3	/* frames offered in a period before judging */
+ * subscriber sent and skipped since the last time and, over TCP, from the kernel's
+ * view of its connection (TCP_INFO). */
+#define AUTO_TICK_S 0.1		/* the kernel's backlog is looked at this often */
+#define AUTO_PERIOD_S 0.5	/* skips are counted, and tries up made, over this */
+#define AUTO_BEHIND_RATIO 0.25	/* skipped / offered above this: behind */
+#define AUTO_MIN_OFFERED 3	/* frames offered in a period before judging by them */
+#define AUTO_BACKLOG_FRAMES 2	/* more frames than this unsent in the kernel: behind */
+#define AUTO_HEADROOM 0.8	/* a size fits when it needs this share of the rate */
 #define AUTO_PROBE_S 5.0	/* steady this long at a smaller size: try one up */
 #define AUTO_PROBE_MAX_S 80.0	/* a failed try doubles the wait, up to this */
 
-/* The sizes an auto subscriber moves through, largest first. */
+/* The sizes an auto subscriber moves through, largest first, and the bytes of a
+ * frame at each against a full one, for a size nobody watches yet (bench/scalecost.c
+ * on the 1080p bench input: 27.8, 9.5 and 4.1 KB of 80.9 KB). */
 static const unsigned auto_denoms[] = { 1, 2, 4, 8 };
+static const double auto_bytes_ratio[] = { 1.0, 0.35, 0.12, 0.05 };
 
 struct target {
 	unsigned slot;
@@ -92,8 +102,11 @@ struct member {
 	struct fr_scale_spec spec;	/* as asked */
 	int slot;		/* the size it is in; -1: the stream itself */
 	unsigned denom;		/* its size now (auto moves it) */
+	int fd;			/* the subscriber's socket, for TCP_INFO (the sub owns it) */
 	/* auto */
 	uint64_t last_sent, last_dropped;
+	double period_at;	/* when its current period of counting skips began */
+	double last_unsent;	/* the kernel's backlog at the last tick, bytes */
 	double changed_at;	/* when it last changed size */
 	double steady_since;	/* since when it skipped nothing */
 	double probe_s;		/* how long to stay steady before trying a size up */
@@ -603,7 +616,11 @@ fr_scale_snapshot_cancel(struct fr_scale_waiter *w)
 
 /* ---- subscribers ---- */
 
-/* Moves m to the size of denom; false (it stays) when no slot is free. */
+/*
+ * Moves m to the size of denom; false (it stays) when no slot is free. It gets that
+ * size's next frame; when the size starts with the move, the stream's latest frame
+ * scaled, which it may have had at its old size already.
+ */
 static bool
 member_move(struct member *m, unsigned denom)
 {
@@ -616,11 +633,11 @@ member_move(struct member *m, unsigned denom)
 		return false;
 	if (slot == m->slot && denom == m->denom)
 		return true;
-	fr_stream_remove_sub(member_stream(m), m->sub);
+	struct fr_stream *from = member_stream(m);
 	m->slot = slot;
 	m->denom = denom;
 	m->changed_at = ev_now(sc->loop);
-	fr_stream_add_sub(member_stream(m), m->sub);
+	fr_stream_move_sub(from, member_stream(m), m->sub);
 	return true;
 }
 
@@ -666,8 +683,9 @@ fr_scale_subscribe(struct fr_scale *sc, const struct fr_scale_spec *spec, int fd
 		close(fd);
 		return false;
 	}
-	*m = (struct member){ .sc = sc, .spec = *spec, .denom = spec->denom,
+	*m = (struct member){ .sc = sc, .spec = *spec, .denom = spec->denom, .fd = fd,
 		.changed_at = ev_now(sc->loop), .steady_since = ev_now(sc->loop),
+		.period_at = ev_now(sc->loop),
 		.probe_s = AUTO_PROBE_S };
 	struct size *z = member_size(sc, m, m->denom, err);
 	if (z == NULL && !(m->denom == 1 && spec->quality == 0)) {
@@ -702,32 +720,114 @@ denom_index(unsigned denom)
 	return 0;
 }
 
+/* Bytes of a frame at auto size idx for m: the size's latest frame, else the stream's
+ * scaled by auto_bytes_ratio; 0 when there is no frame to go by. */
+static double
+frame_bytes_at(const struct member *m, int idx)
+{
+	const struct fr_scale *sc = m->sc;
+	const struct fr_frame *full = sc->stream->latest;
+
+	for (size_t i = 0; i < FR_SCALE_MAX_SIZES; i++) {
+		const struct size *z = &sc->sizes[i];
+
+		if (z->is_used && z->key.denom == auto_denoms[idx] &&
+		    z->key.quality == m->spec.quality && z->stream->latest != NULL)
+			return (double)z->stream->latest->len;
+	}
+	if (full == NULL)
+		return 0;
+	return (double)full->len * auto_bytes_ratio[idx];
+}
+
+/* What the kernel measured of a TCP subscriber: its delivery rate (bytes/s, 0 when
+ * not known; *is_app_limited when it was sending less than the link takes) and the
+ * bytes written but not sent yet. False for a socket that is not TCP. */
+static bool
+link_info(int fd, double *rate, bool *is_app_limited, double *unsent)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_delivery_rate) + sizeof ti.tcpi_delivery_rate)
+		return false;
+	*rate = (double)ti.tcpi_delivery_rate;
+	*is_app_limited = ti.tcpi_delivery_rate_app_limited;
+	*unsent = (double)ti.tcpi_notsent_bytes;
+	return true;
+}
+
+/* The largest size from idx down whose frames at fps fit in rate; the smallest if none. */
+static int
+size_for_rate(const struct member *m, int idx, double rate, double fps)
+{
+	int last = (int)FR_ARRAY_LEN(auto_denoms) - 1;
+
+	for (; idx < last; idx++)
+		if (frame_bytes_at(m, idx) * fps <= AUTO_HEADROOM * rate)
+			break;
+	return idx;
+}
+
+/* Moves m down from size at: to the size the measured rate fits, at least one down. */
+static void
+auto_down(struct member *m, int at, double rate, bool is_app_limited, double now)
+{
+	double fps = fr_stream_input_fps(m->sc->stream, now);
+	int to = at + 1;
+
+	if (to >= (int)FR_ARRAY_LEN(auto_denoms))
+		return;
+	if (!is_app_limited && rate > 0 && fps > 0)
+		to = size_for_rate(m, to, rate, fps);
+	if (m->was_probe && now - m->changed_at < AUTO_PROBE_S)
+		m->probe_s = m->probe_s * 2 > AUTO_PROBE_MAX_S ? AUTO_PROBE_MAX_S : m->probe_s * 2;
+	m->was_probe = false;
+	m->steady_since = now;
+	member_move(m, auto_denoms[to]);
+}
+
 /*
- * One period of an auto member: a size down when it skipped more than a quarter of
- * the frames offered; a size up after AUTO_PROBE_S steady at a smaller one. A try up
- * that falls behind again within AUTO_PROBE_S doubles the wait for the next try.
+ * One tick of an auto member. It is behind when more than AUTO_BACKLOG_FRAMES of its
+ * frames wait unsent in the kernel and that backlog is not shrinking (TCP only), or
+ * when over a period it skipped more than a quarter of the frames offered: it moves
+ * down to the largest size whose frames at the input rate fit in the delivery rate
+ * the kernel measured, at least one size. After AUTO_PROBE_S at a smaller size without
+ * a skip or a backlog, it tries one size up, unless a rate measured at the link's
+ * limit says that size does not fit; a try that falls behind within AUTO_PROBE_S
+ * doubles the wait for the next (up to AUTO_PROBE_MAX_S).
  */
 static void
 auto_evaluate(struct member *m, double now)
 {
-	struct fr_sub_info info;
+	double rate = 0, unsent = 0;
+	bool is_app_limited = true;
+	bool has_link = link_info(m->fd, &rate, &is_app_limited, &unsent);
+	int at = denom_index(m->denom);
+	double frame = frame_bytes_at(m, at);
+	bool is_growing = unsent >= m->last_unsent;
 
+	m->last_unsent = unsent;
+	if (has_link && frame > 0 && unsent > AUTO_BACKLOG_FRAMES * frame && is_growing) {
+		auto_down(m, at, rate, is_app_limited, now);
+		return;
+	}
+	if (has_link && frame > 0 && unsent > frame)
+		m->steady_since = now;	/* draining: not steady yet */
+	if (now - m->period_at < AUTO_PERIOD_S)
+		return;
+	struct fr_sub_info info;
 	fr_sub_get_info(m->sub, &info);
 	uint64_t sent = info.counters.frames_sent - m->last_sent;
 	uint64_t dropped = info.counters.frames_dropped - m->last_dropped;
 	m->last_sent = info.counters.frames_sent;
 	m->last_dropped = info.counters.frames_dropped;
-	int at = denom_index(m->denom);
+	m->period_at = now;
 	if (sent + dropped >= AUTO_MIN_OFFERED &&
 	    (double)dropped > AUTO_BEHIND_RATIO * (double)(sent + dropped)) {
-		m->steady_since = now;
-		if (at + 1 < (int)FR_ARRAY_LEN(auto_denoms)) {
-			if (m->was_probe && now - m->changed_at < AUTO_PROBE_S)
-				m->probe_s = m->probe_s * 2 > AUTO_PROBE_MAX_S ? AUTO_PROBE_MAX_S :
-				    m->probe_s * 2;
-			m->was_probe = false;
-			member_move(m, auto_denoms[at + 1]);
-		}
+		auto_down(m, at, rate, is_app_limited, now);
 		return;
 	}
 	if (dropped > 0) {
@@ -736,11 +836,14 @@ auto_evaluate(struct member *m, double now)
 	}
 	if (m->was_probe && now - m->changed_at >= AUTO_PROBE_S)
 		m->probe_s = AUTO_PROBE_S;	/* the last try held */
-	if (at > 0 && now - m->steady_since >= m->probe_s && now - m->changed_at >= m->probe_s &&
-	    member_move(m, auto_denoms[at - 1])) {
-		m->was_probe = true;
-		m->steady_since = now;
-	}
+	if (at == 0 || now - m->steady_since < m->probe_s || now - m->changed_at < m->probe_s)
+		return;
+	double fps = fr_stream_input_fps(m->sc->stream, now);
+	if (has_link && !is_app_limited && rate > 0 && fps > 0 &&
+	    frame_bytes_at(m, at - 1) * fps > AUTO_HEADROOM * rate)
+		return;
+	m->was_probe = member_move(m, auto_denoms[at - 1]);
+	m->steady_since = now;
 }
 
 static void
@@ -772,7 +875,7 @@ fr_scale_new(struct ev_loop *loop, struct fr_stream *s)
 	fr_list_init(&sc->waiters);
 	ev_async_init(&sc->done, done_cb);
 	ev_init(&sc->auto_timer, auto_cb);
-	sc->auto_timer.repeat = AUTO_PERIOD_S;
+	sc->auto_timer.repeat = AUTO_TICK_S;
 	pthread_mutex_init(&sc->mu, NULL);
 	pthread_cond_init(&sc->cv, NULL);
 	fr_stream_watch_frames(s, frame_cb, sc);

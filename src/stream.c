@@ -122,6 +122,16 @@ fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub)
 	count_client(s, -1);
 }
 
+void
+fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub)
+{
+	fr_list_remove(fr_sub_link(sub));
+	fr_list_append(&to->subs, fr_sub_link(sub));
+	/* Counted in first, out second: a common ancestor never drops to 0 between. */
+	count_client(to, 1);
+	count_client(from, -1);
+}
+
 static void
 on_sub_close(struct fr_sub *sub, void *stream)
 {

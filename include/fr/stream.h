@@ -86,6 +86,14 @@ void fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent);
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
 
 /*
+ * Moves a subscriber of from to to (a stream of the same family: a scaled size and
+ * the stream or another size of it). It gets to's next frame, not its latest, which
+ * may show what it was sent already. A stream both belong to keeps its demand
+ * throughout. Never closes the subscriber.
+ */
+void fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub);
+
+/*
  * Takes a subscriber out of s without closing it (it may be added to another
  * stream): the close callback of fr_stream_sub_params() does this. Ends the
  * demand when it was the last.
