@@ -3,13 +3,38 @@
  * Incremental JPEG marker walker (ITU-T T.81 Annex B). It finds frame boundaries by
  * following the marker structure, never by searching for FF D9: segment payloads are
  * skipped by their length, entropy-coded data is scanned for markers. It keeps only
- * offsets; the caller keeps the bytes (see fr_splitter_keep_from()).
+ * offsets; the caller keeps the bytes (see fr_splitter_keep_from()). Every byte is
+ * stepped over by at most two walks, whatever the input (see "Bounded work" below).
  */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fr/splitter.h"
+
+/*
+ * Bounded work. The walk moves forward only, in "passes". A pass begins at offset 0 of
+ * a stream or at a rescan, and ends when a walk fails: a frame that turns out to be
+ * structurally broken. Its SOI may have been a false one (bytes inside the payload of a
+ * truncated frame's segment, whose length then swallowed the real next SOI), so the next
+ * pass starts right after that SOI to find what the broken frame hid. Done naively that
+ * is quadratic: in FF D8 (FF FE 00 04 FF D8)..., every FF D8 inside a COM payload starts
+ * a walk that runs to the end of the input again.
+ *
+ * So the splitter remembers where the two passes that reached furthest ended (reach[0] >=
+ * reach[1]) and never starts a pass before reach[1]. Passes start in non-decreasing order
+ * (each after an SOI found by the pass before), so at any offset p at or after the new
+ * start, the passes so far that covered p are exactly those that ended after p: at most
+ * one, since p >= reach[1]. The new pass makes that two. Bytes before the new start are
+ * never stepped over again. Hence each byte is stepped over at most twice
+ * (FR_SPLITTER_WALK_BOUND). What a rescan skips, [SOI + 2, reach[1]), has been walked by
+ * two passes already: it is dropped with the broken frame (dropped_bytes), and a frame
+ * hidden there, under two broken frames, is lost. One under one broken frame, the case
+ * that happens when a producer is cut off, is still found.
+ *
+ * A pass never ends just after an FF (see drop_invalid()), so a rescan that starts at a
+ * pass end or right after an SOI never splits an FF D8 pair.
+ */
 
 enum state {
 	ST_SEEK,		/* outside a frame, looking for FF D8 */
@@ -40,6 +65,9 @@ struct fr_splitter {
 	int seek_saw_ff;	/* ST_SEEK: the byte before pos was FF */
 	int has_scan;		/* an SOS was seen in this frame */
 	int is_discarding;	/* oversize: walking the frame without keeping it */
+	size_t reach[2];	/* where the two furthest passes ended; reach[0] >= reach[1] */
+	size_t walk_from;	/* where the stepping not yet in walked began */
+	uint64_t walked;	/* bytes stepped over by all passes, up to walk_from */
 	uint64_t garbage_bytes;
 };
 
@@ -86,6 +114,24 @@ fr_splitter_garbage_bytes(const struct fr_splitter *sp)
 	return sp->garbage_bytes;
 }
 
+uint64_t
+fr_splitter_bytes_walked(const struct fr_splitter *sp)
+{
+	return sp->walked + (sp->pos - sp->walk_from);
+}
+
+/*
+ * pos only moves forward within a pass, so the bytes stepped over are counted in one
+ * subtraction whenever pos jumps (a rescan) or offsets change (shift, finish), not per
+ * byte.
+ */
+static void
+settle_walked(struct fr_splitter *sp)
+{
+	sp->walked += sp->pos - sp->walk_from;
+	sp->walk_from = sp->pos;
+}
+
 size_t
 fr_splitter_keep_from(const struct fr_splitter *sp)
 {
@@ -98,11 +144,22 @@ fr_splitter_keep_from(const struct fr_splitter *sp)
 	return sp->pos;
 }
 
+static size_t
+sub_floor0(size_t a, size_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 void
 fr_splitter_shift(struct fr_splitter *sp, size_t n)
 {
 	assert(n <= fr_splitter_keep_from(sp));
+	settle_walked(sp);
 	sp->pos -= n;
+	sp->walk_from = sp->pos;
+	/* Pass ends before the buffer only ever compare below any new rescan start. */
+	sp->reach[0] = sub_floor0(sp->reach[0], n);
+	sp->reach[1] = sub_floor0(sp->reach[1], n);
 	if (is_in_frame(sp) && !sp->is_discarding)
 		sp->start -= n;
 }
@@ -124,10 +181,25 @@ seek(struct fr_splitter *sp)
 	sp->is_discarding = 0;
 }
 
+/* Keeps the two furthest pass ends (see "Bounded work" above). */
+static void
+note_pass_end(struct fr_splitter *sp, size_t end)
+{
+	if (end > sp->reach[0]) {
+		sp->reach[1] = sp->reach[0];
+		sp->reach[0] = end;
+	} else if (end > sp->reach[1]) {
+		sp->reach[1] = end;
+	}
+}
+
 /*
- * The frame is structurally broken. Its SOI may have been a false one (say, bytes
- * inside a truncated segment whose length swallowed the real next SOI), so look
- * again from the byte after it. An oversize frame being discarded cannot be rescanned.
+ * The frame is structurally broken; pos is just past the byte that says so, which is
+ * never FF (a length byte of 00 or 01, a marker code that is not FF, or a byte that
+ * should have been FF). Its SOI may have been a false one, so the pass ends here and the
+ * next one looks again from the byte after the SOI, or from where two passes have
+ * already been if that is further: what lies between is dropped with the frame. An
+ * oversize frame being discarded cannot be rescanned.
  */
 static enum fr_splitter_result
 drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
@@ -136,10 +208,16 @@ drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
 		seek(sp);
 		return FR_SPLITTER_MORE;
 	}
-	sp->pos = sp->start + 2;
+	note_pass_end(sp, sp->pos);
+	size_t from = sp->start + 2;
+	if (from < sp->reach[1])
+		from = sp->reach[1];
+	settle_walked(sp);
+	sp->pos = from;
+	sp->walk_from = from;
 	seek(sp);
 	ev->reason = FR_SPLITTER_DROP_INVALID;
-	ev->dropped_bytes = 2;
+	ev->dropped_bytes = from - sp->start;
 	return FR_SPLITTER_DROP;
 }
 
@@ -208,6 +286,7 @@ is_standalone(uint8_t m)
 	return m == M_TEM || (m >= M_RST0 && m <= M_EOI);
 }
 
+/* m is never FF here: fill bytes are consumed before (T.81 B.1.1.2). */
 static enum fr_splitter_result
 on_marker(struct fr_splitter *sp, uint8_t m, struct fr_splitter_event *ev)
 {
@@ -367,8 +446,11 @@ fr_splitter_finish(struct fr_splitter *sp, struct fr_splitter_event *ev)
 		sp->garbage_bytes++;
 	if (was_partial)
 		ev->dropped_bytes = sp->pos - sp->start;
+	settle_walked(sp);
 	seek(sp);
 	sp->pos = 0;
+	sp->walk_from = 0;
+	sp->reach[0] = sp->reach[1] = 0;
 	if (!was_partial)
 		return FR_SPLITTER_MORE;
 	ev->reason = FR_SPLITTER_DROP_TRUNCATED;

@@ -3,6 +3,15 @@
  * Incremental JPEG marker walker: finds whole JPEG frames in a byte stream.
  * Pure: no I/O, no allocation after _new, no logging. The caller owns the bytes;
  * the splitter only remembers offsets into the caller's buffer.
+ *
+ * Work is bounded on every input: each byte handed to the splitter is stepped over by
+ * at most FR_SPLITTER_WALK_BOUND walks, however it is chunked and whatever it holds.
+ * A broken frame is rescanned from the byte after its SOI (a frame its bogus segment
+ * length swallowed comes out), but never where two walks have been already: those bytes
+ * are dropped with it. So fr_splitter_bytes_walked() <= FR_SPLITTER_WALK_BOUND times the
+ * stream bytes given (every byte up to the largest len passed to fr_splitter_scan(),
+ * counting offsets from before each fr_splitter_shift() and each fr_splitter_finish()),
+ * plus O(1) work per call and per event.
  */
 #ifndef FR_SPLITTER_H
 #define FR_SPLITTER_H
@@ -11,6 +20,9 @@
 #include <stdint.h>
 
 struct fr_splitter;
+
+/* No byte is stepped over by more walks than this (see above). */
+enum { FR_SPLITTER_WALK_BOUND = 2 };
 
 enum fr_splitter_result {
 	FR_SPLITTER_MORE,	/* every byte up to len was examined; feed more */
@@ -24,6 +36,17 @@ enum fr_splitter_drop {
 	FR_SPLITTER_DROP_OVERSIZE,	/* max_frame_bytes reached without an EOI */
 	FR_SPLITTER_DROP_TRUNCATED,	/* stream ended inside a frame */
 };
+
+/*
+ * dropped_bytes of each reason:
+ * - INVALID, frame ended by an SOI where a marker was due: the bytes up to that SOI.
+ * - INVALID, any other broken structure: from the SOI to where the walk resumes, which
+ *   is 2 (the SOI) unless earlier walks covered the bytes after it (see above); the rest
+ *   is walked again and counted as garbage or found in frames.
+ * - OVERSIZE: max_frame_bytes, when the walk reaches the limit; the rest of the frame is
+ *   walked without being kept, and not counted.
+ * - TRUNCATED: the frame's bytes when the stream ended.
+ */
 
 struct fr_splitter_event {
 	enum fr_splitter_drop reason;	/* for FR_SPLITTER_DROP */
@@ -50,9 +73,9 @@ enum fr_splitter_result fr_splitter_scan(struct fr_splitter *sp, const uint8_t *
 
 /*
  * The stream has ended (producer gone): returns DROP/TRUNCATED with the partial
- * frame's size if a frame was in progress, MORE otherwise. Resets the splitter to
- * its initial state either way (the caller empties its buffer); pending garbage
- * is counted.
+ * frame's size if a frame was in progress, MORE otherwise. Resets the splitter to its
+ * initial state either way (the caller empties its buffer); pending garbage is
+ * counted. fr_splitter_garbage_bytes() and fr_splitter_bytes_walked() keep counting.
  */
 enum fr_splitter_result fr_splitter_finish(struct fr_splitter *sp, struct fr_splitter_event *ev);
 
@@ -68,5 +91,12 @@ int fr_splitter_in_frame(const struct fr_splitter *sp);
 
 /* Bytes found outside any frame so far (before an SOI), in total. */
 uint64_t fr_splitter_garbage_bytes(const struct fr_splitter *sp);
+
+/*
+ * Bytes stepped over by all walks since fr_splitter_new(), rescans included: the work
+ * done, for tests and fuzzers of the bound above. Counted when the walk jumps, not per
+ * byte, so it costs nothing on the hot path.
+ */
+uint64_t fr_splitter_bytes_walked(const struct fr_splitter *sp);
 
 #endif /* FR_SPLITTER_H */
