@@ -101,9 +101,9 @@ check_drop(const struct fr_splitter_event *ev, size_t max)
 	case FR_SPLITTER_DROP_TRUNCATED:
 		break;
 	case FR_SPLITTER_DROP_OVERSIZE:
-		/* the walk stops at the limit; an SOI alone is 2 bytes, more than a limit of 0 or 1 */
-		if (ev->dropped_bytes != (max < 2 ? 2 : max))
-			fail("oversize drop not at max_frame_bytes", 0);
+		/* reported when the frame ends, with its real size */
+		if (ev->dropped_bytes <= max)
+			fail("oversize drop of a frame within max_frame_bytes", 0);
 		break;
 	default:
 		fail("drop without a reason", 0);

@@ -65,6 +65,7 @@ struct fr_splitter {
 	int seek_saw_ff;	/* ST_SEEK: the byte before pos was FF */
 	int has_scan;		/* an SOS was seen in this frame */
 	int is_discarding;	/* oversize: walking the frame without keeping it */
+	uint64_t discarded;	/* is_discarding: the frame's bytes shifted out before start */
 	size_t reach[2];	/* where the two furthest passes ended; reach[0] >= reach[1] */
 	size_t walk_from;	/* where the stepping not yet in walked began */
 	uint64_t walked;	/* bytes stepped over by all passes, up to walk_from */
@@ -160,8 +161,16 @@ fr_splitter_shift(struct fr_splitter *sp, size_t n)
 	/* Pass ends before the buffer only ever compare below any new rescan start. */
 	sp->reach[0] = sub_floor0(sp->reach[0], n);
 	sp->reach[1] = sub_floor0(sp->reach[1], n);
-	if (is_in_frame(sp) && !sp->is_discarding)
+	if (!is_in_frame(sp))
+		return;
+	if (!sp->is_discarding) {
 		sp->start -= n;
+		return;
+	}
+	/* A discarded frame's bytes go as they are walked; count them for its drop. */
+	size_t kept = n < sp->start ? n : sp->start;
+	sp->discarded += n - kept;
+	sp->start -= kept;
 }
 
 static void
@@ -171,6 +180,7 @@ begin_frame(struct fr_splitter *sp, size_t soi_at)
 	sp->state = ST_MARKER;
 	sp->has_scan = 0;
 	sp->is_discarding = 0;
+	sp->discarded = 0;
 }
 
 static void
@@ -179,6 +189,32 @@ seek(struct fr_splitter *sp)
 	sp->state = ST_SEEK;
 	sp->seek_saw_ff = 0;
 	sp->is_discarding = 0;
+}
+
+/* The current frame's size if it ends just before offset end, shifted-out bytes included. */
+static size_t
+frame_bytes(const struct fr_splitter *sp, size_t end)
+{
+	uint64_t n = sp->discarded + (end - sp->start);
+
+	return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+/*
+ * A frame being discarded has ended just before offset end: one drop with its real size,
+ * as oversize if it had more than max_frame_bytes, else for the reason it ended (the
+ * limit is hit before the walk knows: a broken frame of max_frame_bytes is over it once
+ * the FF of the SOI that ends it comes).
+ */
+static enum fr_splitter_result
+drop_discarded(struct fr_splitter *sp, size_t end, enum fr_splitter_drop if_within,
+    struct fr_splitter_event *ev)
+{
+	size_t n = frame_bytes(sp, end);
+
+	ev->reason = n > sp->max_frame_bytes ? FR_SPLITTER_DROP_OVERSIZE : if_within;
+	ev->dropped_bytes = n;
+	return FR_SPLITTER_DROP;
 }
 
 /* Keeps the two furthest pass ends (see "Bounded work" above). */
@@ -199,14 +235,17 @@ note_pass_end(struct fr_splitter *sp, size_t end)
  * should have been FF). Its SOI may have been a false one, so the pass ends here and the
  * next one looks again from the byte after the SOI, or from where two passes have
  * already been if that is further: what lies between is dropped with the frame. An
- * oversize frame being discarded cannot be rescanned.
+ * oversize frame being discarded cannot be rescanned: it ends here, and the walk goes on.
  */
 static enum fr_splitter_result
 drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
 {
 	if (sp->is_discarding) {
+		enum fr_splitter_result r =
+		    drop_discarded(sp, sp->pos, FR_SPLITTER_DROP_INVALID, ev);
+
 		seek(sp);
-		return FR_SPLITTER_MORE;
+		return r;
 	}
 	note_pass_end(sp, sp->pos);
 	size_t from = sp->start + 2;
@@ -226,28 +265,34 @@ static enum fr_splitter_result
 restart_at_soi(struct fr_splitter *sp, struct fr_splitter_event *ev)
 {
 	size_t soi_at = sp->pos - 2;
-	int was_discarding = sp->is_discarding;
-	size_t broken_bytes = soi_at - sp->start;
+	enum fr_splitter_result r;
 
+	if (sp->is_discarding) {
+		r = drop_discarded(sp, soi_at, FR_SPLITTER_DROP_INVALID, ev);
+	} else {
+		ev->reason = FR_SPLITTER_DROP_INVALID;
+		ev->dropped_bytes = soi_at - sp->start;
+		r = FR_SPLITTER_DROP;
+	}
 	begin_frame(sp, soi_at);
-	if (was_discarding)
-		return FR_SPLITTER_MORE;
-	ev->dropped_bytes = broken_bytes;
-	ev->reason = FR_SPLITTER_DROP_INVALID;
-	return FR_SPLITTER_DROP;
+	return r;
 }
 
 static enum fr_splitter_result
 end_frame(struct fr_splitter *sp, struct fr_splitter_event *ev)
 {
-	int was_discarding = sp->is_discarding;
+	enum fr_splitter_result r;
 
+	if (sp->is_discarding) {
+		/* Only an SOI can end a discarded frame within the limit; this is over it. */
+		r = drop_discarded(sp, sp->pos, FR_SPLITTER_DROP_OVERSIZE, ev);
+	} else {
+		ev->start = sp->start;
+		ev->end = sp->pos;
+		r = FR_SPLITTER_FRAME;
+	}
 	seek(sp);
-	if (was_discarding)
-		return FR_SPLITTER_MORE;
-	ev->start = sp->start;
-	ev->end = sp->pos;
-	return FR_SPLITTER_FRAME;
+	return r;
 }
 
 /* ST_SEEK: skip to the next FF D8, counting what is skipped as garbage. */
@@ -409,12 +454,11 @@ fr_splitter_scan(struct fr_splitter *sp, const uint8_t *buf, size_t len,
 	for (;;) {
 		if (is_in_frame(sp) && !sp->is_discarding &&
 		    sp->pos - sp->start >= sp->max_frame_bytes) {
-			/* Walk on without keeping bytes, so the next frame is found
-			 * exactly where this one ends. */
+			/* The caller cannot keep more of this frame. Walk on without keeping
+			 * it, so the next frame is found exactly where this one ends, which
+			 * is when it is dropped, with its real size. */
 			sp->is_discarding = 1;
-			ev->reason = FR_SPLITTER_DROP_OVERSIZE;
-			ev->dropped_bytes = sp->pos - sp->start;
-			return FR_SPLITTER_DROP;
+			sp->discarded = 0;
 		}
 		size_t end = scan_limit(sp, len);
 		if (sp->pos >= end)
@@ -439,20 +483,22 @@ fr_splitter_scan(struct fr_splitter *sp, const uint8_t *buf, size_t len,
 enum fr_splitter_result
 fr_splitter_finish(struct fr_splitter *sp, struct fr_splitter_event *ev)
 {
-	int was_partial = fr_splitter_in_frame(sp);
+	enum fr_splitter_result r = FR_SPLITTER_MORE;
 
 	memset(ev, 0, sizeof *ev);
 	if (sp->state == ST_SEEK && sp->seek_saw_ff)
 		sp->garbage_bytes++;
-	if (was_partial)
+	if (sp->is_discarding) {
+		r = drop_discarded(sp, sp->pos, FR_SPLITTER_DROP_TRUNCATED, ev);
+	} else if (is_in_frame(sp)) {
+		ev->reason = FR_SPLITTER_DROP_TRUNCATED;
 		ev->dropped_bytes = sp->pos - sp->start;
+		r = FR_SPLITTER_DROP;
+	}
 	settle_walked(sp);
 	seek(sp);
 	sp->pos = 0;
 	sp->walk_from = 0;
 	sp->reach[0] = sp->reach[1] = 0;
-	if (!was_partial)
-		return FR_SPLITTER_MORE;
-	ev->reason = FR_SPLITTER_DROP_TRUNCATED;
-	return FR_SPLITTER_DROP;
+	return r;
 }

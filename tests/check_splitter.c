@@ -872,8 +872,8 @@ START_TEST(test_limits_exact_size_passes)
 END_TEST
 
 /*
- * One byte over is dropped when the walk reaches the limit, with the max_frame_bytes bytes
- * seen so far; the rest of it is walked without being kept, so the next frame is intact.
+ * One byte over is dropped: past the limit the frame is walked without being kept, so the
+ * next frame is intact, and the drop comes when it ends, with its real size.
  */
 START_TEST(test_limits_one_over_dropped)
 {
@@ -882,13 +882,13 @@ START_TEST(test_limits_one_over_dropped)
 	struct result want = { 0 };
 
 	add_mini_frame(&in, MAX + 1);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX + 1);
 	size_t at = in.len;
 	add_mini_frame(&in, MAX);
 	want_frame(&want, in.p + at, in.len - at);
 	/* Far over, with the limit hit inside the COM segment. */
 	add_mini_frame(&in, 5000);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, 5000);
 	at = in.len;
 	add_mini_frame(&in, MINI_MIN);
 	want_frame(&want, in.p + at, in.len - at);
@@ -910,7 +910,7 @@ START_TEST(test_limits_oversize_then_soi)
 	size_t at;
 
 	add_broken_frame(&in, 3 * MAX);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, 3 * MAX);
 	at = in.len;
 	add_mini_frame(&in, MAX);
 	want_frame(&want, in.p + at, in.len - at);
@@ -918,9 +918,33 @@ START_TEST(test_limits_oversize_then_soi)
 	/* SOI, then a whole COM segment far over the limit, then the next SOI. */
 	BYTES_ADD(&in, 0xff, 0xd8, 0xff, 0xfe, 0x07, 0xd2);
 	bytes_fill(&in, 'c', 2000);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, 6 + 2000);
 	at = in.len;
 	add_mini_frame(&in, MINI_MIN);
+	want_frame(&want, in.p + at, in.len - at);
+	expect_split(&in, MAX, _i, &want);
+	result_free(&want);
+	bytes_free(&in);
+}
+END_TEST
+
+/*
+ * An oversize frame that ends in a broken marker is dropped there with every byte up to
+ * it; its bytes are gone, so the walk goes on after it, where the next frame is.
+ */
+START_TEST(test_limits_oversize_then_invalid)
+{
+	enum { MAX = 300 };
+	struct bytes in = { 0 };
+	struct result want = { .garbage_bytes = 3 };
+
+	BYTES_ADD(&in, 0xff, 0xd8, 0xff, 0xfe, 0x07, 0xd2);
+	bytes_fill(&in, 'c', 2000);
+	BYTES_ADD(&in, 0xff, 0xff, 0x02);	/* fill, then a reserved marker */
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, in.len);
+	bytes_add(&in, "xyz", 3);
+	size_t at = in.len;
+	add_mini_frame(&in, MAX);
 	want_frame(&want, in.p + at, in.len - at);
 	expect_split(&in, MAX, _i, &want);
 	result_free(&want);
@@ -935,16 +959,13 @@ START_TEST(test_limits_fixtures)
 	size_t max = fixture_size("baseline.jpg") - 1;
 	size_t at;
 
-	add_fixture(&in, "baseline.jpg");
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, max);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, add_fixture(&in, "baseline.jpg"));
 	at = in.len;
 	add_fixture(&in, "ffmpeg-frame.jpg");
 	want_frame(&want, in.p + at, in.len - at);
-	add_fixture(&in, "large-1080p.jpg");
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, max);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, add_fixture(&in, "large-1080p.jpg"));
 	want.garbage_bytes += add_fixture(&in, "junk.bin");
-	add_fixture(&in, "exif-thumbnail.jpg");
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, max);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, add_fixture(&in, "exif-thumbnail.jpg"));
 	at = in.len;
 	add_fixture(&in, "progressive.jpg");
 	want_frame(&want, in.p + at, in.len - at);
@@ -962,18 +983,17 @@ START_TEST(test_limits_buffer_bounded)
 	struct result want = { 0 };
 	struct result got;
 
-	add_fixture(&in, "large-1080p.jpg");
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, add_fixture(&in, "large-1080p.jpg"));
 	want.garbage_bytes += add_fixture(&in, "junk.bin");
 	size_t at = in.len;
 	add_fixture(&in, "ffmpeg-frame.jpg");
 	want_frame(&want, in.p + at, in.len - at);
 	want.garbage_bytes += add_fixture(&in, "junk-with-ff.bin");
 	want_drop(&want, FR_SPLITTER_DROP_INVALID, add_fixture(&in, "truncated-scan.bin"));
-	add_fixture(&in, "large-1080p.jpg");
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, add_fixture(&in, "large-1080p.jpg"));
+	/* Cut off at the end of the stream: oversize all the same, with all its bytes. */
 	add_broken_frame(&in, 3 * MAX);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, 3 * MAX);
 	expect_split(&in, MAX, _i, &want);
 
 	run(&got, in.p, in.len, MAX, _i, DRIVER_COMPACT);
@@ -1009,22 +1029,19 @@ END_TEST
 /*
  * A broken frame that never reached the limit, followed by a new SOI, is invalid with its
  * own size, like any other broken frame: the FF of the next SOI is not one of its bytes.
+ * At max - 1 that FF already fills the frame to the limit, so the splitter walks on
+ * without keeping the frame; the SOI shows it had max - 1 bytes: invalid all the same.
  */
 START_TEST(test_limits_broken_frame_under_limit)
 {
 	enum { MAX = 300 };
 
-	for (size_t len = MAX - 3; len < MAX; len++) {
+	for (size_t len = MAX - 3; len <= MAX; len++) {
 		struct bytes in = { 0 };
 		struct result want = { 0 };
 
 		add_broken_frame(&in, len);
-		/* At max - 1 the FF that may begin the next SOI already fills the
-		 * frame to the limit: the splitter cannot keep more, so it is oversize. */
-		if (len == MAX - 1)
-			want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
-		else
-			want_drop(&want, FR_SPLITTER_DROP_INVALID, len);
+		want_drop(&want, FR_SPLITTER_DROP_INVALID, len);
 		size_t at = in.len;
 		add_mini_frame(&in, MAX);
 		want_frame(&want, in.p + at, in.len - at);
@@ -1115,7 +1132,10 @@ START_TEST(test_truncated_garbage_end)
 }
 END_TEST
 
-/* A frame already dropped as oversize is not dropped again as truncated. */
+/*
+ * A frame over the limit when the stream ends is dropped once, as oversize, with all its
+ * bytes; one that has exactly max_frame_bytes is truncated, though it was not being kept.
+ */
 START_TEST(test_truncated_while_oversize)
 {
 	enum { MAX = 4096 };
@@ -1124,13 +1144,22 @@ START_TEST(test_truncated_while_oversize)
 	struct result got;
 
 	add_broken_frame(&in, MAX + 100);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX + 100);
 	expect_split(&in, MAX, _i, &want);
 	run(&got, in.p, in.len, MAX, _i, DRIVER_COMPACT);
 	ck_assert(!got.was_in_frame);
 	result_free(&got);
 	result_free(&want);
 	bytes_free(&in);
+
+	for (size_t len = MAX - 1; len <= MAX + 1; len++) {
+		add_broken_frame(&in, len);
+		want_drop(&want, len > MAX ? FR_SPLITTER_DROP_OVERSIZE : FR_SPLITTER_DROP_TRUNCATED,
+		    len);
+		expect_split(&in, MAX, _i, &want);
+		result_free(&want);
+		bytes_free(&in);
+	}
 }
 END_TEST
 
@@ -1160,7 +1189,7 @@ START_TEST(test_truncated_reuse)
 	want_drop(&want, FR_SPLITTER_DROP_TRUNCATED, 5000);
 	want_frame(&want, base.p, base.len);
 	want_frame(&want, mini.p, mini.len);
-	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, MAX);
+	want_drop(&want, FR_SPLITTER_DROP_OVERSIZE, 30000);
 	want_frame(&want, mini.p, mini.len);
 	want_drop(&want, FR_SPLITTER_DROP_TRUNCATED, 10);
 	want_frame(&want, mini.p, mini.len);
@@ -1352,12 +1381,14 @@ fuzz_mutate(struct bytes *in, struct test_rng *rng)
 	}
 }
 
-/* What holds for any input: frames are whole-looking and within the limit; bytes add up. */
+/*
+ * What holds for any input: frames are whole-looking and within the limit, oversize drops
+ * over it; every byte is in exactly one frame, one drop or the garbage.
+ */
 static void
 check_fuzz_invariants(const struct result *r, size_t in_len, size_t max_frame_bytes, int iter)
 {
 	uint64_t accounted = r->garbage_bytes;
-	bool had_oversize = false;
 
 	for (size_t i = 0; i < r->n; i++) {
 		const struct event *e = &r->ev[i];
@@ -1371,15 +1402,15 @@ check_fuzz_invariants(const struct result *r, size_t in_len, size_t max_frame_by
 			    end[1] == 0xd9, "iteration %d: frame %zu is no FF D8..FF D9", iter, i);
 			accounted += e->frame_len;
 		} else {
-			had_oversize |= e->reason == FR_SPLITTER_DROP_OVERSIZE;
+			REQUIRE(e->reason != FR_SPLITTER_DROP_OVERSIZE ||
+			    e->dropped_bytes > max_frame_bytes,
+			    "iteration %d: an oversize drop of %zu bytes", iter, e->dropped_bytes);
 			accounted += e->dropped_bytes;
 		}
 	}
-	/* Each byte is in a frame, a drop or garbage, except the unkept tail of an oversize. */
-	if (!had_oversize)
-		ck_assert_msg(accounted == in_len,
-		    "iteration %d: %" PRIu64 " bytes accounted for, input has %zu", iter,
-		    accounted, in_len);
+	ck_assert_msg(accounted == in_len,
+	    "iteration %d: %" PRIu64 " bytes accounted for, input has %zu", iter, accounted,
+	    in_len);
 }
 
 START_TEST(test_fuzz_chunking_independent)
@@ -1755,6 +1786,7 @@ splitter_suite(void)
 	tcase_add_loop_test(tc, test_limits_exact_size_passes, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_limits_one_over_dropped, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_limits_oversize_then_soi, 0, CHUNKINGS);
+	tcase_add_loop_test(tc, test_limits_oversize_then_invalid, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_limits_fixtures, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_limits_buffer_bounded, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_limits_unbounded, 0, CHUNKINGS);

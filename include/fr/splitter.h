@@ -33,7 +33,7 @@ enum fr_splitter_result {
 enum fr_splitter_drop {
 	FR_SPLITTER_DROP_NONE,
 	FR_SPLITTER_DROP_INVALID,	/* impossible marker or segment length */
-	FR_SPLITTER_DROP_OVERSIZE,	/* max_frame_bytes reached without an EOI */
+	FR_SPLITTER_DROP_OVERSIZE,	/* more than max_frame_bytes, however it ended */
 	FR_SPLITTER_DROP_TRUNCATED,	/* stream ended inside a frame */
 };
 
@@ -43,9 +43,12 @@ enum fr_splitter_drop {
  * - INVALID, any other broken structure: from the SOI to where the walk resumes, which
  *   is 2 (the SOI) unless earlier walks covered the bytes after it (see above); the rest
  *   is walked again and counted as garbage or found in frames.
- * - OVERSIZE: max_frame_bytes, when the walk reaches the limit; the rest of the frame is
- *   walked without being kept, and not counted.
+ * - OVERSIZE: the frame's real size, reported once, when it ends (EOI, an SOI, a broken
+ *   marker, or fr_splitter_finish()); its bytes past the limit were never kept. A frame
+ *   that ends within the limit is not oversize, though the walk went on without keeping
+ *   it (a broken frame ended by an SOI just past the limit is INVALID with its size).
  * - TRUNCATED: the frame's bytes when the stream ended.
+ * Every byte given is in exactly one frame, one drop, or the garbage count.
  */
 
 struct fr_splitter_event {
@@ -73,7 +76,8 @@ enum fr_splitter_result fr_splitter_scan(struct fr_splitter *sp, const uint8_t *
 
 /*
  * The stream has ended (producer gone): returns DROP/TRUNCATED with the partial
- * frame's size if a frame was in progress, MORE otherwise. Resets the splitter to its
+ * frame's size if a frame was in progress (DROP/OVERSIZE with its size so far if it
+ * was already over max_frame_bytes), MORE otherwise. Resets the splitter to its
  * initial state either way (the caller empties its buffer); pending garbage is
  * counted. fr_splitter_garbage_bytes() and fr_splitter_bytes_walked() keep counting.
  */
@@ -86,7 +90,8 @@ enum fr_splitter_result fr_splitter_finish(struct fr_splitter *sp, struct fr_spl
 size_t fr_splitter_keep_from(const struct fr_splitter *sp);
 void fr_splitter_shift(struct fr_splitter *sp, size_t n);
 
-/* True while a frame has begun (an SOI was seen) and is not yet complete. */
+/* True while a frame has begun (an SOI was seen), is not yet complete, and is within
+ * max_frame_bytes (a frame over it is walked without being kept). */
 int fr_splitter_in_frame(const struct fr_splitter *sp);
 
 /* Bytes found outside any frame so far (before an SOI), in total. */
