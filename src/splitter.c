@@ -32,8 +32,15 @@
  * hidden there, under two broken frames, is lost. One under one broken frame, the case
  * that happens when a producer is cut off, is still found.
  *
+ * Nor does a pass start more than FR_SPLITTER_RESCAN_MAX bytes before the end of the one
+ * that failed: else one call could walk up to max_frame_bytes again (8 MiB by default,
+ * tens of milliseconds) while the caller's event loop waits. What that skips is dropped
+ * with the frame too. So one call does work in proportion to the new bytes, plus at most
+ * FR_SPLITTER_RESCAN_MAX.
+ *
  * A pass never ends just after an FF (see drop_invalid()), so a rescan that starts at a
- * pass end or right after an SOI never splits an FF D8 pair.
+ * pass end or right after an SOI never splits an FF D8 pair; one that starts
+ * FR_SPLITTER_RESCAN_MAX back looks at the byte before it.
  */
 
 enum state {
@@ -234,11 +241,14 @@ note_pass_end(struct fr_splitter *sp, size_t end)
  * never FF (a length byte of 00 or 01, a marker code that is not FF, or a byte that
  * should have been FF). Its SOI may have been a false one, so the pass ends here and the
  * next one looks again from the byte after the SOI, or from where two passes have
- * already been if that is further: what lies between is dropped with the frame. An
- * oversize frame being discarded cannot be rescanned: it ends here, and the walk goes on.
+ * already been if that is further, or from FR_SPLITTER_RESCAN_MAX bytes back if that is
+ * further still: what lies between is dropped with the frame. Only in that last case
+ * may the byte before the new start be FF, the first half of an SOI: it is looked at
+ * again. An oversize frame being discarded cannot be rescanned: it ends here, and the
+ * walk goes on.
  */
 static enum fr_splitter_result
-drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
+drop_invalid(struct fr_splitter *sp, const uint8_t *buf, struct fr_splitter_event *ev)
 {
 	if (sp->is_discarding) {
 		enum fr_splitter_result r =
@@ -251,12 +261,15 @@ drop_invalid(struct fr_splitter *sp, struct fr_splitter_event *ev)
 	size_t from = sp->start + 2;
 	if (from < sp->reach[1])
 		from = sp->reach[1];
+	if (from < sp->pos && sp->pos - from > FR_SPLITTER_RESCAN_MAX)
+		from = sp->pos - FR_SPLITTER_RESCAN_MAX;
 	settle_walked(sp);
 	sp->pos = from;
 	sp->walk_from = from;
 	seek(sp);
+	sp->seek_saw_ff = from > sp->start + 2 && buf[from - 1] == 0xff;
 	ev->reason = FR_SPLITTER_DROP_INVALID;
-	ev->dropped_bytes = from - sp->start;
+	ev->dropped_bytes = from - (size_t)sp->seek_saw_ff - sp->start;
 	return FR_SPLITTER_DROP;
 }
 
@@ -295,141 +308,211 @@ end_frame(struct fr_splitter *sp, struct fr_splitter_event *ev)
 	return r;
 }
 
+/*
+ * The step functions below walk in a local loop over local copies of the state: buf
+ * may alias anything, so fields of sp would be reloaded after every byte read. They
+ * return to fr_splitter_scan() when the state changes kind, at an event, or at end.
+ */
+
 /* ST_SEEK: skip to the next FF D8, counting what is skipped as garbage. */
 static enum fr_splitter_result
-step_seek(struct fr_splitter *sp, const uint8_t *buf, size_t len)
+step_seek(struct fr_splitter *sp, const uint8_t *buf, size_t end)
 {
-	if (!sp->seek_saw_ff) {
-		const uint8_t *ff = memchr(buf + sp->pos, 0xff, len - sp->pos);
-		size_t at = ff ? (size_t)(ff - buf) : len;
+	size_t pos = sp->pos;
+	int saw_ff = sp->seek_saw_ff;
+	uint64_t garbage = 0;
 
-		sp->garbage_bytes += at - sp->pos;
-		sp->pos = at;
-		if (ff == NULL)
+	while (pos < end) {
+		if (!saw_ff) {
+			const uint8_t *ff = memchr(buf + pos, 0xff, end - pos);
+			size_t at = ff ? (size_t)(ff - buf) : end;
+
+			garbage += at - pos;
+			pos = at;
+			if (ff == NULL)
+				break;
+			pos++;
+			saw_ff = 1;
+			continue;
+		}
+		uint8_t b = buf[pos++];
+		if (b == M_SOI) {
+			sp->garbage_bytes += garbage;
+			sp->pos = pos;
+			sp->seek_saw_ff = 0;
+			begin_frame(sp, pos - 2);
 			return FR_SPLITTER_MORE;
-		sp->pos++;
-		sp->seek_saw_ff = 1;
-		return FR_SPLITTER_MORE;
+		}
+		if (b == M_FILL) {
+			garbage++;	/* the earlier FF; this one may still start an SOI */
+		} else {
+			garbage += 2;
+			saw_ff = 0;
+		}
 	}
-	uint8_t b = buf[sp->pos++];
-	if (b == M_SOI) {
-		sp->seek_saw_ff = 0;
-		begin_frame(sp, sp->pos - 2);
-	} else if (b == M_FILL) {
-		sp->garbage_bytes++;	/* the earlier FF; this one may still start an SOI */
-	} else {
-		sp->garbage_bytes += 2;
-		sp->seek_saw_ff = 0;
-	}
+	sp->garbage_bytes += garbage;
+	sp->pos = pos;
+	sp->seek_saw_ff = saw_ff;
 	return FR_SPLITTER_MORE;
 }
 
-/* T.81 B.1.1.4: these markers stand alone, without a length. */
-static int
-is_standalone(uint8_t m)
-{
-	return m == M_TEM || (m >= M_RST0 && m <= M_EOI);
-}
+/* What a marker code does to the walk. It is never FF: fill (T.81 B.1.1.2). */
+enum marker_kind {
+	MK_SEGMENT,	/* T.81 B.1.1.4: a length and a payload follow */
+	MK_STANDALONE,	/* TEM: nothing follows */
+	MK_SOI,
+	MK_EOI,
+	MK_INVALID,	/* cannot be here */
+};
 
-/* m is never FF here: fill bytes are consumed before (T.81 B.1.1.2). */
-static enum fr_splitter_result
-on_marker(struct fr_splitter *sp, uint8_t m, struct fr_splitter_event *ev)
+static enum marker_kind
+marker_kind(uint8_t m)
 {
 	if (m == M_SOI)
-		return restart_at_soi(sp, ev);
-	if (m == M_EOI) {
-		if (!sp->has_scan)
-			return drop_invalid(sp, ev);
-		return end_frame(sp, ev);
-	}
-	/* 00 is stuffing, only meaningful in entropy data; 02..BF are reserved;
-	 * RSTn only appear inside entropy data. */
+		return MK_SOI;
+	if (m == M_EOI)
+		return MK_EOI;
+	if (m == M_TEM)
+		return MK_STANDALONE;
+	/* 00 is stuffing, only meaningful in entropy data; 02..BF are reserved (Table
+	 * B.1); RSTn only appear inside entropy data (E.1.4). */
 	if (m == 0x00 || (m >= M_RES_FIRST && m <= M_RES_LAST) || (m >= M_RST0 && m <= M_RST7))
-		return drop_invalid(sp, ev);
-	if (is_standalone(m)) {
+		return MK_INVALID;
+	return MK_SEGMENT;
+}
+
+/* A marker where one is due, in a header or ending a scan; pos is past its code. */
+static enum fr_splitter_result
+on_marker(struct fr_splitter *sp, const uint8_t *buf, uint8_t m, struct fr_splitter_event *ev)
+{
+	switch (marker_kind(m)) {
+	case MK_SOI:
+		return restart_at_soi(sp, ev);
+	case MK_EOI:
+		if (!sp->has_scan)
+			return drop_invalid(sp, buf, ev);
+		return end_frame(sp, ev);
+	case MK_INVALID:
+		return drop_invalid(sp, buf, ev);
+	case MK_STANDALONE:
 		sp->state = ST_MARKER;
 		return FR_SPLITTER_MORE;
+	case MK_SEGMENT:
+		break;
 	}
 	sp->marker = m;
 	sp->state = ST_LEN_HI;
 	return FR_SPLITTER_MORE;
 }
 
+/* Marker segments between SOI and the scan, and between scans: skipped by length. */
 static enum fr_splitter_result
-step_segment(struct fr_splitter *sp, const uint8_t *buf, size_t len, struct fr_splitter_event *ev)
+step_segment(struct fr_splitter *sp, const uint8_t *buf, size_t end, struct fr_splitter_event *ev)
 {
-	uint8_t b;
+	enum state state = sp->state;
+	size_t pos = sp->pos, skip_left = sp->skip_left;
+	unsigned seg_len = sp->seg_len;
+	uint8_t m = sp->marker, b;
+	int is_broken = 0;
 
-	switch (sp->state) {
-	case ST_MARKER:
-		if (buf[sp->pos++] != 0xff)
-			return drop_invalid(sp, ev);
-		sp->state = ST_MARKER_CODE;
-		return FR_SPLITTER_MORE;
-	case ST_MARKER_CODE:
-		b = buf[sp->pos++];
-		if (b == M_FILL)	/* T.81 B.1.1.2: any number of fill bytes */
-			return FR_SPLITTER_MORE;
-		return on_marker(sp, b, ev);
-	case ST_LEN_HI:
-		sp->seg_len = (unsigned)buf[sp->pos++] << 8;
-		sp->state = ST_LEN_LO;
-		return FR_SPLITTER_MORE;
-	case ST_LEN_LO:
-		sp->seg_len |= buf[sp->pos++];
-		/* T.81 B.1.1.4: the length counts its own two bytes. */
-		if (sp->seg_len < 2)
-			return drop_invalid(sp, ev);
-		sp->skip_left = sp->seg_len - 2;
-		sp->state = ST_SKIP;
-		return FR_SPLITTER_MORE;
-	case ST_SKIP: {
-		size_t n = len - sp->pos;
+	while (pos < end && !is_broken) {
+		switch (state) {
+		case ST_MARKER:
+			is_broken = buf[pos++] != 0xff;
+			state = ST_MARKER_CODE;
+			continue;
+		case ST_MARKER_CODE:
+			b = buf[pos++];
+			if (b == M_FILL)	/* T.81 B.1.1.2: any number of fill bytes */
+				continue;
+			/* The common markers here, inline; the rest in on_marker(). */
+			if (marker_kind(b) == MK_SEGMENT) {
+				m = b;
+				state = ST_LEN_HI;
+				continue;
+			}
+			sp->pos = pos;
+			return on_marker(sp, buf, b, ev);
+		case ST_LEN_HI:
+			seg_len = (unsigned)buf[pos++] << 8;
+			state = ST_LEN_LO;
+			continue;
+		case ST_LEN_LO:
+			seg_len |= buf[pos++];
+			/* T.81 B.1.1.4: the length counts its own two bytes. */
+			if (seg_len < 2) {
+				is_broken = 1;
+				continue;
+			}
+			skip_left = seg_len - 2;
+			state = ST_SKIP;
+			continue;
+		case ST_SKIP: {
+			size_t n = end - pos;
 
-		if (n > sp->skip_left)
-			n = sp->skip_left;
-		sp->pos += n;
-		sp->skip_left -= n;
-		if (sp->skip_left > 0)
-			return FR_SPLITTER_MORE;
-		if (sp->marker == M_SOS) {
+			if (n > skip_left)
+				n = skip_left;
+			pos += n;
+			skip_left -= n;
+			if (skip_left > 0)
+				continue;
+			state = ST_MARKER;
+			if (m != M_SOS)
+				continue;
 			sp->has_scan = 1;
-			sp->state = ST_ENTROPY;
-		} else {
-			sp->state = ST_MARKER;
+			state = ST_ENTROPY;
+			break;	/* out of the loop: step_entropy() takes over */
 		}
-		return FR_SPLITTER_MORE;
+		default:
+			abort();
+		}
+		break;
 	}
-	default:
-		abort();
-	}
+	sp->pos = pos;
+	sp->skip_left = skip_left;
+	sp->seg_len = seg_len;
+	sp->marker = m;
+	sp->state = state;
+	if (is_broken)
+		return drop_invalid(sp, buf, ev);
+	return FR_SPLITTER_MORE;
 }
 
+/* Entropy-coded data after SOS, scanned for the marker that ends it. */
 static enum fr_splitter_result
-step_entropy(struct fr_splitter *sp, const uint8_t *buf, size_t len, struct fr_splitter_event *ev)
+step_entropy(struct fr_splitter *sp, const uint8_t *buf, size_t end, struct fr_splitter_event *ev)
 {
-	if (sp->state == ST_ENTROPY) {
-		const uint8_t *ff = memchr(buf + sp->pos, 0xff, len - sp->pos);
+	size_t pos = sp->pos;
+	int saw_ff = sp->state == ST_ENTROPY_FF;
 
-		if (ff == NULL) {
-			sp->pos = len;
-			return FR_SPLITTER_MORE;
+	while (pos < end) {
+		if (!saw_ff) {
+			const uint8_t *ff = memchr(buf + pos, 0xff, end - pos);
+
+			if (ff == NULL) {
+				pos = end;
+				break;
+			}
+			pos = (size_t)(ff - buf) + 1;
+			saw_ff = 1;
+			continue;
 		}
-		sp->pos = (size_t)(ff - buf) + 1;
-		sp->state = ST_ENTROPY_FF;
-		return FR_SPLITTER_MORE;
+		uint8_t b = buf[pos++];
+		/* T.81 F.1.2.3: FF 00 is a stuffed FF; B.1.1.2: FF FF is fill before a
+		 * marker; E.1.4: RSTn sit between restart intervals. None ends the scan. */
+		if (b == 0x00 || (b >= M_RST0 && b <= M_RST7)) {
+			saw_ff = 0;
+			continue;
+		}
+		if (b == M_FILL)
+			continue;
+		/* Any other marker ends the scan: EOI, or tables and the next SOS. */
+		sp->pos = pos;
+		return on_marker(sp, buf, b, ev);
 	}
-	uint8_t b = buf[sp->pos++];
-	/* T.81 F.1.2.3: FF 00 is a stuffed FF; B.1.1.2: FF FF is fill before a marker;
-	 * E.1.4: RSTn sit between restart intervals. None of them ends the scan. */
-	if (b == 0x00 || (b >= M_RST0 && b <= M_RST7)) {
-		sp->state = ST_ENTROPY;
-		return FR_SPLITTER_MORE;
-	}
-	if (b == M_FILL)
-		return FR_SPLITTER_MORE;
-	/* Any other marker ends the scan: EOI, or tables and the next SOS (progressive). */
-	return on_marker(sp, b, ev);
+	sp->pos = pos;
+	sp->state = saw_ff ? ST_ENTROPY_FF : ST_ENTROPY;
+	return FR_SPLITTER_MORE;
 }
 
 /* How far the walk may go before the current frame is over the limit. */

@@ -1461,6 +1461,66 @@ enum { HOSTILE_MAX = 16 << 20 };
 static const size_t hostile_sizes[] = { 100, 5000, 70000, (1 << 20) + 10 };
 enum { N_HOSTILE_SIZES = sizeof hostile_sizes / sizeof hostile_sizes[0] };
 
+/*
+ * Where the walk resumes after the frame whose SOI is at s is found broken just before
+ * fail_at, when no walk has been past s + 2 before: after its SOI, but at most
+ * FR_SPLITTER_RESCAN_MAX bytes back (splitter.h).
+ */
+static size_t
+resume_at(size_t s, size_t fail_at)
+{
+	size_t from = s + 2;
+
+	if (fail_at - from > FR_SPLITTER_RESCAN_MAX)
+		from = fail_at - FR_SPLITTER_RESCAN_MAX;
+	return from;
+}
+
+/* The first byte that is not dropped with that frame: an FF just before a capped resume
+ * point may begin an SOI, so it is looked at again. */
+static size_t
+first_kept(const struct bytes *in, size_t s, size_t fail_at)
+{
+	size_t from = resume_at(s, fail_at);
+
+	return from > s + 2 && in->p[from - 1] == 0xff ? from - 1 : from;
+}
+
+/* The offset of the first FF D8 at or after at, or in->len. */
+static size_t
+next_soi(const struct bytes *in, size_t at)
+{
+	for (; at + 1 < in->len; at++)
+		if (in->p[at] == 0xff && in->p[at + 1] == 0xd8)
+			return at;
+	return in->len;
+}
+
+/*
+ * A nest: the walk from the SOI at 0 runs to the end and fails there, and so does the walk
+ * from the first SOI the rescan finds; a third would start where two have been.
+ */
+static void
+want_nest(const struct bytes *in, struct result *want)
+{
+	size_t kept = first_kept(in, 0, in->len);
+	size_t soi = next_soi(in, kept);
+
+	want_drop(want, FR_SPLITTER_DROP_INVALID, kept);
+	want_drop(want, FR_SPLITTER_DROP_INVALID, in->len - soi);
+	want->garbage_bytes = soi - kept;
+}
+
+/* One broken frame from 0 to the end with no SOI after its own: the rest is garbage. */
+static void
+want_broken_then_garbage(const struct bytes *in, struct result *want)
+{
+	size_t kept = first_kept(in, 0, in->len);
+
+	want_drop(want, FR_SPLITTER_DROP_INVALID, kept);
+	want->garbage_bytes = in->len - kept;
+}
+
 /* Appends units until in holds at least n bytes, leaving room for tail more. */
 static void
 repeat_until(struct bytes *in, const uint8_t *unit, size_t unit_len, size_t n, size_t tail)
@@ -1471,8 +1531,8 @@ repeat_until(struct bytes *in, const uint8_t *unit, size_t unit_len, size_t n, s
 }
 
 /* The issue's input: FF D8, then COM segments whose payload is an SOI, then a byte that is
- * no marker. Both walks (from the first SOI, then from the one in the first payload) run
- * to the end; a third would start where two have been, so there is none. */
+ * no marker. Up to 1 MiB the rescan starts after the first SOI, and the walk from the
+ * SOI in the first payload runs to the end; beyond, it starts 1 MiB before the end. */
 static void
 hostile_nested_com(struct bytes *in, struct result *want, size_t n)
 {
@@ -1481,9 +1541,7 @@ hostile_nested_com(struct bytes *in, struct result *want, size_t n)
 	BYTES_ADD(in, 0xff, 0xd8);
 	repeat_until(in, unit, sizeof unit, n, 1);
 	BYTES_ADD(in, 0x00);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, in->len - 6);
-	want->garbage_bytes = 4;
+	want_nest(in, want);
 }
 
 /* The same through every APPn, each payload an Exif header and an SOI. */
@@ -1498,9 +1556,7 @@ hostile_nested_app(struct bytes *in, struct result *want, size_t n)
 		bytes_add(in, unit, sizeof unit);
 	}
 	BYTES_ADD(in, 0x00);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, in->len - sizeof unit);
-	want->garbage_bytes = sizeof unit - 2;
+	want_nest(in, want);
 }
 
 /* SOS segments whose payload is an SOI, a long scan, and a reserved marker at the end. */
@@ -1513,9 +1569,7 @@ hostile_nested_sos(struct bytes *in, struct result *want, size_t n)
 	repeat_until(in, unit, sizeof unit, n / 2, 0);
 	bytes_fill(in, 0x11, n / 2);
 	BYTES_ADD(in, 0xff, 0x02);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, in->len - 6);
-	want->garbage_bytes = 4;
+	want_nest(in, want);
 }
 
 /* A nest that ends inside a segment: one walk, one truncated frame. */
@@ -1566,8 +1620,7 @@ hostile_fill_header(struct bytes *in, struct result *want, size_t n)
 	BYTES_ADD(in, 0xff, 0xd8);
 	bytes_fill(in, 0xff, n > 3 ? n - 3 : 1);
 	BYTES_ADD(in, 0x00);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want->garbage_bytes = in->len - 2;
+	want_broken_then_garbage(in, want);
 }
 
 /* Fill bytes in entropy data (T.81 B.1.1.2): one valid frame. */
@@ -1637,7 +1690,8 @@ hostile_soi_soi(struct bytes *in, struct result *want, size_t n)
 	want_drop(want, FR_SPLITTER_DROP_TRUNCATED, 2);
 }
 
-/* A long scan that ends in a reserved marker: all but its SOI is walked again. */
+/* A long scan that ends in a reserved marker: after its SOI, up to 1 MiB before the end,
+ * it is walked again, as garbage; the rest is dropped with it. */
 static void
 hostile_scan_bad_marker(struct bytes *in, struct result *want, size_t n)
 {
@@ -1645,8 +1699,7 @@ hostile_scan_bad_marker(struct bytes *in, struct result *want, size_t n)
 	bytes_add(in, sos_segment, sizeof sos_segment);
 	bytes_fill(in, 0x11, n);
 	BYTES_ADD(in, 0xff, 0x02);
-	want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want->garbage_bytes = in->len - 2;
+	want_broken_then_garbage(in, want);
 }
 
 static const struct hostile {
@@ -1701,7 +1754,7 @@ START_TEST(test_hostile_exact)
 }
 END_TEST
 
-/* The nest of the issue, walked whole: the two walks cover it, less the first SOI. */
+/* The nest of the issue: the first walk covers it, the second from where it resumes. */
 START_TEST(test_hostile_walked_exact)
 {
 	for (size_t z = 0; z < N_HOSTILE_SIZES; z++) {
@@ -1711,8 +1764,82 @@ START_TEST(test_hostile_walked_exact)
 
 		hostile_nested_com(&in, &want, hostile_sizes[z]);
 		run(&got, in.p, in.len, HOSTILE_MAX, _i, DRIVER_COMPACT);
-		ck_assert_uint_eq(got.walked, 2 * (uint64_t)in.len - 2);
+		ck_assert_uint_eq(got.walked, 2 * (uint64_t)in.len - resume_at(0, in.len));
 		result_free(&got);
+		result_free(&want);
+		bytes_free(&in);
+	}
+}
+END_TEST
+
+/*
+ * A frame of hand-built length len, broken at its last byte: SOI, COM segments of 'p', a
+ * 'z' where a marker is due. Inside the first payload, at hidden, a whole small frame
+ * (SOI, SOS, scan, EOI) that its walk steps over.
+ */
+static size_t
+add_frame_hiding_one(struct bytes *in, size_t len, size_t hidden)
+{
+	size_t at = in->len;
+
+	bytes_fill(in, 'p', len);
+	uint8_t *p = in->p + at;
+	p[0] = 0xff, p[1] = 0xd8;
+	for (size_t pos = 2; pos < len - 1;) {
+		size_t seg = len - 1 - pos;	/* the marker's 2 bytes and the length's */
+
+		if (seg > 2 + 0xffff)
+			seg = seg - (2 + 0xffff) < 4 ? 2 + 0xfff0 : 2 + 0xffff;
+		p[pos] = 0xff, p[pos + 1] = 0xfe;
+		p[pos + 2] = (uint8_t)((seg - 2) >> 8), p[pos + 3] = (uint8_t)(seg - 2);
+		pos += seg;
+	}
+	p[len - 1] = 'z';
+	size_t n = 0;
+	p[hidden + n++] = 0xff, p[hidden + n++] = 0xd8;
+	memcpy(p + hidden + n, sos_segment, sizeof sos_segment), n += sizeof sos_segment;
+	memcpy(p + hidden + n, scan_data, sizeof scan_data), n += sizeof scan_data;
+	memcpy(p + hidden + n, eoi_with_fill, sizeof eoi_with_fill), n += sizeof eoi_with_fill;
+	ck_assert_uint_ge(hidden, 6);
+	ck_assert_uint_le(hidden + n, 2 + 4 + 0xfff0 - 2);	/* within the first payload */
+	return n;
+}
+
+/*
+ * The rescan after a broken frame reaches back FR_SPLITTER_RESCAN_MAX bytes from where the
+ * frame broke, and no further: a frame hidden in it just within is found (also when only
+ * its FF is before that point), one just beyond is dropped with it.
+ */
+START_TEST(test_hostile_rescan_reach)
+{
+	enum { HIDDEN = 100 };
+	const struct {
+		size_t len;
+		bool is_found;
+	} cases[] = {
+		{ HIDDEN + FR_SPLITTER_RESCAN_MAX, true },	/* starts at its SOI */
+		{ HIDDEN + FR_SPLITTER_RESCAN_MAX + 1, true },	/* on its D8: the FF is seen */
+		{ HIDDEN + FR_SPLITTER_RESCAN_MAX + 2, false },	/* after its SOI */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct bytes in = { 0 };
+		struct result want = { 0 };
+		size_t len = cases[i].len;
+		size_t n = add_frame_hiding_one(&in, len, HIDDEN);
+
+		ck_assert_uint_eq(next_soi(&in, HIDDEN + 2), len);
+		ck_assert_uint_eq(resume_at(0, len), len - FR_SPLITTER_RESCAN_MAX);
+		if (cases[i].is_found) {
+			want_drop(&want, FR_SPLITTER_DROP_INVALID, HIDDEN);
+			want_frame(&want, in.p + HIDDEN, n);
+			want.garbage_bytes = len - HIDDEN - n;
+		} else {
+			want_drop(&want, FR_SPLITTER_DROP_INVALID, HIDDEN + 2);
+			want.garbage_bytes = len - HIDDEN - 2;
+		}
+		expect_split_named(cases[i].is_found ? "found" : "lost", &in, HOSTILE_MAX, _i,
+		    &want);
 		result_free(&want);
 		bytes_free(&in);
 	}
@@ -1805,6 +1932,7 @@ splitter_suite(void)
 	tc = chunked_tcase(s, "hostile");
 	tcase_add_loop_test(tc, test_hostile_exact, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_hostile_walked_exact, 0, CHUNKINGS);
+	tcase_add_loop_test(tc, test_hostile_rescan_reach, 0, CHUNKINGS);
 	tcase_add_loop_test(tc, test_hostile_small_limit, 0, CHUNKINGS);
 
 	tc = chunked_tcase(s, "fuzz");

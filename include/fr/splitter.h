@@ -7,10 +7,15 @@
  * Work is bounded on every input: each byte handed to the splitter is stepped over by
  * at most FR_SPLITTER_WALK_BOUND walks, however it is chunked and whatever it holds.
  * A broken frame is rescanned from the byte after its SOI (a frame its bogus segment
- * length swallowed comes out), but never where two walks have been already: those bytes
- * are dropped with it. So fr_splitter_bytes_walked() <= FR_SPLITTER_WALK_BOUND times the
- * stream bytes given (every byte up to the largest len passed to fr_splitter_scan(),
- * counting offsets from before each fr_splitter_shift() and each fr_splitter_finish()),
+ * length swallowed comes out), but never where two walks have been already, nor more
+ * than FR_SPLITTER_RESCAN_MAX bytes before where it was found broken: the bytes skipped
+ * so are dropped with it. So:
+ * - fr_splitter_bytes_walked() <= FR_SPLITTER_WALK_BOUND times the stream bytes given
+ *   (every byte up to the largest len passed to fr_splitter_scan(), counting offsets
+ *   from before each fr_splitter_shift() and each fr_splitter_finish());
+ * - the calls to fr_splitter_scan() until it returns MORE, after n new bytes, step over
+ *   at most FR_SPLITTER_WALK_BOUND * (n + FR_SPLITTER_RESCAN_MAX) bytes, whatever
+ *   max_frame_bytes is: the caller's event loop is never held up for long;
  * plus O(1) work per call and per event.
  */
 #ifndef FR_SPLITTER_H
@@ -21,8 +26,14 @@
 
 struct fr_splitter;
 
-/* No byte is stepped over by more walks than this (see above). */
-enum { FR_SPLITTER_WALK_BOUND = 2 };
+enum {
+	/* No byte is stepped over by more walks than this (see above). */
+	FR_SPLITTER_WALK_BOUND = 2,
+	/* A rescan starts at most this far before where the broken frame was found
+	 * broken. A segment length swallows at most 65533 bytes, so the frame it hid
+	 * begins well within this. */
+	FR_SPLITTER_RESCAN_MAX = 1 << 20,
+};
 
 enum fr_splitter_result {
 	FR_SPLITTER_MORE,	/* every byte up to len was examined; feed more */
