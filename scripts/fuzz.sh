@@ -92,31 +92,38 @@ for t in "${targets[@]}"; do
 done
 ((failed == 0)) || exit 1
 
+# fuzz_run TARGET LOG_NAME ARTIFACT_PREFIX WORK FLAG...: fuzzes TARGET for $seconds on
+# the working corpus WORK with FLAG..., its log in build/fuzz/logs/LOG_NAME.log and its
+# findings named build/fuzz/crashes/ARTIFACT_PREFIX…; prints one line, adds the
+# executions to total and sets RUN_EXECS to them, sets failed=1 on a finding.
+fuzz_run() {
+	local t=$1 log=$build/logs/$2.log prefix=$build/crashes/$3 work=$4 rc=0 n
+	shift 4
+	"$build/fuzz/$t-fuzzer" "$@" -max_total_time="$seconds" -print_final_stats=1 \
+		-artifact_prefix="$prefix" "$work" >"$log" 2>&1 || rc=$?
+	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	RUN_EXECS=${n:-0}
+	total=$((total + RUN_EXECS))
+	if ((rc != 0)); then
+		printf '%-12s %12s executions  FAILED (exit %d)\n' "$t" "$RUN_EXECS" "$rc" >&2
+		report_crash "$log"
+		failed=1
+	else
+		printf '%-12s %12s executions  %6d inputs in %s\n' "$t" "$RUN_EXECS" \
+			"$(find "$work" -type f | wc -l)" "${work#"$top"/}"
+	fi
+}
+
 step "fuzz each target for ${seconds} s"
 declare -A execs
 total=0
 for t in "${targets[@]}"; do
-	bin=$build/fuzz/$t-fuzzer
-	log=$build/logs/$t-fuzz.log
 	work=$build/corpus/$t
 	mkdir -p "$work"
 	cp -n "$top/fuzz/corpus/$t"/* "$work"/
 	flags_for "$t"
-	rc=0
-	"$bin" "${flags[@]}" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
-		-artifact_prefix="$build/crashes/$t-" "$work" >"$log" 2>&1 || rc=$?
-	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	n=${n:-0}
-	execs[$t]=$n
-	total=$((total + n))
-	if ((rc != 0)); then
-		printf '%-12s %12s executions  FAILED (exit %d)\n' "$t" "$n" "$rc" >&2
-		report_crash "$log"
-		failed=1
-	else
-		printf '%-12s %12s executions  %6d inputs in %s\n' "$t" "$n" \
-			"$(find "$work" -type f | wc -l)" "${work#"$top"/}"
-	fi
+	fuzz_run "$t" "$t-fuzz" "$t-" "$work" "${flags[@]}" -timeout=10
+	execs[$t]=$RUN_EXECS
 done
 
 # Large seeds for the slow-input run: hostile inputs of 1 MiB that are linear now but
@@ -154,8 +161,6 @@ write_slow_seeds() {
 step "slow inputs: up to $slow_max_len bytes, -timeout=$slow_timeout, ${seconds} s per target"
 declare -A slow_execs
 for t in "${slow_targets[@]}"; do
-	bin=$build/fuzz/$t-fuzzer
-	log=$build/logs/$t-slow.log
 	work=$build/corpus-slow/$t
 	mkdir -p "$work"
 	cp -n "$top/fuzz/corpus/$t"/* "$work"/
@@ -165,23 +170,10 @@ for t in "${slow_targets[@]}"; do
 	for f in "${flags[@]}"; do
 		[[ $f == -max_len=* ]] || slow_flags+=("$f")
 	done
-	rc=0
 	# -len_control=0: mutate at any length at once instead of growing inputs slowly.
-	"$bin" "${slow_flags[@]}" -max_len="$slow_max_len" -len_control=0 -timeout="$slow_timeout" \
-		-max_total_time="$seconds" -print_final_stats=1 \
-		-artifact_prefix="$build/crashes/$t-slow-" "$work" >"$log" 2>&1 || rc=$?
-	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	n=${n:-0}
-	slow_execs[$t]=$n
-	total=$((total + n))
-	if ((rc != 0)); then
-		printf '%-12s %12s executions  FAILED (exit %d)\n' "$t" "$n" "$rc" >&2
-		report_crash "$log"
-		failed=1
-	else
-		printf '%-12s %12s executions  %6d inputs in %s\n' "$t" "$n" \
-			"$(find "$work" -type f | wc -l)" "${work#"$top"/}"
-	fi
+	fuzz_run "$t" "$t-slow" "$t-slow-" "$work" "${slow_flags[@]}" \
+		-max_len="$slow_max_len" -len_control=0 -timeout="$slow_timeout"
+	slow_execs[$t]=$RUN_EXECS
 done
 
 step "summary (${seconds} s per target)"

@@ -1657,11 +1657,12 @@ hostile_rst_scan(struct bytes *in, struct result *want, size_t n)
 	want_frame(want, in->p, in->len);
 }
 
-/* An RST where a marker is due, after every SOI. */
+/* SOI and a marker that cannot follow it, over and over: each frame is dropped with its
+ * SOI, the marker is garbage. */
 static void
-hostile_rst_header(struct bytes *in, struct result *want, size_t n)
+soi_then(uint8_t marker, struct bytes *in, struct result *want, size_t n)
 {
-	static const uint8_t unit[] = { 0xff, 0xd8, 0xff, 0xd0 };
+	const uint8_t unit[] = { 0xff, 0xd8, 0xff, marker };
 
 	repeat_until(in, unit, sizeof unit, n, 0);
 	for (size_t i = 0; i < in->len / sizeof unit; i++)
@@ -1669,16 +1670,18 @@ hostile_rst_header(struct bytes *in, struct result *want, size_t n)
 	want->garbage_bytes = in->len / 2;
 }
 
+/* An RST where a marker is due, after every SOI. */
+static void
+hostile_rst_header(struct bytes *in, struct result *want, size_t n)
+{
+	soi_then(0xd0, in, want, n);
+}
+
 /* SOI EOI SOI EOI...: frames without a scan. */
 static void
 hostile_soi_eoi(struct bytes *in, struct result *want, size_t n)
 {
-	static const uint8_t unit[] = { 0xff, 0xd8, 0xff, 0xd9 };
-
-	repeat_until(in, unit, sizeof unit, n, 0);
-	for (size_t i = 0; i < in->len / sizeof unit; i++)
-		want_drop(want, FR_SPLITTER_DROP_INVALID, 2);
-	want->garbage_bytes = in->len / 2;
+	soi_then(0xd9, in, want, n);
 }
 
 /* SOI SOI SOI...: each ends the frame before it; the last one is cut off. */
