@@ -143,8 +143,8 @@ write_slow_seeds() {
 		        h = [0xC0, 0, 0, chunking, 1, 2, 3, 4]
 		        put(f"nested-com-{chunking}", h, nest(b"\xff\xfe\x00\x04\xff\xd8") + b"\x00")
 		        put(f"nested-app-{chunking}", h, nest(b"\xff\xe1\x00\x04\xff\xd8") + b"\x00")
-		        put(f"nested-sos-{chunking}", h,
-		            nest(b"\xff\xda\x00\x04\xff\xd8") + b"\x11" * MIB + b"\xff\x02")
+		        sos = b"\xff\xda\x00\x04\xff\xd8" * (MIB // 12)
+		        put(f"nested-sos-{chunking}", h, b"\xff\xd8" + sos + b"\x11" * (MIB // 2) + b"\xff\x02")
 		    h = [0x80, 0, 0, 5, 4, 3, 2, 1]
 		    put("long-segments", h, b"\xff\xd8\xff\xfe\xff\xff" * (MIB // 6))
 		    put("soi-eoi", h, b"\xff\xd8\xff\xd9" * (MIB // 4))
