@@ -82,8 +82,11 @@ split(const uint8_t *p, size_t len, struct frame **out)
 	while ((r = fr_splitter_scan(sp, p, len, &ev)) != FR_SPLITTER_MORE) {
 		if (r != FR_SPLITTER_FRAME)
 			continue;
-		if (n == cap && (*out = realloc(*out, (cap = cap ? cap * 2 : 64) * sizeof **out)) == NULL)
-			exit(1);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((*out = realloc(*out, cap * sizeof **out)) == NULL)
+				exit(1);
+		}
 		(*out)[n++] = (struct frame){ p + ev.start, ev.end - ev.start };
 	}
 	fr_splitter_free(sp);
@@ -106,8 +109,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
 			out_path = argv[++i];
 		else {
-			fputs("usage: scalecost --input FILE.mjpeg [--rounds N] [--out FILE.json]\n",
-			    stderr);
+			fputs("usage: scalecost --input FILE.mjpeg [--rounds N] "
+			    "[--out FILE.json]\n", stderr);
 			return 2;
 		}
 	}
@@ -124,8 +127,8 @@ main(int argc, char **argv)
 	size_t src_bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		src_bytes += frames[i].len;
-	fprintf(js, "{\"frames\":%zu,\"rounds\":%d,\"source_bytes_mean\":%zu,\"factors\":[", n, rounds,
-	    src_bytes / n);
+	fprintf(js, "{\"frames\":%zu,\"rounds\":%d,\"source_bytes_mean\":%zu,\"factors\":[",
+	    n, rounds, src_bytes / n);
 	for (size_t d = 0; d < sizeof denoms / sizeof denoms[0]; d++) {
 		size_t m = n * (size_t)rounds, out_bytes = 0;
 		uint64_t *cpu = malloc(m * sizeof *cpu), *wall = malloc(m * sizeof *wall);
@@ -150,9 +153,10 @@ main(int argc, char **argv)
 		qsort(wall, m, sizeof *wall, cmp_u64);
 		fprintf(js, "%s{\"scale\":\"1/%u\",\"width\":%d,\"height\":%d,\"bytes_mean\":%zu,"
 		    "\"cpu_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"max\":%.3f},"
-		    "\"wall_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"max\":%.3f}}", d ? "," : "", denoms[d], w,
-		    h, out_bytes / m, pct_ms(cpu, m, 0.5), pct_ms(cpu, m, 0.9), pct_ms(cpu, m, 1.0),
-		    pct_ms(wall, m, 0.5), pct_ms(wall, m, 0.9), pct_ms(wall, m, 1.0));
+		    "\"wall_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"max\":%.3f}}", d ? "," : "",
+		    denoms[d], w, h, out_bytes / m, pct_ms(cpu, m, 0.5), pct_ms(cpu, m, 0.9),
+		    pct_ms(cpu, m, 1.0), pct_ms(wall, m, 0.5), pct_ms(wall, m, 0.9),
+		    pct_ms(wall, m, 1.0));
 		free(cpu);
 		free(wall);
 	}

@@ -65,7 +65,8 @@ read_dqt(struct walk *w, const uint8_t *p, size_t len)
 		if (pq > 1 || tq >= MAX_TABLES || len < 1 + n)
 			return -1;
 		for (size_t k = 0; k < 64; k++) {
-			uint16_t v = pq == 0 ? p[1 + k] : (uint16_t)(p[1 + 2 * k] << 8 | p[2 + 2 * k]);
+			uint16_t v = pq == 0 ? p[1 + k] :
+			    (uint16_t)(p[1 + 2 * k] << 8 | p[2 + 2 * k]);
 
 			if (v == 0)	/* a zero divisor is no table */
 				return -1;

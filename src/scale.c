@@ -209,7 +209,8 @@ worker_main(void *arg)
 			uint64_t cpu_ns = thread_cpu_ns() - t0;
 
 			pthread_mutex_lock(&sc->mu);
-			report_result(sc, &job, t, rc, &out, cpu_ns, scaler == NULL ? scaler_err : err);
+			report_result(sc, &job, t, rc, &out, cpu_ns,
+			    scaler == NULL ? scaler_err : err);
 			pthread_mutex_unlock(&sc->mu);
 		}
 		pthread_mutex_lock(&sc->mu);

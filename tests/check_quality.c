@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "fixture.h"
+#include "helpers.h"
 #include "fr/quality.h"
 
 #ifdef HAVE_TURBOJPEG
@@ -229,7 +229,8 @@ START_TEST(test_nearest)
 	/* Quality 60's table, every entry 4 % larger: still nearest to 60 at most a step
 	 * below, never far off. */
 	for (int i = 0; i < 64; i++)
-		t.luma[i] = (uint16_t)(q60[i] * 104 / 100 > q60[i] ? q60[i] * 104 / 100 : q60[i] + 1);
+		t.luma[i] = (uint16_t)(q60[i] * 104 / 100 > q60[i] ? q60[i] * 104 / 100 :
+		    q60[i] + 1);
 	int q = fr_quality_from_tables(&t);
 	ck_assert_int_ge(q, 57);
 	ck_assert_int_le(q, 60);
@@ -248,7 +249,7 @@ static void
 expect_fixture_quality(const char *name, int want)
 {
 	size_t len;
-	uint8_t *p = fixture_read(name, &len);
+	uint8_t *p = fixture_bytes(name, &len);
 	bool ok = false;
 
 	ck_assert_msg(fr_quality_estimate(p, len, &ok) == want, "%s: quality %d, expected %d",

@@ -22,7 +22,7 @@
 #include <ev.h>
 
 #include "config.h"
-#include "fixture.h"
+#include "helpers.h"
 #include "fr/defer.h"
 #include "fr/log.h"
 #include "fr/quality.h"
@@ -180,7 +180,8 @@ frames_of(const struct peer *p)
 			continue;
 		}
 		uint8_t *rgb = malloc((size_t)fs.w * (size_t)fs.h * 3);
-		if (tjDecompress2(tj, f, len, rgb, fs.w, 0, fs.h, TJPF_RGB, TJFLAG_STOPONWARNING) < 0)
+		if (tjDecompress2(tj, f, len, rgb, fs.w, 0, fs.h, TJPF_RGB,
+		    TJFLAG_STOPONWARNING) < 0)
 			fs.all_decode = false;
 		free(rgb);
 		fs.quality = fr_quality_estimate(f, len, NULL);
@@ -201,7 +202,7 @@ static void
 publish(const char *name)
 {
 	size_t len;
-	uint8_t *bytes = fixture_read(name, &len);
+	uint8_t *bytes = fixture_bytes(name, &len);
 	struct fr_frame *f = fr_frame_new_take(bytes, len);
 
 	ck_assert_ptr_nonnull(f);

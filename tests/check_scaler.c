@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "fixture.h"
+#include "helpers.h"
 #include "fr/quality.h"
 #include "fr/scaler.h"
 #include "fr/util.h"
@@ -121,7 +121,7 @@ static void
 check_fixture(const char *name, unsigned denom, int quality, int want_w, int want_h)
 {
 	size_t len;
-	uint8_t *src = fixture_read(name, &len);
+	uint8_t *src = fixture_bytes(name, &len);
 	struct info si = decode_strictly(src, len);
 	struct fr_scaled out;
 	char err[FR_ERR_LEN];
@@ -172,7 +172,7 @@ END_TEST
 START_TEST(test_com_kept)
 {
 	size_t len;
-	uint8_t *src = fixture_read("com-with-eoi.jpg", &len);
+	uint8_t *src = fixture_bytes("com-with-eoi.jpg", &len);
 	struct fr_scaled out;
 	char err[FR_ERR_LEN];
 
@@ -187,7 +187,7 @@ START_TEST(test_com_kept)
 	free(out.data);
 	/* Without COM segments, the encoder's output as it is: SOI then APP0. */
 	free(src);
-	src = fixture_read("baseline.jpg", &len);
+	src = fixture_bytes("baseline.jpg", &len);
 	ck_assert_int_eq(fr_scaler_scale(scaler, src, len, 2, 0, &out, err), 0);
 	ck_assert_mem_eq(out.data, "\xff\xd8\xff\xe0", 4);
 	free(out.data);
@@ -245,7 +245,7 @@ START_TEST(test_undecodable)
 
 	for (size_t i = 0; i < FR_ARRAY_LEN(names); i++) {
 		size_t len;
-		uint8_t *p = fixture_read(names[i], &len);
+		uint8_t *p = fixture_bytes(names[i], &len);
 
 		err[0] = '\0';
 		ck_assert_int_eq(fr_scaler_scale(scaler, p, len, 2, 0, &out, err), -1);
@@ -254,7 +254,7 @@ START_TEST(test_undecodable)
 		free(p);
 	}
 	size_t len;
-	uint8_t *p = fixture_read("baseline.jpg", &len);
+	uint8_t *p = fixture_bytes("baseline.jpg", &len);
 	ck_assert_int_eq(fr_scaler_scale(scaler, p, len, 3, 0, &out, err), -1);
 	ck_assert_str_eq(err, "cannot scale 9003 bytes by 1/3");
 	/* Still works after the failures. */
