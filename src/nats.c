@@ -912,7 +912,7 @@ entry_added(struct fr_registry_entry *e, void *arg)
 	fr_list_append(&n->feeds, &f->link);
 	e->nats_feed = f;
 	f->has_demand = e->stream->counters.clients > 0;
-	fr_stream_watch_frames(e->stream, frame_cb, f);
+	fr_stream_watch_frames(e->stream, FR_WATCH_FEDERATION, frame_cb, f);
 	fr_stream_watch_demand(e->stream, demand_cb, f);
 	fr_ingest_watch_vacancy(e->ingest, vacant_cb, f);
 	update(f);
@@ -926,7 +926,7 @@ entry_removed(struct fr_registry_entry *e, void *arg)
 
 	if (f == NULL)
 		return;
-	fr_stream_watch_frames(e->stream, NULL, NULL);
+	fr_stream_watch_frames(e->stream, FR_WATCH_FEDERATION, NULL, NULL);
 	if (e->stream->on_demand_arg == f)
 		fr_stream_watch_demand(e->stream, NULL, NULL);
 	fr_ingest_watch_vacancy(e->ingest, NULL, NULL);

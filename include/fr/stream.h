@@ -28,11 +28,16 @@ struct fr_stream;
  */
 typedef void (*fr_stream_demand_fn)(struct fr_stream *s, bool has_demand, void *arg);
 
-/*
- * Called with every frame published into the stream, after its subscribers were
- * offered it (f is borrowed: take a reference to keep it). Must not free the stream.
- */
+/* Called with every frame the stream publishes (borrowed), after its subscribers were
+ * offered it. Must not free the stream. */
 typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
+
+/* Who watches a stream's frames: one slot each, called in this order. */
+enum fr_stream_frame_watcher {
+	FR_WATCH_SCALE,		/* the scaled streams derived from it (scale.c) */
+	FR_WATCH_FEDERATION,	/* publishing the frames a node ingests (nats.c) */
+	FR_WATCH_SLOTS,
+};
 
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
@@ -49,8 +54,13 @@ struct fr_stream {
 	double input_fps;		/* over the last complete window */
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
-	fr_stream_frame_fn on_frame;	/* NULL: nobody taps the frames */
-	void *on_frame_arg;
+	struct {
+		fr_stream_frame_fn fn;	/* NULL: nobody in this slot */
+		void *arg;
+	} on_frame[FR_WATCH_SLOTS];
+	/* A stream derived from another (its frames scaled): its subscribers count as
+	 * the parent's clients too, so they make demand for the parent's frames. */
+	struct fr_stream *parent;
 };
 
 /*
@@ -73,12 +83,32 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
  * One watcher per stream: the stream's one source. */
 void fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg);
 
-/* Calls fn(s, f, arg) for every frame published from now on (NULL: never). One tap per
- * stream: federation (nats.c), which publishes the frames a node ingests. */
-void fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg);
+/* Calls fn(s, f, arg) with every frame published from now on (NULL: none), as the
+ * watcher who: one of each per stream. */
+void fr_stream_watch_frames(struct fr_stream *s, enum fr_stream_frame_watcher who,
+    fr_stream_frame_fn fn, void *arg);
+
+/* Makes s a stream derived from parent (which must outlive it): s's subscribers are
+ * counted in parent's clients as well. Call while s has no subscribers. */
+void fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent);
 
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
+
+/*
+ * Moves a subscriber of from to to (a stream of the same family: a scaled size and
+ * the stream or another size of it). It gets to's next frame, not its latest, which
+ * may show what it was sent already. A stream both belong to keeps its demand
+ * throughout. Never closes the subscriber.
+ */
+void fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub);
+
+/*
+ * Takes a subscriber out of s without closing it (it may be added to another
+ * stream): the close callback of fr_stream_sub_params() does this. Ends the
+ * demand when it was the last.
+ */
+void fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub);
 
 /*
  * Parameters for a subscriber of s: its counters, its log limit and the close
