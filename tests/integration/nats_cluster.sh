@@ -5,7 +5,8 @@
 # that serve the streams from NATS, and HAProxy in front of B and C with
 # contrib/haproxy.cfg. Checks:
 #  - raw and HTTP subscribers through HAProxy (on B and C) get byte-identical frames
-#    in order; ffmpeg and OpenCV read through HAProxy; /snapshot and the page too;
+#    in order; ffmpeg and OpenCV read through HAProxy; /snapshot, the page and
+#    ?scale=1/2 too;
 #  - killing the NATS server B is connected to: B reconnects to another one and its
 #    subscribers keep receiving (the gap is measured and printed);
 #  - killing and restarting A: B's and C's subscribers stay connected and resume;
@@ -150,10 +151,17 @@ cv=$(timeout 30 "$PY" - "http://$FR_HAPROXY_HTTP/stream/cam1" <<-'EOF'
 EOF
 ) || fail "OpenCV cannot read through HAProxy: $cv"
 [[ $cv == '[(240, 320, 3)]' ]] || fail "OpenCV read frames of $cv"
+# A stream fed from NATS is a local stream like any other: ?scale= works on it.
+if "$FR_BIN" --version | grep -q 'validate('; then
+	timeout 30 ffmpeg -nostdin -v error -i "http://$FR_HAPROXY_HTTP/stream/cam1?scale=1/2" \
+		-frames:v 2 -f image2 "$T/half%d.jpg" || fail "ffmpeg cannot read ?scale=1/2 through HAProxy"
+	size=$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$T/half2.jpg")
+	[[ $size == 160,120 ]] || fail "?scale=1/2 of a stream fed from NATS is $size, not 160,120"
+fi
 expect_http 200 "$T/snap.jpg" "http://$FR_HAPROXY_HTTP/snapshot/cam1"
 check_capture "$T/snap.jpg" --source "$T/src1.mjpeg" --min 1
 expect_http 200 "$T/page.html" "http://$FR_HAPROXY_HTTP/"
-note "ffmpeg, OpenCV, /snapshot and the page read through HAProxy"
+note "ffmpeg, OpenCV, /snapshot, the page and ?scale=1/2 read through HAProxy"
 
 # ---- fault: kill the NATS server B is connected to ----
 b_server=$(node_json "$HB" 'j["nats"]["server"]')
