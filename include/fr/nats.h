@@ -4,9 +4,9 @@
  * PREFIX.NAME, whole, with headers naming its origin; a stream this node serves but
  * does not ingest is fed from its subject, and only while it has subscribers. nats.c
  * (libnats) runs its own threads: they never touch a frame or a stream. Messages
- * reach the loop through an ev_async and one newest-wins slot per stream; frames to
- * publish leave it the same way, to a publisher thread, so the loop never waits on
- * NATS.
+ * reach the loop through an ev_async and a bounded newest-wins inbox per stream;
+ * frames to publish leave it through a newest-wins slot per stream, to a publisher
+ * thread, so the loop never waits on NATS.
  */
 #ifndef FR_NATS_H
 #define FR_NATS_H
