@@ -1068,7 +1068,8 @@ set_options(struct fr_nats *n, const struct fr_nats_params *p, char *err)
 	    (s = N.natsOptions_SetMaxReconnect(n->opts, -1)) != NATS_OK ||
 	    (s = N.natsOptions_SetCustomReconnectDelay(n->opts, reconnect_delay_cb, n)) !=
 	    NATS_OK ||
-	    (s = N.natsOptions_SetRetryOnFailedConnect(n->opts, true, connected_cb, n)) != NATS_OK ||
+	    (s = N.natsOptions_SetRetryOnFailedConnect(n->opts, true, connected_cb, n)) !=
+	    NATS_OK ||
 	    (s = N.natsOptions_SetDisconnectedCB(n->opts, disconnected_cb, n)) != NATS_OK ||
 	    (s = N.natsOptions_SetReconnectedCB(n->opts, reconnected_cb, n)) != NATS_OK ||
 	    (s = N.natsOptions_SetClosedCB(n->opts, closed_cb, n)) != NATS_OK ||
@@ -1166,6 +1167,19 @@ fr_nats_serve(struct fr_nats *n, struct fr_registry *reg)
 	fr_registry_watch(reg, &w);
 }
 
+/* A frame of --max-frame-size and its headers must fit one message. */
+static int
+check_max_payload(const struct fr_nats *n, int64_t max_payload, char *err)
+{
+	if ((int64_t)n->params.max_frame_bytes + FR_NATS_HEADER_ROOM <= max_payload)
+		return 0;
+	snprintf(err, FR_ERR_LEN, "nats: --max-frame-size %zu does not fit the server's "
+	    "max_payload %lld (less %d bytes for headers): raise max_payload in nats-server or "
+	    "lower --max-frame-size", n->params.max_frame_bytes, (long long)max_payload,
+	    FR_NATS_HEADER_ROOM);
+	return -1;
+}
+
 int
 fr_nats_start(struct fr_nats *n, char *err)
 {
@@ -1175,14 +1189,8 @@ fr_nats_start(struct fr_nats *n, char *err)
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
 		return fail(err, "nats: connect", s);
 	if (s == NATS_OK) {
-		int64_t max_payload = N.natsConnection_GetMaxPayload(nc);
-
-		if ((int64_t)n->params.max_frame_bytes + FR_NATS_HEADER_ROOM > max_payload) {
+		if (check_max_payload(n, N.natsConnection_GetMaxPayload(nc), err) < 0) {
 			N.natsConnection_Destroy(nc);
-			snprintf(err, FR_ERR_LEN, "nats: --max-frame-size %zu does not fit the server's "
-			    "max_payload %lld (less %d bytes for headers): raise max_payload in "
-			    "nats-server or lower --max-frame-size", n->params.max_frame_bytes,
-			    (long long)max_payload, FR_NATS_HEADER_ROOM);
 			return -1;
 		}
 	} else {
@@ -1315,6 +1323,19 @@ void
 fr_nats_serve(struct fr_nats *n, struct fr_registry *reg)
 {
 	(void)n, (void)reg;
+}
+
+/* A frame of --max-frame-size and its headers must fit one message. */
+static int
+check_max_payload(const struct fr_nats *n, int64_t max_payload, char *err)
+{
+	if ((int64_t)n->params.max_frame_bytes + FR_NATS_HEADER_ROOM <= max_payload)
+		return 0;
+	snprintf(err, FR_ERR_LEN, "nats: --max-frame-size %zu does not fit the server's "
+	    "max_payload %lld (less %d bytes for headers): raise max_payload in nats-server or "
+	    "lower --max-frame-size", n->params.max_frame_bytes, (long long)max_payload,
+	    FR_NATS_HEADER_ROOM);
+	return -1;
 }
 
 int

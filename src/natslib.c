@@ -31,7 +31,8 @@ fr_natslib_load(char *err)
 	/* POSIX dlsym: a void * that holds a function's address, converted back. */
 #define FR_NATSLIB_FIND(name) \
 	if ((*(void **)&fr_natslib.name = dlsym(h, #name)) == NULL) { \
-		snprintf(err, FR_ERR_LEN, "--nats: %s has no %s: too old?", FR_LIBNATS_SONAME, #name); \
+		snprintf(err, FR_ERR_LEN, "--nats: %s has no %s: too old?", FR_LIBNATS_SONAME, \
+		    #name); \
 		dlclose(h); \
 		fr_natslib = (struct fr_natslib){0}; \
 		return -1; \

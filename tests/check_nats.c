@@ -203,7 +203,8 @@ client_read_cb(struct ev_loop *l, ev_io *w, int revents)
 			else if (strncmp(text, "PING", 4) == 0)
 				REQUIRE(send(cl.fd, "PONG\r\n", 6, MSG_NOSIGNAL) == 6, "send");
 			else
-				REQUIRE(strncmp(text, "INFO", 4) == 0 || strncmp(text, "+OK", 3) == 0,
+				REQUIRE(strncmp(text, "INFO", 4) == 0 ||
+				    strncmp(text, "+OK", 3) == 0,
 				    "the server said %.*s", (int)line_len, text);
 			used = line_len;
 		}
@@ -365,7 +366,8 @@ START_TEST(test_publish)
 		ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p, seq));
 		ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p,
 		    "\r\nFramerouter-Origin: unit-a\r\n"));
-		ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p, "\r\nFramerouter-Instance: "));
+		ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p,
+		    "\r\nFramerouter-Instance: "));
 		ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p, "\r\nFramerouter-Time: "));
 	}
 	fr_ingest_end_feed(e->ingest, "done");
@@ -509,9 +511,9 @@ START_TEST(test_max_payload)
 
 	ck_assert_ptr_nonnull(n);
 	ck_assert_int_eq(fr_nats_start(n, err), -1);
-	ck_assert_str_eq(err, "nats: --max-frame-size 8388608 does not fit the server's max_payload "
-	    "8388608 (less 1024 bytes for headers): raise max_payload in nats-server or lower "
-	    "--max-frame-size");
+	ck_assert_str_eq(err, "nats: --max-frame-size 8388608 does not fit the server's "
+	    "max_payload 8388608 (less 1024 bytes for headers): raise max_payload in "
+	    "nats-server or lower --max-frame-size");
 	fr_nats_free(n);
 	ev_loop_destroy(l);
 }

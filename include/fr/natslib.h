@@ -32,7 +32,8 @@
 	X(natsSubscription_Unsubscribe) X(natsSubscription_Destroy) \
 	X(natsMsg_Create) X(natsMsg_Destroy) X(natsMsg_GetData) X(natsMsg_GetDataLength) \
 	X(natsMsgHeader_Set) X(natsMsgHeader_Get) \
-	X(jsCtx_Destroy) X(js_AddStream) X(js_GetStreamInfo) X(js_GetLastMsg) X(jsStreamInfo_Destroy) \
+	X(jsCtx_Destroy) X(js_AddStream) X(js_GetStreamInfo) X(js_GetLastMsg) \
+	X(jsStreamInfo_Destroy) \
 	X(jsStreamConfig_Init) X(js_Subscribe) X(jsSubOptions_Init)
 
 #define FR_NATSLIB_POINTER(name) __typeof__(name) *name;
