@@ -15,6 +15,7 @@
  */
 #include <limits.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,19 @@ inbox_take(struct inbox *in, natsMsg **out)
 	return n;
 }
 
+/* A feed's place in one of the threads' queues (under fr_nats.mu). */
+struct queue_link {
+	struct fr_nats_feed *next;
+	bool is_queued;
+};
+
+/* Feeds with work for a thread, first come first served; each holds a reference. */
+struct feed_queue {
+	struct fr_nats_feed *head, *tail;
+	size_t link;			/* offsetof the feed's struct queue_link for it */
+	pthread_cond_t cv;		/* the thread waits on it */
+};
+
 /*
  * One stream's link to its subject. Created when the stream is, released when it is
  * removed, freed when neither the loop, the publisher's queue nor a subscription
@@ -138,10 +152,8 @@ struct fr_nats_feed {
 	natsMsg *out;			/* the newest frame to publish, or NULL */
 	bool want_sub;			/* the loop wants the subject subscribed */
 	bool is_released;		/* the stream is gone */
-	bool is_queued;			/* in the publisher's queue */
-	struct fr_nats_feed *next_queued;
-	bool is_js_queued;		/* in the JetStream thread's queue */
-	struct fr_nats_feed *next_js;
+	struct queue_link to_publish;	/* in the publisher's queue */
+	struct queue_link to_fetch;	/* in the JetStream thread's queue */
 	/* the publisher thread's */
 	natsSubscription *sub;
 	/* from nats.c's threads to the loop: the newest messages received, oldest first */
@@ -167,7 +179,6 @@ struct fr_nats {
 	uint64_t dropped_publish_loop, dropped_too_large;
 	/* under mu */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	natsConnection *conn;		/* set once connected or retrying; NULL before */
 	jsCtx *js;			/* with --nats-jetstream */
 	bool is_js_ready;		/* the JetStream stream exists */
@@ -176,9 +187,8 @@ struct fr_nats {
 	char shared_server[256];
 	char last_error[256];		/* for the loop to log; "" when logged */
 	struct fr_list all_feeds;
-	struct fr_nats_feed *queue_head, *queue_tail;	/* feeds with work for the publisher */
-	struct fr_nats_feed *js_head, *js_tail;	/* feeds whose latest frame to fetch */
-	pthread_cond_t js_cv;		/* the JetStream thread waits on it */
+	struct feed_queue publish_queue;	/* frames to send, subscriptions to change */
+	struct feed_queue fetch_queue;	/* subjects whose latest frame to fetch (JetStream) */
 	bool is_stopping;
 	pthread_t publisher, js_thread;
 	bool has_publisher, has_js_thread;
@@ -261,23 +271,58 @@ feed_unref_locked(struct fr_nats_feed *f)
 		feed_free_locked(f);
 }
 
+static struct queue_link *
+link_in(const struct feed_queue *q, struct fr_nats_feed *f)
+{
+	return (struct queue_link *)(void *)((char *)f + q->link);
+}
+
+static void
+queue_init(struct feed_queue *q, size_t link, const pthread_condattr_t *ca)
+{
+	*q = (struct feed_queue){ .link = link };
+	pthread_cond_init(&q->cv, ca);
+}
+
+/* Gives q's thread work on f (once, however often asked before it takes it). */
+static void
+queue_push_locked(struct feed_queue *q, struct fr_nats_feed *f)
+{
+	struct queue_link *l = link_in(q, f);
+
+	if (l->is_queued)
+		return;
+	l->is_queued = true;
+	l->next = NULL;
+	f->refs++;
+	if (q->tail != NULL)
+		link_in(q, q->tail)->next = f;
+	else
+		q->head = f;
+	q->tail = f;
+	pthread_cond_signal(&q->cv);
+}
+
+/* The first feed of q, taken out (the caller drops its reference), or NULL. */
+static struct fr_nats_feed *
+queue_pop_locked(struct feed_queue *q)
+{
+	struct fr_nats_feed *f = q->head;
+
+	if (f == NULL)
+		return NULL;
+	q->head = link_in(q, f)->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	link_in(q, f)->is_queued = false;
+	return f;
+}
+
 /* Gives the publisher work on f (a frame to send or a subscription to change). */
 static void
 queue_locked(struct fr_nats_feed *f)
 {
-	struct fr_nats *n = f->nats;
-
-	if (f->is_queued)
-		return;
-	f->is_queued = true;
-	f->refs++;
-	f->next_queued = NULL;
-	if (n->queue_tail != NULL)
-		n->queue_tail->next_queued = f;
-	else
-		n->queue_head = f;
-	n->queue_tail = f;
-	pthread_cond_signal(&n->cv);
+	queue_push_locked(&f->nats->publish_queue, f);
 }
 
 /* ---- nats.c's threads ---- */
@@ -324,7 +369,7 @@ set_state(struct fr_nats *n, natsConnection *nc, enum conn_state state)
 	if (state == STATE_CONNECTED) {
 		n->shared_max_payload = max_payload;
 		snprintf(n->shared_server, sizeof n->shared_server, "%s", url);
-		pthread_cond_signal(&n->js_cv);	/* it may create the stream now */
+		pthread_cond_signal(&n->fetch_queue.cv);	/* it may create the stream now */
 	}
 	unlock(n);
 	ev_async_send(n->loop, &n->wake);
@@ -490,25 +535,6 @@ wait_until(struct fr_nats *n, pthread_cond_t *cv, double at)
 	pthread_cond_timedwait(cv, &n->mu, &ts);
 }
 
-/* Asks the JetStream thread for f's latest frame. mu held. */
-static void
-queue_js_locked(struct fr_nats_feed *f)
-{
-	struct fr_nats *n = f->nats;
-
-	if (f->is_js_queued)
-		return;
-	f->is_js_queued = true;
-	f->refs++;
-	f->next_js = NULL;
-	if (n->js_tail != NULL)
-		n->js_tail->next_js = f;
-	else
-		n->js_head = f;
-	n->js_tail = f;
-	pthread_cond_signal(&n->js_cv);
-}
-
 static void *
 js_main(void *arg)
 {
@@ -529,15 +555,13 @@ js_main(void *arg)
 			retry_at = monotonic_now() + backoff;
 			continue;
 		}
-		struct fr_nats_feed *f = n->js_head;
-		if (f == NULL || !n->is_js_ready || !is_connected) {
-			wait_until(n, &n->js_cv, !n->is_js_ready && is_connected ? retry_at : 0);
+		struct fr_nats_feed *f = NULL;
+		if (!n->is_js_ready || !is_connected || (f = queue_pop_locked(&n->fetch_queue)) ==
+		    NULL) {
+			wait_until(n, &n->fetch_queue.cv, !n->is_js_ready && is_connected ? retry_at :
+			    0);
 			continue;
 		}
-		n->js_head = f->next_js;
-		if (n->js_head == NULL)
-			n->js_tail = NULL;
-		f->is_js_queued = false;
 		bool is_wanted = f->want_sub && !f->is_released;
 		unlock(n);
 		if (is_wanted)
@@ -576,7 +600,7 @@ subscribe(struct fr_nats_feed *f, natsConnection *nc)
 	if (n->params.jetstream) {
 		/* Subscribed first, so that no live frame is missed after the latest. */
 		lock(n);
-		queue_js_locked(f);
+		queue_push_locked(&n->fetch_queue, f);
 		unlock(n);
 	}
 }
@@ -632,15 +656,11 @@ publisher_main(void *arg)
 
 	lock(n);
 	while (!n->is_stopping) {
-		struct fr_nats_feed *f = n->queue_head;
+		struct fr_nats_feed *f = queue_pop_locked(&n->publish_queue);
 		if (f == NULL) {
-			pthread_cond_wait(&n->cv, &n->mu);
+			pthread_cond_wait(&n->publish_queue.cv, &n->mu);
 			continue;
 		}
-		n->queue_head = f->next_queued;
-		if (n->queue_head == NULL)
-			n->queue_tail = NULL;
-		f->is_queued = false;
 		natsConnection *nc = n->conn;
 		unlock(n);
 		work_on(n, f, nc);
@@ -1142,8 +1162,8 @@ fr_nats_new(struct ev_loop *loop, const struct fr_nats_params *p, char *err)
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&n->cv, &ca);
-	pthread_cond_init(&n->js_cv, &ca);
+	queue_init(&n->publish_queue, offsetof(struct fr_nats_feed, to_publish), &ca);
+	queue_init(&n->fetch_queue, offsetof(struct fr_nats_feed, to_fetch), &ca);
 	pthread_condattr_destroy(&ca);
 	fr_list_init(&n->feeds);
 	fr_list_init(&n->all_feeds);
@@ -1228,8 +1248,8 @@ fr_nats_free(struct fr_nats *n)
 	/* The registry is gone (fr_registry_free told entry_removed of every stream). */
 	lock(n);
 	n->is_stopping = true;
-	pthread_cond_signal(&n->cv);
-	pthread_cond_signal(&n->js_cv);
+	pthread_cond_signal(&n->publish_queue.cv);
+	pthread_cond_signal(&n->fetch_queue.cv);
 	unlock(n);
 	if (n->has_publisher)
 		pthread_join(n->publisher, NULL);
@@ -1279,8 +1299,8 @@ fr_nats_free(struct fr_nats *n)
 		ev_ref(n->loop);
 		ev_async_stop(n->loop, &n->wake);
 	}
-	pthread_cond_destroy(&n->cv);
-	pthread_cond_destroy(&n->js_cv);
+	pthread_cond_destroy(&n->publish_queue.cv);
+	pthread_cond_destroy(&n->fetch_queue.cv);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }
