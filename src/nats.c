@@ -1345,19 +1345,6 @@ fr_nats_serve(struct fr_nats *n, struct fr_registry *reg)
 	(void)n, (void)reg;
 }
 
-/* A frame of --max-frame-size and its headers must fit one message. */
-static int
-check_max_payload(const struct fr_nats *n, int64_t max_payload, char *err)
-{
-	if ((int64_t)n->params.max_frame_bytes + FR_NATS_HEADER_ROOM <= max_payload)
-		return 0;
-	snprintf(err, FR_ERR_LEN, "nats: --max-frame-size %zu does not fit the server's "
-	    "max_payload %lld (less %d bytes for headers): raise max_payload in nats-server or "
-	    "lower --max-frame-size", n->params.max_frame_bytes, (long long)max_payload,
-	    FR_NATS_HEADER_ROOM);
-	return -1;
-}
-
 int
 fr_nats_start(struct fr_nats *n, char *err)
 {
