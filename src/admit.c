@@ -16,6 +16,7 @@
 #include "fr/log.h"
 #include "fr/stream.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 /* Buckets of the per-peer index; a peer's pending connections share one. */
 #define ADMIT_BUCKETS 256
@@ -176,7 +177,9 @@ fr_admit_pending_begin(struct fr_admit *a, struct fr_admit_pending *p,
 	if (p->has_key) {
 		struct fr_admit_pending *oldest = peer_oldest(a, p->key, &n_peer);
 
-		if (n_peer >= a->params.max_pending_per_peer)
+		/* A cap of 0 acts as 1, as --max-pending 0 does: there may be no one to
+		 * evict, and the new connection itself is never refused. */
+		if (oldest != NULL && n_peer >= a->params.max_pending_per_peer)
 			evict(a, oldest, "--max-pending-per-peer", a->params.max_pending_per_peer);
 	}
 	while (a->n_pending >= a->params.max_pending && !fr_list_is_empty(&a->by_age))

@@ -486,9 +486,3 @@ fr_ingest_producer(const struct fr_ingest *ing)
 {
 	return ing->producer != PRODUCER_NONE ? ing->peer.text : NULL;
 }
-
-int
-fr_ingest_has_producer(const struct fr_ingest *ing)
-{
-	return ing->producer != PRODUCER_NONE;
-}

@@ -6,28 +6,25 @@
  * rules (one HELP and TYPE per family, samples grouped) are also checked line by line.
  */
 #include <check.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fr/stats.h"
+
+#include "helpers.h"
 
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
 #endif
 
 #define PYTHON "/usr/bin/python3"
-
-/* Check records every passing ck_assert; the long loops check with this instead. */
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
 
 /* No test may leave a pending failure behind (CK_FORK=no runs them in one process). */
 static void
@@ -225,15 +222,17 @@ one_stream(struct fr_stats_stream *s, const char *name)
 
 /*
  * Whether Python's json module loads text and finds check (a Python expression over the
- * loaded value d) true. Returns -1 when there is no Python, so callers can skip.
+ * loaded value d) true: 1 if so, 0 if not. Fails the test when Python is missing or
+ * does not run to an answer, so that no JSON check can pass without being made
+ * (scripts/setup-debian.sh installs python3).
  */
 static int
 python_json_check(const char *text, const char *check)
 {
 	char script[1024];
 
-	if (access(PYTHON, X_OK) != 0)
-		return -1;
+	ck_assert_msg(access(PYTHON, X_OK) == 0, "%s: %s: the JSON checks need it (Debian: "
+	    "python3)", PYTHON, strerror(errno));
 	/*
 	 * Strict: the bytes must be UTF-8 (whatever the locale), and NaN or Infinity, which
 	 * Python accepts by default, are rejected. The script goes through the environment,
@@ -253,7 +252,11 @@ python_json_check(const char *text, const char *check)
 	ck_assert_ptr_nonnull(p);
 	fputs(text, p);
 	int status = pclose(p);
-	return status == 0;
+	/* Exit 1 is a false check or a rejected text (an uncaught exception); else broken. */
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1),
+	    "%s did not run to an answer (wait status %d)", PYTHON, status);
+	return WEXITSTATUS(status) == 0;
 }
 
 #define ASSERT_PYTHON(text, check) \
@@ -551,12 +554,11 @@ START_TEST(test_json_sample)
 
 	ck_assert_str_eq(text, sample_json);
 	/* The helper itself can fail: a false check, and text that is not JSON. */
-	if (python_json_check("{}", "True") != -1) {
-		ck_assert_int_eq(python_json_check("{}", "d == {'a': 1}"), 0);
-		ck_assert_int_eq(python_json_check("{\"a\": 1,}", "True"), 0);
-		ck_assert_int_eq(python_json_check("{\"a\": NaN}", "True"), 0);
-		ck_assert_int_eq(python_json_check("[\"\xff\"]", "True"), 0);
-	}
+	ck_assert_int_eq(python_json_check("{}", "True"), 1);
+	ck_assert_int_eq(python_json_check("{}", "d == {'a': 1}"), 0);
+	ck_assert_int_eq(python_json_check("{\"a\": 1,}", "True"), 0);
+	ck_assert_int_eq(python_json_check("{\"a\": NaN}", "True"), 0);
+	ck_assert_int_eq(python_json_check("[\"\xff\"]", "True"), 0);
 	ASSERT_PYTHON(text, "d['streams']['default']['client_list'][1]['dropped']['fps_cap'] == 50 "
 			    "and d['streams']['cam2']['latest_frame'] is None");
 	free(text);

@@ -23,8 +23,10 @@ struct fr_admit;
 struct fr_admit_params {
 	unsigned max_clients;		/* subscribers of all streams together */
 	double client_timeout_s;	/* a subscriber without write progress this long */
-	unsigned max_pending;		/* HTTP connections not yet handed on, in all */
-	unsigned max_pending_per_peer;	/* the same from one IP address (unix: no cap) */
+	/* HTTP connections not yet handed on, in all and from one IP address (unix
+	 * peers: no per-peer cap). 0 acts as 1: the newest is never refused. */
+	unsigned max_pending;
+	unsigned max_pending_per_peer;
 };
 
 /* Closes a pending connection to make room; it must call fr_admit_pending_end(). */

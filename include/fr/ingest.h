@@ -58,9 +58,6 @@ void fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len);
 /* The external producer is done (why: for the log); a partial frame is truncated. */
 void fr_ingest_end_feed(struct fr_ingest *ing, const char *why);
 
-/* True while a producer is connected. */
-int fr_ingest_has_producer(const struct fr_ingest *ing);
-
 /* The producer's address, or NULL when none is connected. */
 const char *fr_ingest_producer(const struct fr_ingest *ing);
 
