@@ -16,6 +16,24 @@
 #include "fr/failpoint.h"
 #include "fr/stats.h"
 
+/* ---- histograms ---- */
+
+const double fr_stats_frame_age_bounds[FR_STATS_FRAME_AGE_BOUNDS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+void
+fr_histogram_observe(struct fr_histogram *h, const double *bounds, size_t n_bounds, double v)
+{
+	size_t i = 0;
+
+	while (i < n_bounds && v > bounds[i])
+		i++;
+	h->buckets[i]++;
+	h->count++;
+	h->sum += v;
+}
+
 /* ---- fr_buf ---- */
 
 enum { BUF_MIN_CAP = 4096 };

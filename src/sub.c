@@ -9,7 +9,7 @@
  * a write is blocked; a subscriber that keeps up is written to straight from
  * fr_sub_offer(). On TCP the kernel is kept from queueing much unsent (see fit_lowat()),
  * so what a slow subscriber falls behind by waits here, as one frame, not as seconds of
- * old frames in its socket.
+ * old frames in its socket. It measures how old each frame is when its write completes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +38,9 @@
 /* The least TCP_NOTSENT_LOWAT (see fit_lowat(); bench/notes.md has why 16 KiB). */
 #define SUB_LOWAT_MIN (16 * 1024)
 
+/* frame_age_max_ms covers this window and the one before it. */
+#define SUB_AGE_WINDOW_S 10.0
+
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
 	struct fr_defer defer;
@@ -54,6 +57,9 @@ struct fr_sub {
 	double connected_at;
 	double last_progress_at;
 	double next_due_at;		/* ?fps= cap: earliest time for the next frame */
+	double age_window_at;		/* when the current frame-age window began */
+	uint64_t age_max_prev_ms;	/* the largest frame age in the window before */
+	uint64_t age_max_cur_ms;	/* and in the current one */
 	/* The unit being written: head, then sending's bytes, then the tail. */
 	const char *head;		/* the response head, or part_head */
 	size_t head_len;
@@ -222,6 +228,33 @@ stop_waiting(struct fr_sub *sub)
 		ev_timer_stop(sub->loop, &sub->idle);
 }
 
+/*
+ * A frame's last byte went to the kernel: how old the frame is now (since its last
+ * byte arrived from the producer), as the last and the largest over the last
+ * SUB_AGE_WINDOW_S to twice that, and in the stream's histogram.
+ */
+static void
+note_age(struct fr_sub *sub, const struct fr_frame *f)
+{
+	double now = ev_now(sub->loop);
+	double age_s = now > f->received_at ? now - f->received_at : 0;
+	uint64_t age_ms = (uint64_t)(age_s * 1000 + 0.5);
+
+	if (now - sub->age_window_at >= SUB_AGE_WINDOW_S) {
+		sub->age_max_prev_ms = now - sub->age_window_at < 2 * SUB_AGE_WINDOW_S ?
+		    sub->age_max_cur_ms : 0;
+		sub->age_max_cur_ms = 0;
+		sub->age_window_at = now;
+	}
+	if (age_ms > sub->age_max_cur_ms)
+		sub->age_max_cur_ms = age_ms;
+	sub->counters.frame_age_ms = age_ms;
+	sub->counters.frame_age_max_ms = sub->age_max_cur_ms > sub->age_max_prev_ms ?
+	    sub->age_max_cur_ms : sub->age_max_prev_ms;
+	fr_histogram_observe(&sub->params.stream_counters->frame_age, fr_stats_frame_age_bounds,
+	    FR_STATS_FRAME_AGE_BOUNDS, age_s);
+}
+
 /* The unit is written: count it and begin the next frame, if one is waiting. */
 static void
 finish_unit(struct fr_sub *sub)
@@ -229,6 +262,7 @@ finish_unit(struct fr_sub *sub)
 	if (sub->sending != NULL) {
 		sub->counters.frames_sent++;
 		sub->params.stream_counters->frames_out++;
+		note_age(sub, sub->sending);
 		fr_frame_unref(sub->sending);
 	}
 	sub->sending = NULL;
@@ -429,6 +463,7 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 	if (params->protocol != FR_SUB_RAW)
 		sub->head = fr_multipart_preamble(style(sub), &sub->head_len);
 	fr_net_set_nodelay(fd);
+	sub->age_window_at = sub->connected_at;
 	/* Before the first byte, so that the preamble and the first frame are bounded too. */
 	if (peer->ss.ss_family != AF_UNIX && fr_net_set_notsent_lowat(fd, SUB_LOWAT_MIN) == 0) {
 		sub->has_lowat = 1;

@@ -9,6 +9,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * A histogram: how many observations fell at or below each of its bounds (given apart,
+ * ascending) and above the last, with their count and sum, as Prometheus histograms
+ * report them.
+ */
+#define FR_HISTOGRAM_MAX_BUCKETS 16
+
+struct fr_histogram {
+	uint64_t buckets[FR_HISTOGRAM_MAX_BUCKETS];	/* not cumulative; [n_bounds]: above */
+	uint64_t count;
+	double sum;
+};
+
+/* Counts v in h, whose bounds are bounds[0 .. n_bounds) (n_bounds < FR_HISTOGRAM_MAX_BUCKETS). */
+void fr_histogram_observe(struct fr_histogram *h, const double *bounds, size_t n_bounds,
+    double v);
+
+/* The bounds of frame_age, in seconds: from 5 ms to 10 s. */
+#define FR_STATS_FRAME_AGE_BOUNDS 11
+extern const double fr_stats_frame_age_bounds[FR_STATS_FRAME_AGE_BOUNDS];
+
 struct fr_stream_counters {
 	uint64_t frames_in;		/* whole frames published */
 	uint64_t bytes_in;		/* every byte a producer sent */
@@ -25,6 +46,9 @@ struct fr_stream_counters {
 	uint64_t producer_connects;	/* producer connections accepted */
 	uint64_t producer_connected;	/* 1 while a producer is connected */
 	uint64_t arena_fallbacks;	/* frames sent from the heap: the arena had no room */
+	/* Seconds from a frame's arrival to its last byte going to a subscriber, per
+	 * frame sent (summed over subscribers). */
+	struct fr_histogram frame_age;
 };
 
 struct fr_client_counters {
@@ -32,6 +56,8 @@ struct fr_client_counters {
 	uint64_t frames_dropped;	/* skipped because the client was slow */
 	uint64_t frames_dropped_fps_cap; /* skipped to honour the client's ?fps= */
 	uint64_t bytes_sent;
+	uint64_t frame_age_ms;		/* age of the last frame sent, when its write completed */
+	uint64_t frame_age_max_ms;	/* the largest such age over the last 10 to 20 s */
 };
 
 /* A growable text buffer for responses built in memory. */
