@@ -580,12 +580,10 @@ def cmd_capture(a):
             if a.ready:
                 write_atomic(a.ready, "%d\n" % local_port(s))
             while True:
-                rate = a.rate
-                if rate:
-                    ahead = t0 + received / rate - time.monotonic()
-                    if ahead > 0:
-                        time.sleep(ahead)
-                b = s.recv(4096 if rate else 1 << 18)
+                # Sleeps in short steps, so that SIGUSR1 lifts the rate at once.
+                while a.rate and t0 + received / a.rate > time.monotonic():
+                    time.sleep(max(0, min(0.1, t0 + received / a.rate - time.monotonic())))
+                b = s.recv(4096 if a.rate else 1 << 18)
                 if not b:
                     print("capture: connection closed by peer", flush=True)
                     break
