@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fr/buf.h"
 #include "fr/config.h"
 #include "fr/defer.h"
 #include "fr/http.h"

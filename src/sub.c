@@ -251,8 +251,8 @@ note_age(struct fr_sub *sub, const struct fr_frame *f)
 	sub->counters.frame_age_ms = age_ms;
 	sub->counters.frame_age_max_ms = sub->age_max_cur_ms > sub->age_max_prev_ms ?
 	    sub->age_max_cur_ms : sub->age_max_prev_ms;
-	fr_histogram_observe(&sub->params.stream_counters->frame_age, fr_stats_frame_age_bounds,
-	    FR_STATS_FRAME_AGE_BOUNDS, age_s);
+	fr_histogram_observe(&sub->params.stream_counters->frame_age_seconds,
+	    fr_stats_frame_age_bounds, FR_STATS_FRAME_AGE_BOUNDS, age_s);
 }
 
 /* The unit is written: count it and begin the next frame, if one is waiting. */

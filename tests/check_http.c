@@ -25,6 +25,7 @@
 #include "config.h"
 #include "fr/admit.h"
 #include "fr/arena.h"
+#include "fr/buf.h"
 #include "fr/defer.h"
 #include "fr/frame.h"
 #include "fr/http.h"

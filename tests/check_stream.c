@@ -673,7 +673,7 @@ START_TEST(test_age_old_frame)
 	ck_assert_uint_lt(c.frame_age_ms, 3000 + (uint64_t)(WAIT_S * 1000));
 	ck_assert_uint_eq(c.frame_age_max_ms, c.frame_age_ms);
 
-	const struct fr_histogram *h = &stream->counters.frame_age;
+	const struct fr_histogram *h = &stream->counters.frame_age_seconds;
 	size_t bucket = age_bucket((double)c.frame_age_ms / 1000);
 	ck_assert_uint_eq(h->count, 1);
 	ck_assert_uint_eq(h->buckets[bucket], 1);
@@ -727,7 +727,7 @@ START_TEST(test_age_stuck_then_drained)
 	ck_assert_uint_ge(c.frame_age_ms, (uint64_t)(stuck_s * 1000));
 	ck_assert_uint_ge(c.frame_age_ms, 300);
 	ck_assert_uint_eq(c.frame_age_max_ms, c.frame_age_ms);
-	ck_assert_uint_eq(stream->counters.frame_age.count, 1);
+	ck_assert_uint_eq(stream->counters.frame_age_seconds.count, 1);
 }
 END_TEST
 
@@ -1109,7 +1109,10 @@ START_TEST(test_counters_log)
 	struct peer *p;
 	struct fr_frame *f = make_frame(4000, 1);
 
-	publish(f);
+	/* Received 2 s ago: the subscriber sends it at once, in fr_stream_add_sub(). */
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 2.0;
+	fr_stream_publish(stream, f);
 	struct fr_sub *sub = add_sub(&p, 10, false, true);
 	WAIT_UNTIL(p->got.len == 4000);
 	stream->counters.bytes_in = 4100;
@@ -1121,16 +1124,18 @@ START_TEST(test_counters_log)
 	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
 	    "dropped_truncated=0 garbage_bytes=100 clients=1 clients_refused=0 "
-	    "producer_connected=0 producer_connects=0 latest_bytes=4000\n"
+	    "producer_connected=0 producer_connects=0 arena_fallbacks=0 "
+	    "frame_age_seconds_count=1 frame_age_seconds_sum=2.000 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
-	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
+	    "frames_dropped=0 frames_dropped_fps_cap=0 frame_age_ms=2000 frame_age_max_ms=2000 "
+	    "bytes_sent=4000\n");
 
 	/* A subscriber's close is logged with its counters. */
 	capture_begin(FR_LOG_INFO);
 	fr_sub_close(sub, "test");
 	ck_assert_str_eq(capture_end(),
 	    "info: subscriber unix:/test/peer0: closed: test (frames_sent=1 frames_dropped=0 "
-	    "frames_dropped_fps_cap=0 bytes_sent=4000)\n");
+	    "frames_dropped_fps_cap=0 frame_age_ms=2000 frame_age_max_ms=2000 bytes_sent=4000)\n");
 }
 END_TEST
 
