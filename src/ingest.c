@@ -87,13 +87,17 @@ note_drop(struct fr_ingest *ing, const struct fr_splitter_event *ev)
 		[FR_SPLITTER_DROP_TRUNCATED] = FR_DROP_TRUNCATED,
 	};
 	const char *detail = NULL;
+	char over[64];
 
 	switch (ev->reason) {
 	case FR_SPLITTER_DROP_INVALID:
 		detail = "broken marker structure";
 		break;
 	case FR_SPLITTER_DROP_OVERSIZE:
-		detail = "larger than --max-frame-size";
+		/* The splitter reports the frame when it ends, with its real size. */
+		snprintf(over, sizeof over, "larger than --max-frame-size %zu",
+		    ing->params.max_frame_bytes);
+		detail = over;
 		break;
 	case FR_SPLITTER_DROP_TRUNCATED:
 		detail = "producer left mid-frame";

@@ -184,12 +184,6 @@ fr_registry_connections_denied(struct fr_registry *reg)
 }
 
 uint64_t
-fr_registry_streams_expired(const struct fr_registry *reg)
-{
-	return reg->counters.streams_expired;
-}
-
-uint64_t
 fr_registry_clients(const struct fr_registry *reg)
 {
 	uint64_t n = 0;

@@ -1495,26 +1495,42 @@ START_TEST(test_ingest_garbage_counted)
 }
 END_TEST
 
-/* With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
- * dropped as oversize, each counted once, and the buffer never grows past the limit. */
+/*
+ * With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
+ * dropped as oversize, each counted once when it ends, and logged with its real size;
+ * the buffer never grows past the limit.
+ */
 START_TEST(test_ingest_oversize)
 {
 	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
 	struct peer *p;
 	struct bytes want = { 0 };
-	uint64_t n_small = 0;
+	uint64_t n_small = 0, n_over = 0;
+	char first_line[256] = "";
 
 	ingest_max_frame_bytes = 9000;
 	add_sub(&p, 10, false, true);
 	int fd = attach_producer();
+	capture_begin(FR_LOG_WARN);
 	for (size_t i = 0; i < 10; i++) {
 		send_now(fd, in->p + mjpeg_starts[i], mjpeg_len(i));
 		WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[i + 1]);
 		if (mjpeg_len(i) <= 9000) {
 			bytes_add(&want, in->p + mjpeg_starts[i], mjpeg_len(i));
 			n_small++;
+			continue;
 		}
+		/* Its EOI came with it: counted now, not when the next frame comes. */
+		n_over++;
+		WAIT_UNTIL(stream->counters.dropped_oversize == n_over);
+		if (first_line[0] == '\0')
+			snprintf(first_line, sizeof first_line,
+			    "warn: stream test: dropped frame: oversize, %zu bytes: larger than "
+			    "--max-frame-size 9000\n", mjpeg_len(i));
 	}
+	const char *log = capture_end();
+	ck_assert_msg(strncmp(log, first_line, strlen(first_line)) == 0,
+	    "log:\n%s\nwant it to begin with:\n%s", log, first_line);
 	ck_assert_uint_eq(n_small, 4);	/* 8607, 8680, 8788, 8906 */
 	ck_assert_uint_eq(stream->counters.frames_in, 4);
 	ck_assert_uint_eq(stream->counters.dropped_oversize, 6);

@@ -72,9 +72,6 @@ struct fr_process_counters *fr_registry_counters(struct fr_registry *reg);
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
 
-/* Streams removed by expiry so far. */
-uint64_t fr_registry_streams_expired(const struct fr_registry *reg);
-
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);
 

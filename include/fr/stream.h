@@ -13,8 +13,8 @@
 #include "fr/log.h"
 #include "fr/stats.h"
 #include "fr/sub.h"
+#include "fr/util.h"
 
-#define FR_STREAM_NAME_MAX 64
 /* Lines about connections (subscribers and producers coming and going, refusals)
  * logged per second per stream; the rest are counted as suppressed. */
 #define FR_STREAM_LOG_BURST 10
