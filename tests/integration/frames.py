@@ -162,6 +162,14 @@ def parse_addr(text):
     return socket.AF_INET, (host, int(port))
 
 
+# What a reader that must get every frame asks the kernel to buffer for it. framerouter
+# keeps little unsent for a subscriber (TCP_NOTSENT_LOWAT), so a reader that pauses for
+# longer than its own receive buffer holds skips frames, as promised; the recording roles
+# hold about a second of 1080p at 30 fps, so that a busy test machine's pauses do not
+# count as a slow subscriber. (On loopback the kernel's autotuning leaves ~128 KiB.)
+KEEP_UP_RCVBUF = 1 << 21
+
+
 def connect(text, rcvbuf=None):
     family, addr = parse_addr(text)
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -561,7 +569,7 @@ def count_whole_frames(data):
 def cmd_capture(a):
     on_sigterm_exit()
     # A slow reader also keeps the kernel from buffering much on its side.
-    s = connect(a.addr, rcvbuf=16384 if a.rate else None)
+    s = connect(a.addr, rcvbuf=16384 if a.rate else KEEP_UP_RCVBUF)
     if a.rate:
         # SIGUSR1 lifts --rate, so that a slow reader can then catch up quickly.
         def unthrottle(*_):
@@ -722,10 +730,10 @@ def cmd_fanout(a):
     subs = []
     for _ in range(a.clients):
         if a.http:
-            s = connect_http(a.addr, a.http)
+            s = connect_http(a.addr, a.http, rcvbuf=KEEP_UP_RCVBUF)
             m = HttpMatcher(src)
         else:
-            s = connect(a.addr)
+            s = connect(a.addr, rcvbuf=KEEP_UP_RCVBUF)
             m = Matcher(src)
         s.setblocking(False)
         m.sock, m.eof = s, False
