@@ -165,8 +165,10 @@ def parse_addr(text):
 # What a reader that must get every frame asks the kernel to buffer for it. framerouter
 # keeps little unsent for a subscriber (TCP_NOTSENT_LOWAT), so a reader that pauses for
 # longer than its own receive buffer holds skips frames, as promised; the recording roles
-# hold about a second of 1080p at 30 fps, so that a busy test machine's pauses do not
-# count as a slow subscriber. (On loopback the kernel's autotuning leaves ~128 KiB.)
+# ask for 2 MiB (the kernel doubles it, within net.core.rmem_max: a second or more of
+# 1080p at 30 fps, five frames at the default 208 KiB), so that a busy test machine's
+# pauses do not count as a slow subscriber. On loopback the kernel's autotuning leaves
+# about 128 KiB, a frame and a half.
 KEEP_UP_RCVBUF = 1 << 21
 
 
