@@ -1013,6 +1013,16 @@ assert_in(const char *text, const char *what, const char *name)
 	ck_assert_msg(strstr(text, what) != NULL, "%s: no %s in %s", name, what, text);
 }
 
+/* No row after c in the table is of c's scope. */
+static bool
+is_last_of_scope(const struct fr_counter *c)
+{
+	for (const struct fr_counter *o = c + 1; o < fr_counters + fr_n_counters; o++)
+		if (o->scope == c->scope)
+			return false;
+	return true;
+}
+
 /* A histogram set by set_distinct() in every output: count, sum and its buckets. */
 static void
 assert_histogram_everywhere(const struct fr_counter *c, const struct texts *t)
@@ -1058,9 +1068,9 @@ assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, vo
 	/* JSON: "name": value, or the member's "key": value inside the group's object. */
 	if (group == NULL && c->kind == FR_FLAG)
 		snprintf(want, sizeof want, "\"%s\": true", c->name);
-	else if (group == NULL)	/* the digits end with the value: ", " or "}" follows */
+	else if (group == NULL)	/* ", " follows, or the client object's "}" */
 		snprintf(want, sizeof want, "\"%s\": %" PRIu64 "%s", c->name, v,
-		    c->scope == FR_SCOPE_CLIENT && c == &fr_counters[fr_n_counters - 1] ? "}" : ",");
+		    c->scope == FR_SCOPE_CLIENT && is_last_of_scope(c) ? "}" : ",");
 	else
 		snprintf(want, sizeof want, "%s\"%s\": %" PRIu64, c == group->members ? "{" : ", ",
 		    c->key, v);
