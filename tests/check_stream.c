@@ -1416,6 +1416,51 @@ START_TEST(test_ingest_no_allocation_in_steady_state)
 }
 END_TEST
 
+/*
+ * One read full of tiny frames (a hostile producer): each is copied out of the read
+ * buffer rather than the rest of the buffer being copied on after each (which cost a
+ * quadratic amount of copying per read). Every frame is published whole, in order.
+ */
+START_TEST(test_ingest_many_frames_in_one_read)
+{
+	/* SOI, an SOS without tables, two bytes of entropy data (never FF), EOI. */
+	enum { N = 4096, LEN = 10, HI = 6, LO = 7 };
+	static const uint8_t tiny[LEN] = { 0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0, 0, 0xff, 0xd9 };
+	struct bytes in = { 0 };
+	struct peer *p;
+
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t frame[LEN];
+
+		memcpy(frame, tiny, LEN);
+		frame[HI] = (uint8_t)(i >> 7);	/* which frame this is */
+		frame[LO] = (uint8_t)(i & 0x7f);
+		bytes_add(&in, frame, LEN);
+	}
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, in.p, in.len);
+	WAIT_UNTIL(stream->counters.frames_in == N);
+	assert_latest_is(in.p + (N - 1) * LEN, LEN);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	WAIT_UNTIL(stream->counters.frames_out + stream->counters.dropped_slow_client == N);
+	/* What the subscriber got: whole frames of the input, in order. */
+	WAIT_UNTIL(p->got.len == stream->counters.frames_out * LEN);
+	long last = -1;
+	for (size_t at = 0; at < p->got.len; at += LEN) {
+		long i = (long)p->got.p[at + HI] << 7 | p->got.p[at + LO];
+
+		ck_assert_int_gt(i, last);
+		ck_assert_mem_eq(p->got.p + at, in.p + i * LEN, LEN);
+		last = i;
+	}
+	ck_assert_int_eq(last, N - 1);
+	bytes_free(&in);
+	close(fd);
+}
+END_TEST
+
 /* A structurally valid JPEG of len bytes (SOI, SOS, entropy data without FF, EOI). */
 static const struct bytes *
 synthetic_jpeg(size_t len)
@@ -1929,6 +1974,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_ingest_producer_replaced);
 	tcase_add_test(tc, test_ingest_garbage_counted);
 	tcase_add_test(tc, test_ingest_oversize);
+	tcase_add_test(tc, test_ingest_many_frames_in_one_read);
 	tcase_add_test(tc, test_ingest_validate);
 	tcase_add_test(tc, test_ingest_idle_producer);
 

@@ -26,7 +26,9 @@ if grep -q __asan_init "$FR_BIN"; then
 	note "ASan build: /stats must answer within $bound_ms ms"
 fi
 # The 8 MiB inputs are one candidate frame each, as the were under 8M.
-fr_start_http hostile --max-frame-size 16M
+# Declared, so that the pushed stream never expires (--stream-idle-timeout) and its
+# counters add up across pushes however slow the machine is.
+fr_start_http hostile --max-frame-size 16M --stream hostile
 [[ -r /proc/$FR_PID/schedstat ]] || skip "no /proc/PID/schedstat (CONFIG_SCHEDSTATS)"
 
 # ---- the inputs, and the counters each must move ----
