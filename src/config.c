@@ -36,6 +36,7 @@ static int set_token_file(void *, const struct fr_config_option *, const char *,
 static int set_acl(void *, const struct fr_config_option *, const char *, char *);
 static int set_user(void *, const struct fr_config_option *, const char *, char *);
 static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
+static int set_scale(void *, const struct fr_config_option *, const char *, char *);
 
 static const setter_fn setters[] = {
 	[FR_KIND_ADDR] = set_addr,
@@ -50,6 +51,7 @@ static const setter_fn setters[] = {
 	[FR_KIND_ACL] = set_acl,
 	[FR_KIND_USER] = set_user,
 	[FR_KIND_LOG_LEVEL] = set_log_level,
+	[FR_KIND_SCALE] = set_scale,
 };
 
 #define AT(field) offsetof(struct fr_config, field)
@@ -150,6 +152,9 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	{ .name = "listen", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(listen),
 	  .has_offset = KEY_AT(has_listen), .reload = FR_RELOAD_RESTART,
 	  .help = "raw MJPEG subscriber address" },
+	{ .name = "listen-scale", .arg_name = "SCALE", .kind = FR_KIND_SCALE,
+	  .offset = KEY_AT(listen_scale), .reload = FR_RELOAD_RESTART,
+	  .help = "listen= sends the frames scaled: 1/2, 1/4, 1/8 or auto" },
 	{ .name = NULL },
 };
 
@@ -601,6 +606,19 @@ set_log_level(void *base, const struct fr_config_option *o, const char *value, c
 	return 0;
 }
 
+/* The sizes ?scale= takes; the quality is ?q='s alone. */
+static int
+set_scale(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	struct fr_scale_spec *spec = field(base, o->offset);
+
+	if (fr_scale_spec_parse(spec, value, NULL, err) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.40s': expected 1/2, 1/4, 1/8, 1/1 or auto", value);
+		return -1;
+	}
+	return 0;
+}
+
 int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
@@ -690,6 +708,11 @@ fr_config_check(const struct fr_config *c, char *err)
 	for (size_t i = 0; i < c->n_streams; i++) {
 		const struct fr_stream_config *sc = &c->streams[i];
 
+		if (!sc->has_listen && !fr_scale_spec_is_plain(&sc->listen_scale)) {
+			snprintf(err, FR_ERR_LEN, "--stream %s: listen-scale needs listen=ADDR",
+			    sc->name);
+			return -1;
+		}
 		if (sc->has_ingest)
 			addrs[n++] = &sc->ingest;
 		if (sc->has_listen)
@@ -736,7 +759,7 @@ print_version(FILE *out)
 {
 	fprintf(out, "framerouter %s\nfeatures:", PACKAGE_VERSION);
 #ifdef HAVE_TURBOJPEG
-	fputs(" validate(libjpeg-turbo)", out);
+	fputs(" validate(libjpeg-turbo) scale(libjpeg-turbo)", out);
 #endif
 #ifdef HAVE_LIBSYSTEMD
 	fputs(" sd_notify(libsystemd)", out);

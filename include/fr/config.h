@@ -13,6 +13,7 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/scaler.h"
 #include "fr/user.h"
 #include "fr/util.h"
 
@@ -24,6 +25,7 @@ struct fr_stream_config {
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
+	struct fr_scale_spec listen_scale;	/* listen-scale=: what listen= subscribers get */
 	int is_from_file;		/* the command line may redeclare it */
 };
 
@@ -85,6 +87,7 @@ enum fr_config_kind {
 	FR_KIND_ACL,		/* [KIND=]CIDR, added to the lists of fr_config_acls */
 	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
 	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
+	FR_KIND_SCALE,		/* struct fr_scale_spec: 1/2, 1/4, 1/8, 1/1 or auto */
 };
 
 /*
