@@ -165,18 +165,26 @@ def parse_addr(text):
 # What a reader that must get every frame asks the kernel to buffer for it. framerouter
 # keeps little unsent for a subscriber (TCP_NOTSENT_LOWAT), so a reader that pauses for
 # longer than its own receive buffer holds skips frames, as promised; the recording roles
-# ask for 2 MiB (the kernel doubles it, within net.core.rmem_max: a second or more of
-# 1080p at 30 fps, five frames at the default 208 KiB), so that a busy test machine's
-# pauses do not count as a slow subscriber. On loopback the kernel's autotuning leaves
-# about 128 KiB, a frame and a half.
-KEEP_UP_RCVBUF = 1 << 21
+# ask for 8 MiB (the kernel doubles it: a few seconds of 1080p at 30 fps), so that a busy
+# test machine's pauses of one Python process reading 100 sockets do not count as a slow
+# subscriber. On loopback the kernel's autotuning leaves about 128 KiB, a frame and a half.
+KEEP_UP_RCVBUF = 8 << 20
+
+
+def set_rcvbuf(s, rcvbuf):
+    """Asks for rcvbuf bytes of receive buffer: past net.core.rmem_max where allowed
+    (SO_RCVBUFFORCE, as root), else as much as rmem_max lets SO_RCVBUF have."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
+    except (OSError, AttributeError):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
 
 
 def connect(text, rcvbuf=None):
     family, addr = parse_addr(text)
     s = socket.socket(family, socket.SOCK_STREAM)
     if rcvbuf is not None:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        set_rcvbuf(s, rcvbuf)
     s.connect(addr)
     return s
 

@@ -81,7 +81,13 @@ def split_url(url):
 
 def connect(host, port, timeout, rcvbuf=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf is not None:
+    if rcvbuf is not None and rcvbuf > 1 << 20:
+        # Past net.core.rmem_max where allowed (root), like frames.py's keep-up readers.
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
+        except (OSError, AttributeError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    elif rcvbuf is not None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(timeout)
     s.connect((socket.gethostbyname(host), port))
@@ -197,7 +203,7 @@ def cmd_stream(a):
     host, port, target = split_url(a.url)
     # A reader that must keep up rides out a busy machine's pauses in its own buffer:
     # the daemon queues little for it in the kernel (TCP_NOTSENT_LOWAT), see frames.py.
-    s = connect(host, port, a.timeout, rcvbuf=16384 if a.rate else 1 << 21)
+    s = connect(host, port, a.timeout, rcvbuf=16384 if a.rate else 8 << 20)
     if a.ready:
         write_atomic(a.ready, "%d\n" % s.getsockname()[1])
     s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n" % (target, host, port)).encode() +
