@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	build-essential autoconf automake pkg-config
-	libev-dev libturbojpeg0-dev libsystemd-dev check
+	libev-dev libc-ares-dev libturbojpeg0-dev libsystemd-dev check
 	ffmpeg python3 python3-opencv python3-numpy
 )
 if [[ ${1:-} == --test ]]; then
@@ -18,6 +18,7 @@ if [[ ${1:-} == --test ]]; then
 		prometheus					# promtool check metrics
 		chromium					# the status page, headless
 		groff-base man-db systemd			# man page and unit checks
+		stunnel4					# contrib/stunnel-pull.conf
 	)
 fi
 
