@@ -43,6 +43,11 @@ static int set_token_file(struct fr_config *, const struct option_spec *, const 
 static int set_allow(struct fr_config *, const struct option_spec *, const char *, char *);
 static int set_user(struct fr_config *, const struct option_spec *, const char *, char *);
 
+static int parse_number(const char *value, double *v, int is_integer, char *err);
+static int parse_flag(const char *value, int *flag, char *err);
+static int set_token_value(char *dst, const char *value, char *err);
+static int read_token_file(char *dst, const char *path, char *err);
+
 #define AT(field) offsetof(struct fr_config, field)
 
 /* --config, --help and --version are handled by fr_config_parse itself. */
@@ -51,8 +56,9 @@ static const struct option_spec options[] = {
 	  "(default 127.0.0.1:12345)", set_ingest, 0, 0, 0 },
 	{ "listen", 'l', "ADDR", "raw MJPEG subscriber address of stream 'default' "
 	  "(default 127.0.0.1:12346)", set_listen, 0, 0, 0 },
-	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR]", "declare a named stream "
-	  "(repeatable)", set_stream, 0, 0, 0 },
+	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...]", "declare a named "
+	  "stream, pushed or pulled from URL (repeatable; keys in framerouter(8))", set_stream, 0,
+	  0, 0 },
 	{ "http", 0, "ADDR", "serve the HTTP endpoints (streams, snapshots, ingest, stats) here",
 	  set_http, 0, 0, 0 },
 	{ "max-frame-size", 0, "BYTES", "drop frames larger than this; K and M suffixes "
@@ -149,7 +155,12 @@ set_http(struct fr_config *c, const struct option_spec *o, const char *value, ch
 static int
 set_token(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
 {
-	char *dst = (char *)c + o->offset;
+	return set_token_value((char *)c + o->offset, value, err);
+}
+
+static int
+set_token_value(char *dst, const char *value, char *err)
+{
 	size_t n = strlen(value);
 
 	if (n == 0 || n > FR_TOKEN_MAX) {
@@ -170,6 +181,12 @@ set_token(struct fr_config *c, const struct option_spec *o, const char *value, c
 static int
 set_token_file(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
 {
+	return read_token_file((char *)c + o->offset, value, err);
+}
+
+static int
+read_token_file(char *dst, const char *value, char *err)
+{
 	char line[FR_TOKEN_MAX + 2];
 	FILE *fp = fopen(value, "r");
 
@@ -181,7 +198,9 @@ set_token_file(struct fr_config *c, const struct option_spec *o, const char *val
 		line[0] = '\0';
 	fclose(fp);
 	line[strcspn(line, "\r\n")] = '\0';
-	return set_token(c, o, line, err);
+	int rc = set_token_value(dst, line, err);
+	memset(line, 0, sizeof line);
+	return rc;
 }
 
 /* "CIDR" applies to every TCP listener; "ingest=", "listen=" or "http=" to one kind. */
@@ -245,6 +264,14 @@ set_user(struct fr_config *c, const struct option_spec *o, const char *value, ch
 }
 
 int
+fr_config_pull_equal(const struct fr_pull_config *a, const struct fr_pull_config *b)
+{
+	return fr_url_equal(&a->url, &b->url) && strcmp(a->token, b->token) == 0 &&
+	    a->poll_fps == b->poll_fps && a->is_on_demand == b->is_on_demand &&
+	    a->linger_s == b->linger_s && a->reconnect_max_s == b->reconnect_max_s;
+}
+
+int
 fr_config_is_valid_stream_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -273,33 +300,141 @@ stream_slot(struct fr_config *c, const char *name, int *is_new)
 	return &c->streams[c->n_streams];
 }
 
-/* One "key=ADDR" item of a stream spec. */
+/* A number of a pull key, in [min, max]. */
+static int
+set_pull_number(double *dst, const char *value, double min, double max, char *err)
+{
+	double v;
+
+	if (parse_number(value, &v, 0, err) < 0)
+		return -1;
+	if (v < min || v > max) {
+		snprintf(err, FR_ERR_LEN, "%.40s out of range (%g-%g)", value, min, max);
+		return -1;
+	}
+	*dst = v;
+	return 0;
+}
+
+/* The keys that say where and how a stream is pulled. 1 if key is none of them. */
+static int
+set_pull_item(struct fr_stream_config *sc, const char *key, const char *value, char *err)
+{
+	struct fr_pull_config *pc = &sc->pull;
+	int rc;
+
+	if (strcmp(key, "on-demand") == 0)
+		return parse_flag(value, &pc->is_on_demand, err);
+	if (value == NULL)
+		return 1;
+	if (strcmp(key, "from") == 0) {
+		/* fr_url_parse never repeats the URL, which may carry a password. */
+		rc = fr_url_parse(&pc->url, value, err);
+		sc->has_pull = rc == 0;
+		return rc;
+	}
+	if (strcmp(key, "from-token") == 0)
+		return set_token_value(pc->token, value, err);
+	if (strcmp(key, "from-token-file") == 0)
+		return read_token_file(pc->token, value, err);
+	if (strcmp(key, "poll-fps") == 0)
+		return set_pull_number(&pc->poll_fps, value, 0.01, 100, err);
+	if (strcmp(key, "linger") == 0)
+		return set_pull_number(&pc->linger_s, value, 0, 86400, err);
+	if (strcmp(key, "reconnect-max") == 0)
+		return set_pull_number(&pc->reconnect_max_s, value, 0.1, 86400, err);
+	return 1;
+}
+
+static void
+pull_defaults(struct fr_pull_config *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	pc->poll_fps = 1;
+	pc->linger_s = 5;
+	pc->reconnect_max_s = 5;
+}
+
+/* One "key=VALUE" item (or the bare flag on-demand) of a stream spec. */
 static int
 set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
 {
 	const char *eq = strchr(item, '=');
-	char why[FR_ERR_LEN];
+	size_t key_len = eq != NULL ? (size_t)(eq - item) : strlen(item);
+	const char *value = eq != NULL ? eq + 1 : NULL;
+	char key[24], why[FR_ERR_LEN];
+	int rc = 1;
 
-	if (eq != NULL && strncmp(item, "ingest", (size_t)(eq - item)) == 0 && eq - item == 6) {
-		sc->has_ingest = 1;
-		if (set_addr(&sc->ingest, eq + 1, why) == 0)
-			return 0;
-	} else if (eq != NULL && strncmp(item, "listen", (size_t)(eq - item)) == 0 &&
-	    eq - item == 6) {
-		sc->has_listen = 1;
-		if (set_addr(&sc->listen, eq + 1, why) == 0)
-			return 0;
-	} else {
-		snprintf(why, sizeof why, "'%.64s': expected ingest=ADDR or listen=ADDR", item);
+	if (key_len >= sizeof key)
+		key_len = 0;	/* no key is that long: unknown */
+	memcpy(key, item, key_len);
+	key[key_len] = '\0';
+	static const char *const valued[] = { "ingest", "listen", "from", "from-token",
+		"from-token-file", "poll-fps", "linger", "reconnect-max" };
+
+	for (size_t i = 0; value == NULL && i < FR_ARRAY_LEN(valued); i++) {
+		if (strcmp(key, valued[i]) == 0) {
+			snprintf(err, FR_ERR_LEN, "stream %s: '%s' needs a value (%s=...)", sc->name,
+			    key, key);
+			return -1;
+		}
 	}
-	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
+	if (value != NULL && (strcmp(key, "ingest") == 0 || strcmp(key, "listen") == 0)) {
+		int is_ingest = key[0] == 'i';
+
+		*(is_ingest ? &sc->has_ingest : &sc->has_listen) = 1;
+		if (set_addr(is_ingest ? &sc->ingest : &sc->listen, value, why) == 0)
+			return 0;
+		snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
+		return -1;
+	}
+	if (key_len > 0)
+		rc = set_pull_item(sc, key, value, why);
+	if (rc == 0)
+		return 0;
+	if (rc > 0)	/* only the key: a mistyped from= may carry a password */
+		snprintf(err, FR_ERR_LEN, "stream %s: '%s': expected ingest=ADDR, listen=ADDR, "
+		    "from=URL, from-token=, from-token-file=, poll-fps=, on-demand, linger= or "
+		    "reconnect-max=", sc->name, key_len > 0 ? key : "?");
+	else
+		snprintf(err, FR_ERR_LEN, "stream %s: %s: %.180s", sc->name, key, why);
 	return -1;
+}
+
+/* What no single key can check: pull keys need from=, and one kind of credentials. */
+static int
+check_stream(const struct fr_stream_config *sc, const struct fr_pull_config *defaults,
+    char *err)
+{
+	const struct fr_pull_config *pc = &sc->pull;
+
+	if (!sc->has_pull) {
+		if (pc->token[0] != '\0' || pc->is_on_demand || pc->poll_fps != defaults->poll_fps ||
+		    pc->linger_s != defaults->linger_s ||
+		    pc->reconnect_max_s != defaults->reconnect_max_s) {
+			snprintf(err, FR_ERR_LEN, "stream %s: from-token, poll-fps, on-demand, "
+			    "linger and reconnect-max need from=URL", sc->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (pc->token[0] != '\0' && pc->url.basic[0] != '\0') {
+		snprintf(err, FR_ERR_LEN, "stream %s: from-token and a user:password@ in from= "
+		    "are two credentials: give one", sc->name);
+		return -1;
+	}
+	if (pc->token[0] != '\0' && pc->url.scheme == FR_URL_TCP) {
+		snprintf(err, FR_ERR_LEN, "stream %s: from-token needs an http:// from=", sc->name);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 set_stream(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
 {
-	char spec[512], *save = NULL;
+	char spec[FR_URL_MAX + 1024], *save = NULL;
+	struct fr_pull_config defaults;
 	int is_new;
 
 	(void)o;
@@ -329,9 +464,17 @@ set_stream(struct fr_config *c, const struct option_spec *o, const char *value, 
 		memset(sc, 0, sizeof *sc);
 		snprintf(sc->name, sizeof sc->name, "%s", name);
 	}
-	for (char *item; (item = strtok_r(NULL, ",", &save)) != NULL;)
-		if (set_stream_item(sc, item, err) < 0)
-			return -1;
+	pull_defaults(&defaults);
+	if (!sc->has_pull)
+		sc->pull = defaults;
+	int rc = 0;
+	for (char *item; rc == 0 && (item = strtok_r(NULL, ",", &save)) != NULL;)
+		rc = set_stream_item(sc, item, err);
+	if (rc == 0)
+		rc = check_stream(sc, &defaults, err);
+	memset(spec, 0, sizeof spec);	/* it may hold a password */
+	if (rc < 0)
+		return -1;
 	if (is_new)
 		c->n_streams++;
 	return 0;
@@ -439,8 +582,12 @@ set_seconds(struct fr_config *c, const struct option_spec *o, const char *value,
 static int
 set_flag(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
 {
-	int *flag = (int *)(void *)((char *)c + o->offset);
+	return parse_flag(value, (int *)(void *)((char *)c + o->offset), err);
+}
 
+static int
+parse_flag(const char *value, int *flag, char *err)
+{
 	if (value == NULL || strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
 	    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
 		*flag = 1;

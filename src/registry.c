@@ -45,6 +45,7 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 static void
 entry_free(struct fr_registry_entry *e)
 {
+	fr_pull_free(e->pull);	/* it ends its feed into the ingest */
 	fr_ingest_free(e->ingest);
 	fr_stream_free(e->stream);
 	free(e);
@@ -195,7 +196,8 @@ fr_registry_clients(const struct fr_registry *reg)
 
 /* Fills one stream's part of the snapshot; its client array is allocated here. */
 static int
-snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out)
+snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out,
+    struct fr_stats_upstream *upstream)
 {
 	const struct fr_stream *s = e->stream;
 	struct fr_stats_client *clients = calloc(s->counters.clients + 1, sizeof *clients);
@@ -211,8 +213,11 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 		clients[n++] = (struct fr_stats_client){ info.peer, info.protocol,
 			now - info.connected_at, info.counters };
 	}
+	if (e->pull != NULL)
+		fr_pull_get_info(e->pull, now, upstream);
 	*out = (struct fr_stats_stream){
 		.name = s->name,
+		.upstream = e->pull != NULL ? upstream : NULL,
 		.counters = s->counters,
 		.producer = fr_ingest_producer(e->ingest),
 		.input_fps = fr_stream_input_fps(s, now),
@@ -231,15 +236,18 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
     struct fr_buf *b)
 {
 	struct fr_stats_stream *streams = calloc(reg->n + 1, sizeof *streams);
+	struct fr_stats_upstream *upstreams = calloc(reg->n + 1, sizeof *upstreams);
 	double now = ev_now(reg->loop);
 	size_t n = 0;
 
-	if (streams == NULL) {
+	if (streams == NULL || upstreams == NULL) {
 		b->has_failed = 1;
+		free(streams);
+		free(upstreams);
 		return;
 	}
 	for (; n < reg->n; n++) {
-		if (snapshot_stream(reg->entries[n], now, &streams[n]) < 0) {
+		if (snapshot_stream(reg->entries[n], now, &streams[n], &upstreams[n]) < 0) {
 			b->has_failed = 1;
 			goto out;
 		}
@@ -259,6 +267,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free((void *)streams[i].clients);
 	free(streams);
+	free(upstreams);
 }
 
 void
@@ -266,6 +275,17 @@ fr_registry_log_counters(struct fr_registry *reg)
 {
 	log_info("counters: connections_denied=%llu",
 	    (unsigned long long)reg->connections_denied);
-	for (size_t i = 0; i < reg->n; i++)
-		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
+	for (size_t i = 0; i < reg->n; i++) {
+		struct fr_registry_entry *e = reg->entries[i];
+
+		fr_stream_log_counters(e->stream, ev_now(reg->loop));
+		if (e->pull != NULL) {
+			struct fr_stats_upstream u;
+			char line[512];
+
+			fr_pull_get_info(e->pull, ev_now(reg->loop), &u);
+			fr_stats_format_upstream(line, sizeof line, &u);
+			log_info("stream %s: upstream %s %s", e->stream->name, u.url, line);
+		}
+	}
 }

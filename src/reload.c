@@ -48,6 +48,34 @@ find_stream(const struct fr_config *c, const char *name)
 	return NULL;
 }
 
+/*
+ * Where a stream is pulled from changes live: main.c restarts that stream's puller and
+ * leaves the others alone. Only the URL's safe form is named: never its credentials.
+ */
+static void
+merge_pulls(struct merge *m, struct fr_config *running, const struct fr_config *next)
+{
+	for (size_t i = 0; i < running->n_streams; i++) {
+		struct fr_stream_config *o = &running->streams[i];
+		const struct fr_stream_config *n = find_stream(next, o->name);
+
+		if (n == NULL || (o->has_pull == n->has_pull &&
+		    (!o->has_pull || fr_config_pull_equal(&o->pull, &n->pull))))
+			continue;
+		if (!n->has_pull)
+			noted(m, FR_RELOAD_APPLIED, "stream %s: no longer pulled from %s", o->name,
+			    o->pull.url.text);
+		else if (!o->has_pull)
+			noted(m, FR_RELOAD_APPLIED, "stream %s: pulled from %s", o->name,
+			    n->pull.url.text);
+		else
+			noted(m, FR_RELOAD_APPLIED, "stream %s: pulled from %s (changed)", o->name,
+			    n->pull.url.text);
+		o->pull = n->pull;
+		o->has_pull = n->has_pull;
+	}
+}
+
 /* Streams and their sockets: reported, never applied. */
 static void
 compare_listeners(struct merge *m, const struct fr_config *running, const struct fr_config *next)
@@ -118,6 +146,7 @@ fr_reload_merge(struct fr_config *running, const struct fr_config *next, fr_relo
 	struct merge m = { note, arg, 0 };
 
 	compare_listeners(&m, running, next);
+	merge_pulls(&m, running, next);
 	if (running->log_level != next->log_level) {
 		noted(&m, FR_RELOAD_APPLIED, "log-level %s -> %s",
 		    fr_log_level_name(running->log_level), fr_log_level_name(next->log_level));

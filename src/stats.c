@@ -287,7 +287,64 @@ has_frame(const struct fr_stats_stream *s)
 	return s->latest_bytes > 0 && !(s->latest_age_s < 0);
 }
 
+static const char *const upstream_failure_names[FR_UPSTREAM_FAILURES] = {
+    [FR_UPSTREAM_DNS] = "dns",
+    [FR_UPSTREAM_REFUSED] = "refused",
+    [FR_UPSTREAM_TIMEOUT] = "timeout",
+    [FR_UPSTREAM_HTTP_STATUS] = "http_status",
+    [FR_UPSTREAM_BAD_CONTENT_TYPE] = "bad_content_type",
+    [FR_UPSTREAM_BAD_RESPONSE] = "bad_response",
+    [FR_UPSTREAM_CLOSED] = "closed",
+};
+
+/* The states a puller reports (pull.c), for the Prometheus state set. */
+static const char *const upstream_states[] = {
+    "idle", "connecting", "streaming", "backoff", "paused",
+};
+
+const char *
+fr_stats_upstream_failure_name(enum fr_upstream_failure reason)
+{
+	return (unsigned)reason < FR_UPSTREAM_FAILURES ? upstream_failure_names[reason] : "?";
+}
+
+/* A number of seconds, or null when negative (there is none). */
+static void
+put_seconds_or_null(struct fr_buf *b, double v)
+{
+	if (v < 0)
+		buf_puts(b, "null");
+	else
+		put_double(b, v);
+}
+
 /* ---- JSON (/stats) ---- */
+
+static void
+json_upstream(struct fr_buf *b, const struct fr_stats_upstream *u)
+{
+	const struct fr_upstream_counters *c = &u->counters;
+
+	buf_puts(b, "{\"url\": ");
+	put_json_str(b, u->url);
+	buf_puts(b, ", \"state\": ");
+	put_json_str(b, u->state);
+	fr_buf_printf(b, ", \"on_demand\": %s, \"attempts\": %" PRIu64 ", \"connects\": %" PRIu64
+	    ", \"failures\": {", u->is_on_demand ? "true" : "false", c->attempts, c->connects);
+	for (size_t i = 0; i < FR_UPSTREAM_FAILURES; i++)
+		fr_buf_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "", upstream_failure_names[i],
+		    c->failures[i]);
+	buf_puts(b, "}, \"last_error\": ");
+	if (u->last_error[0] != '\0')
+		put_json_str(b, u->last_error);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ", \"last_frame_age_s\": ");
+	put_seconds_or_null(b, u->last_frame_age_s);
+	buf_puts(b, ", \"retry_in_s\": ");
+	put_seconds_or_null(b, u->retry_in_s);
+	buf_puts(b, "}");
+}
 
 static void
 json_client(struct fr_buf *b, const struct fr_stats_client *cl)
@@ -351,6 +408,10 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 		put_json_str(b, s->producer);
 	else
 		buf_puts(b, "null");
+	if (s->upstream != NULL) {
+		buf_puts(b, ", \"upstream\": ");
+		json_upstream(b, s->upstream);
+	}
 	buf_puts(b, ", \"input_fps\": ");
 	put_double(b, s->input_fps);
 	buf_puts(b, ", \"latest_frame\": ");
@@ -496,6 +557,82 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
  * would grow without bound); /stats has it. Stream names must be unique, or two samples
  * would carry the same labels.
  */
+/* A pulled stream's families; written only when some stream is pulled. */
+static void
+prom_upstreams(struct fr_buf *b, const struct fr_stats_snapshot *snap)
+{
+	enum { INFO, STATE, ATTEMPTS, CONNECTS, FAILURES, AGE, FAMILIES };
+	static const struct {
+		const char *name, *type, *help;
+	} fams[FAMILIES] = {
+	    [INFO] = {"framerouter_upstream_info", "gauge",
+		"Always 1 for a pulled stream; the url label is its upstream, without credentials."},
+	    [STATE] = {"framerouter_upstream_state", "gauge",
+		"1 for the state the stream's puller is in (idle, connecting, streaming, backoff, "
+		"paused), 0 for the others."},
+	    [ATTEMPTS] = {"framerouter_upstream_attempts_total", "counter",
+		"Connection attempts to the upstream."},
+	    [CONNECTS] = {"framerouter_upstream_connects_total", "counter",
+		"Attempts that began streaming."},
+	    [FAILURES] = {"framerouter_upstream_failures_total", "counter",
+		"Failed attempts and ended streams, by reason."},
+	    [AGE] = {"framerouter_upstream_last_frame_age_seconds", "gauge",
+		"Seconds since the upstream's last frame; absent before its first."},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < snap->n_streams; i++)
+		n += snap->streams[i].upstream != NULL;
+	if (n == 0)
+		return;
+	for (size_t f = 0; f < FAMILIES; f++) {
+		prom_header(b, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < snap->n_streams; i++) {
+			const struct fr_stats_stream *s = &snap->streams[i];
+			const struct fr_stats_upstream *u = s->upstream;
+
+			if (u == NULL)
+				continue;
+			switch (f) {
+			case INFO:
+				prom_sample_start(b, fams[f].name, s);
+				buf_puts(b, ",url=\"");
+				put_escaped(b, u->url, ESC_LABEL);
+				buf_puts(b, "\"} 1\n");
+				break;
+			case STATE:
+				for (size_t k = 0; k < N_ELEMS(upstream_states); k++) {
+					prom_sample_start(b, fams[f].name, s);
+					fr_buf_printf(b, ",state=\"%s\"} %d\n", upstream_states[k],
+					    strcmp(u->state, upstream_states[k]) == 0);
+				}
+				break;
+			case ATTEMPTS:
+			case CONNECTS:
+				prom_sample_start(b, fams[f].name, s);
+				fr_buf_printf(b, "} %" PRIu64 "\n", f == ATTEMPTS ?
+				    u->counters.attempts : u->counters.connects);
+				break;
+			case FAILURES:
+				for (size_t k = 0; k < FR_UPSTREAM_FAILURES; k++) {
+					prom_sample_start(b, fams[f].name, s);
+					fr_buf_printf(b, ",reason=\"%s\"} %" PRIu64 "\n",
+					    upstream_failure_names[k], u->counters.failures[k]);
+				}
+				break;
+			default:
+				if (u->last_frame_age_s < 0)
+					break;
+				prom_sample_start(b, fams[f].name, s);
+				buf_puts(b, "} ");
+				put_double(b, u->last_frame_age_s);
+				buf_puts(b, "\n");
+				break;
+			}
+		}
+	}
+}
+
 void
 fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
@@ -504,6 +641,7 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 		for (size_t i = 0; i < snap->n_streams; i++)
 			prom_stream_samples(b, f, &snap->streams[i]);
 	}
+	prom_upstreams(b, snap);
 	prom_header(b, "framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.");
 	buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
@@ -520,6 +658,21 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 }
 
 /* ---- log lines ---- */
+
+void
+fr_stats_format_upstream(char *buf, size_t len, const struct fr_stats_upstream *u)
+{
+	const uint64_t *f = u->counters.failures;
+
+	snprintf(buf, len,
+	    "state=%s attempts=%" PRIu64 " connects=%" PRIu64 " failures_dns=%" PRIu64
+	    " failures_refused=%" PRIu64 " failures_timeout=%" PRIu64
+	    " failures_http_status=%" PRIu64 " failures_bad_content_type=%" PRIu64
+	    " failures_bad_response=%" PRIu64 " failures_closed=%" PRIu64,
+	    u->state, u->counters.attempts, u->counters.connects, f[FR_UPSTREAM_DNS],
+	    f[FR_UPSTREAM_REFUSED], f[FR_UPSTREAM_TIMEOUT], f[FR_UPSTREAM_HTTP_STATUS],
+	    f[FR_UPSTREAM_BAD_CONTENT_TYPE], f[FR_UPSTREAM_BAD_RESPONSE], f[FR_UPSTREAM_CLOSED]);
+}
 
 void
 fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c)

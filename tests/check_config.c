@@ -471,24 +471,28 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR])", "--stream=");
+	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...])",
+	    "--stream=");
 }
 END_TEST
 
 START_TEST(test_stream_items)
 {
-	char spec[600];
+	char spec[4000];
+#define KEYS "expected ingest=ADDR, listen=ADDR, from=URL, from-token=, from-token-file=, " \
+	"poll-fps=, on-demand, linger= or reconnect-max="
 
-	ASSERT_ERR("--stream: stream cam1: 'foo=bar': expected ingest=ADDR or listen=ADDR",
-	    "--stream", "cam1,foo=bar");
-	ASSERT_ERR("--stream: stream cam1: 'ingest': expected ingest=ADDR or listen=ADDR",
-	    "--stream", "cam1,ingest");
-	ASSERT_ERR("--stream: stream cam1: 'ingestx=127.0.0.1:1': expected ingest=ADDR or "
-	    "listen=ADDR", "--stream", "cam1,ingestx=127.0.0.1:1");
-	ASSERT_ERR("--stream: stream cam1: 'ing=127.0.0.1:1': expected ingest=ADDR or "
-	    "listen=ADDR", "--stream", "cam1,ing=127.0.0.1:1");
-	ASSERT_ERR("--stream: stream cam1: 'LISTEN=127.0.0.1:1': expected ingest=ADDR or "
-	    "listen=ADDR", "--stream", "cam1,LISTEN=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
+	ASSERT_ERR("--stream: stream cam1: 'ingest' needs a value (ingest=...)", "--stream",
+	    "cam1,ingest");
+	ASSERT_ERR("--stream: stream cam1: 'ingestx': " KEYS, "--stream", "cam1,ingestx=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'ing': " KEYS, "--stream", "cam1,ing=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'LISTEN': " KEYS, "--stream", "cam1,LISTEN=127.0.0.1:1");
+	/* A mistyped key is named, never its value: it may be a URL with a password. */
+	ASSERT_ERR("--stream: stream cam1: 'form': " KEYS, "--stream",
+	    "cam1,form=http://admin:s3cret@cam/");
+	ASSERT_ERR("--stream: stream cam1: '?': " KEYS, "--stream",
+	    "cam1,a-key-name-longer-than-any=1");
 	ASSERT_ERR("--stream: stream cam1: '127.0.0.1:70000': port 70000 out of range (1-65535)",
 	    "--stream", "cam1,ingest=127.0.0.1:70000");
 	ASSERT_ERR("--stream: stream cam1: '[::1]': expected [IPv6]:PORT", "--stream",
@@ -511,6 +515,78 @@ START_TEST(test_stream_duplicates)
 	/* Names are case-sensitive. */
 	ASSERT_RUN("--stream", "cam1", "--stream", "CAM1");
 	ck_assert_uint_eq(cfg.n_streams, 3);
+}
+END_TEST
+
+/* from= and the keys that go with it. */
+START_TEST(test_stream_pull)
+{
+	const struct fr_pull_config *pc = &cfg.streams[1].pull;
+
+	ASSERT_RUN("--stream", "front,from=http://admin:pw@192.0.2.10/video.mjpg");
+	ck_assert(cfg.streams[1].has_pull);
+	ck_assert(!cfg.streams[1].has_ingest && !cfg.streams[1].has_listen);
+	ck_assert_str_eq(pc->url.text, "http://192.0.2.10/video.mjpg");
+	ck_assert_str_eq(pc->url.basic, "YWRtaW46cHc=");
+	/* The defaults, as framerouter(8) gives them. */
+	ck_assert_double_eq(pc->poll_fps, 1);
+	ck_assert_double_eq(pc->linger_s, 5);
+	ck_assert_double_eq(pc->reconnect_max_s, 5);
+	ck_assert(!pc->is_on_demand);
+	ck_assert_str_eq(pc->token, "");
+
+	ASSERT_RUN("--stream", "cam,ingest=127.0.0.1:2000,from=tcp://[::1]:12346,on-demand,"
+	    "linger=0.5,reconnect-max=30");
+	ck_assert(pc->is_on_demand);
+	ck_assert_double_eq(pc->linger_s, 0.5);
+	ck_assert_double_eq(pc->reconnect_max_s, 30);
+	ck_assert(cfg.streams[1].has_ingest);
+	ASSERT_RUN("--stream", "still,from=http://cam/snap.jpg,poll-fps=2.5,from-token=t0k,"
+	    "on-demand=no");
+	ck_assert_double_eq(pc->poll_fps, 2.5);
+	ck_assert_str_eq(pc->token, "t0k");
+	ck_assert(!pc->is_on_demand);
+	ASSERT_RUN("--stream", "a,from=http://x/", "--stream", "b");
+	ck_assert(!cfg.streams[2].has_pull);
+
+	ASSERT_ERR("--stream: stream front: from: https:// is not supported: pull through a "
+	    "TLS-terminating proxy (stunnel or HAProxy, see contrib/stunnel-pull.conf)",
+	    "--stream", "front,from=https://admin:s3cret@cam/");
+	ASSERT_ERR("--stream: stream front: from: bad %-escape in the user info", "--stream",
+	    "front,from=http://admin:s3cret%@cam/");
+	ASSERT_ERR("--stream: stream front: from: tcp:// needs a port (tcp://HOST:PORT)",
+	    "--stream", "front,from=tcp://robot");
+	ASSERT_ERR("--stream: stream front: 'from' needs a value (from=...)", "--stream",
+	    "front,from");
+	ASSERT_ERR("--stream: stream front: poll-fps: 0 out of range (0.01-100)", "--stream",
+	    "front,from=http://cam/,poll-fps=0");
+	ASSERT_ERR("--stream: stream front: linger: 'soon' is not a number", "--stream",
+	    "front,from=http://cam/,linger=soon");
+	ASSERT_ERR("--stream: stream front: reconnect-max: 0.01 out of range (0.1-86400)",
+	    "--stream", "front,from=http://cam/,reconnect-max=0.01");
+	ASSERT_ERR("--stream: stream front: on-demand: 'maybe': expected yes or no", "--stream",
+	    "front,from=http://cam/,on-demand=maybe");
+	ASSERT_ERR("--stream: stream front: from-token: tokens are visible ASCII without spaces, "
+	    "& or #", "--stream", "front,from=http://cam/,from-token=a b");
+	ASSERT_ERR("--stream: stream front: from-token, poll-fps, on-demand, linger and "
+	    "reconnect-max need from=URL", "--stream", "front,on-demand");
+	ASSERT_ERR("--stream: stream front: from-token, poll-fps, on-demand, linger and "
+	    "reconnect-max need from=URL", "--stream", "front,linger=3");
+	ASSERT_ERR("--stream: stream front: from-token and a user:password@ in from= are two "
+	    "credentials: give one", "--stream", "front,from=http://u:p@cam/,from-token=t");
+	ASSERT_ERR("--stream: stream front: from-token needs an http:// from=", "--stream",
+	    "front,from=tcp://cam:1,from-token=t");
+
+	/* A token file; and the config file spelling. */
+	const char *tok = write_file("tok", "s3cret\n");
+	char spec[256];
+	snprintf(spec, sizeof spec, "front,from=http://cam/,from-token-file=%s", tok);
+	ASSERT_RUN("--stream", spec);
+	ck_assert_str_eq(pc->token, "s3cret");
+	const char *conf = write_file("pull.conf", "stream front,from=http://cam:8080/v,on-demand\n");
+	ASSERT_RUN("--config", conf);
+	ck_assert(pc->is_on_demand);
+	ck_assert_uint_eq(pc->url.port, 8080);
 }
 END_TEST
 
@@ -649,7 +725,8 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12345)",
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
-		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR] declare a named stream (repeatable)",
+		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...] declare a named stream, "
+		"pushed or pulled from URL (repeatable; keys in framerouter(8))",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
 		"snapshots, ingest, stats) here",
 		"      --max-frame-size BYTES               drop frames larger than this; K and M "
@@ -1092,6 +1169,7 @@ config_suite(void)
 	tcase_add_test(tc, test_stream_declare);
 	tcase_add_test(tc, test_stream_names);
 	tcase_add_test(tc, test_stream_items);
+	tcase_add_test(tc, test_stream_pull);
 	tcase_add_test(tc, test_stream_duplicates);
 	tcase_add_test(tc, test_stream_default);
 	tcase_add_test(tc, test_stream_limit);

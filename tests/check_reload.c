@@ -111,6 +111,39 @@ START_TEST(test_tokens_stay_secret)
 }
 END_TEST
 
+/* from= and its keys change live, stream by stream, and never show a credential. */
+START_TEST(test_pulls)
+{
+	set(&running, "stream", "cam,from=http://admin:s3cret@cam/v");
+	set(&running, "stream", "still,from=http://cam/snap.jpg");
+	set(&running, "stream", "same,from=tcp://robot:1,on-demand");
+	set(&running, "stream", "pushed");
+	set(&next, "stream", "cam,from=http://admin:n3w-s3cret@cam/v");
+	set(&next, "stream", "still");
+	set(&next, "stream", "same,from=tcp://robot:1,on-demand");
+	set(&next, "stream", "pushed,from=http://robot:2/,from-token=s3cret");
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 3);
+	ck_assert_str_eq(notes,
+	    "applied: stream cam: pulled from http://cam/v (changed)\n"
+	    "applied: stream still: no longer pulled from http://cam/snap.jpg\n"
+	    "applied: stream pushed: pulled from http://robot:2/\n");
+	ck_assert_ptr_null(strstr(notes, "s3cret"));
+	ck_assert(fr_config_pull_equal(&running.streams[1].pull, &next.streams[1].pull));
+	ck_assert(!running.streams[2].has_pull);
+	ck_assert(running.streams[4].has_pull);
+
+	/* Any key counts: a new linger is a change. */
+	fr_config_init(&running);
+	set(&running, "stream", "x,from=tcp://robot:3,on-demand,linger=1");
+	fr_config_init(&next);
+	set(&next, "stream", "x,from=tcp://robot:3,on-demand,linger=2");
+	notes[0] = '\0';
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 1);
+	ck_assert_str_eq(notes, "applied: stream x: pulled from tcp://robot:3 (changed)\n");
+	ck_assert(running.streams[1].pull.linger_s == 2);
+}
+END_TEST
+
 START_TEST(test_restart_settings)
 {
 	set(&running, "stream", "cam1,ingest=127.0.0.1:2000");
@@ -150,6 +183,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_live_settings);
 	tcase_add_test(tc, test_tokens_stay_secret);
 	tcase_add_test(tc, test_restart_settings);
+	tcase_add_test(tc, test_pulls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -839,6 +839,69 @@ START_TEST(test_prometheus_sample)
 }
 END_TEST
 
+/* A pulled stream: its upstream in /stats, in /metrics (only then) and in the log line. */
+START_TEST(test_upstream)
+{
+	struct fr_stats_stream s[2];
+	struct fr_stats_upstream u = {
+		.url = "http://cam/v?...", .state = "backoff", .last_error = "HTTP 404 \"x\"",
+		.counters = { .attempts = 3, .connects = 1,
+			.failures = { [FR_UPSTREAM_REFUSED] = 2, [FR_UPSTREAM_CLOSED] = 1 } },
+		.last_frame_age_s = 1.5, .retry_in_s = 0.25, .is_on_demand = 1,
+	};
+	struct fr_stats_snapshot snap = one_stream(&s[0], "front");
+	char line[512];
+
+	s[0].upstream = &u;
+	char *text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"producer\": null, \"upstream\": {\"url\": "
+	    "\"http://cam/v?...\", \"state\": \"backoff\", \"on_demand\": true, \"attempts\": 3, "
+	    "\"connects\": 1, \"failures\": {\"dns\": 0, \"refused\": 2, \"timeout\": 0, "
+	    "\"http_status\": 0, \"bad_content_type\": 0, \"bad_response\": 0, \"closed\": 1}, "
+	    "\"last_error\": \"HTTP 404 \\\"x\\\"\", \"last_frame_age_s\": 1.500, "
+	    "\"retry_in_s\": 0.250}, \"input_fps\""));
+	ASSERT_PYTHON(text, "d['streams']['front']['upstream']['failures']['refused'] == 2");
+	free(text);
+	u.last_error = "";
+	u.last_frame_age_s = u.retry_in_s = -1;
+	text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"last_error\": null, \"last_frame_age_s\": null, "
+	    "\"retry_in_s\": null}"));
+	free(text);
+
+	/* A stream that is not pulled has no upstream key, and /metrics no such family. */
+	s[1] = (struct fr_stats_stream){ .name = "pushed", .latest_age_s = -1 };
+	snap.n_streams = 2;
+	text = render_prometheus(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_info{stream=\"front\","
+	    "url=\"http://cam/v?...\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_state{stream=\"front\","
+	    "state=\"backoff\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_state{stream=\"front\","
+	    "state=\"streaming\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_failures_total{stream=\"front\","
+	    "reason=\"refused\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_attempts_total{stream=\"front\"} 3\n"));
+	ck_assert_ptr_null(strstr(text, "framerouter_upstream_last_frame_age_seconds{"));
+	ck_assert_ptr_null(strstr(text, "stream=\"pushed\",url"));
+	/* 13 stream families x 2 streams, 5 drop reasons each, uptime, denied, build info,
+	 * and the upstream: info 1, states 5, attempts 1, connects 1, failures 7. */
+	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 2 + 5 * 2 + 3 + 1 + 5 + 1 + 1 + 7);
+	free(text);
+	s[0].upstream = NULL;
+	snap.n_streams = 1;
+	text = render_prometheus(&snap);
+	ck_assert_ptr_null(strstr(text, "upstream"));
+	free(text);
+
+	u.last_frame_age_s = 2;
+	fr_stats_format_upstream(line, sizeof line, &u);
+	ck_assert_str_eq(line, "state=backoff attempts=3 connects=1 failures_dns=0 "
+	    "failures_refused=2 failures_timeout=0 failures_http_status=0 "
+	    "failures_bad_content_type=0 failures_bad_response=0 failures_closed=1");
+}
+END_TEST
+
 START_TEST(test_prometheus_no_streams)
 {
 	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 7};
@@ -1003,6 +1066,7 @@ stats_suite(void)
 
 	tc = tcase_create("prometheus");
 	tcase_add_test(tc, test_prometheus_sample);
+	tcase_add_test(tc, test_upstream);
 	tcase_add_test(tc, test_prometheus_no_streams);
 	tcase_add_test(tc, test_prometheus_grouping);
 	tcase_add_test(tc, test_prometheus_huge_counters);

@@ -12,20 +12,33 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/url.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
 #define FR_STREAM_NAME_LEN 64
 #define FR_DEFAULT_STREAM "default"
+
+#define FR_TOKEN_MAX 255
+
+/* Where and how a stream is pulled (--stream NAME,from=URL,...). */
+struct fr_pull_config {
+	struct fr_url url;		/* from=: tcp:// or http:// */
+	char token[FR_TOKEN_MAX + 1];	/* from-token=: sent as Bearer; "" for none */
+	double poll_fps;		/* poll-fps=: how often a still-image URL is fetched */
+	int is_on_demand;		/* on-demand: pull only while the stream has subscribers */
+	double linger_s;		/* linger=: on-demand, after the last subscriber left */
+	double reconnect_max_s;		/* reconnect-max=: the longest wait between attempts */
+};
 
 struct fr_stream_config {
 	char name[FR_STREAM_NAME_LEN + 1];
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
+	struct fr_pull_config pull;	/* if has_pull */
+	int has_pull;
 	int is_from_file;		/* the command line may redeclare it */
 };
-
-#define FR_TOKEN_MAX 255
 #define FR_USER_LEN 64
 
 struct fr_config {
@@ -80,6 +93,9 @@ int fr_config_load_file(struct fr_config *c, const char *path, char *err);
 
 /* Checks what no single option can: distinct addresses. */
 int fr_config_check(const struct fr_config *c, char *err);
+
+/* True if a and b pull the same way: URL, credentials and every key. */
+int fr_config_pull_equal(const struct fr_pull_config *a, const struct fr_pull_config *b);
 
 /* True if name is a valid stream name: [A-Za-z0-9._-]{1,64}, not only dots. */
 int fr_config_is_valid_stream_name(const char *name);

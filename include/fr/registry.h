@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "fr/ingest.h"
+#include "fr/pull.h"
 #include "fr/stats.h"
 #include "fr/stream.h"
 
@@ -26,6 +27,8 @@
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
+	struct fr_pull *pull;		/* from=: the stream's puller, NULL if none; set by the
+					 * caller (main.c), freed with the entry */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */
 };

@@ -18,8 +18,9 @@ typedef void (*fr_reload_note_fn)(void *arg, enum fr_reload_note note, const cha
 
 /*
  * Copies into running every live setting of next that differs (log level, limits,
- * timeouts, --validate, tokens, --allow, --log-file) and calls note for each
- * difference, applied or not. Returns the number of notes.
+ * timeouts, --validate, tokens, --allow, --log-file, and how each existing stream is
+ * pulled: from= and its keys) and calls note for each difference, applied or not.
+ * Returns the number of notes.
  */
 unsigned fr_reload_merge(struct fr_config *running, const struct fr_config *next,
     fr_reload_note_fn note, void *arg);

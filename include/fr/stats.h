@@ -33,6 +33,28 @@ struct fr_client_counters {
 	uint64_t bytes_sent;
 };
 
+/* Why an attempt to pull an upstream failed, or a pulled stream ended. */
+enum fr_upstream_failure {
+	FR_UPSTREAM_DNS,		/* the host name did not resolve */
+	FR_UPSTREAM_REFUSED,		/* no connection: refused or unreachable */
+	FR_UPSTREAM_TIMEOUT,		/* no answer, or no frame, in --producer-timeout */
+	FR_UPSTREAM_HTTP_STATUS,	/* an error status, or a redirect not followed */
+	FR_UPSTREAM_BAD_CONTENT_TYPE,	/* neither MJPEG nor a JPEG image */
+	FR_UPSTREAM_BAD_RESPONSE,	/* a malformed or endless head, broken framing */
+	FR_UPSTREAM_CLOSED,		/* the upstream closed the connection */
+	FR_UPSTREAM_FAILURES,
+};
+
+/* A pulled stream's source (--stream NAME,from=URL). */
+struct fr_upstream_counters {
+	uint64_t attempts;		/* connection attempts begun (redirects not counted) */
+	uint64_t connects;		/* attempts that began streaming */
+	uint64_t failures[FR_UPSTREAM_FAILURES];	/* by reason */
+};
+
+/* The reason's name in /stats, /metrics and the log: "http_status". */
+const char *fr_stats_upstream_failure_name(enum fr_upstream_failure reason);
+
 /* A growable text buffer for responses built in memory. */
 struct fr_buf {
 	char *data;
@@ -59,8 +81,19 @@ struct fr_stats_client {
 	struct fr_client_counters counters;
 };
 
+struct fr_stats_upstream {
+	const char *url;		/* without credentials */
+	const char *state;		/* idle, connecting, streaming, backoff or paused */
+	const char *last_error;		/* "" before the first failure */
+	struct fr_upstream_counters counters;
+	double last_frame_age_s;	/* since its last frame; < 0 when it sent none */
+	double retry_in_s;		/* backoff: until the next attempt; else < 0 */
+	int is_on_demand;
+};
+
 struct fr_stats_stream {
 	const char *name;
+	const struct fr_stats_upstream *upstream;	/* NULL unless pulled */
 	struct fr_stream_counters counters;
 	const char *producer;		/* producer address, NULL when none */
 	double input_fps;		/* frames per second over the last seconds */
@@ -87,6 +120,9 @@ void fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot
 
 /* One line "frames_in=… bytes_in=… …" of every stream counter, always NUL-terminated. */
 void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
+
+/* One line "state=… attempts=… connects=… failures_dns=… …" of a puller's counters. */
+void fr_stats_format_upstream(char *buf, size_t len, const struct fr_stats_upstream *u);
 
 /* One line "frames_sent=… frames_dropped=… bytes_sent=…". */
 void fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c);
