@@ -16,6 +16,7 @@
 #include "fr/log.h"
 #include "fr/stream.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 /* Buckets of the per-peer index; a peer's pending connections share one. */
 #define ADMIT_BUCKETS 256

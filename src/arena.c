@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memfd arenas: append-only, page-aligned spans in a shared mapping of a memfd, so
- * a frame written once can be sendfile()d to every subscriber. A released span is
- * punched out (FALLOC_FL_PUNCH_HOLE); socket buffers that still queue its pages hold
- * their own references, and the range is never written again, so bytes in flight
- * never change. When a file is full the arena starts a new one; the old one is
- * unmapped and closed with its last span. It does not know what a frame is.
+ * memfd arenas: append-only, page-aligned spans of a memfd, so a frame written once
+ * can be sendfile()d to every subscriber. A released span is punched out
+ * (FALLOC_FL_PUNCH_HOLE); socket buffers that still queue its pages hold their own
+ * references, and the range is never written again, so bytes in flight never change.
+ * When a file is full the arena starts a new one and evicts the spans left in the old
+ * one, which closes at once. It does not know what a frame is.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+#include <sys/mman.h>	/* memfd_create */
 #include <unistd.h>
 
 #include "fr/arena.h"
@@ -19,13 +19,14 @@
 
 struct fr_arena_file {
 	int fd;
-	uint8_t *map;
-	size_t size;		/* bytes mapped and the file's length */
+	size_t size;		/* bytes it may hand out */
 	unsigned users;		/* live spans, plus one while it is an arena's current file */
+	struct fr_list spans;	/* the live ones */
 };
 
 struct fr_arena {
-	struct fr_arena_file *cur;	/* NULL until the first allocation, or after a failure */
+	unsigned refs;
+	struct fr_arena_file *cur;	/* NULL after a failure to start a file */
 	size_t end;			/* bytes of cur handed out */
 	size_t file_bytes;
 };
@@ -72,31 +73,25 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
+/* A file grows as it is written (pwrite); pages exist only once written. */
 static struct fr_arena_file *
 file_new(size_t size)
 {
+	if (size > (size_t)INT64_MAX) {
+		errno = EFBIG;
+		return NULL;
+	}
 	int fd = memfd_create("framerouter-frames", MFD_CLOEXEC);
-
 	if (fd < 0)
 		return NULL;
-	/* A sparse file: pages exist only once written. */
-	if (size > (size_t)INT64_MAX || ftruncate(fd, (off_t)size) < 0) {
-		close_keep_errno(fd);
-		return NULL;
-	}
-	uint8_t *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		close_keep_errno(fd);
-		return NULL;
-	}
 	struct fr_arena_file *file = malloc(sizeof *file);
 	if (file == NULL) {
-		munmap(map, size);
-		close(fd);
+		close_keep_errno(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
-	*file = (struct fr_arena_file){ .fd = fd, .map = map, .size = size, .users = 1 };
+	*file = (struct fr_arena_file){ .fd = fd, .size = size, .users = 1 };
+	fr_list_init(&file->spans);
 	open_files++;
 	return file;
 }
@@ -107,10 +102,23 @@ file_unuse(struct fr_arena_file *file)
 	assert(file->users > 0);
 	if (--file->users > 0)
 		return;
-	munmap(file->map, file->size);
 	close(file->fd);
 	open_files--;
 	free(file);
+}
+
+/* The arena is done with file: evict what lives in it, then let it go. */
+static void
+file_retire(struct fr_arena_file *file)
+{
+	while (!fr_list_is_empty(&file->spans)) {
+		struct fr_arena_span *span = FR_CONTAINER_OF(file->spans.next,
+		    struct fr_arena_span, link);
+
+		span->evict(span);
+		assert(span->file == NULL);	/* evict must release it */
+	}
+	file_unuse(file);
 }
 
 struct fr_arena *
@@ -120,6 +128,7 @@ fr_arena_new(size_t file_bytes)
 
 	if (a == NULL)
 		return NULL;
+	a->refs = 1;
 	a->file_bytes = page_up(file_bytes > 0 ? file_bytes : FR_ARENA_FILE_BYTES);
 	/* Fail now, not at the first frame, when memfds cannot be had at all. */
 	if (a->file_bytes == 0 || (a->cur = file_new(a->file_bytes)) == NULL) {
@@ -132,18 +141,31 @@ fr_arena_new(size_t file_bytes)
 	return a;
 }
 
+struct fr_arena *
+fr_arena_ref(struct fr_arena *a)
+{
+	assert(a->refs > 0);
+	a->refs++;
+	return a;
+}
+
 void
-fr_arena_free(struct fr_arena *a)
+fr_arena_unref(struct fr_arena *a)
 {
 	if (a == NULL)
 		return;
+	assert(a->refs > 0);
+	if (--a->refs > 0)
+		return;
+	/* Spans still live keep their file open until they are released. */
 	if (a->cur != NULL)
 		file_unuse(a->cur);
 	free(a);
 }
 
 int
-fr_arena_alloc(struct fr_arena *a, size_t len, struct fr_arena_span *span)
+fr_arena_alloc(struct fr_arena *a, size_t len, struct fr_arena_span *span,
+    fr_arena_evict_fn evict)
 {
 	size_t need = page_up(len > 0 ? len : 1);
 
@@ -157,15 +179,17 @@ fr_arena_alloc(struct fr_arena *a, size_t len, struct fr_arena_span *span)
 
 		if (file == NULL)
 			return -1;
-		if (a->cur != NULL)
-			file_unuse(a->cur);
+		struct fr_arena_file *old = a->cur;
 		a->cur = file;
 		a->end = 0;
+		if (old != NULL)
+			file_retire(old);
 	}
 	span->file = a->cur;
 	span->off = (off_t)a->end;
 	span->len = need;
-	span->p = a->cur->map + a->end;
+	span->evict = evict;
+	fr_list_append(&a->cur->spans, &span->link);
 	a->end += need;
 	a->cur->users++;
 	return 0;
@@ -180,6 +204,7 @@ fr_arena_release(struct fr_arena_span *span)
 	 * until the file closes. */
 	(void)fallocate(span->file->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, span->off,
 	    (off_t)span->len);
+	fr_list_remove(&span->link);
 	file_unuse(span->file);
 	*span = (struct fr_arena_span){ .file = NULL };
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The option table and everything that reads it: getopt_long, config files and
- * --help (redis config.c's one-table idea). Values are range-checked here; nothing
- * here binds, opens sockets or logs.
+ * The option table and everything that reads it: getopt_long, config files, --help,
+ * the defaults, and the keys of a --stream spec (redis config.c's one-table idea).
+ * Values are parsed and range-checked here by one setter per kind; reload.c compares
+ * them. Nothing here binds, opens sockets or logs.
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,152 +16,296 @@
 #include "config.h"
 #include "fr/config.h"
 
-struct option_spec;
-typedef int (*setter_fn)(struct fr_config *c, const struct option_spec *o, const char *value,
+/*
+ * Stores value, parsed as o->kind says, at o's offsets in base: a struct fr_config
+ * for an option, a struct fr_stream_config for a stream key. Returns 0, or -1 with
+ * one line in err (FR_ERR_LEN bytes) that does not name the option.
+ */
+typedef int (*setter_fn)(void *base, const struct fr_config_option *o, const char *value,
     char *err);
 
-struct option_spec {
-	const char *name;
-	int short_name;		/* 0 if none */
-	const char *arg_name;	/* NULL for flags */
-	const char *help;
-	setter_fn set;
-	size_t offset;		/* where the value goes in struct fr_config */
-	double min, max;	/* for numbers */
+static int set_addr(void *, const struct fr_config_option *, const char *, char *);
+static int set_stream(void *, const struct fr_config_option *, const char *, char *);
+static int set_size(void *, const struct fr_config_option *, const char *, char *);
+static int set_uint(void *, const struct fr_config_option *, const char *, char *);
+static int set_seconds(void *, const struct fr_config_option *, const char *, char *);
+static int set_flag(void *, const struct fr_config_option *, const char *, char *);
+static int set_path(void *, const struct fr_config_option *, const char *, char *);
+static int set_token(void *, const struct fr_config_option *, const char *, char *);
+static int set_token_file(void *, const struct fr_config_option *, const char *, char *);
+static int set_acl(void *, const struct fr_config_option *, const char *, char *);
+static int set_user(void *, const struct fr_config_option *, const char *, char *);
+static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
+static int set_url(void *, const struct fr_config_option *, const char *, char *);
+
+static const setter_fn setters[] = {
+	[FR_KIND_ADDR] = set_addr,
+	[FR_KIND_STREAMS] = set_stream,
+	[FR_KIND_SIZE] = set_size,
+	[FR_KIND_UINT] = set_uint,
+	[FR_KIND_SECONDS] = set_seconds,
+	[FR_KIND_FLAG] = set_flag,
+	[FR_KIND_PATH] = set_path,
+	[FR_KIND_TOKEN] = set_token,
+	[FR_KIND_TOKEN_FILE] = set_token_file,
+	[FR_KIND_ACL] = set_acl,
+	[FR_KIND_USER] = set_user,
+	[FR_KIND_LOG_LEVEL] = set_log_level,
+	[FR_KIND_URL] = set_url,
 };
-
-static int set_ingest(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_listen(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_stream(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_size(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_uint(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_seconds(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_flag(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_path(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_log_level(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_http(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_token(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_token_file(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_allow(struct fr_config *, const struct option_spec *, const char *, char *);
-static int set_user(struct fr_config *, const struct option_spec *, const char *, char *);
-
-static int parse_number(const char *value, double *v, int is_integer, char *err);
-static int parse_flag(const char *value, int *flag, char *err);
-static int set_token_value(char *dst, const char *value, char *err);
-static int read_token_file(char *dst, const char *path, char *err);
 
 #define AT(field) offsetof(struct fr_config, field)
+#define KEY_AT(field) offsetof(struct fr_stream_config, field)
 
-/* --config, --help and --version are handled by fr_config_parse itself. */
-static const struct option_spec options[] = {
-	{ "ingest", 'i', "ADDR", "raw MJPEG producer address of stream 'default' "
-	  "(default 127.0.0.1:12345)", set_ingest, 0, 0, 0 },
-	{ "listen", 'l', "ADDR", "raw MJPEG subscriber address of stream 'default' "
-	  "(default 127.0.0.1:12346)", set_listen, 0, 0, 0 },
-	{ "stream", 's', "NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...]", "declare a named "
-	  "stream, pushed or pulled from URL (repeatable; keys in framerouter(8))", set_stream, 0,
-	  0, 0 },
-	{ "http", 0, "ADDR", "serve the HTTP endpoints (streams, snapshots, ingest, stats) here",
-	  set_http, 0, 0, 0 },
-	{ "max-frame-size", 0, "BYTES", "drop frames larger than this; K and M suffixes "
-	  "(default 8M)", set_size, AT(max_frame_bytes), 1024, 256.0 * 1024 * 1024 },
-	{ "validate", 0, NULL, "check each frame's header with libjpeg-turbo", set_flag,
-	  AT(validate), 0, 0 },
-	{ "max-clients", 0, "N", "refuse subscribers beyond this many (default 1024)", set_uint,
-	  AT(max_clients), 1, 1000000 },
-	{ "client-timeout", 0, "SECONDS", "disconnect a subscriber making no progress "
-	  "(default 10)", set_seconds, AT(client_timeout_s), 0.1, 86400 },
-	{ "producer-timeout", 0, "SECONDS", "disconnect a producer silent this long, 0 for never "
-	  "(default 10)", set_seconds, AT(producer_timeout_s), 0, 86400 },
-	{ "max-streams", 0, "N", "streams in all, declared or created by HTTP pushes "
-	  "(default 64)", set_uint, AT(max_streams), 1, 4096 },
-	{ "ingest-token", 0, "TOKEN", "HTTP ingest requires Authorization: Bearer TOKEN",
-	  set_token, AT(ingest_token), 0, 0 },
-	{ "ingest-token-file", 0, "FILE", "read the ingest token from FILE", set_token_file,
-	  AT(ingest_token), 0, 0 },
-	{ "subscribe-token", 0, "TOKEN", "HTTP reads require the token (Bearer or ?token=)",
-	  set_token, AT(subscribe_token), 0, 0 },
-	{ "subscribe-token-file", 0, "FILE", "read the subscribe token from FILE",
-	  set_token_file, AT(subscribe_token), 0, 0 },
-	{ "allow", 0, "[KIND=]CIDR", "accept only peers in CIDR, on the listeners of KIND "
-	  "(ingest, listen or http) or all (repeatable)", set_allow, 0, 0, 0 },
-	{ "daemon", 'd', NULL, "detach; log to syslog unless --log-file", set_flag, AT(daemonize), 0, 0 },
-	{ "pidfile", 'p', "FILE", "write the process id to FILE", set_path, AT(pidfile), 0, 0 },
-	{ "log-file", 0, "FILE", "append the log to FILE (reopened on SIGHUP)", set_path,
-	  AT(log_file), 0, 0 },
-	{ "user", 'u', "USER[:GROUP]", "switch to this user after binding (as root)", set_user,
-	  0, 0, 0 },
-	{ "log-level", 'L', "LEVEL", "error, warn, info or debug (default info)", set_log_level,
-	  AT(log_level), 0, 0 },
+/*
+ * The columns are struct fr_config_option's (config.h); --config, --help and --version
+ * are fr_config_parse's own.
+ */
+const struct fr_config_option fr_config_options[] = {
+	{ .name = "ingest", .short_name = 'i', .arg_name = "ADDR",
+	  .default_value = "127.0.0.1:12345", .kind = FR_KIND_ADDR,
+	  .offset = AT(streams[0].ingest), .has_offset = AT(streams[0].has_ingest),
+	  .reload = FR_RELOAD_RESTART, .help = "raw MJPEG producer address of stream 'default'" },
+	{ .name = "listen", .short_name = 'l', .arg_name = "ADDR",
+	  .default_value = "127.0.0.1:12346", .kind = FR_KIND_ADDR,
+	  .offset = AT(streams[0].listen), .has_offset = AT(streams[0].has_listen),
+	  .reload = FR_RELOAD_RESTART, .help = "raw MJPEG subscriber address of stream 'default'" },
+	/* Adding or removing a stream takes a restart; its keys say what they need. */
+	{ .name = "stream", .short_name = 's', .arg_name = "NAME", .kind = FR_KIND_STREAMS,
+	  .reload = FR_RELOAD_RESTART, .help = "declare a named stream, pushed to it or pulled "
+	  "from=URL (repeatable)" },
+	{ .name = "http", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = AT(http),
+	  .has_offset = AT(has_http), .reload = FR_RELOAD_RESTART,
+	  .help = "serve the HTTP endpoints (streams, snapshots, ingest, stats) here" },
+	/* From each stream's next producer on, so that no frame changes its limit halfway. */
+	{ .name = "max-frame-size", .arg_name = "BYTES", .default_value = "8M",
+	  .kind = FR_KIND_SIZE, .offset = AT(max_frame_bytes), .min = 1024,
+	  .max = 256.0 * 1024 * 1024, .reload = FR_RELOAD_NEXT_PRODUCER,
+	  .help = "drop frames larger than this; K and M suffixes" },
+	{ .name = "validate", .kind = FR_KIND_FLAG, .offset = AT(validate),
+	  .reload = FR_RELOAD_LIVE, .help = "check each frame's header with libjpeg-turbo" },
+	{ .name = "max-clients", .arg_name = "N", .default_value = "1024", .kind = FR_KIND_UINT,
+	  .offset = AT(max_clients), .min = 1, .max = 1000000, .reload = FR_RELOAD_LIVE,
+	  .help = "refuse subscribers beyond this many" },
+	{ .name = "max-pending", .arg_name = "N", .default_value = "256", .kind = FR_KIND_UINT,
+	  .offset = AT(max_pending), .min = 1, .max = 100000, .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP connections that have not sent a complete request head yet, in all" },
+	{ .name = "max-pending-per-peer", .arg_name = "N", .default_value = "64",
+	  .kind = FR_KIND_UINT, .offset = AT(max_pending_per_peer), .min = 1, .max = 100000,
+	  .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP connections without a complete request head yet, per peer address" },
+	/* A subscriber's timeout is set when it connects. */
+	{ .name = "client-timeout", .arg_name = "SECONDS", .default_value = "10",
+	  .kind = FR_KIND_SECONDS, .offset = AT(client_timeout_s), .min = 0.1, .max = 86400,
+	  .reload = FR_RELOAD_NEXT_CONNECTION,
+	  .help = "disconnect a subscriber making no progress" },
+	{ .name = "producer-timeout", .arg_name = "SECONDS", .default_value = "10",
+	  .kind = FR_KIND_SECONDS, .offset = AT(producer_timeout_s), .min = 0, .max = 86400,
+	  .reload = FR_RELOAD_LIVE, .help = "disconnect a producer silent this long, 0 for never" },
+	{ .name = "max-streams", .arg_name = "N", .default_value = "64", .kind = FR_KIND_UINT,
+	  .offset = AT(max_streams), .min = 1, .max = 4096, .reload = FR_RELOAD_RESTART,
+	  .help = "streams in all, declared or created by HTTP pushes" },
+	{ .name = "stream-idle-timeout", .arg_name = "SECONDS", .default_value = "60",
+	  .kind = FR_KIND_SECONDS, .offset = AT(stream_idle_timeout_s), .min = 0, .max = 86400,
+	  .reload = FR_RELOAD_LIVE, .help = "remove a stream an HTTP push created after this "
+	  "long with no producer and no subscriber, 0 for never" },
+	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP ingest requires Authorization: Bearer TOKEN" },
+	{ .name = "ingest-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read the ingest token from FILE" },
+	{ .name = "subscribe-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "HTTP reads require the token (Bearer or ?token=)" },
+	{ .name = "subscribe-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read the subscribe token from FILE" },
+	{ .name = "allow", .arg_name = "[KIND=]CIDR", .kind = FR_KIND_ACL, .reload = FR_RELOAD_LIVE,
+	  .help = "accept only peers in CIDR, on the listeners of KIND (ingest, listen or http) "
+	  "or all (repeatable)" },
+	{ .name = "daemon", .short_name = 'd', .kind = FR_KIND_FLAG, .offset = AT(daemonize),
+	  .reload = FR_RELOAD_RESTART, .help = "detach; log to syslog unless --log-file" },
+	{ .name = "pidfile", .short_name = 'p', .arg_name = "FILE", .kind = FR_KIND_PATH,
+	  .offset = AT(pidfile), .reload = FR_RELOAD_RESTART,
+	  .help = "write the process id to FILE" },
+	{ .name = "log-file", .arg_name = "FILE", .kind = FR_KIND_PATH, .offset = AT(log_file),
+	  .reload = FR_RELOAD_LIVE, .help = "append the log to FILE (reopened on SIGHUP)" },
+	{ .name = "user", .short_name = 'u', .arg_name = "USER[:GROUP]", .kind = FR_KIND_USER,
+	  .offset = AT(user), .reload = FR_RELOAD_RESTART,
+	  .help = "switch to this user after binding (as root)" },
+	{ .name = "log-level", .short_name = 'L', .arg_name = "LEVEL", .default_value = "info",
+	  .kind = FR_KIND_LOG_LEVEL, .offset = AT(log_level), .reload = FR_RELOAD_LIVE,
+	  .help = "error, warn, info or debug" },
+	{ .name = NULL },
 };
+
+#define N_OPTIONS (sizeof fr_config_options / sizeof fr_config_options[0] - 1)
+
+/*
+ * The items of --stream NAME[,KEY=VALUE]... A key that is also an option (ingest,
+ * listen) sets the same field of stream "default" as that option does.
+ */
+const struct fr_config_option fr_config_stream_keys[] = {
+	{ .name = "ingest", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(ingest),
+	  .has_offset = KEY_AT(has_ingest), .reload = FR_RELOAD_RESTART,
+	  .help = "raw MJPEG producer address" },
+	{ .name = "listen", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(listen),
+	  .has_offset = KEY_AT(has_listen), .reload = FR_RELOAD_RESTART,
+	  .help = "raw MJPEG subscriber address" },
+	/* A pulled stream (pull.c): a change restarts that stream's puller, no other. */
+	{ .name = "from", .arg_name = "URL", .kind = FR_KIND_URL, .offset = KEY_AT(pull.url),
+	  .has_offset = KEY_AT(has_pull), .reload = FR_RELOAD_LIVE,
+	  .help = "pull the stream from tcp://HOST:PORT or http://[USER:PASS@]HOST[:PORT]/PATH" },
+	{ .name = "from-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(pull.token), .reload = FR_RELOAD_LIVE,
+	  .help = "send Authorization: Bearer TOKEN to the upstream" },
+	{ .name = "from-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(pull.token), .reload = FR_RELOAD_LIVE,
+	  .help = "read from-token from FILE" },
+	{ .name = "poll-fps", .arg_name = "FPS", .default_value = "1", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(pull.poll_fps), .min = 0.01, .max = 100, .reload = FR_RELOAD_LIVE,
+	  .help = "fetch a still-image URL this many times a second" },
+	{ .name = "on-demand", .kind = FR_KIND_FLAG, .offset = KEY_AT(pull.is_on_demand),
+	  .reload = FR_RELOAD_LIVE, .help = "pull only while the stream has subscribers" },
+	{ .name = "linger", .arg_name = "SECONDS", .default_value = "5", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(pull.linger_s), .min = 0, .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "on-demand: go on pulling this long after the last subscriber left" },
+	{ .name = "reconnect-max", .arg_name = "SECONDS", .default_value = "5",
+	  .kind = FR_KIND_SECONDS, .offset = KEY_AT(pull.reconnect_max_s), .min = 0.1,
+	  .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "the longest wait between attempts to reach the upstream" },
+	{ .name = NULL },
+};
+
+const struct fr_config_acl fr_config_acls[] = {
+	{ "ingest", AT(allow_ingest) },
+	{ "listen", AT(allow_listen) },
+	{ "http", AT(allow_http) },
+	{ NULL, 0 },
+};
+
+static void *
+field(void *base, size_t offset)
+{
+	return (char *)base + offset;
+}
+
+/*
+ * Appends text to the list in buf as the i-th of n choices: "a", "a or b",
+ * "a, b or c". *used counts what is in buf.
+ */
+static void
+append_choice(char *buf, size_t len, size_t *used, size_t i, size_t n, const char *text)
+{
+	const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+
+	if (*used < len)
+		*used += (size_t)snprintf(buf + *used, len - *used, "%s%s", sep, text);
+}
+
+/* "ingest=ADDR", or "KEY" alone for a flag key: one item of a stream spec. */
+static const char *
+key_text(const struct fr_config_option *k, char *buf, size_t len)
+{
+	if (k->arg_name != NULL)
+		snprintf(buf, len, "%s=%s", k->name, k->arg_name);
+	else
+		snprintf(buf, len, "%s", k->name);
+	return buf;
+}
+
+/* "ingest, listen, from, ... or reconnect-max": every key of a stream spec, for an error
+ * (their values are in --help: the list must fit an error line). */
+static const char *
+stream_keys_text(char *buf, size_t len)
+{
+	size_t used = 0, n = 0;
+
+	while (fr_config_stream_keys[n].name != NULL)
+		n++;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		append_choice(buf, len, &used, i, n, fr_config_stream_keys[i].name);
+	return buf;
+}
+
+/* What an option takes, as --help and "needs a value" spell it: NAME[,KEY=VALUE]... */
+static const char *
+arg_text(const struct fr_config_option *o, char *buf, size_t len)
+{
+	size_t used;
+	char item[64];
+
+	if (o->kind != FR_KIND_STREAMS)
+		return o->arg_name;
+	used = (size_t)snprintf(buf, len, "%s", o->arg_name);
+	for (const struct fr_config_option *k = fr_config_stream_keys; k->name && used < len; k++)
+		used += (size_t)snprintf(buf + used, len - used, "[,%s]", key_text(k, item,
+		    sizeof item));
+	return buf;
+}
+
+/* A default is text, as a user would type it, so its own setter range-checks it. */
+static void
+apply_default(void *base, const struct fr_config_option *o)
+{
+	char err[FR_ERR_LEN];
+
+	if (o->default_value == NULL)
+		return;
+	int rc = setters[o->kind](base, o, o->default_value, err);
+	assert(rc == 0 && "the option table holds a default its own setter refuses");
+	(void)rc;
+}
+
+/* A stream as declared by "--stream name" alone: its keys at their defaults. */
+static void
+stream_init(struct fr_stream_config *sc, const char *name)
+{
+	memset(sc, 0, sizeof *sc);
+	snprintf(sc->name, sizeof sc->name, "%s", name);
+	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++)
+		apply_default(sc, k);
+}
 
 void
 fr_config_init(struct fr_config *c)
 {
-	char err[FR_ERR_LEN];
-
 	memset(c, 0, sizeof *c);
 	c->n_streams = 1;
-	snprintf(c->streams[0].name, sizeof c->streams[0].name, "%s", FR_DEFAULT_STREAM);
-	fr_addr_parse(&c->streams[0].ingest, "127.0.0.1:12345", err);
-	fr_addr_parse(&c->streams[0].listen, "127.0.0.1:12346", err);
-	c->streams[0].has_ingest = c->streams[0].has_listen = 1;
-	c->max_frame_bytes = 8 * 1024 * 1024;
-	c->max_clients = 1024;
-	c->max_pending = 256;
-	c->max_pending_per_peer = 64;
-	c->stream_idle_timeout_s = 60;
-	c->client_timeout_s = 10;
-	c->producer_timeout_s = 10;
-	c->log_level = FR_LOG_INFO;
-	c->max_streams = 64;
+	stream_init(&c->streams[0], FR_DEFAULT_STREAM);
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++)
+		apply_default(c, o);
 }
 
+/* An address, and the int that says it was given. */
 static int
-set_addr(struct fr_addr *a, const char *value, char *err)
+set_addr(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	char why[FR_ERR_LEN];
 
-	if (fr_addr_parse(a, value, why) < 0) {
+	if (fr_addr_parse(field(base, o->offset), value, why) < 0) {
 		snprintf(err, FR_ERR_LEN, "'%.60s': %.180s", value, why);
 		return -1;
 	}
+	*(int *)field(base, o->has_offset) = 1;
 	return 0;
 }
 
+/* A URL to pull from. The error never repeats it: it may carry a password. */
 static int
-set_ingest(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_url(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	(void)o;
-	c->streams[0].has_ingest = 1;
-	return set_addr(&c->streams[0].ingest, value, err);
-}
-
-static int
-set_listen(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
-{
-	(void)o;
-	c->streams[0].has_listen = 1;
-	return set_addr(&c->streams[0].listen, value, err);
-}
-
-static int
-set_http(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
-{
-	(void)o;
-	c->has_http = 1;
-	return set_addr(&c->http, value, err);
+	if (fr_url_parse(field(base, o->offset), value, err) < 0)
+		return -1;
+	*(int *)field(base, o->has_offset) = 1;
+	return 0;
 }
 
 /* Tokens travel in headers and URLs: visible ASCII without spaces, so no quoting. */
 static int
-set_token(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
-{
-	return set_token_value((char *)c + o->offset, value, err);
-}
-
-static int
-set_token_value(char *dst, const char *value, char *err)
+set_token(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	size_t n = strlen(value);
 
@@ -173,19 +319,13 @@ set_token_value(char *dst, const char *value, char *err)
 			return -1;
 		}
 	}
-	memcpy(dst, value, n + 1);
+	memcpy(field(base, o->offset), value, n + 1);
 	return 0;
 }
 
 /* The token is the file's first line, so it stays out of ps and shell history. */
 static int
-set_token_file(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
-{
-	return read_token_file((char *)c + o->offset, value, err);
-}
-
-static int
-read_token_file(char *dst, const char *value, char *err)
+set_token_file(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	char line[FR_TOKEN_MAX + 2];
 	FILE *fp = fopen(value, "r");
@@ -198,59 +338,56 @@ read_token_file(char *dst, const char *value, char *err)
 		line[0] = '\0';
 	fclose(fp);
 	line[strcspn(line, "\r\n")] = '\0';
-	int rc = set_token_value(dst, line, err);
-	memset(line, 0, sizeof line);
-	return rc;
+	return set_token(base, o, line, err);
 }
 
-/* "CIDR" applies to every TCP listener; "ingest=", "listen=" or "http=" to one kind. */
+/* "'value': expected CIDR or KIND=CIDR with KIND ingest, listen or http" */
 static int
-set_allow(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+acl_kind_error(const char *value, char *err)
 {
-	static const struct {
-		const char *prefix;
-		size_t offset;
-	} kinds[] = {
-		{ "ingest=", AT(allow_ingest) },
-		{ "listen=", AT(allow_listen) },
-		{ "http=", AT(allow_http) },
-	};
-	struct fr_acl *acls[3];
-	size_t n = 0;
+	char kinds[64];
+	size_t used = 0, n = 0;
+
+	while (fr_config_acls[n].kind != NULL)
+		n++;
+	kinds[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		append_choice(kinds, sizeof kinds, &used, i, n, fr_config_acls[i].kind);
+	snprintf(err, FR_ERR_LEN, "'%.64s': expected CIDR or KIND=CIDR with KIND %s", value, kinds);
+	return -1;
+}
+
+/* "KIND=CIDR" adds to the list of one kind of listener, a bare "CIDR" to every list. */
+static int
+set_acl(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	const struct fr_config_acl *only = NULL;
 	const char *cidr = value;
 	struct fr_cidr parsed;
 
 	(void)o;
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		size_t len = strlen(kinds[i].prefix);
+	for (const struct fr_config_acl *a = fr_config_acls; a->kind != NULL; a++) {
+		size_t len = strlen(a->kind);
 
-		if (strncmp(value, kinds[i].prefix, len) == 0) {
-			acls[n++] = (struct fr_acl *)(void *)((char *)c + kinds[i].offset);
-			cidr = value + len;
+		if (strncmp(value, a->kind, len) == 0 && value[len] == '=') {
+			only = a;
+			cidr = value + len + 1;
 		}
 	}
-	if (n == 0) {
-		if (strchr(value, '=') != NULL) {
-			snprintf(err, FR_ERR_LEN, "'%.64s': expected CIDR or KIND=CIDR with KIND "
-			    "ingest, listen or http", value);
-			return -1;
-		}
-		for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-			acls[n++] = (struct fr_acl *)(void *)((char *)c + kinds[i].offset);
-	}
+	if (only == NULL && strchr(value, '=') != NULL)
+		return acl_kind_error(value, err);
 	if (fr_cidr_parse(&parsed, cidr, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (fr_acl_add(acls[i], &parsed, err) < 0)
+	for (const struct fr_config_acl *a = fr_config_acls; a->kind != NULL; a++)
+		if ((only == NULL || a == only) && fr_acl_add(field(base, a->offset), &parsed, err) < 0)
 			return -1;
 	return 0;
 }
 
 /* Checked for shape here; the names are looked up before binding (main.c). */
 static int
-set_user(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_user(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	(void)o;
 	size_t n = strlen(value);
 	const char *colon = strchr(value, ':');
 
@@ -259,7 +396,7 @@ set_user(struct fr_config *c, const struct option_spec *o, const char *value, ch
 		snprintf(err, FR_ERR_LEN, "'%.80s': expected USER or USER:GROUP", value);
 		return -1;
 	}
-	memcpy(c->user, value, n + 1);
+	memcpy(field(base, o->offset), value, n + 1);
 	return 0;
 }
 
@@ -300,118 +437,50 @@ stream_slot(struct fr_config *c, const char *name, int *is_new)
 	return &c->streams[c->n_streams];
 }
 
-/* A number of a pull key, in [min, max]. */
-static int
-set_pull_number(double *dst, const char *value, double min, double max, char *err)
+/* The row of table called name[0..len), or NULL. */
+static const struct fr_config_option *
+find_row(const struct fr_config_option *table, const char *name, size_t len)
 {
-	double v;
-
-	if (parse_number(value, &v, 0, err) < 0)
-		return -1;
-	if (v < min || v > max) {
-		snprintf(err, FR_ERR_LEN, "%.40s out of range (%g-%g)", value, min, max);
-		return -1;
-	}
-	*dst = v;
-	return 0;
+	for (const struct fr_config_option *o = table; o->name != NULL; o++)
+		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+			return o;
+	return NULL;
 }
 
-/* The keys that say where and how a stream is pulled. 1 if key is none of them. */
-static int
-set_pull_item(struct fr_stream_config *sc, const char *key, const char *value, char *err)
-{
-	struct fr_pull_config *pc = &sc->pull;
-	int rc;
-
-	if (strcmp(key, "on-demand") == 0)
-		return parse_flag(value, &pc->is_on_demand, err);
-	if (value == NULL)
-		return 1;
-	if (strcmp(key, "from") == 0) {
-		/* fr_url_parse never repeats the URL, which may carry a password. */
-		rc = fr_url_parse(&pc->url, value, err);
-		sc->has_pull = rc == 0;
-		return rc;
-	}
-	if (strcmp(key, "from-token") == 0)
-		return set_token_value(pc->token, value, err);
-	if (strcmp(key, "from-token-file") == 0)
-		return read_token_file(pc->token, value, err);
-	if (strcmp(key, "poll-fps") == 0)
-		return set_pull_number(&pc->poll_fps, value, 0.01, 100, err);
-	if (strcmp(key, "linger") == 0)
-		return set_pull_number(&pc->linger_s, value, 0, 86400, err);
-	if (strcmp(key, "reconnect-max") == 0)
-		return set_pull_number(&pc->reconnect_max_s, value, 0.1, 86400, err);
-	return 1;
-}
-
-static void
-pull_defaults(struct fr_pull_config *pc)
-{
-	memset(pc, 0, sizeof *pc);
-	pc->poll_fps = 1;
-	pc->linger_s = 5;
-	pc->reconnect_max_s = 5;
-}
-
-/* One "key=VALUE" item (or the bare flag on-demand) of a stream spec. */
+/* One "KEY=VALUE" item of a stream spec (or "KEY" alone, for a flag key). */
 static int
 set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
 {
 	const char *eq = strchr(item, '=');
-	size_t key_len = eq != NULL ? (size_t)(eq - item) : strlen(item);
-	const char *value = eq != NULL ? eq + 1 : NULL;
-	char key[24], why[FR_ERR_LEN];
-	int rc = 1;
+	size_t len = eq != NULL ? (size_t)(eq - item) : strlen(item);
+	const struct fr_config_option *k = find_row(fr_config_stream_keys, item, len);
+	char why[FR_ERR_LEN], keys[224];
 
-	if (key_len >= sizeof key)
-		key_len = 0;	/* no key is that long: unknown */
-	memcpy(key, item, key_len);
-	key[key_len] = '\0';
-	static const char *const valued[] = { "ingest", "listen", "from", "from-token",
-		"from-token-file", "poll-fps", "linger", "reconnect-max" };
+	/* Only the key is quoted: the value of a mistyped from= may hold a password. */
+	if (k == NULL || (k->arg_name != NULL) != (eq != NULL)) {
+		snprintf(why, sizeof why, "'%.*s': expected %.200s", (int)(len < 32 ? len : 32),
+		    item, stream_keys_text(keys, sizeof keys));
+	} else {
+		char setter_why[FR_ERR_LEN];
 
-	for (size_t i = 0; value == NULL && i < FR_ARRAY_LEN(valued); i++) {
-		if (strcmp(key, valued[i]) == 0) {
-			snprintf(err, FR_ERR_LEN, "stream %s: '%s' needs a value (%s=...)", sc->name,
-			    key, key);
-			return -1;
-		}
-	}
-	if (value != NULL && (strcmp(key, "ingest") == 0 || strcmp(key, "listen") == 0)) {
-		int is_ingest = key[0] == 'i';
-
-		*(is_ingest ? &sc->has_ingest : &sc->has_listen) = 1;
-		if (set_addr(is_ingest ? &sc->ingest : &sc->listen, value, why) == 0)
+		if (setters[k->kind](sc, k, eq != NULL ? eq + 1 : NULL, setter_why) == 0)
 			return 0;
-		snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
-		return -1;
+		snprintf(why, sizeof why, "%s: %.200s", k->name, setter_why);
 	}
-	if (key_len > 0)
-		rc = set_pull_item(sc, key, value, why);
-	if (rc == 0)
-		return 0;
-	if (rc > 0)	/* only the key: a mistyped from= may carry a password */
-		snprintf(err, FR_ERR_LEN, "stream %s: '%s': expected ingest=ADDR, listen=ADDR, "
-		    "from=URL, from-token=, from-token-file=, poll-fps=, on-demand, linger= or "
-		    "reconnect-max=", sc->name, key_len > 0 ? key : "?");
-	else
-		snprintf(err, FR_ERR_LEN, "stream %s: %s: %.180s", sc->name, key, why);
+	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
 	return -1;
 }
 
-/* What no single key can check: pull keys need from=, and one kind of credentials. */
+/* What no single key can check: the pull keys need from=, and one kind of credentials. */
 static int
-check_stream(const struct fr_stream_config *sc, const struct fr_pull_config *defaults,
-    char *err)
+check_stream(const struct fr_stream_config *sc, char *err)
 {
 	const struct fr_pull_config *pc = &sc->pull;
+	struct fr_stream_config defaults;
 
+	stream_init(&defaults, sc->name);
 	if (!sc->has_pull) {
-		if (pc->token[0] != '\0' || pc->is_on_demand || pc->poll_fps != defaults->poll_fps ||
-		    pc->linger_s != defaults->linger_s ||
-		    pc->reconnect_max_s != defaults->reconnect_max_s) {
+		if (!fr_config_pull_equal(pc, &defaults.pull)) {
 			snprintf(err, FR_ERR_LEN, "stream %s: from-token, poll-fps, on-demand, "
 			    "linger and reconnect-max need from=URL", sc->name);
 			return -1;
@@ -431,11 +500,11 @@ check_stream(const struct fr_stream_config *sc, const struct fr_pull_config *def
 }
 
 static int
-set_stream(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_stream(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
+	struct fr_config *c = base;
 	char spec[FR_URL_MAX + 1024], *save = NULL;
-	struct fr_pull_config defaults;
-	int is_new;
+	int is_new, rc = 0;
 
 	(void)o;
 	if (strlen(value) >= sizeof spec) {
@@ -459,19 +528,13 @@ set_stream(struct fr_config *c, const struct option_spec *o, const char *value, 
 		snprintf(err, FR_ERR_LEN, "stream %s declared twice", name);
 		return -1;
 	}
-	if (!is_default) {
-		/* A command-line declaration replaces one from the config file. */
-		memset(sc, 0, sizeof *sc);
-		snprintf(sc->name, sizeof sc->name, "%s", name);
-	}
-	pull_defaults(&defaults);
-	if (!sc->has_pull)
-		sc->pull = defaults;
-	int rc = 0;
+	/* A command-line declaration replaces one from the config file; "default" is updated. */
+	if (!is_default)
+		stream_init(sc, name);
 	for (char *item; rc == 0 && (item = strtok_r(NULL, ",", &save)) != NULL;)
 		rc = set_stream_item(sc, item, err);
 	if (rc == 0)
-		rc = check_stream(sc, &defaults, err);
+		rc = check_stream(sc, err);
 	memset(spec, 0, sizeof spec);	/* it may hold a password */
 	if (rc < 0)
 		return -1;
@@ -516,7 +579,7 @@ parse_size(const char *s, double *out)
 }
 
 static int
-check_range(const struct option_spec *o, double v, const char *value, char *err)
+check_range(const struct fr_config_option *o, double v, const char *value, char *err)
 {
 	if (v < o->min || v > o->max) {
 		snprintf(err, FR_ERR_LEN, "%.40s out of range (%.10g-%.10g)", value, o->min, o->max);
@@ -526,7 +589,7 @@ check_range(const struct option_spec *o, double v, const char *value, char *err)
 }
 
 static int
-set_size(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_size(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	double v;
 
@@ -536,7 +599,7 @@ set_size(struct fr_config *c, const struct option_spec *o, const char *value, ch
 	}
 	if (check_range(o, v, value, err) < 0)
 		return -1;
-	*(size_t *)(void *)((char *)c + o->offset) = (size_t)v;
+	*(size_t *)field(base, o->offset) = (size_t)v;
 	return 0;
 }
 
@@ -557,37 +620,33 @@ parse_number(const char *value, double *v, int is_integer, char *err)
 }
 
 static int
-set_uint(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_uint(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	double v;
 
 	if (parse_number(value, &v, 1, err) < 0 || check_range(o, v, value, err) < 0)
 		return -1;
-	*(unsigned *)(void *)((char *)c + o->offset) = (unsigned)v;
+	*(unsigned *)field(base, o->offset) = (unsigned)v;
 	return 0;
 }
 
 static int
-set_seconds(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_seconds(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	double v;
 
 	if (parse_number(value, &v, 0, err) < 0 || check_range(o, v, value, err) < 0)
 		return -1;
-	*(double *)(void *)((char *)c + o->offset) = v;
+	*(double *)field(base, o->offset) = v;
 	return 0;
 }
 
 /* A flag alone means yes; a config file may also spell it out. */
 static int
-set_flag(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_flag(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	return parse_flag(value, (int *)(void *)((char *)c + o->offset), err);
-}
+	int *flag = field(base, o->offset);
 
-static int
-parse_flag(const char *value, int *flag, char *err)
-{
 	if (value == NULL || strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
 	    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
 		*flag = 1;
@@ -602,53 +661,42 @@ parse_flag(const char *value, int *flag, char *err)
 }
 
 static int
-set_path(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_path(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	char *dst = (char *)c + o->offset;
-
 	if (*value == '\0' || strlen(value) >= PATH_MAX) {
 		snprintf(err, FR_ERR_LEN, "bad path");
 		return -1;
 	}
-	snprintf(dst, PATH_MAX, "%s", value);
+	snprintf(field(base, o->offset), PATH_MAX, "%s", value);
 	return 0;
 }
 
 static int
-set_log_level(struct fr_config *c, const struct option_spec *o, const char *value, char *err)
+set_log_level(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	(void)o;
-	if (fr_log_level_parse(value, &c->log_level) < 0) {
+	if (fr_log_level_parse(value, field(base, o->offset)) < 0) {
 		snprintf(err, FR_ERR_LEN, "'%.40s': expected error, warn, info or debug", value);
 		return -1;
 	}
 	return 0;
 }
 
-static const struct option_spec *
-find_option(const char *name)
-{
-	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-		if (strcmp(options[i].name, name) == 0)
-			return &options[i];
-	return NULL;
-}
-
 int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
-	const struct option_spec *o = find_option(name);
-	char why[FR_ERR_LEN];
+	const struct fr_config_option *o = find_row(fr_config_options, name, strlen(name));
+	char why[FR_ERR_LEN], arg[160];
 
 	if (o == NULL) {
 		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", name);
 		return -1;
 	}
 	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
-		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%s)", o->name, o->arg_name);
+		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.160s)", o->name,
+		    arg_text(o, arg, sizeof arg));
 		return -1;
 	}
-	if (o->set(c, o, value, why) < 0) {
+	if (setters[o->kind](c, o, value, why) < 0) {
 		snprintf(err, FR_ERR_LEN, "--%s: %.200s", o->name, why);
 		return -1;
 	}
@@ -693,7 +741,7 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			snprintf(err, FR_ERR_LEN, "%.120s:%u: %.120s", path, lineno, why);
+			snprintf(err, FR_ERR_LEN, "%.100s:%u: %.140s", path, lineno, why);
 			rc = -1;
 			break;
 		}
@@ -738,19 +786,22 @@ fr_config_check(const struct fr_config *c, char *err)
 	return 0;
 }
 
+/* One line per row: "  -x, --name ARG", the help, and the default if there is one. */
 static void
 print_help(FILE *out)
 {
 	fprintf(out, "usage: framerouter [OPTION]...\n"
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
-	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-		const struct option_spec *o = &options[i];
-		char left[64];
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
+		char arg[160], left[256];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,
-		    o->arg_name ? o->arg_name : "");
-		fprintf(out, "  %-40s %s\n", left, o->help);
+		    o->arg_name ? arg_text(o, arg, sizeof arg) : "");
+		fprintf(out, "  %-40s %s", left, o->help);
+		if (o->default_value != NULL)
+			fprintf(out, " (default %s)", o->default_value);
+		fputc('\n', out);
 	}
 	fprintf(out, "  -c, --config FILE                        read options from FILE, "
 	    "one \"name value\" per line\n"
@@ -773,48 +824,94 @@ print_version(FILE *out)
 	fputs("\n", out);
 }
 
+/* What getopt_long needs: every row, then --config, --help and --version. */
+struct getopt_spec {
+	struct option longopts[N_OPTIONS + 4];
+	char shortopts[3 * N_OPTIONS + 8];
+};
+
+/* A row's long option returns 256 + its index; a short one, its letter. */
+static void
+getopt_spec_init(struct getopt_spec *g)
+{
+	size_t s = 0;
+
+	g->shortopts[s++] = ':';	/* report a missing value as ':' */
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct fr_config_option *o = &fr_config_options[i];
+
+		g->longopts[i] = (struct option){ o->name,
+			o->arg_name ? required_argument : no_argument, NULL, 256 + (int)i };
+		if (o->short_name) {
+			g->shortopts[s++] = (char)o->short_name;
+			if (o->arg_name)
+				g->shortopts[s++] = ':';
+		}
+	}
+	g->longopts[N_OPTIONS] = (struct option){ "config", required_argument, NULL, 'c' };
+	g->longopts[N_OPTIONS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	g->longopts[N_OPTIONS + 2] = (struct option){ "version", no_argument, NULL, 'V' };
+	g->longopts[N_OPTIONS + 3] = (struct option){ NULL, 0, NULL, 0 };
+	memcpy(g->shortopts + s, "c:hV", 5);
+}
+
+/* The last --config in any spelling getopt accepts, or NULL; errors wait for the next pass. */
+static const char *
+find_config_file(const struct getopt_spec *g, int argc, char **argv)
+{
+	const char *file = NULL;
+
+	optind = 0;	/* restart getopt: a test may parse several argv in one process */
+	opterr = 0;
+	for (int ch; (ch = getopt_long(argc, argv, g->shortopts, g->longopts, NULL)) != -1;)
+		if (ch == 'c')
+			file = optarg;
+	return file;
+}
+
+/* The row getopt_long returned ch for. */
+static const struct fr_config_option *
+row_of(int ch)
+{
+	if (ch >= 256)
+		return &fr_config_options[ch - 256];
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++)
+		if (o->short_name == ch)
+			return o;
+	return NULL;
+}
+
+/* getopt_long's ':' and '?', as one line that names the argument. */
+static void
+argv_error(int ch, char **argv, char *err)
+{
+	if (ch == ':')
+		snprintf(err, FR_ERR_LEN, "%s: needs a value", argv[optind - 1]);
+	else if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
+		snprintf(err, FR_ERR_LEN, "%.64s: takes no value", argv[optind - 1]);
+	else if (optopt != 0)
+		snprintf(err, FR_ERR_LEN, "unknown option '-%c'", optopt);
+	else
+		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", argv[optind - 1]);
+}
+
 enum fr_config_result
 fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err)
 {
-	enum { N = sizeof options / sizeof options[0] };
-	struct option longopts[N + 4];
-	char shortopts[3 * N + 8];
-	size_t s = 0;
+	struct getopt_spec g;
 
-	shortopts[s++] = ':';	/* report a missing value as ':' */
-	for (size_t i = 0; i < N; i++) {
-		longopts[i] = (struct option){ options[i].name,
-			options[i].arg_name ? required_argument : no_argument, NULL, 256 + (int)i };
-		if (options[i].short_name) {
-			shortopts[s++] = (char)options[i].short_name;
-			if (options[i].arg_name)
-				shortopts[s++] = ':';
-		}
-	}
-	longopts[N] = (struct option){ "config", required_argument, NULL, 'c' };
-	longopts[N + 1] = (struct option){ "help", no_argument, NULL, 'h' };
-	longopts[N + 2] = (struct option){ "version", no_argument, NULL, 'V' };
-	longopts[N + 3] = (struct option){ NULL, 0, NULL, 0 };
-	memcpy(shortopts + s, "c:hV", 5);
-
-	/* First pass: --config in any spelling getopt accepts, so argv can override it. */
-	const char *file = NULL;
-	optind = 0;
-	opterr = 0;
-	for (int ch; (ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1;)
-		if (ch == 'c')
-			file = optarg;
+	getopt_spec_init(&g);
+	/* The file first, wherever --config stands, so that argv overrides it. */
+	const char *file = find_config_file(&g, argc, argv);
 	if (file != NULL) {
 		if (fr_config_load_file(c, file, err) < 0)
 			return FR_CONFIG_ERROR;
 		snprintf(c->config_file, sizeof c->config_file, "%s", file);
 	}
 
-	optind = 0;	/* restart getopt: a test may parse several argv in one process */
+	optind = 0;
 	opterr = 0;
-	for (int ch; (ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1;) {
-		const struct option_spec *o = NULL;
-
+	for (int ch; (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1;) {
 		switch (ch) {
 		case 'c':
 			continue;	/* already read */
@@ -825,26 +922,13 @@ fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out, char *err
 			print_version(out);
 			return FR_CONFIG_EXIT;
 		case ':':
-			snprintf(err, FR_ERR_LEN, "%s: needs a value", argv[optind - 1]);
-			return FR_CONFIG_ERROR;
 		case '?':
-			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0)
-				snprintf(err, FR_ERR_LEN, "%.64s: takes no value", argv[optind - 1]);
-			else if (optopt != 0)
-				snprintf(err, FR_ERR_LEN, "unknown option '-%c'", optopt);
-			else
-				snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", argv[optind - 1]);
+			argv_error(ch, argv, err);
 			return FR_CONFIG_ERROR;
 		default:
-			break;
+			if (fr_config_set(c, row_of(ch)->name, optarg, err) < 0)
+				return FR_CONFIG_ERROR;
 		}
-		if (ch >= 256)
-			o = &options[ch - 256];
-		for (size_t i = 0; o == NULL && i < N; i++)
-			if (options[i].short_name == ch)
-				o = &options[i];
-		if (fr_config_set(c, o->name, optarg, err) < 0)
-			return FR_CONFIG_ERROR;
 	}
 	if (optind < argc) {
 		snprintf(err, FR_ERR_LEN, "unexpected argument '%.64s'", argv[optind]);

@@ -3,6 +3,7 @@
  * Reference-counted frames: a header and the bytes. The builder fills an unsealed
  * frame on the heap; after fr_frame_seal() it is shared read-only, never copied,
  * except once into an arena by fr_frame_store() so subscribers can sendfile() it.
+ * Pools hand finished frames' buffers back to their builder.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -15,6 +16,14 @@
 #include "fr/failpoint.h"
 #include "fr/frame.h"
 
+struct fr_frame_pool {
+	unsigned refs;		/* the owner's, plus one per frame out of it */
+	bool is_owned;		/* the owner has not freed it yet */
+	unsigned keep;		/* frames it holds at most */
+	unsigned n;
+	struct fr_frame *frames[];
+};
+
 static struct fr_failpoint alloc_failpoint;
 
 #ifdef FR_TESTING
@@ -25,29 +34,30 @@ fr_frame_fail_alloc_after(unsigned n)
 }
 #endif
 
+/* A fresh header over data (cap bytes), with one reference. */
+static void
+frame_init(struct fr_frame *f, uint8_t *data, size_t cap)
+{
+	*f = (struct fr_frame){ .refs = 1, .cap = cap, .data = data };
+	f->span.file = NULL;
+}
+
 struct fr_frame *
 fr_frame_new(size_t cap)
 {
 	struct fr_frame *f;
+	uint8_t *data;
 
 	/* No object is larger than PTRDIFF_MAX; asking malloc anyway aborts under ASan. */
 	if (cap > (size_t)PTRDIFF_MAX || fr_failpoint_hit(&alloc_failpoint) ||
 	    (f = malloc(sizeof *f)) == NULL)
 		return NULL;
 	/* malloc(0) may return NULL; a zero-cap frame still needs a valid pointer. */
-	if ((f->data = malloc(cap > 0 ? cap : 1)) == NULL) {
+	if ((data = malloc(cap > 0 ? cap : 1)) == NULL) {
 		free(f);
 		return NULL;
 	}
-	f->refs = 1;
-	f->is_sealed = 0;
-	f->len = 0;
-	f->cap = cap;
-	f->seq = 0;
-	f->received_at = 0;
-	f->width = f->height = 0;
-	f->span = (struct fr_arena_span){ .file = NULL };
-	f->stored_before = f->stored_after = 0;
+	frame_init(f, data, cap);
 	return f;
 }
 
@@ -70,51 +80,74 @@ fr_frame_seal(struct fr_frame *f, size_t len)
 {
 	assert(!f->is_sealed && len <= f->cap);
 	f->len = len;
-	f->is_sealed = 1;
+	f->is_sealed = true;
+}
+
+void
+fr_frame_set_arena(struct fr_frame *f, struct fr_arena *a)
+{
+	assert(f->is_sealed && f->arena == NULL);
+	if (a != NULL)
+		f->arena = fr_arena_ref(a);
+}
+
+/* The arena retired the frame's file: the frame goes on from the heap. */
+static void
+evicted(struct fr_arena_span *span)
+{
+	struct fr_frame *f = FR_CONTAINER_OF(span, struct fr_frame, span);
+
+	fr_arena_release(&f->span);
+	f->stored_before = f->stored_after = 0;
+}
+
+/* pwritev() all of iov, stepping past what each call wrote. */
+static int
+write_all(int fd, struct iovec *iov, int n_iov, off_t at)
+{
+	while (n_iov > 0) {
+		ssize_t n = pwritev(fd, iov, n_iov, at);
+
+		if (n < 0 || (n == 0 && iov->iov_len > 0))
+			return -1;
+		at += n;
+		for (; n_iov > 0 && (size_t)n >= iov->iov_len; iov++, n_iov--)
+			n -= (ssize_t)iov->iov_len;
+		if (n_iov > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
 }
 
 int
-fr_frame_store(struct fr_frame *f, struct fr_arena *a, const struct fr_frame_wrap *wrap)
+fr_frame_store(struct fr_frame *f, const struct fr_frame_wrap *wrap)
 {
 	static const struct fr_frame_wrap none;
 
-	assert(f->is_sealed && !fr_frame_in_arena(f));
+	assert(f->is_sealed && fr_frame_wants_store(f));
 	if (wrap == NULL)
 		wrap = &none;
 	size_t total = wrap->before_len + f->len + wrap->after_len;
-	if (fr_arena_alloc(a, total, &f->span) < 0)
+	if (fr_arena_alloc(f->arena, total, &f->span, evicted) < 0) {
+		f->has_failed_store = true;
 		return -1;
-	/* pwritev(), not a copy through the mapping: no page faults, no zeroing of
-	 * each new page, no mapping to tear down when the span is punched. */
+	}
+	/* pwritev(), not a copy through a mapping: no page faults, no mapping to tear
+	 * down (and no TLB to flush) when the span is punched. */
 	struct iovec iov[3] = {
 		{ (void *)wrap->before, wrap->before_len },
 		{ f->data, f->len },
 		{ (void *)wrap->after, wrap->after_len },
 	};
-	struct iovec *left = iov;
-	int n_left = 3;
-	off_t at = f->span.off;
-	while (n_left > 0) {
-		ssize_t n = pwritev(fr_arena_span_fd(&f->span), left, n_left, at);
-
-		if (n < 0 || (n == 0 && left->iov_len > 0)) {
-			fr_arena_release(&f->span);
-			return -1;
-		}
-		at += n;
-		/* Step past what was written: whole pieces, then into the next one. */
-		for (; n_left > 0 && (size_t)n >= left->iov_len; left++, n_left--)
-			n -= (ssize_t)left->iov_len;
-		if (n_left > 0) {
-			left->iov_base = (char *)left->iov_base + n;
-			left->iov_len -= (size_t)n;
-		}
+	if (write_all(fr_arena_span_fd(&f->span), iov, 3, f->span.off) < 0) {
+		fr_arena_release(&f->span);
+		f->has_failed_store = true;
+		return -1;
 	}
-	free(f->data);
 	f->stored_before = wrap->before_len;
 	f->stored_after = wrap->after_len;
-	f->data = f->span.p + f->stored_before;
-	f->cap = f->len;
 	return 0;
 }
 
@@ -126,6 +159,8 @@ fr_frame_ref(struct fr_frame *f)
 	return f;
 }
 
+static void pool_put(struct fr_frame_pool *pool, struct fr_frame *f);
+
 void
 fr_frame_unref(struct fr_frame *f)
 {
@@ -134,9 +169,84 @@ fr_frame_unref(struct fr_frame *f)
 	assert(f->refs > 0);
 	if (--f->refs > 0)
 		return;
-	if (fr_frame_in_arena(f))
-		fr_arena_release(&f->span);
-	else
-		free(f->data);
+	fr_arena_release(&f->span);
+	fr_arena_unref(f->arena);
+	f->arena = NULL;
+	if (f->pool != NULL) {
+		pool_put(f->pool, f);
+		return;
+	}
+	free(f->data);
 	free(f);
+}
+
+/* ---- pools ---- */
+
+struct fr_frame_pool *
+fr_frame_pool_new(unsigned keep)
+{
+	struct fr_frame_pool *pool = calloc(1, sizeof *pool + keep * sizeof pool->frames[0]);
+
+	if (pool == NULL)
+		return NULL;
+	pool->refs = 1;
+	pool->is_owned = true;
+	pool->keep = keep;
+	return pool;
+}
+
+static void
+pool_unref(struct fr_frame_pool *pool)
+{
+	assert(pool->refs > 0);
+	if (--pool->refs > 0)
+		return;
+	for (unsigned i = 0; i < pool->n; i++) {
+		free(pool->frames[i]->data);
+		free(pool->frames[i]);
+	}
+	free(pool);
+}
+
+void
+fr_frame_pool_free(struct fr_frame_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	pool->is_owned = false;
+	pool_unref(pool);
+}
+
+/* A frame of the pool came back with its last reference. */
+static void
+pool_put(struct fr_frame_pool *pool, struct fr_frame *f)
+{
+	if (pool->is_owned && pool->n < pool->keep) {
+		pool->frames[pool->n++] = f;
+	} else {
+		free(f->data);
+		free(f);
+	}
+	pool_unref(pool);
+}
+
+struct fr_frame *
+fr_frame_pool_get(struct fr_frame_pool *pool, size_t cap)
+{
+	struct fr_frame *f;
+
+	if (pool->n == 0) {
+		if ((f = fr_frame_new(cap)) == NULL)
+			return NULL;
+	} else {
+		f = pool->frames[--pool->n];
+		frame_init(f, f->data, f->cap);
+		if (f->cap < cap && fr_frame_grow(f, cap) == NULL) {
+			pool->frames[pool->n++] = f;	/* kept for a smaller frame */
+			return NULL;
+		}
+	}
+	f->pool = pool;
+	pool->refs++;
+	return f;
 }

@@ -26,6 +26,7 @@
 #include "fr/page.h"
 #include "fr/sub.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 /* The request head limit (431 beyond) plus room to read part of a body with it. */
 #define CONN_IN_MAX (FR_HTTP_HEAD_MAX_DEFAULT + 8192)

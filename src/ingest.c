@@ -3,7 +3,8 @@
  * Producer ingest. The frame under construction is the read buffer: recv() writes
  * into its tail, the splitter walks the new bytes, and when a frame ends the buffer
  * itself is sealed and published. Only the bytes that followed the frame's end in
- * the same read are copied, into the next buffer.
+ * the same read are copied, into the next buffer, which comes from a pool of the
+ * buffers of frames nobody holds any more: no allocation per frame.
  */
 #include <assert.h>
 #include <errno.h>
@@ -24,6 +25,10 @@
 /* Reads per readiness event: enough to drain a burst, bounded so that a producer
  * pushing at memory speed still lets subscribers be served. */
 #define INGEST_READS_PER_EVENT 8
+/* Frame buffers kept for reuse: the one being filled, the latest, and the few that
+ * subscribers are sending; more than that and the stream has slow subscribers,
+ * whose frames are freed when they are done with them. */
+#define INGEST_POOL_FRAMES 8
 
 struct fr_ingest {
 	struct ev_loop *loop;
@@ -31,6 +36,7 @@ struct fr_ingest {
 	struct fr_ingest_params params;	/* max_frame_bytes: the current producer's */
 	size_t next_max_frame_bytes;	/* for the next producer (a reload may change it) */
 	struct fr_splitter *splitter;
+	struct fr_frame_pool *pool;	/* buffers of frames nobody holds any more */
 	struct fr_frame *building;	/* unsealed, owned here; NULL after ENOMEM */
 	size_t len;			/* bytes in building->data */
 	size_t last_frame_len;		/* sizes the next buffer */
@@ -112,7 +118,7 @@ take_frame(struct fr_ingest *ing, size_t start, size_t end)
 {
 	struct fr_frame *f = ing->building;
 	size_t rest = ing->len - end;
-	struct fr_frame *next = fr_frame_new(next_cap(ing, rest));
+	struct fr_frame *next = fr_frame_pool_get(ing->pool, next_cap(ing, rest));
 
 	if (next != NULL)
 		memcpy(next->data, f->data + end, rest);
@@ -192,7 +198,7 @@ static int
 ensure_room(struct fr_ingest *ing)
 {
 	if (ing->building == NULL) {
-		ing->building = fr_frame_new(next_cap(ing, 0));
+		ing->building = fr_frame_pool_get(ing->pool, next_cap(ing, 0));
 		ing->len = 0;
 		return ing->building != NULL ? 0 : -1;
 	}
@@ -388,7 +394,10 @@ fr_ingest_new(struct ev_loop *loop, struct fr_stream *s, const struct fr_ingest_
 	if (ing == NULL)
 		return NULL;
 	ing->splitter = fr_splitter_new(params->max_frame_bytes);
-	if (ing->splitter == NULL) {
+	ing->pool = fr_frame_pool_new(INGEST_POOL_FRAMES);
+	if (ing->splitter == NULL || ing->pool == NULL) {
+		fr_splitter_free(ing->splitter);
+		fr_frame_pool_free(ing->pool);
 		free(ing);
 		return NULL;
 	}
@@ -428,6 +437,7 @@ fr_ingest_free(struct fr_ingest *ing)
 	if (ing->producer != PRODUCER_NONE)
 		drop_producer(ing, "shutting down");
 	fr_frame_unref(ing->building);
+	fr_frame_pool_free(ing->pool);
 	fr_splitter_free(ing->splitter);
 	free(ing);
 }

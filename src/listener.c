@@ -14,6 +14,7 @@
 #include "fr/log.h"
 #include "fr/net.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 #define LISTENER_BACKLOG 511
 #define LISTENER_ACCEPTS_PER_EVENT 64

@@ -186,12 +186,6 @@ log_debug(const char *fmt, ...)
 }
 
 void
-log_errorx(const char *fmt, ...)
-{
-	LOG_BODY(FR_LOG_ERROR, NULL);
-}
-
-void
 fatal(const char *fmt, ...)
 {
 	const char *why = strerror(errno);

@@ -22,12 +22,6 @@ watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-int
-fr_notify_is_available(void)
-{
-	return 1;
-}
-
 void
 fr_notify_init(struct ev_loop *loop)
 {
@@ -76,12 +70,6 @@ fr_notify_stopping(void)
 }
 
 #else /* !HAVE_LIBSYSTEMD */
-
-int
-fr_notify_is_available(void)
-{
-	return 0;
-}
 
 void
 fr_notify_init(struct ev_loop *loop)

@@ -11,6 +11,7 @@
 #include "fr/log.h"
 #include "fr/raw.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 struct fr_raw {
 	struct fr_registry_entry *entry;

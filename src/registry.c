@@ -12,6 +12,7 @@
 #include "fr/log.h"
 #include "fr/registry.h"
 #include "fr/util.h"
+#include "fr/xmalloc.h"
 
 struct fr_registry {
 	struct ev_loop *loop;

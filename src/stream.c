@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fr/multipart.h"
 #include "fr/stream.h"
 
 static const char *const drop_names[FR_DROP_REASONS] = {
@@ -31,7 +30,6 @@ fr_stream_new(const char *name)
 	for (size_t i = 0; i < FR_DROP_REASONS; i++)
 		fr_ratelimit_init(&s->drop_log[i], 1.0);
 	fr_ratelimit_init(&s->garbage_log, 1.0);
-	fr_ratelimit_init(&s->arena_log, 1.0);
 	/* Routine one by one; a flood of connections must not flood the log. */
 	fr_ratelimit_init(&s->sub_log, 1.0);
 	fr_ratelimit_set_burst(&s->sub_log, FR_STREAM_LOG_BURST);
@@ -46,7 +44,7 @@ fr_stream_free(struct fr_stream *s)
 	while (!fr_list_is_empty(&s->subs))
 		fr_sub_close(fr_sub_from_link(s->subs.next), "shutting down");
 	fr_frame_unref(s->latest);
-	fr_arena_free(s->arena);	/* its files close with their last frame */
+	fr_arena_unref(s->arena);	/* its files close with their last frame */
 	free(s);
 }
 
@@ -77,30 +75,13 @@ fr_stream_input_fps(const struct fr_stream *s, double now)
 	return s->input_fps;
 }
 
-/*
- * One copy per frame, so that each subscriber's is the kernel's page reference
- * rather than a copy; on failure the frame is sent from the heap instead. The
- * multipart framing goes around it, so an HTTP part is one sendfile() too.
- */
-static void
-store_in_arena(struct fr_stream *s, struct fr_frame *f)
-{
-	char head[FR_MULTIPART_PART_HEAD_MAX];
-	struct fr_frame_wrap wrap;
-
-	if (s->arena == NULL || fr_frame_in_arena(f))
-		return;
-	fr_multipart_wrap(&wrap, head, sizeof head, f->len);
-	if (fr_frame_store(f, s->arena, &wrap) < 0)
-		fr_log_limited(&s->arena_log, f->received_at, FR_LOG_WARN,
-		    "stream %s: sending frame %llu from the heap: memfd arena: %s", s->name,
-		    (unsigned long long)s->next_seq, strerror(errno));
-}
-
 void
 fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 {
-	store_in_arena(s, f);
+	/* Stored there by the first subscriber about to send it (sub.c): a frame that
+	 * every subscriber skips costs no copy. */
+	if (f->arena == NULL)
+		fr_frame_set_arena(f, s->arena);
 	f->seq = s->next_seq++;
 	update_fps(s, f->received_at);
 	s->counters.frames_in++;

@@ -100,10 +100,33 @@ unit_len(const struct fr_sub *sub)
 	return sub->head_len + (sub->sending != NULL ? sub->sending->len : 0) + tail_len(sub);
 }
 
+/*
+ * The first subscriber about to send a frame stores it in the arena, for itself and
+ * the rest to sendfile(); with the multipart framing around it, so that an HTTP part
+ * is one sendfile() too. When that fails the frame goes out from the heap (counted).
+ */
+static void
+store(struct fr_sub *sub, struct fr_frame *f)
+{
+	static struct fr_ratelimit fallback_log = { .interval_s = 1.0, .last_at = -1, .burst = 1 };
+	char head[FR_MULTIPART_PART_HEAD_MAX];
+	struct fr_frame_wrap wrap;
+
+	fr_multipart_wrap(&wrap, head, sizeof head, f->len);
+	if (fr_frame_store(f, &wrap) == 0)
+		return;
+	sub->params.stream_counters->arena_fallbacks++;
+	fr_log_limited(&fallback_log, ev_now(sub->loop), FR_LOG_WARN,
+	    "sending a frame of %zu bytes from the heap: memfd arena: %s", f->len,
+	    strerror(errno));
+}
+
 /* Makes f (a reference the caller hands over) the unit being written. */
 static void
 begin_frame(struct fr_sub *sub, struct fr_frame *f)
 {
+	if (fr_frame_wants_store(f))
+		store(sub, f);
 	sub->sending = f;
 	sub->offset = 0;
 	sub->head = sub->part_head;

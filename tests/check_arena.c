@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for memfd arenas: spans are page-aligned and append-only, hold what was
- * written and can be read back through the descriptor, give their pages back when
- * released, and files rotate and close so that neither memory nor file sizes grow
- * with the bytes that went through. Also fr_frame_store(), which puts frames there.
+ * written through the descriptor, give their pages back when released, and files
+ * rotate and close at once (the spans left in a retired file are evicted), so that
+ * neither memory nor open files grow with the bytes that went through or with a span
+ * held for long. Also fr_frame_store(), which puts frames there, and frame eviction.
  */
 #include <check.h>
 #include <stdint.h>
@@ -53,6 +54,43 @@ fill(uint8_t *p, size_t n, unsigned seed)
 		p[i] = (uint8_t)(seed * 13 + i * 7);
 }
 
+/* Writes n bytes of pattern seed at the start of the span, as frames are written. */
+static void
+write_span(const struct fr_arena_span *span, size_t n, unsigned seed)
+{
+	uint8_t *buf = malloc(n);
+
+	ck_assert_ptr_nonnull(buf);
+	fill(buf, n, seed);
+	ck_assert_int_eq(pwrite(fr_arena_span_fd(span), buf, n, span->off), (ssize_t)n);
+	free(buf);
+}
+
+/* The span starts with n bytes of pattern seed. */
+static void
+assert_span(const struct fr_arena_span *span, size_t n, unsigned seed)
+{
+	uint8_t *want = malloc(n), *got = malloc(n);
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(got);
+	fill(want, n, seed);
+	ck_assert_int_eq(pread(fr_arena_span_fd(span), got, n, span->off), (ssize_t)n);
+	ck_assert_mem_eq(got, want, n);
+	free(want);
+	free(got);
+}
+
+/* Spans evicted so far: the callback releases them, as owners must. */
+static unsigned evictions;
+
+static void
+evict_release(struct fr_arena_span *span)
+{
+	evictions++;
+	fr_arena_release(span);
+}
+
 START_TEST(test_spans_page_aligned_append_only)
 {
 	struct fr_arena *a = fr_arena_new(0);
@@ -63,28 +101,26 @@ START_TEST(test_spans_page_aligned_append_only)
 	ck_assert_uint_eq(fr_arena_open_files(), 1);
 	off_t expect = 0;
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(fr_arena_alloc(a, lens[i], &s[i]), 0);
+		ck_assert_int_eq(fr_arena_alloc(a, lens[i], &s[i], evict_release), 0);
 		ck_assert_int_eq(s[i].off, expect);
 		ck_assert_uint_eq(s[i].off % (off_t)page, 0);
 		ck_assert_uint_eq(s[i].len, (lens[i] + page - 1) / page * page);
-		fill(s[i].p, lens[i], (unsigned)i);
+		write_span(&s[i], lens[i], (unsigned)i);
 		expect += (off_t)s[i].len;
 	}
 	ck_assert_ptr_eq(s[0].file, s[2].file);
-	/* What was written through the mapping is what the descriptor reads. */
-	uint8_t buf[4096 * 3 + 1];
-	ck_assert_int_eq(pread(fr_arena_span_fd(&s[1]), buf, lens[1], s[1].off), (ssize_t)lens[1]);
-	ck_assert_mem_eq(buf, s[1].p, lens[1]);
+	for (int i = 0; i < 3; i++)
+		assert_span(&s[i], lens[i], (unsigned)i);
 	/* A released span is never handed out again. */
 	fr_arena_release(&s[0]);
 	ck_assert_ptr_null(s[0].file);
 	struct fr_arena_span t;
-	ck_assert_int_eq(fr_arena_alloc(a, 1, &t), 0);
+	ck_assert_int_eq(fr_arena_alloc(a, 1, &t, evict_release), 0);
 	ck_assert_int_eq(t.off, expect);
 	fr_arena_release(&t);
 	fr_arena_release(&s[1]);
 	fr_arena_release(&s[2]);
-	fr_arena_free(a);
+	fr_arena_unref(a);
 }
 END_TEST
 
@@ -94,44 +130,46 @@ START_TEST(test_release_gives_pages_back)
 	struct fr_arena_span s, keep;
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(fr_arena_alloc(a, 64 * page, &s), 0);
-	ck_assert_int_eq(fr_arena_alloc(a, page, &keep), 0);
-	fill(s.p, 64 * page, 1);
-	fill(keep.p, page, 2);
+	ck_assert_int_eq(fr_arena_alloc(a, 64 * page, &s, evict_release), 0);
+	ck_assert_int_eq(fr_arena_alloc(a, page, &keep, evict_release), 0);
+	write_span(&s, 64 * page, 1);
+	write_span(&keep, page, 2);
 	ck_assert_int_ge(file_bytes_held(&keep), (long long)(65 * page));
 	fr_arena_release(&s);
 	ck_assert_int_le(file_bytes_held(&keep), (long long)page);
 	/* Punching the neighbour's pages left these alone. */
-	uint8_t want[4096];
-	ck_assert_uint_le(page, sizeof want * 16);
-	fill(want, sizeof want < page ? sizeof want : page, 2);
-	ck_assert_mem_eq(keep.p, want, sizeof want < page ? sizeof want : page);
+	assert_span(&keep, page, 2);
 	fr_arena_release(&keep);
-	fr_arena_free(a);
+	fr_arena_unref(a);
 }
 END_TEST
 
-/* Files of 4 pages: the fifth page starts a new file; the old one closes with its
- * last span, and the arena's own file with the arena. */
-START_TEST(test_rotation_closes_old_files)
+/* Files of 4 pages: the fifth page starts a new file and retires the old one, whose
+ * live spans are evicted at once, so it closes; the arena's own file closes with
+ * the arena's last reference, or with its last span after that. */
+START_TEST(test_rotation_evicts_and_closes)
 {
 	struct fr_arena *a = fr_arena_new(4 * page);
 	struct fr_arena_span s[5];
 
 	ck_assert_ptr_nonnull(a);
-	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(fr_arena_alloc(a, page, &s[i]), 0);
-	ck_assert_ptr_eq(s[0].file, s[3].file);
-	ck_assert_ptr_ne(s[3].file, s[4].file);
-	ck_assert_int_eq(s[4].off, 0);
-	ck_assert_uint_eq(fr_arena_open_files(), 2);
+	evictions = 0;
 	for (int i = 0; i < 4; i++)
-		fr_arena_release(&s[i]);
+		ck_assert_int_eq(fr_arena_alloc(a, page, &s[i], evict_release), 0);
+	ck_assert_ptr_eq(s[0].file, s[3].file);
+	fr_arena_release(&s[1]);
+	ck_assert_int_eq(fr_arena_alloc(a, page, &s[4], evict_release), 0);
+	ck_assert_int_eq(s[4].off, 0);
+	ck_assert_uint_eq(evictions, 3);
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_null(s[i].file);
 	ck_assert_uint_eq(fr_arena_open_files(), 1);
 	/* The arena let go, a span still lives: its file stays until it goes. */
-	fr_arena_free(a);
+	struct fr_arena *ref = fr_arena_ref(a);
+	fr_arena_unref(a);
+	fr_arena_unref(ref);
 	ck_assert_uint_eq(fr_arena_open_files(), 1);
-	fill(s[4].p, page, 3);
+	write_span(&s[4], page, 3);
 	fr_arena_release(&s[4]);
 	ck_assert_uint_eq(fr_arena_open_files(), 0);
 }
@@ -144,39 +182,47 @@ START_TEST(test_span_larger_than_file)
 	struct fr_arena_span s;
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(fr_arena_alloc(a, 10 * page + 1, &s), 0);
+	ck_assert_int_eq(fr_arena_alloc(a, 10 * page + 1, &s, evict_release), 0);
 	ck_assert_int_eq(s.off, 0);
 	ck_assert_uint_eq(s.len, 11 * page);
-	fill(s.p, s.len, 4);
+	write_span(&s, s.len, 4);
+	assert_span(&s, s.len, 4);
 	fr_arena_release(&s);
-	fr_arena_free(a);
+	fr_arena_unref(a);
 }
 END_TEST
 
 /*
  * A producer at memory speed with a stuck subscriber: one span held for good while
  * thousands go through. Open files and memory stay bounded; no file grows past its
- * size.
+ * size; the stuck span is evicted with its file, not kept open with it.
  */
 START_TEST(test_bounded_with_a_stuck_span)
 {
 	struct fr_arena *a = fr_arena_new(16 * page);
-	struct fr_arena_span stuck, latest = { .file = NULL }, s;
+	/* Spans are linked into their file: each stays where it was allocated. */
+	struct fr_arena_span stuck, s[2] = { { .file = NULL }, { .file = NULL } };
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(fr_arena_alloc(a, 3 * page, &stuck), 0);
+	evictions = 0;
+	ck_assert_int_eq(fr_arena_alloc(a, 3 * page, &stuck, evict_release), 0);
 	for (int i = 0; i < 5000; i++) {
-		ck_assert_int_eq(fr_arena_alloc(a, 3 * page - 7, &s), 0);
-		fill(s.p, 16, (unsigned)i);
-		ck_assert_int_le(s.off + (off_t)s.len, (off_t)(16 * page));
-		fr_arena_release(&latest);
-		latest = s;
-		ck_assert_uint_le(fr_arena_open_files(), 2);
-		ck_assert_int_le(file_bytes_held(&latest), (long long)(6 * page));
+		struct fr_arena_span *latest = &s[i % 2];
+
+		ck_assert_int_eq(fr_arena_alloc(a, 3 * page - 7, latest, evict_release), 0);
+		write_span(latest, 16, (unsigned)i);
+		ck_assert_int_le(latest->off + (off_t)latest->len, (off_t)(16 * page));
+		fr_arena_release(&s[(i + 1) % 2]);
+		ck_assert_uint_eq(fr_arena_open_files(), 1);
+		ck_assert_int_le(file_bytes_held(latest), (long long)(6 * page));
 	}
-	fr_arena_release(&stuck);
-	fr_arena_release(&latest);
-	fr_arena_free(a);
+	/* Evicted with the first file; since then each retired file took the latest
+	 * span with it, allocated just before the one that did not fit. */
+	ck_assert_ptr_null(stuck.file);
+	ck_assert_uint_gt(evictions, 1);
+	fr_arena_release(&s[0]);
+	fr_arena_release(&s[1]);
+	fr_arena_unref(a);
 }
 END_TEST
 
@@ -187,42 +233,54 @@ START_TEST(test_alloc_failure)
 
 	ck_assert_ptr_nonnull(a);
 	fr_arena_fail_alloc_after(2);
-	ck_assert_int_eq(fr_arena_alloc(a, 10, &s), 0);
+	ck_assert_int_eq(fr_arena_alloc(a, 10, &s, evict_release), 0);
 	fr_arena_release(&s);
-	ck_assert_int_eq(fr_arena_alloc(a, 10, &s), -1);
+	ck_assert_int_eq(fr_arena_alloc(a, 10, &s, evict_release), -1);
 	ck_assert_ptr_null(s.file);
-	ck_assert_int_eq(fr_arena_alloc(a, 10, &s), 0);
+	ck_assert_int_eq(fr_arena_alloc(a, 10, &s, evict_release), 0);
 	fr_arena_release(&s);
 	fr_arena_release(&s);	/* a cleared span: nothing */
-	fr_arena_free(a);
-	fr_arena_free(NULL);
+	fr_arena_unref(a);
+	fr_arena_unref(NULL);
 }
 END_TEST
 
 /* ---- fr_frame_store ---- */
 
+/* A sealed frame of len bytes of pattern seed, to be stored in a. */
+static struct fr_frame *
+sealed_frame(size_t len, unsigned seed, struct fr_arena *a)
+{
+	struct fr_frame *f = fr_frame_new(len);
+
+	ck_assert_ptr_nonnull(f);
+	fill(f->data, len, seed);
+	fr_frame_seal(f, len);
+	ck_assert(!fr_frame_wants_store(f));
+	fr_frame_set_arena(f, a);
+	ck_assert(fr_frame_wants_store(f) == (a != NULL));
+	return f;
+}
+
 START_TEST(test_frame_store)
 {
 	struct fr_arena *a = fr_arena_new(0);
-	struct fr_frame *f = fr_frame_new(200000);
-	uint8_t want[150000];
+	static uint8_t want[150000], got[sizeof want];
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(f);
-	fill(f->data, sizeof want, 5);
-	memcpy(want, f->data, sizeof want);
-	fr_frame_seal(f, sizeof want);
+	struct fr_frame *f = sealed_frame(sizeof want, 5, a);
+	fill(want, sizeof want, 5);
 	ck_assert(!fr_frame_in_arena(f));
-	ck_assert_int_eq(fr_frame_store(f, a, NULL), 0);
+	ck_assert_int_eq(fr_frame_store(f, NULL), 0);
 	ck_assert(fr_frame_in_arena(f));
+	ck_assert(!fr_frame_wants_store(f));
 	ck_assert_uint_eq(f->len, sizeof want);
-	ck_assert_mem_eq(f->data, want, sizeof want);
+	ck_assert_mem_eq(f->data, want, sizeof want);	/* the heap bytes stay */
 	/* sendfile() reads the same bytes through the descriptor. */
-	uint8_t got[sizeof want];
 	ck_assert_int_eq(pread(fr_frame_fd(f), got, sizeof got, fr_frame_offset(f)),
 	    (ssize_t)sizeof got);
 	ck_assert_mem_eq(got, want, sizeof want);
-	fr_arena_free(a);	/* the frame keeps its file */
+	fr_arena_unref(a);	/* the frame keeps the arena and its file */
 	ck_assert_uint_eq(fr_arena_open_files(), 1);
 	fr_frame_ref(f);
 	fr_frame_unref(f);
@@ -237,17 +295,14 @@ START_TEST(test_frame_store_wrapped)
 	static const char before[] = "Content-Length: 70000\r\n\r\n", after[] = "\r\n--b\r\n";
 	const struct fr_frame_wrap wrap = { before, after, sizeof before - 1, sizeof after - 1 };
 	struct fr_arena *a = fr_arena_new(0);
-	struct fr_frame *f = fr_frame_new(70000);
 	static uint8_t want[sizeof before - 1 + 70000 + sizeof after - 1], got[sizeof want];
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(f);
-	fill(f->data, 70000, 7);
+	struct fr_frame *f = sealed_frame(70000, 7, a);
 	memcpy(want, before, sizeof before - 1);
 	memcpy(want + sizeof before - 1, f->data, 70000);
 	memcpy(want + sizeof before - 1 + 70000, after, sizeof after - 1);
-	fr_frame_seal(f, 70000);
-	ck_assert_int_eq(fr_frame_store(f, a, &wrap), 0);
+	ck_assert_int_eq(fr_frame_store(f, &wrap), 0);
 	ck_assert_uint_eq(f->stored_before, sizeof before - 1);
 	ck_assert_uint_eq(f->stored_after, sizeof after - 1);
 	ck_assert_mem_eq(f->data, want + sizeof before - 1, 70000);
@@ -255,7 +310,7 @@ START_TEST(test_frame_store_wrapped)
 	    fr_frame_offset(f) - (off_t)f->stored_before), (ssize_t)sizeof got);
 	ck_assert_mem_eq(got, want, sizeof want);
 	fr_frame_unref(f);
-	fr_arena_free(a);
+	fr_arena_unref(a);
 	ck_assert_uint_eq(fr_arena_open_files(), 0);
 }
 END_TEST
@@ -263,22 +318,55 @@ END_TEST
 START_TEST(test_frame_store_failure_keeps_heap)
 {
 	struct fr_arena *a = fr_arena_new(0);
-	struct fr_frame *f = fr_frame_new(100);
 
 	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(f);
-	fill(f->data, 100, 6);
-	fr_frame_seal(f, 100);
+	struct fr_frame *f = sealed_frame(100, 6, a);
 	uint8_t *heap = f->data;
 	fr_arena_fail_alloc_after(1);
-	ck_assert_int_eq(fr_frame_store(f, a, NULL), -1);
+	ck_assert_int_eq(fr_frame_store(f, NULL), -1);
 	ck_assert(!fr_frame_in_arena(f));
+	ck_assert(f->has_failed_store);
+	ck_assert(!fr_frame_wants_store(f));	/* not tried again for each subscriber */
 	ck_assert_ptr_eq(f->data, heap);
 	uint8_t want[100];
 	fill(want, 100, 6);
 	ck_assert_mem_eq(f->data, want, 100);
 	fr_frame_unref(f);
-	fr_arena_free(a);
+	fr_arena_unref(a);
+	/* Without an arena there is nothing to store into. */
+	f = sealed_frame(10, 1, NULL);
+	fr_frame_unref(f);
+}
+END_TEST
+
+/*
+ * A stuck subscriber holds an old frame while the arena moves on: when its file is
+ * retired the frame leaves the arena (its heap bytes go on serving it), so the file
+ * closes; a frame evicted so can be stored again, in the new file.
+ */
+START_TEST(test_frame_evicted_with_its_file)
+{
+	struct fr_arena *a = fr_arena_new(4 * page);
+
+	ck_assert_ptr_nonnull(a);
+	struct fr_frame *old = sealed_frame(2 * page, 8, a);
+	ck_assert_int_eq(fr_frame_store(old, NULL), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		struct fr_frame *f = sealed_frame(2 * page, 9 + i, a);
+
+		ck_assert_int_eq(fr_frame_store(f, NULL), 0);
+		fr_frame_unref(f);
+	}
+	ck_assert(!fr_frame_in_arena(old));
+	ck_assert_uint_eq(fr_arena_open_files(), 1);
+	uint8_t want[4096];
+	fill(want, sizeof want, 8);
+	ck_assert_mem_eq(old->data, want, sizeof want);
+	ck_assert(fr_frame_wants_store(old));
+	ck_assert_int_eq(fr_frame_store(old, NULL), 0);
+	ck_assert(fr_frame_in_arena(old));
+	fr_frame_unref(old);
+	fr_arena_unref(a);
 }
 END_TEST
 
@@ -296,7 +384,7 @@ arena_suite(void)
 
 	tc = tcase_create("rotation");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_rotation_closes_old_files);
+	tcase_add_test(tc, test_rotation_evicts_and_closes);
 	tcase_add_test(tc, test_span_larger_than_file);
 	tcase_add_test(tc, test_bounded_with_a_stuck_span);
 	suite_add_tcase(s, tc);
@@ -306,6 +394,7 @@ arena_suite(void)
 	tcase_add_test(tc, test_frame_store);
 	tcase_add_test(tc, test_frame_store_wrapped);
 	tcase_add_test(tc, test_frame_store_failure_keeps_heap);
+	tcase_add_test(tc, test_frame_evicted_with_its_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,8 @@
 /*
  * Unit tests for the option table, through fr_config_parse() with real argv arrays: every
  * option with good and bad values and its exact error line, the defaults, --stream specs,
- * --help and --version, config files, and file-versus-argv precedence.
+ * --help and --version, config files, and file-versus-argv precedence. The "table"
+ * cases run every row through tests/option_samples.h and check the rows themselves.
  */
 #include <check.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "fr/config.h"
+#include "option_samples.h"
 
 static struct fr_config cfg;
 static char err[FR_ERR_LEN];
@@ -123,6 +125,9 @@ assert_defaults(const struct fr_config *c)
 	ck_assert_uint_eq(c->max_frame_bytes, 8 * 1024 * 1024);
 	ck_assert_int_eq(c->validate, 0);
 	ck_assert_uint_eq(c->max_clients, 1024);
+	ck_assert_uint_eq(c->max_pending, 256);
+	ck_assert_uint_eq(c->max_pending_per_peer, 64);
+	ck_assert_double_eq(c->stream_idle_timeout_s, 60.0);
 	ck_assert_double_eq(c->client_timeout_s, 10.0);
 	ck_assert_int_eq(c->daemonize, 0);
 	ck_assert_str_eq(c->pidfile, "");
@@ -263,6 +268,12 @@ START_TEST(test_uint_good)
 	ck_assert_uint_eq(cfg.max_clients, 1000000);
 	ASSERT_RUN("--max-clients=64");
 	ck_assert_uint_eq(cfg.max_clients, 64);
+	ASSERT_RUN("--max-pending", "1", "--max-pending-per-peer", "100000");
+	ck_assert_uint_eq(cfg.max_pending, 1);
+	ck_assert_uint_eq(cfg.max_pending_per_peer, 100000);
+	ASSERT_RUN("--max-pending", "100000", "--max-pending-per-peer", "1");
+	ck_assert_uint_eq(cfg.max_pending, 100000);
+	ck_assert_uint_eq(cfg.max_pending_per_peer, 1);
 }
 END_TEST
 
@@ -277,6 +288,11 @@ START_TEST(test_uint_bad)
 	ASSERT_ERR("--max-clients: '10k' is not a whole number", "--max-clients", "10k");
 	ASSERT_ERR("--max-clients: 'inf' is not a whole number", "--max-clients", "inf");
 	ASSERT_ERR("--max-clients: needs a value (N)", "--max-clients=");
+	ASSERT_ERR("--max-pending: 100001 out of range (1-100000)", "--max-pending", "100001");
+	ASSERT_ERR("--max-pending: '2.5' is not a whole number", "--max-pending", "2.5");
+	ASSERT_ERR("--max-pending-per-peer: 0 out of range (1-100000)", "--max-pending-per-peer",
+	    "0");
+	ASSERT_ERR("--max-pending-per-peer: needs a value (N)", "--max-pending-per-peer=");
 }
 END_TEST
 
@@ -290,6 +306,11 @@ START_TEST(test_seconds_good)
 	ck_assert_double_eq(cfg.client_timeout_s, 86400.0);
 	ASSERT_RUN("--client-timeout=2.5");
 	ck_assert_double_eq(cfg.client_timeout_s, 2.5);
+	/* 0: a pushed stream is never removed. */
+	ASSERT_RUN("--stream-idle-timeout", "0");
+	ck_assert_double_eq(cfg.stream_idle_timeout_s, 0.0);
+	ASSERT_RUN("--stream-idle-timeout", "86400");
+	ck_assert_double_eq(cfg.stream_idle_timeout_s, 86400.0);
 }
 END_TEST
 
@@ -306,6 +327,9 @@ START_TEST(test_seconds_bad)
 	ASSERT_ERR("--client-timeout: 'nan' is not a number", "--client-timeout", "nan");
 	ASSERT_ERR("--client-timeout: '1e999' is not a number", "--client-timeout", "1e999");
 	ASSERT_ERR("--client-timeout: needs a value (SECONDS)", "--client-timeout=");
+	ASSERT_ERR("--stream-idle-timeout: -0.5 out of range (0-86400)", "--stream-idle-timeout",
+	    "-0.5");
+	ASSERT_ERR("--stream-idle-timeout: '1m' is not a number", "--stream-idle-timeout", "1m");
 }
 END_TEST
 
@@ -471,34 +495,34 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...])",
-	    "--stream=");
+	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,from=URL]"
+	    "[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
+	    "[,linger=SECONDS][,reconnect-max=SECONDS])", "--stream=");
 }
 END_TEST
 
 START_TEST(test_stream_items)
 {
 	char spec[4000];
-#define KEYS "expected ingest=ADDR, listen=ADDR, from=URL, from-token=, from-token-file=, " \
-	"poll-fps=, on-demand, linger= or reconnect-max="
+#define KEYS "expected ingest, listen, from, from-token, from-token-file, poll-fps, on-demand, " \
+	"linger or reconnect-max"
 
 	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
-	ASSERT_ERR("--stream: stream cam1: 'ingest' needs a value (ingest=...)", "--stream",
-	    "cam1,ingest");
+	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
 	ASSERT_ERR("--stream: stream cam1: 'ingestx': " KEYS, "--stream", "cam1,ingestx=127.0.0.1:1");
 	ASSERT_ERR("--stream: stream cam1: 'ing': " KEYS, "--stream", "cam1,ing=127.0.0.1:1");
 	ASSERT_ERR("--stream: stream cam1: 'LISTEN': " KEYS, "--stream", "cam1,LISTEN=127.0.0.1:1");
 	/* A mistyped key is named, never its value: it may be a URL with a password. */
 	ASSERT_ERR("--stream: stream cam1: 'form': " KEYS, "--stream",
 	    "cam1,form=http://admin:s3cret@cam/");
-	ASSERT_ERR("--stream: stream cam1: '?': " KEYS, "--stream",
-	    "cam1,a-key-name-longer-than-any=1");
-	ASSERT_ERR("--stream: stream cam1: '127.0.0.1:70000': port 70000 out of range (1-65535)",
-	    "--stream", "cam1,ingest=127.0.0.1:70000");
-	ASSERT_ERR("--stream: stream cam1: '[::1]': expected [IPv6]:PORT", "--stream",
+	ASSERT_ERR("--stream: stream cam1: 'a-key-name-longer-than-any-key-t': " KEYS, "--stream",
+	    "cam1,a-key-name-longer-than-any-key-there-is=1");
+	ASSERT_ERR("--stream: stream cam1: ingest: '127.0.0.1:70000': port 70000 out of range "
+	    "(1-65535)", "--stream", "cam1,ingest=127.0.0.1:70000");
+	ASSERT_ERR("--stream: stream cam1: listen: '[::1]': expected [IPv6]:PORT", "--stream",
 	    "cam1,listen=[::1]");
-	ASSERT_ERR("--stream: stream cam1: '': expected HOST:PORT, [IPv6]:PORT or unix:/path",
-	    "--stream", "cam1,listen=");
+	ASSERT_ERR("--stream: stream cam1: listen: '': expected HOST:PORT, [IPv6]:PORT or "
+	    "unix:/path", "--stream", "cam1,listen=");
 
 	memset(spec, 'a', sizeof spec - 1);
 	spec[sizeof spec - 1] = '\0';
@@ -541,8 +565,7 @@ START_TEST(test_stream_pull)
 	ck_assert_double_eq(pc->linger_s, 0.5);
 	ck_assert_double_eq(pc->reconnect_max_s, 30);
 	ck_assert(cfg.streams[1].has_ingest);
-	ASSERT_RUN("--stream", "still,from=http://cam/snap.jpg,poll-fps=2.5,from-token=t0k,"
-	    "on-demand=no");
+	ASSERT_RUN("--stream", "still,from=http://cam/snap.jpg,poll-fps=2.5,from-token=t0k");
 	ck_assert_double_eq(pc->poll_fps, 2.5);
 	ck_assert_str_eq(pc->token, "t0k");
 	ck_assert(!pc->is_on_demand);
@@ -556,16 +579,15 @@ START_TEST(test_stream_pull)
 	    "front,from=http://admin:s3cret%@cam/");
 	ASSERT_ERR("--stream: stream front: from: tcp:// needs a port (tcp://HOST:PORT)",
 	    "--stream", "front,from=tcp://robot");
-	ASSERT_ERR("--stream: stream front: 'from' needs a value (from=...)", "--stream",
-	    "front,from");
+	ASSERT_ERR("--stream: stream front: 'from': " KEYS, "--stream", "front,from");
 	ASSERT_ERR("--stream: stream front: poll-fps: 0 out of range (0.01-100)", "--stream",
 	    "front,from=http://cam/,poll-fps=0");
 	ASSERT_ERR("--stream: stream front: linger: 'soon' is not a number", "--stream",
 	    "front,from=http://cam/,linger=soon");
 	ASSERT_ERR("--stream: stream front: reconnect-max: 0.01 out of range (0.1-86400)",
 	    "--stream", "front,from=http://cam/,reconnect-max=0.01");
-	ASSERT_ERR("--stream: stream front: on-demand: 'maybe': expected yes or no", "--stream",
-	    "front,from=http://cam/,on-demand=maybe");
+	ASSERT_ERR("--stream: stream front: 'on-demand': " KEYS, "--stream",
+	    "front,from=http://cam/,on-demand=yes");
 	ASSERT_ERR("--stream: stream front: from-token: tokens are visible ASCII without spaces, "
 	    "& or #", "--stream", "front,from=http://cam/,from-token=a b");
 	ASSERT_ERR("--stream: stream front: from-token, poll-fps, on-demand, linger and "
@@ -725,8 +747,10 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12345)",
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
-		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,from=URL,...] declare a named stream, "
-		"pushed or pulled from URL (repeatable; keys in framerouter(8))",
+		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,from=URL][,from-token=TOKEN]"
+		"[,from-token-file=FILE][,poll-fps=FPS][,on-demand][,linger=SECONDS]"
+		"[,reconnect-max=SECONDS] declare a named stream, pushed to it or pulled from=URL "
+		"(repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
 		"snapshots, ingest, stats) here",
 		"      --max-frame-size BYTES               drop frames larger than this; K and M "
@@ -735,12 +759,18 @@ START_TEST(test_help)
 		"libjpeg-turbo",
 		"      --max-clients N                      refuse subscribers beyond this many "
 		"(default 1024)",
+		"      --max-pending N                      HTTP connections that have not sent a "
+		"complete request head yet, in all (default 256)",
+		"      --max-pending-per-peer N             HTTP connections without a complete "
+		"request head yet, per peer address (default 64)",
 		"      --client-timeout SECONDS             disconnect a subscriber making no "
 		"progress (default 10)",
 		"      --producer-timeout SECONDS           disconnect a producer silent this long, 0 "
 		"for never (default 10)",
 		"      --max-streams N                      streams in all, declared or created by "
 		"HTTP pushes (default 64)",
+		"      --stream-idle-timeout SECONDS        remove a stream an HTTP push created after "
+		"this long with no producer and no subscriber, 0 for never (default 60)",
 		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "
 		"TOKEN",
 		"      --ingest-token-file FILE             read the ingest token from FILE",
@@ -1127,6 +1157,258 @@ START_TEST(test_precedence_streams)
 }
 END_TEST
 
+/* ---- the table: every row, through tests/option_samples.h ---- */
+
+static const struct option_sample *
+sample_of(const char *name)
+{
+	for (size_t i = 0; i < N_OPTION_SAMPLES; i++)
+		if (strcmp(option_samples[i].name, name) == 0)
+			return &option_samples[i];
+	return NULL;
+}
+
+static const struct fr_config_option *
+row_of(const char *name, const struct fr_config_option *table)
+{
+	for (const struct fr_config_option *o = table; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static int
+is_number_kind(enum fr_config_kind kind)
+{
+	return kind == FR_KIND_SIZE || kind == FR_KIND_UINT || kind == FR_KIND_SECONDS;
+}
+
+/* What every row of either table must be, whatever it is for. */
+static void
+assert_row_shape(const struct fr_config_option *o, const struct fr_config_option *table)
+{
+	ck_assert_msg(o->name[0] != '\0' && strspn(o->name, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+	    strlen(o->name), "bad name '%s'", o->name);
+	ck_assert_msg(row_of(o->name, table) == o, "%s is in the table twice", o->name);
+	ck_assert_msg(o->reload >= FR_RELOAD_LIVE && o->reload <= FR_RELOAD_RESTART,
+	    "%s does not say what a reload does", o->name);
+	ck_assert_msg((o->arg_name == NULL) == (o->kind == FR_KIND_FLAG), "%s: a flag, and only "
+	    "a flag, takes no value", o->name);
+	ck_assert_msg((o->has_offset != 0) == (o->kind == FR_KIND_ADDR || o->kind == FR_KIND_URL),
+	    "%s: has_offset", o->name);
+	ck_assert_msg(!is_number_kind(o->kind) || o->min <= o->max, "%s: range", o->name);
+	ck_assert_msg(o->help != NULL && strstr(o->help, "(default") == NULL,
+	    "%s: --help adds the default from the table", o->name);
+}
+
+START_TEST(test_table_rows)
+{
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
+		assert_row_shape(o, fr_config_options);
+		ck_assert_msg(o->short_name == 0 || strchr("chV", o->short_name) == NULL,
+		    "-%c is fr_config_parse's own", o->short_name);
+		for (const struct fr_config_option *p = fr_config_options; p < o; p++)
+			ck_assert_msg(o->short_name == 0 || p->short_name != o->short_name,
+			    "-%c twice", o->short_name);
+		ck_assert_msg(o->kind != FR_KIND_STREAMS || o->arg_name != NULL, "%s", o->name);
+		ck_assert_msg(sample_of(o->name) != NULL, "no sample for --%s in "
+		    "tests/option_samples.h", o->name);
+	}
+	for (size_t i = 0; i < N_OPTION_SAMPLES; i++)
+		ck_assert_msg(row_of(option_samples[i].name, fr_config_options) != NULL,
+		    "a sample for --%s, which the table does not have", option_samples[i].name);
+}
+END_TEST
+
+/* A token file stores where its token option does, and reloads the same way. */
+START_TEST(test_table_token_files)
+{
+	size_t n = 0;
+
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
+		if (o->kind != FR_KIND_TOKEN_FILE)
+			continue;
+		const struct fr_config_option *t = NULL;
+		for (const struct fr_config_option *p = fr_config_options; p->name != NULL; p++)
+			if (p->kind == FR_KIND_TOKEN && p->offset == o->offset)
+				t = p;
+		ck_assert_msg(t != NULL, "%s stores where no token option does", o->name);
+		ck_assert_int_eq(t->reload, o->reload);
+		n++;
+	}
+	ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
+/* The stream keys; a key that is also an option sets that option's field of "default". */
+START_TEST(test_table_stream_keys)
+{
+	size_t n = 0;
+
+	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++) {
+		assert_row_shape(k, fr_config_stream_keys);
+		ck_assert_int_eq(k->short_name, 0);
+		ck_assert_msg(k->kind != FR_KIND_STREAMS && k->kind != FR_KIND_ACL, "%s", k->name);
+		const struct fr_config_option *o = row_of(k->name, fr_config_options);
+		if (o == NULL)
+			continue;
+		ck_assert_int_eq(o->kind, k->kind);
+		ck_assert_int_eq(o->reload, k->reload);
+		ck_assert_uint_eq(o->offset, offsetof(struct fr_config, streams) + k->offset);
+		ck_assert_uint_eq(o->has_offset, offsetof(struct fr_config, streams) + k->has_offset);
+		n++;
+	}
+	ck_assert_uint_eq(n, 2);	/* ingest and listen */
+}
+END_TEST
+
+/* Setting a row's default changes nothing: fr_config_init applied it. */
+START_TEST(test_table_defaults)
+{
+	static struct fr_config init, set;
+	char notes[NOTES_LEN];
+	size_t n = 0;
+
+	fr_config_init(&init);
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
+		const struct option_sample *s = sample_of(o->name);
+
+		if (o->default_value == NULL)
+			continue;
+		/* From another value back to the default, through the setter. */
+		set = init;
+		ck_assert_msg(fr_config_set(&set, o->name, s->good, err) == 0, "%s", err);
+		ck_assert_uint_gt(reload_notes(&init, &set, notes), 0);
+		ck_assert_msg(fr_config_set(&set, o->name, o->default_value, err) == 0, "%s", err);
+		ck_assert_msg(reload_notes(&init, &set, notes) == 0, "--%s %s: %s", o->name,
+		    o->default_value, notes);
+		n++;
+	}
+	ck_assert_uint_eq(n, 11);
+}
+END_TEST
+
+/* argv that gives sample s's value v to its option: "--name v", or "--name" for a flag. */
+static enum fr_config_result
+parse_sample(const struct option_sample *s, const char *v, const char *config)
+{
+	char opt[80];
+	const char *args[5];
+	size_t n = 0;
+
+	snprintf(opt, sizeof opt, "--%s", s->name);
+	if (config != NULL) {
+		args[n++] = "--config";
+		args[n++] = config;
+	}
+	args[n++] = opt;
+	if (v != NULL)
+		args[n++] = v;
+	args[n] = NULL;
+	return parse_list(NULL, args);
+}
+
+/* The notes from the defaults to cfg, which must be sample s's. */
+static void
+assert_sample_applied(const struct option_sample *s)
+{
+	static struct fr_config init;
+	char notes[NOTES_LEN];
+
+	fr_config_init(&init);
+	reload_notes(&init, &cfg, notes);
+	ck_assert_str_eq(notes, s->note);
+}
+
+/* A config file of one line: "name value", or "name" alone. */
+static const char *
+sample_file(const struct option_sample *s, const char *v)
+{
+	char text[512];
+
+	snprintf(text, sizeof text, "%s%s%s\n", s->name, v ? " " : "", v ? v : "");
+	return write_file(s->name, text);
+}
+
+START_TEST(test_every_option_good)
+{
+	const struct option_sample *s = &option_samples[_i];
+	static struct fr_config from_argv;
+	char notes[NOTES_LEN];
+
+	ck_assert_msg(parse_sample(s, s->good, NULL) == FR_CONFIG_RUN, "%s", err);
+	assert_sample_applied(s);
+	from_argv = cfg;
+
+	fr_config_init(&cfg);
+	ck_assert_msg(fr_config_load_file(&cfg, sample_file(s, s->good), err) == 0, "%s", err);
+	assert_sample_applied(s);
+	ck_assert_msg(reload_notes(&from_argv, &cfg, notes) == 0, "%s", notes);
+}
+END_TEST
+
+START_TEST(test_every_option_bad)
+{
+	const struct option_sample *s = &option_samples[_i];
+	const char *path = sample_file(s, s->bad);
+
+	if (s->good != NULL) {	/* a flag on the command line takes no value at all */
+		ck_assert_int_eq(parse_sample(s, s->bad, NULL), FR_CONFIG_ERROR);
+		ck_assert_str_eq(err, s->why);
+	}
+	ck_assert_int_eq(fr_config_set(&cfg, s->name, s->bad, err), -1);
+	ck_assert_str_eq(err, s->why);
+	fr_config_init(&cfg);
+	ck_assert_int_eq(fr_config_load_file(&cfg, path, err), -1);
+	ck_assert_str_eq(err, at_line(path, 1, s->why));
+}
+END_TEST
+
+/*
+ * The file says one value, argv another: the result agrees in every option with argv
+ * alone (as fr_reload_merge compares them), and the file alone does not.
+ */
+START_TEST(test_every_option_precedence)
+{
+	const struct option_sample *s = &option_samples[_i];
+	static struct fr_config from_argv, from_file;
+	char notes[NOTES_LEN];
+
+	if (s->file == NULL)
+		return;	/* repeatable: streams and --allow have their own tests */
+	const char *path = sample_file(s, s->file);
+	ck_assert_msg(parse_sample(s, s->good, NULL) == FR_CONFIG_RUN, "%s", err);
+	from_argv = cfg;
+	ck_assert_int_eq(parse_list(NULL, (const char *const[]){ "--config", path, NULL }),
+	    FR_CONFIG_RUN);
+	from_file = cfg;
+	ck_assert_uint_gt(reload_notes(&from_argv, &from_file, notes), 0);
+
+	ck_assert_msg(parse_sample(s, s->good, path) == FR_CONFIG_RUN, "%s", err);
+	ck_assert_msg(reload_notes(&from_argv, &cfg, notes) == 0, "%s", notes);
+	assert_sample_applied(s);
+}
+END_TEST
+
+/* --allow rules add up, file and argv alike; a bad KIND= names the kinds there are. */
+START_TEST(test_allow)
+{
+	const char *path = write_file("allow.conf", "allow ingest=10.0.0.0/8\n");
+
+	ASSERT_RUN("--config", path, "--allow", "192.0.2.0/24", "--allow", "http=fd00::/8");
+	ck_assert_uint_eq(cfg.allow_ingest.n, 2);
+	ck_assert_str_eq(cfg.allow_ingest.cidrs[0].text, "10.0.0.0/8");
+	ck_assert_str_eq(cfg.allow_ingest.cidrs[1].text, "192.0.2.0/24");
+	ck_assert_uint_eq(cfg.allow_listen.n, 1);
+	ck_assert_uint_eq(cfg.allow_http.n, 2);
+	ck_assert_str_eq(cfg.allow_http.cidrs[1].text, "fd00::/8");
+	ASSERT_ERR("--allow: 'www=10.0.0.0/8': expected CIDR or KIND=CIDR with KIND ingest, "
+	    "listen or http", "--allow", "www=10.0.0.0/8");
+	ASSERT_ERR("--allow: 'ingest10.0.0.0' is not a numeric IPv4 or IPv6 address", "--allow",
+	    "ingest10.0.0.0/8");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1214,6 +1496,18 @@ config_suite(void)
 	tcase_add_test(tc, test_precedence_config_spellings);
 	tcase_add_test(tc, test_precedence_file_error);
 	tcase_add_test(tc, test_precedence_streams);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_table_rows);
+	tcase_add_test(tc, test_table_token_files);
+	tcase_add_test(tc, test_table_stream_keys);
+	tcase_add_test(tc, test_table_defaults);
+	tcase_add_loop_test(tc, test_every_option_good, 0, (int)N_OPTION_SAMPLES);
+	tcase_add_loop_test(tc, test_every_option_bad, 0, (int)N_OPTION_SAMPLES);
+	tcase_add_loop_test(tc, test_every_option_precedence, 0, (int)N_OPTION_SAMPLES);
+	tcase_add_test(tc, test_allow);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -383,6 +383,98 @@ START_TEST(test_grow_smaller_aborts)
 }
 END_TEST
 
+/* ---- pools ---- */
+
+/* A frame that comes back is handed out again, buffer and all, as new: one
+ * reference, unsealed, empty, no arena; only its capacity remains. */
+START_TEST(test_pool_reuses)
+{
+	struct fr_frame_pool *pool = fr_frame_pool_new(2);
+
+	ck_assert_ptr_nonnull(pool);
+	struct fr_frame *f = fr_frame_pool_get(pool, 1000);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->cap, 1000);
+	uint8_t *buf = f->data;
+	memset(buf, 0xab, 1000);
+	f->width = 640;
+	fr_frame_seal(f, 1000);
+	f->seq = 9;
+	fr_frame_ref(f);
+	fr_frame_unref(f);
+	fr_frame_unref(f);
+	struct fr_frame *g = fr_frame_pool_get(pool, 500);
+	ck_assert_ptr_eq(g, f);
+	ck_assert_ptr_eq(g->data, buf);
+	ck_assert_uint_eq(g->cap, 1000);
+	ck_assert_uint_eq(g->refs, 1);
+	ck_assert(!g->is_sealed);
+	ck_assert_uint_eq(g->len, 0);
+	ck_assert_uint_eq(g->seq, 0);
+	ck_assert_int_eq(g->width, 0);
+	ck_assert_ptr_null(g->arena);
+	/* Too small for what is asked: grown. */
+	fr_frame_unref(g);
+	g = fr_frame_pool_get(pool, 5000);
+	ck_assert_ptr_eq(g, f);
+	ck_assert_uint_eq(g->cap, 5000);
+	fr_frame_unref(g);
+	fr_frame_pool_free(pool);
+}
+END_TEST
+
+/* It keeps at most keep frames; the rest are freed as they come back (valgrind and
+ * ASan see every one of them freed). */
+START_TEST(test_pool_keeps_at_most)
+{
+	struct fr_frame_pool *pool = fr_frame_pool_new(2);
+	struct fr_frame *f[4];
+
+	ck_assert_ptr_nonnull(pool);
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(f[i] = fr_frame_pool_get(pool, 100));
+	for (int i = 0; i < 4; i++)
+		fr_frame_unref(f[i]);
+	struct fr_frame *a = fr_frame_pool_get(pool, 100), *b = fr_frame_pool_get(pool, 100);
+	ck_assert(a == f[0] || a == f[1]);
+	ck_assert(b == f[0] || b == f[1]);
+	fr_frame_unref(a);
+	fr_frame_unref(b);
+	fr_frame_pool_free(pool);
+}
+END_TEST
+
+/* The owner lets go while frames are out: they are freed when they come back. */
+START_TEST(test_pool_outlives_owner)
+{
+	struct fr_frame_pool *pool = fr_frame_pool_new(4);
+
+	ck_assert_ptr_nonnull(pool);
+	struct fr_frame *f = fr_frame_pool_get(pool, 100);
+	fr_frame_seal(f, 10);
+	fr_frame_pool_free(pool);
+	f->data[0] = 1;
+	fr_frame_unref(f);
+	fr_frame_pool_free(NULL);
+}
+END_TEST
+
+/* A frame that cannot be grown stays in the pool for a smaller request. */
+START_TEST(test_pool_grow_fails)
+{
+	struct fr_frame_pool *pool = fr_frame_pool_new(1);
+
+	ck_assert_ptr_nonnull(pool);
+	struct fr_frame *f = fr_frame_pool_get(pool, 100);
+	fr_frame_unref(f);
+	fr_frame_fail_alloc_after(1);
+	ck_assert_ptr_null(fr_frame_pool_get(pool, 1000));
+	ck_assert_ptr_eq(fr_frame_pool_get(pool, 100), f);
+	fr_frame_unref(f);
+	fr_frame_pool_free(pool);
+}
+END_TEST
+
 static Suite *
 frame_suite(int can_die)
 {
@@ -402,6 +494,14 @@ frame_suite(int can_die)
 	tcase_add_test(tc, test_grow_keeps_bytes_and_header);
 	tcase_add_test(tc, test_grow_same_cap);
 	tcase_add_test(tc, test_grow_repeatedly);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_checked_fixture(tc, alloc_reset, alloc_reset);
+	tcase_add_test(tc, test_pool_reuses);
+	tcase_add_test(tc, test_pool_keeps_at_most);
+	tcase_add_test(tc, test_pool_outlives_owner);
+	tcase_add_test(tc, test_pool_grow_fails);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("alloc");

@@ -11,19 +11,10 @@
 #include <string.h>
 
 #include "fr/reload.h"
+#include "option_samples.h"
 
 static struct fr_config running, next;
-static char notes[4096];
-
-static void
-record(void *arg, enum fr_reload_note note, const char *what)
-{
-	(void)arg;
-	strncat(notes, note == FR_RELOAD_APPLIED ? "applied: " : "restart: ",
-	    sizeof notes - strlen(notes) - 1);
-	strncat(notes, what, sizeof notes - strlen(notes) - 1);
-	strncat(notes, "\n", sizeof notes - strlen(notes) - 1);
-}
+static char notes[NOTES_LEN];
 
 static void
 set(struct fr_config *c, const char *name, const char *value)
@@ -47,7 +38,7 @@ START_TEST(test_nothing_changed)
 	set(&next, "stream", "cam1,ingest=127.0.0.1:2000");
 	set(&running, "allow", "10.0.0.0/8");
 	set(&next, "allow", "10.0.0.0/8");
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 0);
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 0);
 	ck_assert_str_eq(notes, "");
 }
 END_TEST
@@ -62,16 +53,17 @@ START_TEST(test_live_settings)
 	set(&next, "validate", NULL);
 	set(&next, "log-file", "/var/log/fr.log");
 	set(&next, "allow", "listen=192.0.2.0/24");
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 8);
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 8);
+	/* In the order of the option table (--help). */
 	ck_assert_str_eq(notes,
-	    "applied: log-level info -> debug\n"
+	    "applied: max-frame-size 8388608 -> 1048576 (from the next producer connection on)\n"
+	    "applied: validate on\n"
 	    "applied: max-clients 1024 -> 2\n"
 	    "applied: client-timeout 10 -> 2.5\n"
 	    "applied: producer-timeout 10 -> 0\n"
-	    "applied: max-frame-size 8388608 -> 1048576 (from the next producer connection on)\n"
-	    "applied: validate on\n"
 	    "applied: allow listen: 192.0.2.0/24\n"
-	    "applied: log-file (none) -> /var/log/fr.log\n");
+	    "applied: log-file (none) -> /var/log/fr.log\n"
+	    "applied: log-level info -> debug\n");
 	ck_assert_int_eq(running.log_level, FR_LOG_DEBUG);
 	ck_assert_uint_eq(running.max_clients, 2);
 	ck_assert(running.client_timeout_s == 2.5);
@@ -85,7 +77,7 @@ START_TEST(test_live_settings)
 	/* And back: an emptied list admits everyone again. */
 	fr_config_init(&next);
 	notes[0] = '\0';
-	fr_reload_merge(&running, &next, record, NULL);
+	fr_reload_merge(&running, &next, record_note, notes);
 	ck_assert_ptr_nonnull(strstr(notes, "applied: allow listen: everyone\n"));
 	ck_assert_ptr_nonnull(strstr(notes, "applied: log-file /var/log/fr.log -> (none)\n"));
 	ck_assert_uint_eq(running.allow_listen.n, 0);
@@ -97,7 +89,7 @@ START_TEST(test_tokens_stay_secret)
 	set(&running, "subscribe-token", "old-secret");
 	set(&next, "ingest-token", "new-secret");
 	set(&next, "subscribe-token", "other-secret");
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 2);
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 2);
 	ck_assert_str_eq(notes, "applied: ingest-token set\napplied: subscribe-token changed\n");
 	ck_assert_ptr_null(strstr(notes, "secret"));
 	ck_assert_str_eq(running.ingest_token, "new-secret");
@@ -105,7 +97,7 @@ START_TEST(test_tokens_stay_secret)
 
 	fr_config_init(&next);
 	notes[0] = '\0';
-	fr_reload_merge(&running, &next, record, NULL);
+	fr_reload_merge(&running, &next, record_note, notes);
 	ck_assert_str_eq(notes, "applied: ingest-token removed\napplied: subscribe-token removed\n");
 	ck_assert_str_eq(running.ingest_token, "");
 }
@@ -118,29 +110,27 @@ START_TEST(test_pulls)
 	set(&running, "stream", "still,from=http://cam/snap.jpg");
 	set(&running, "stream", "same,from=tcp://robot:1,on-demand");
 	set(&running, "stream", "pushed");
+	set(&running, "stream", "keys,from=http://cam/k,on-demand,linger=1");
 	set(&next, "stream", "cam,from=http://admin:n3w-s3cret@cam/v");
 	set(&next, "stream", "still");
 	set(&next, "stream", "same,from=tcp://robot:1,on-demand");
 	set(&next, "stream", "pushed,from=http://robot:2/,from-token=s3cret");
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 3);
+	set(&next, "stream", "keys,from=http://cam/k2?x=s3cret,linger=2,poll-fps=5");
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 8);
 	ck_assert_str_eq(notes,
-	    "applied: stream cam: pulled from http://cam/v (changed)\n"
-	    "applied: stream still: no longer pulled from http://cam/snap.jpg\n"
-	    "applied: stream pushed: pulled from http://robot:2/\n");
+	    "applied: stream cam: from http://cam/v (another user, password or query)\n"
+	    "applied: stream still: from http://cam/snap.jpg -> (none)\n"
+	    "applied: stream pushed: from (none) -> http://robot:2/\n"
+	    "applied: stream pushed: from-token set\n"
+	    "applied: stream keys: from http://cam/k -> http://cam/k2?...\n"
+	    "applied: stream keys: poll-fps 1 -> 5\n"
+	    "applied: stream keys: on-demand off\n"
+	    "applied: stream keys: linger 1 -> 2\n");
 	ck_assert_ptr_null(strstr(notes, "s3cret"));
-	ck_assert(fr_config_pull_equal(&running.streams[1].pull, &next.streams[1].pull));
-	ck_assert(!running.streams[2].has_pull);
-	ck_assert(running.streams[4].has_pull);
-
-	/* Any key counts: a new linger is a change. */
-	fr_config_init(&running);
-	set(&running, "stream", "x,from=tcp://robot:3,on-demand,linger=1");
-	fr_config_init(&next);
-	set(&next, "stream", "x,from=tcp://robot:3,on-demand,linger=2");
-	notes[0] = '\0';
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 1);
-	ck_assert_str_eq(notes, "applied: stream x: pulled from tcp://robot:3 (changed)\n");
-	ck_assert(running.streams[1].pull.linger_s == 2);
+	for (size_t i = 1; i < next.n_streams; i++) {
+		ck_assert_int_eq(running.streams[i].has_pull, next.streams[i].has_pull);
+		ck_assert(fr_config_pull_equal(&running.streams[i].pull, &next.streams[i].pull));
+	}
 }
 END_TEST
 
@@ -157,7 +147,7 @@ START_TEST(test_restart_settings)
 	set(&next, "pidfile", "/run/fr.pid");
 	set(&next, "user", "nobody");
 	struct fr_config before = running;
-	ck_assert_uint_eq(fr_reload_merge(&running, &next, record, NULL), 9);
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 9);
 	ck_assert_str_eq(notes,
 	    "restart: --listen\n"
 	    "restart: --stream cam1\n"
@@ -169,6 +159,81 @@ START_TEST(test_restart_settings)
 	    "restart: --pidfile\n"
 	    "restart: --user\n");
 	ck_assert(memcmp(&before, &running, sizeof running) == 0);
+}
+END_TEST
+
+/* ---- every option of the table, through tests/option_samples.h ---- */
+
+static const struct fr_config_option *
+row(const char *name)
+{
+	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	ck_abort_msg("no option %s in the table", name);
+	return NULL;
+}
+
+/* Every line of notes starts with prefix. */
+static int
+all_lines_start(const char *notes_text, const char *prefix)
+{
+	for (const char *l = notes_text; *l != '\0'; l = strchr(l, '\n') + 1)
+		if (strncmp(l, prefix, strlen(prefix)) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Each option changed alone: exactly its sample's notes, "restart:" if and only if
+ * its row says FR_RELOAD_RESTART. A live change is copied (a second merge finds
+ * nothing) and so is the way back to the default; a restart one leaves running as it was.
+ */
+START_TEST(test_every_option)
+{
+	const struct option_sample *s = &option_samples[_i];
+	const struct fr_config_option *o = row(s->name);
+	static struct fr_config before;
+	char again[NOTES_LEN];
+	unsigned lines = 0;
+
+	set(&next, s->name, s->good);
+	before = running;
+	unsigned n = fr_reload_merge(&running, &next, record_note, notes);
+	ck_assert_str_eq(notes, s->note);
+	for (const char *p = notes; *p != '\0'; p++)
+		lines += *p == '\n';
+	ck_assert_uint_eq(n, lines);
+	if (o->reload == FR_RELOAD_RESTART) {
+		ck_assert_msg(all_lines_start(notes, "restart: --"), "%s: %s", s->name, notes);
+		ck_assert(memcmp(&before, &running, sizeof running) == 0);
+		return;
+	}
+	ck_assert_msg(all_lines_start(notes, "applied: "), "%s: %s", s->name, notes);
+	ck_assert_uint_eq(reload_notes(&running, &next, again), 0);
+	fr_config_init(&next);
+	notes[0] = '\0';
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), n);
+	ck_assert_uint_eq(reload_notes(&running, &next, again), 0);
+}
+END_TEST
+
+/* All changed at once: one note per sample line, in the order of the table. */
+START_TEST(test_every_option_at_once)
+{
+	char want[NOTES_LEN] = "";
+
+	for (size_t i = 0; i < N_OPTION_SAMPLES; i++) {
+		const struct option_sample *s = &option_samples[i];
+
+		/* Both token files set the token their token option sets. */
+		if (row(s->name)->kind == FR_KIND_TOKEN_FILE)
+			continue;
+		set(&next, s->name, s->good);
+		strcat(want, s->note);
+	}
+	fr_reload_merge(&running, &next, record_note, notes);
+	ck_assert_str_eq(notes, want);
 }
 END_TEST
 
@@ -184,6 +249,12 @@ reload_suite(void)
 	tcase_add_test(tc, test_tokens_stay_secret);
 	tcase_add_test(tc, test_restart_settings);
 	tcase_add_test(tc, test_pulls);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("every option");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_loop_test(tc, test_every_option, 0, (int)N_OPTION_SAMPLES);
+	tcase_add_test(tc, test_every_option_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

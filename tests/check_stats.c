@@ -497,7 +497,7 @@ END_TEST
 
 START_TEST(test_log_stream_line)
 {
-	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0};
 	char line[512];
 
 	fr_stats_format_stream(line, sizeof line, &c);

@@ -389,7 +389,7 @@ setup(void)
 	ck_assert_ptr_nonnull(stream);
 	ck_assert_ptr_nonnull(stream->arena);	/* memfd_create works here */
 	if (is_heap_only) {
-		fr_arena_free(stream->arena);
+		fr_arena_unref(stream->arena);
 		stream->arena = NULL;
 	}
 	ingest = NULL;
@@ -1079,7 +1079,7 @@ START_TEST(test_ingest_fixture_chunked)
 	feed.fd = attach_producer();
 	ck_assert_uint_eq(stream->counters.producer_connected, 1);
 	ck_assert_uint_eq(stream->counters.producer_connects, 1);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 1);
+	ck_assert_ptr_nonnull(fr_ingest_producer(ingest));
 	ev_io_init(&feed.io, feeder_cb, feed.fd, EV_WRITE);
 	ev_io_start(loop, &feed.io);
 
@@ -1101,7 +1101,7 @@ START_TEST(test_ingest_fixture_chunked)
 	close(feed.fd);
 	WAIT_UNTIL(stream->counters.producer_connected == 0);
 	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+	ck_assert_ptr_null(fr_ingest_producer(ingest));
 }
 END_TEST
 
@@ -1120,7 +1120,7 @@ START_TEST(test_ingest_truncated)
 	ck_assert_uint_eq(stream->counters.bytes_in, cut);
 	ck_assert_uint_eq(stream->counters.dropped_truncated, 1);
 	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
-	ck_assert_int_eq(fr_ingest_has_producer(ingest), 0);
+	ck_assert_ptr_null(fr_ingest_producer(ingest));
 	assert_latest_is(in->p, mjpeg_len(0));
 	WAIT_UNTIL(p->got.len == mjpeg_len(0));
 
@@ -1228,6 +1228,36 @@ START_TEST(test_ingest_alloc_fail_next_buffer)
 	ck_assert_mem_eq(p->got.p, in->p, mjpeg_len(0));
 	ck_assert_mem_eq(p->got.p + mjpeg_len(0), in->p + mjpeg_starts[2],
 	    in->len - mjpeg_starts[2]);
+	close(fd);
+}
+END_TEST
+
+/*
+ * Steady state: once the pool has buffers of the frames' size, ingest allocates
+ * nothing per frame. Any allocation after the warm-up would fail (the failpoint is
+ * armed) and lose a frame; none is lost, and the subscriber gets every byte.
+ */
+START_TEST(test_ingest_no_allocation_in_steady_state)
+{
+	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct peer *p;
+	int fd;
+
+	add_sub(&p, 10, false, true);
+	fd = attach_producer();
+	for (unsigned loop_n = 0; loop_n < 30; loop_n++) {
+		if (loop_n == 3)
+			fr_frame_fail_alloc_after(1);
+		send_now(fd, in->p, in->len);
+		WAIT_UNTIL(stream->counters.frames_in == 10 * (loop_n + 1) &&
+		    p->got.len == (loop_n + 1) * in->len);
+	}
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+	for (unsigned loop_n = 0; loop_n < 30; loop_n++)
+		ck_assert_mem_eq(p->got.p + loop_n * in->len, in->p, in->len);
+	fr_frame_fail_alloc_after(0);
 	close(fd);
 }
 END_TEST
@@ -1480,7 +1510,45 @@ START_TEST(test_multipart_arena_full_falls_back)
 	assert_got(raw, f, 3);
 	ck_assert_uint_eq(http->got.len, want.len);
 	ck_assert_mem_eq(http->got.p, want.p, want.len);
+	/* Counted once for the frame, not once per subscriber that sent it. */
+	ck_assert_uint_eq(stream->counters.arena_fallbacks, is_heap_only ? 0 : 1);
 	bytes_free(&want);
+}
+END_TEST
+
+/*
+ * A stuck subscriber holds its frames while the arena moves on to new files: the
+ * files it would pin are retired at once (its frames go on from the heap), so it
+ * keeps no file open; when it reads at last it gets its frames whole.
+ */
+START_TEST(test_slow_stuck_pins_no_arena_file)
+{
+	struct fr_frame *f[12];
+	struct peer *stuck, *reader;
+
+	if (is_heap_only)
+		return;
+	fr_arena_unref(stream->arena);
+	stream->arena = fr_arena_new(4 * (size_t)BIG_FRAME);
+	ck_assert_ptr_nonnull(stream->arena);
+	add_sub(&stuck, 60, true, false);
+	add_sub(&reader, 60, false, true);
+	for (unsigned i = 0; i < 12; i++) {
+		f[i] = make_frame(BIG_FRAME, 200 + i);
+		publish(f[i]);
+		WAIT_UNTIL(reader->got.len == (i + 1) * (size_t)BIG_FRAME);
+		/* The current file, and nothing the stuck one holds. */
+		ck_assert_uint_eq(fr_arena_open_files(), 1);
+	}
+	assert_got(reader, f, 12);
+	/* It holds the first frame (sending) and the last (next), both off the arena. */
+	ck_assert(!fr_frame_in_arena(f[0]));
+	ck_assert_uint_eq(f[0]->refs, 2);
+	peer_start_reading(stuck);
+	WAIT_UNTIL(stuck->got.len == 2 * (size_t)BIG_FRAME);
+	struct fr_frame *got[] = { f[0], f[11] };
+	assert_got(stuck, got, 2);
+	ck_assert_uint_eq(stream->counters.arena_fallbacks, 0);
 }
 END_TEST
 
@@ -1644,6 +1712,7 @@ stream_suite(bool heap_only)
 	tc = loop_tcase(s, "slow");
 	tcase_add_test(tc, test_slow_skips_to_newest);
 	tcase_add_test(tc, test_slow_peer_leaves_mid_frame);
+	tcase_add_test(tc, test_slow_stuck_pins_no_arena_file);
 
 	tc = loop_tcase(s, "close");
 	tcase_add_test(tc, test_close_by_peer);
@@ -1684,6 +1753,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_ingest_alloc_fail_next_buffer);
 	tcase_add_test(tc, test_ingest_alloc_fail_at_boundary);
 	tcase_add_test(tc, test_ingest_alloc_fail_mid_frame);
+	tcase_add_test(tc, test_ingest_no_allocation_in_steady_state);
 	return s;
 }
 

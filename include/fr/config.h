@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Configuration: one option table drives getopt_long, the config file and --help.
- * Everything is parsed and validated here, before anything is bound.
+ * Configuration: one option table drives getopt_long, the config file, --help, the
+ * defaults and the reload merge (reload.c). Everything is parsed and validated here,
+ * before anything is bound.
  */
 #ifndef FR_CONFIG_H
 #define FR_CONFIG_H
@@ -13,6 +14,7 @@
 #include "fr/addr.h"
 #include "fr/log.h"
 #include "fr/url.h"
+#include "fr/user.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
 #define FR_STREAM_NAME_LEN 64
@@ -39,7 +41,6 @@ struct fr_stream_config {
 	int has_pull;
 	int is_from_file;		/* the command line may redeclare it */
 };
-#define FR_USER_LEN 64
 
 struct fr_config {
 	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
@@ -68,13 +69,83 @@ struct fr_config {
 	enum fr_log_level log_level;
 };
 
+/*
+ * When a changed setting takes effect on SIGHUP: the reload column of the tables
+ * below, which reload.c follows. Zero is no value, so a row cannot leave it out.
+ */
+enum fr_config_reload {
+	FR_RELOAD_LIVE = 1,		/* at once, under running connections */
+	FR_RELOAD_NEXT_CONNECTION,	/* for connections accepted after the reload */
+	FR_RELOAD_NEXT_PRODUCER,	/* from each stream's next producer connection on */
+	FR_RELOAD_RESTART,		/* logged as needing a restart; unchanged until then */
+};
+
+/*
+ * What a row holds at its offset: config.c parses each kind with one setter, and
+ * reload.c compares and describes each kind one way.
+ */
+enum fr_config_kind {
+	FR_KIND_ADDR,		/* struct fr_addr, and at has_offset an int set to 1 */
+	FR_KIND_STREAMS,	/* the streams[] list: NAME, then items of fr_config_stream_keys */
+	FR_KIND_SIZE,		/* size_t bytes: 65536, 512K, 8M, 1G; min-max */
+	FR_KIND_UINT,		/* unsigned: a whole number in min-max */
+	FR_KIND_SECONDS,	/* double: a number in min-max, fractions allowed */
+	FR_KIND_FLAG,		/* int 0 or 1: alone means yes; a file may say yes or no */
+	FR_KIND_PATH,		/* char[PATH_MAX], "" for none */
+	FR_KIND_TOKEN,		/* char[FR_TOKEN_MAX + 1], "" for none; never shown */
+	FR_KIND_TOKEN_FILE,	/* a TOKEN read from a file's first line, stored where the
+				 * TOKEN row of the same offset keeps it (and compared there) */
+	FR_KIND_ACL,		/* [KIND=]CIDR, added to the lists of fr_config_acls */
+	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
+	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
+	FR_KIND_URL,		/* struct fr_url (fr_url_parse), and at has_offset an int set
+				 * to 1; shown without its credentials */
+};
+
+/*
+ * One row of the option table (an option of the command line and the config file)
+ * or of the --stream key table (one NAME,KEY=VALUE item). Every fact about a setting
+ * is here: --help, the setter, the default and what a reload does with it.
+ */
+struct fr_config_option {
+	const char *name;		/* long option and config file keyword, or the key */
+	int short_name;			/* 0 if none */
+	const char *arg_name;		/* NULL for a flag, which takes no value */
+	const char *default_value;	/* as a user types it, applied by fr_config_init
+					 * (keys: to each new stream) through the setter;
+					 * NULL: zero, off or empty */
+	enum fr_config_kind kind;
+	size_t offset;			/* the value: in struct fr_config for an option, in
+					 * struct fr_stream_config for a key */
+	size_t has_offset;		/* FR_KIND_ADDR: the "given" int (never 0) */
+	double min, max;		/* FR_KIND_SIZE, _UINT, _SECONDS: the range */
+	enum fr_config_reload reload;
+	const char *help;		/* one line; --help adds " (default X)" */
+};
+
+/* The option table, in --help order, ended by a row whose name is NULL. */
+extern const struct fr_config_option fr_config_options[];
+
+/* The keys of a --stream spec, in --help order, ended by a row whose name is NULL. */
+extern const struct fr_config_option fr_config_stream_keys[];
+
+/* The lists --allow fills: KIND= and where the list is, ended by a NULL kind. */
+struct fr_config_acl {
+	const char *kind;		/* "ingest", "listen" or "http" */
+	size_t offset;			/* the struct fr_acl in struct fr_config */
+};
+extern const struct fr_config_acl fr_config_acls[];
+
 enum fr_config_result {
 	FR_CONFIG_RUN,		/* configuration complete: start the daemon */
 	FR_CONFIG_EXIT,		/* --help or --version was printed: exit 0 */
 	FR_CONFIG_ERROR,	/* err holds one line: exit 2 */
 };
 
-/* Fills c with the defaults. */
+/*
+ * Fills c with the defaults: zero, then each row's default_value through its setter
+ * (stream "default" included), as if the user had typed them.
+ */
 void fr_config_init(struct fr_config *c);
 
 /*
@@ -85,13 +156,26 @@ void fr_config_init(struct fr_config *c);
 enum fr_config_result fr_config_parse(struct fr_config *c, int argc, char **argv, FILE *out,
     char *err);
 
-/* Applies one "name value" pair, as a config file line does. */
+/*
+ * Applies one "name value" pair, as a config file line does: the option's setter,
+ * with the option's range. value is NULL for a flag given alone. Returns 0, or -1
+ * with "--name: what is wrong" in err (FR_ERR_LEN bytes).
+ */
 int fr_config_set(struct fr_config *c, const char *name, const char *value, char *err);
 
-/* Reads a config file: one "name value" per line, '#' starts a comment. */
+/*
+ * Reads a config file: one "name value" per line, '#' starts a comment. Stops at the
+ * first bad line: returns -1 with "PATH:LINE: --name: what is wrong" in err.
+ */
 int fr_config_load_file(struct fr_config *c, const char *path, char *err);
 
-/* Checks what no single option can: distinct addresses. */
+/*
+ * Checks what no single option can, once everything is applied: that --max-streams
+ * is at least the number of streams declared ("default" counts), and that no address
+ * is used twice among --http and the ingest and listen addresses of every stream
+ * that has them (compared in canonical form, so 127.0.0.1:80 and localhost:80 are one).
+ * Returns 0, or -1 with one line in err (FR_ERR_LEN bytes).
+ */
 int fr_config_check(const struct fr_config *c, char *err);
 
 /* True if a and b pull the same way: URL, credentials and every key. */

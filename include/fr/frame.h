@@ -1,30 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A frame: a reference-counted header and the JPEG bytes. Writable while its
- * builder fills it (on the heap), immutable once sealed; the latest slot and every
- * subscriber share the same bytes through references. A sealed frame can move its
- * bytes into a memfd arena once, before it is shared, so they can be sendfile()d.
+ * A frame: a reference-counted header and the JPEG bytes. Writable while its builder
+ * fills it, immutable once sealed; the latest slot and every subscriber share the
+ * same bytes through references. The bytes stay on the heap for the frame's whole
+ * life; the first subscriber about to send a frame also stores it once in its
+ * stream's memfd arena, so that it and the rest can sendfile() it. A frame that nobody
+ * sends is never stored, and with a pool its buffer is read into again by the next one.
  */
 #ifndef FR_FRAME_H
 #define FR_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fr/arena.h"
 
+struct fr_frame_pool;
+
 struct fr_frame {
 	uint32_t refs;
-	int is_sealed;
+	bool is_sealed;
+	bool has_failed_store;	/* the arena had no room: it goes out from the heap */
 	size_t len;		/* bytes in data[] */
 	size_t cap;		/* bytes allocated for data[] */
 	uint64_t seq;		/* per-stream publish number, set by the stream */
 	double received_at;	/* ev_now() when the last byte arrived */
 	int width, height;	/* from --validate, 0 when unknown */
-	uint8_t *data;		/* on the heap, or in span after fr_frame_store() */
-	struct fr_arena_span span;	/* span.file is NULL while on the heap */
-	size_t stored_before;	/* in the span: bytes stored just before data[] */
-	size_t stored_after;	/* and just after data[len - 1] */
+	uint8_t *data;		/* on the heap, always */
+	struct fr_arena *arena;	/* where fr_frame_store() puts it (a reference), or NULL */
+	struct fr_arena_span span;	/* span.file is NULL while not stored */
+	size_t stored_before;	/* in the span: bytes stored just before the frame */
+	size_t stored_after;	/* and just after it */
+	struct fr_frame_pool *pool;	/* where it goes with its last reference, or NULL */
 };
 
 /* Bytes stored around a frame in the arena (see fr_frame_store). */
@@ -38,26 +46,36 @@ struct fr_frame *fr_frame_new(size_t cap);
 
 /*
  * Grows an unsealed frame that only its builder references to new_cap bytes.
- * Returns the (possibly moved) frame, or NULL on ENOMEM with f left unchanged.
+ * Returns f, with its bytes possibly moved, or NULL on ENOMEM with f left unchanged.
  */
 struct fr_frame *fr_frame_grow(struct fr_frame *f, size_t new_cap);
 
 /* Marks the frame immutable with its first len bytes as the JPEG. */
 void fr_frame_seal(struct fr_frame *f, size_t len);
 
+/* The arena fr_frame_store() will use (f takes a reference); once, after sealing. */
+void fr_frame_set_arena(struct fr_frame *f, struct fr_arena *a);
+
+/* True when the frame has an arena, is not stored in it and has not failed to be. */
+static inline bool
+fr_frame_wants_store(const struct fr_frame *f)
+{
+	return f->arena != NULL && f->span.file == NULL && !f->has_failed_store;
+}
+
 /*
- * Moves a sealed frame's bytes into the arena (one pwritev()), with wrap's bytes
- * right before and after them (NULL: none), and frees the heap bytes; f->data then
- * points into the arena's mapping and fr_frame_in_arena() is true. So a subscriber
- * that frames each frame with those bytes (multipart part headers and boundary)
- * sends a whole part with one sendfile(). Only before the frame is shared: nobody may
- * hold f->data. Returns -1 (errno set, frame unchanged and still usable from the
- * heap) when the arena has no room.
+ * Writes a sealed frame into its arena (one pwritev()), with wrap's bytes right before
+ * and after it (NULL: none), so that a subscriber that frames each frame with those
+ * bytes (multipart part headers and boundary) sends a whole part with one sendfile().
+ * The heap bytes stay as they are. When the arena retires the file later, the frame
+ * leaves it (fr_frame_in_arena() turns false) and may be stored again. Returns -1
+ * (errno set; has_failed_store set; the frame goes on from the heap) when the arena
+ * has no room.
  */
-int fr_frame_store(struct fr_frame *f, struct fr_arena *a, const struct fr_frame_wrap *wrap);
+int fr_frame_store(struct fr_frame *f, const struct fr_frame_wrap *wrap);
 
 /* True when the bytes can be sendfile()d: fr_frame_fd() at fr_frame_offset(). */
-static inline int
+static inline bool
 fr_frame_in_arena(const struct fr_frame *f)
 {
 	return f->span.file != NULL;
@@ -78,9 +96,20 @@ fr_frame_offset(const struct fr_frame *f)
 
 struct fr_frame *fr_frame_ref(struct fr_frame *f);
 
-/* Drops a reference; frees the frame (and punches its span out of the arena) with
- * the last one. NULL does nothing. */
+/* Drops a reference; the last one punches its span out of the arena and frees the
+ * frame, or gives it back to its pool. NULL does nothing. */
 void fr_frame_unref(struct fr_frame *f);
+
+/*
+ * A pool of up to keep frames whose buffers are read into again: a builder that takes
+ * its frames from one does no allocation in steady state. The pool lives until its
+ * owner frees it and the last frame taken from it has come back.
+ */
+struct fr_frame_pool *fr_frame_pool_new(unsigned keep);
+void fr_frame_pool_free(struct fr_frame_pool *pool);
+
+/* Like fr_frame_new(cap), from the pool when it holds a frame (grown if need be). */
+struct fr_frame *fr_frame_pool_get(struct fr_frame_pool *pool, size_t cap);
 
 /* Test builds: make the Nth allocation from now fail (0 disables). */
 #ifdef FR_TESTING

@@ -41,7 +41,6 @@ void log_warn(const char *fmt, ...) FR_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) FR_PRINTF(1, 2);
 void log_info(const char *fmt, ...) FR_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) FR_PRINTF(1, 2);
-void log_errorx(const char *fmt, ...) FR_PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) FR_PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) FR_PRINTF(1, 2);
 

@@ -10,9 +10,6 @@
 
 #include <ev.h>
 
-/* True if this build can notify (it has libsystemd). */
-int fr_notify_is_available(void);
-
 /* Starts the watchdog pings when the manager asked for them (WATCHDOG_USEC). */
 void fr_notify_init(struct ev_loop *loop);
 void fr_notify_fini(struct ev_loop *loop);

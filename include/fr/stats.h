@@ -24,6 +24,7 @@ struct fr_stream_counters {
 	uint64_t clients_refused;	/* refused by --max-clients */
 	uint64_t producer_connects;	/* producer connections accepted */
 	uint64_t producer_connected;	/* 1 while a producer is connected */
+	uint64_t arena_fallbacks;	/* frames sent from the heap: the arena had no room */
 };
 
 struct fr_client_counters {

@@ -43,7 +43,6 @@ struct fr_stream {
 	struct fr_stream_counters counters;
 	struct fr_ratelimit drop_log[FR_DROP_REASONS];
 	struct fr_ratelimit garbage_log;
-	struct fr_ratelimit arena_log;
 	struct fr_ratelimit sub_log;	/* subscribers connecting, closing, refused */
 	uint64_t next_seq;
 	double fps_window_at;		/* input fps: start of the current window */
@@ -64,8 +63,7 @@ void fr_stream_free(struct fr_stream *s);
 
 /*
  * Makes f (borrowed, sealed) the latest frame and offers it to every subscriber.
- * First moves f's bytes into the stream's arena (fr_frame_store(): f->data changes,
- * the bytes do not), unless they are there already or the arena is out of room.
+ * Gives f the stream's arena, where the first subscriber to send it stores it.
  * May close subscribers that fail to write; never frees them.
  */
 void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);

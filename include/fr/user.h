@@ -9,8 +9,11 @@
 
 #include <sys/types.h>
 
+/* The longest USER[:GROUP] --user takes. */
+#define FR_USER_LEN 64
+
 struct fr_user {
-	char name[65];
+	char name[FR_USER_LEN + 1];
 	uid_t uid;
 	gid_t gid;		/* the named group, or the user's primary group */
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers every module may use: container_of, the error-buffer size, an
- * intrusive doubly-linked list, and startup allocations that exit on failure.
+ * Small helpers every module may use: container_of, the error-buffer size and an
+ * intrusive doubly-linked list. Header only.
  */
 #ifndef FR_UTIL_H
 #define FR_UTIL_H
@@ -49,9 +49,5 @@ fr_list_remove(struct fr_list *node)
 	node->next->prev = node->prev;
 	node->prev = node->next = node;
 }
-
-/* Startup allocations: these exit the process on ENOMEM. */
-void *fr_xcalloc(size_t n, size_t size);
-char *fr_xstrdup(const char *s);
 
 #endif /* FR_UTIL_H */

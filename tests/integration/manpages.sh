@@ -3,7 +3,9 @@
 # The man pages man/framerouter.8 and man/framerouter-grab.1: groff and man
 # format them without a single warning, man-db can index them, and they cannot
 # fall behind the code. Every option (from --help and from the option tables in
-# the source) has its own entry under OPTIONS and nothing else has one; every
+# the source) has its own entry under OPTIONS and nothing else has one; the
+# default --help gives for an option is in its entry and in its row of the
+# README's options table, and every option has such a row; every
 # counter of a live SIGUSR1 dump and every /metrics family is described; every
 # HTTP endpoint and every handled signal is mentioned.
 . "$(dirname "$0")/lib.sh"
@@ -107,20 +109,30 @@ check_options() {
 	EOF
 }
 
-# framerouter: --help, plus the option table in src/config.c and the options
-# fr_config_parse adds (config, help, version).
+# framerouter: --help, plus the option table in src/config.c (the rows of
+# fr_config_options[]) and the options fr_config_parse adds (config, help, version).
 options_of_help "$FR_BIN" >"$T/framerouter.opts"
 (($(wc -l <"$T/framerouter.opts") >= 15)) ||
 	fail "framerouter --help lists only $(wc -l <"$T/framerouter.opts") options: the parser in this test is out of date"
 if [[ -f $FR_SRCDIR/src/config.c ]]; then
-	"$PY" - "$FR_SRCDIR/src/config.c" >>"$T/framerouter.opts" <<-'EOF'
+	"$PY" - "$FR_SRCDIR/src/config.c" >"$T/table.opts" <<-'EOF'
 		import re, sys
 		src = open(sys.argv[1]).read()
-		for name, short in re.findall(r'\{ "([a-z][a-z0-9-]*)", (0|\x27.\x27), "', src):
-		    print("%s --%s" % ("-" + short[1] if short != "0" else "-", name))
+		m = re.search(r"^const struct fr_config_option fr_config_options\[\] = \{\n(.*?)^\};", src, re.S | re.M)
+		if not m:
+		    sys.exit("no fr_config_options[] table in " + sys.argv[1])
+		for row in re.split(r"\{ \.name = ", m.group(1))[1:]:
+		    name = re.match(r'"([a-z][a-z0-9-]*)"', row)
+		    if not name:
+		        continue
+		    short = re.search(r"\.short_name = \x27(.)\x27", row)
+		    print("%s --%s" % ("-" + short.group(1) if short else "-", name.group(1)))
 		for name, short in re.findall(r'\(struct option\)\{ "([a-z][a-z0-9-]*)", \w+, NULL, \x27(.)\x27 \}', src):
 		    print("-%s --%s" % (short, name))
 	EOF
+	(($(wc -l <"$T/table.opts") >= 15)) ||
+		fail "found only $(wc -l <"$T/table.opts") options in src/config.c: the parser in this test is out of date"
+	cat "$T/table.opts" >>"$T/framerouter.opts"
 fi
 sort -u -o "$T/framerouter.opts" "$T/framerouter.opts"
 # A long option listed with and without its short form means the sources disagree.
@@ -129,6 +141,94 @@ dups=$(awk '{ print $2 }' "$T/framerouter.opts" | uniq -d)
 out=$(check_options "$MAN8" framerouter) || fail "framerouter.8 is behind the code:
 $out"
 note "framerouter.8 has an entry for each of the $(wc -l <"$T/framerouter.opts") options"
+
+# ---- defaults: the man page and the README say what --help says ----
+
+# --help prints each default from the option table: "... (default 8M)". Every such
+# default is in the option's man page entry ("Default: 8M", "default: 1024") and in
+# its row of the README's options table; every key of --stream NAME[,KEY=...] is in
+# the --stream entry and row; and every option of --help has a README row.
+"$FR_BIN" --help >"$T/help.txt"
+out=$("$PY" - "$T/help.txt" "$MAN8" "$FR_SRCDIR/README.md" 2>&1 <<-'EOF'
+	import re, sys
+	help_text, page, readme = (open(f, encoding="utf-8").read() for f in sys.argv[1:])
+
+	opts = {}	# --name -> (default or None, [stream keys])
+	for l in help_text.splitlines():
+	    m = re.match(r"^ +(?:-[A-Za-z0-9], +)?--([a-z][a-z0-9-]*)(?: (\S+))?", l)
+	    if not m:
+	        continue
+	    d = re.search(r" \(default ([^)]*)\)$", l)
+	    keys = re.findall(r"\[,([a-z][a-z0-9-]*)", m.group(2) or "")
+	    opts["--" + m.group(1)] = (d.group(1) if d else None, keys)
+	if len([o for o in opts.values() if o[0]]) < 8:
+	    sys.exit("--help gives only %d defaults: the parser in this test is out of date" %
+	             len([o for o in opts.values() if o[0]]))
+
+	def plain(line):
+	    """One line of roff as the reader sees it."""
+	    m = re.match(r"^\.(B|I|BR|RB|BI|IB|IR|RI)(?: (.*))?$", line)
+	    if m:
+	        args = [a or b for a, b in re.findall(r'"([^"]*)"|(\S+)', m.group(2) or "")]
+	        line = ("" if len(m.group(1)) == 2 else " ").join(args)
+	    elif line.startswith("."):
+	        return ""
+	    for roff, text in (("\\-", "-"), ("\\(en", "-"), ("\\&", ""), ("\\c", "")):
+	        line = line.replace(roff, text)
+	    return re.sub(r"\\f[BIRP]", "", line)
+
+	# The man page: each .TP entry under OPTIONS as (tag, body), in plain text.
+	section = re.search(r"^\.SH OPTIONS\n(.*?)^\.S[HS] ", page, re.S | re.M).group(1)
+	entries = []
+	for chunk in re.split(r"^\.TP\n", section, flags=re.M)[1:]:
+	    lines = re.split(r"^\.(?:TP|PP|SS|SH)\b", chunk, flags=re.M)[0].split("\n")
+	    entries.append((plain(lines[0]), " ".join(plain(l) for l in lines[1:])))
+
+	def man_entry(opt):
+	    for tag, body in entries:
+	        if re.search(r"(?<![\w-])" + re.escape(opt) + r"(?![\w-])", tag):
+	            return tag, body
+	    return None, None
+
+	# The README: the rows of the table under "## Options" as (options, default).
+	block = re.search(r"^## Options\n(.*?)^## ", readme, re.S | re.M).group(1)
+	rows = [[c.strip() for c in l.strip().strip("|").split("|")]
+	        for l in block.splitlines() if l.startswith("|") and not l.startswith("|---")][1:]
+
+	def readme_rows(opt):
+	    pat = r"`" + re.escape(opt) + r"(?:[ =][^`]*)?`"
+	    return [r for r in rows if re.search(pat, r[0])]
+
+	bad = []
+	for opt, (default, keys) in sorted(opts.items()):
+	    tag, body = man_entry(opt)
+	    found = readme_rows(opt)
+	    if len(found) != 1:
+	        bad.append("README.md: %d rows of the options table name %s" % (len(found), opt))
+	    if default is not None:
+	        said = r"(?i)default:\s+" + re.escape(default) + r"(?![A-Za-z0-9]|[.:][A-Za-z0-9])"
+	        if tag is not None and not re.search(said, body):
+	            bad.append("framerouter.8: the entry of %s does not say 'Default: %s'" % (opt, default))
+	        if len(found) == 1 and found[0][1] != "`%s`" % default:
+	            bad.append("README.md: the row of %s gives the default %r, --help %r" %
+	                       (opt, found[0][1], default))
+	    for k in keys:
+	        if tag is not None and not re.search(r"\b" + re.escape(k) + r"\b", tag):
+	            bad.append("framerouter.8: the entry of %s does not show its key %s" % (opt, k))
+	        if len(found) == 1 and not re.search(r"\b" + re.escape(k) + r"\b", found[0][0]):
+	            bad.append("README.md: the row of %s does not show its key %s" % (opt, k))
+	for r in rows:
+	    for opt in re.findall(r"`(--[a-z][a-z0-9-]*)", r[0]):
+	        if opt not in opts:
+	            bad.append("README.md: the options table has %s, which --help does not" % opt)
+	if bad:
+	    sys.exit("\n".join(bad))
+	print("%d options, each with a README row; their %d defaults and the keys of --stream "
+	      "agree with --help" % (len(opts), len([o for o in opts.values() if o[0]])))
+EOF
+) || fail "the man page or the README disagrees with --help:
+$out"
+note "framerouter.8 and README.md: $out"
 
 # framerouter-grab: --help, plus the getopt_long table in src/grab.c (its --help
 # shows the short options only).

@@ -4,10 +4,9 @@
  * per-frame paths never use these: they refuse or drop instead.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "fr/log.h"
-#include "fr/util.h"
+#include "fr/xmalloc.h"
 
 void *
 fr_xcalloc(size_t n, size_t size)
@@ -16,15 +15,5 @@ fr_xcalloc(size_t n, size_t size)
 
 	if (p == NULL)
 		fatal("calloc");
-	return p;
-}
-
-char *
-fr_xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		fatal("strdup");
 	return p;
 }
