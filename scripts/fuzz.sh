@@ -15,7 +15,7 @@ seconds=${1:-30}
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build/fuzz
-targets=(splitter http_parse config)
+targets=(splitter http_parse http_response config)
 jobs=$(nproc 2>/dev/null || echo 2)
 cd "$top"
 
