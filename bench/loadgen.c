@@ -8,7 +8,10 @@
  * tag parses, the length matches, EOI) and measure latency = time the frame's
  * last byte arrived - time its first byte was sent; late joiners measure
  * connect -> first whole frame; slow ones read at a capped rate, stuck ones never
- * read, idle ones only connect (broker RSS per subscriber). One JSON summary.
+ * read, idle ones only connect (broker RSS per subscriber); probes are one raw
+ * subscriber each on other brokers (the upstream nodes of a relay chain), whose
+ * latency is reported on its own and whose bytes are not the measured broker's. One
+ * JSON summary.
  * It is a measuring tool, not a broker: it trusts nothing it receives, and it
  * stops by itself (duration, drain deadline).
  */
@@ -96,6 +99,8 @@ diex(const char *what)
 /* ---- options ---- */
 static struct {
 	const char *input, *producer, *raw, *http, *http_path, *name, *label, *out;
+	const char *probes[4];
+	int nprobes;
 	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs;
 	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s;
 	long max_frames;
@@ -123,8 +128,9 @@ usage(void)
 	      "  [--joiner-stay] [--join-after S] [--idle-subs N] [--fps N|0=max]\n"
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
-	      "  [--out FILE.json] [--quiet]\n"
-	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n",
+	      "  [--out FILE.json] [--quiet] [--probe HOST:PORT]...\n"
+	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n"
+	      "--probe: one more raw subscriber there, reported on its own (up to 4).\n",
 	    stderr);
 	exit(2);
 }
@@ -148,7 +154,7 @@ parse_options(int argc, char **argv)
 	enum { O_INPUT = 256, O_PRODUCER, O_RAW, O_HTTP, O_HTTP_PATH, O_RAW_SUBS, O_HTTP_SUBS,
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
-		O_LABEL, O_OUT, O_QUIET, O_BATCH };
+		O_LABEL, O_OUT, O_QUIET, O_BATCH, O_PROBE };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
@@ -162,7 +168,7 @@ parse_options(int argc, char **argv)
 		{ "settle", 1, 0, O_SETTLE }, { "broker-pid", 1, 0, O_PID },
 		{ "verify-bytes", 0, 0, O_VERIFY }, { "name", 1, 0, O_NAME },
 		{ "label", 1, 0, O_LABEL }, { "out", 1, 0, O_OUT }, { "quiet", 0, 0, O_QUIET },
-		{ "connect-batch", 1, 0, O_BATCH },
+		{ "connect-batch", 1, 0, O_BATCH }, { "probe", 1, 0, O_PROBE },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
@@ -195,6 +201,11 @@ parse_options(int argc, char **argv)
 		case O_OUT: opt.out = optarg; break;
 		case O_QUIET: opt.quiet = true; break;
 		case O_BATCH: opt.connect_batch = (int)num_arg(optarg, "--connect-batch", 1, 1e6); break;
+		case O_PROBE:
+			if (opt.nprobes == 4)
+				diex("at most 4 --probe");
+			opt.probes[opt.nprobes++] = optarg;
+			break;
 		default: usage();
 		}
 	}
@@ -378,9 +389,9 @@ pct(const struct samples *s, double q)
 }
 
 /* ---- connections ---- */
-enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE };
+enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_PROBE };
 static const char *const kind_names[] = { "producer", "regular", "slow", "stuck", "joiner",
-	"idle" };
+	"idle", "probe" };
 
 enum pstate {
 	P_SYNC,		/* hunting for SOI + our COM tag (start of a raw stream, or after junk) */
@@ -424,14 +435,15 @@ struct conn {
 	uint64_t seq;			/* frames begun */
 	size_t off;			/* bytes of the current frame written */
 	bool sending;
+	int probe;			/* K_PROBE: its index in opt.probes */
 };
 
 static int epfd;
 static struct conn **conns;
 static size_t nconns, conns_cap;
-static struct sockaddr_in raw_sa, http_sa, prod_sa;
+static struct sockaddr_in raw_sa, http_sa, prod_sa, probe_sa[4];
 static uint8_t rbuf[RECV_BUF];
-static struct samples lat_regular, lat_slow, join_ms;
+static struct samples lat_regular, lat_slow, join_ms, lat_probe[4];
 static uint64_t producer_bytes, sub_bytes_total, frames_sent, last_seq_sent;
 static bool producer_done;
 static struct conn *producer;
@@ -468,9 +480,8 @@ conn_close(struct conn *c)
 }
 
 static struct conn *
-conn_open(enum kind kind, bool is_http)
+conn_open_to(enum kind kind, bool is_http, const struct sockaddr_in *sa)
 {
-	const struct sockaddr_in *sa = kind == K_PRODUCER ? &prod_sa : is_http ? &http_sa : &raw_sa;
 	struct conn *c = calloc(1, sizeof *c);
 
 	if (c == NULL)
@@ -504,6 +515,13 @@ conn_open(enum kind kind, bool is_http)
 	}
 	conns[nconns++] = c;
 	return c;
+}
+
+static struct conn *
+conn_open(enum kind kind, bool is_http)
+{
+	return conn_open_to(kind, is_http,
+	    kind == K_PRODUCER ? &prod_sa : is_http ? &http_sa : &raw_sa);
 }
 
 static bool
@@ -540,6 +558,8 @@ frame_done(struct conn *c, uint64_t t)
 		samples_add(&lat_regular, lat);
 	else if (c->kind == K_SLOW)
 		samples_add(&lat_slow, lat);
+	else if (c->kind == K_PROBE)
+		samples_add(&lat_probe[c->probe], lat);
 	if (!c->got_first) {
 		c->got_first = true;
 		if (c->kind == K_JOINER) {
@@ -766,7 +786,8 @@ sub_readable(struct conn *c)
 	}
 	uint64_t t = now_ns();
 	c->bytes += (uint64_t)n;
-	sub_bytes_total += (uint64_t)n;
+	if (c->kind != K_PROBE)	/* the measured broker's bytes only */
+		sub_bytes_total += (uint64_t)n;
 	if (c->kind == K_SLOW)
 		c->tokens -= (double)n;
 	feed(c, rbuf, (size_t)n, t);
@@ -1299,6 +1320,8 @@ main(int argc, char **argv)
 		raw_sa = parse_addr(opt.raw);
 	if (opt.http != NULL)
 		http_sa = parse_addr(opt.http);
+	for (int i = 0; i < opt.nprobes; i++)
+		probe_sa[i] = parse_addr(opt.probes[i]);
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		die("epoll_create1");
 	js = stdout;
@@ -1338,7 +1361,9 @@ main(int argc, char **argv)
 	connect_batch(K_REGULAR, true, opt.http_subs, fds0, &opened);
 	connect_batch(K_SLOW, opt.raw == NULL, opt.slow_subs, fds0, &opened);
 	connect_batch(K_STUCK, opt.raw == NULL, opt.stuck_subs, fds0, &opened);
-	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs;
+	for (int i = 0; i < opt.nprobes; i++)
+		conn_open_to(K_PROBE, false, &probe_sa[i])->probe = i;
+	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.nprobes;
 	run_loop(now_ns() + 30000000000u, all_ready, NULL);
 	if (nsubs > 0) {
 		/* A raw subscriber hears nothing back until the first frame: the
@@ -1375,6 +1400,8 @@ main(int argc, char **argv)
 	samples_sort(&lat_regular);
 	samples_sort(&lat_slow);
 	samples_sort(&join_ms);
+	for (int i = 0; i < opt.nprobes; i++)
+		samples_sort(&lat_probe[i]);
 	uint64_t reg_frames = 0, reg_corrupt = 0, all_corrupt = 0;
 	size_t nreg = 0;
 	for (size_t i = 0; i < nconns; i++) {
@@ -1413,7 +1440,13 @@ main(int argc, char **argv)
 	json_ms("latency_ms", &lat_regular, true);
 	json_ms("slow_latency_ms", &lat_slow, true);
 	json_ms("join_ms", &join_ms, true);
-	fprintf(js, "\"joiners_started\":%d,", joiners_started);
+	fprintf(js, "\"joiners_started\":%d,\"probes\":[", joiners_started);
+	for (int i = 0; i < opt.nprobes; i++) {
+		fprintf(js, "%s{\"addr\":\"%s\",", i ? "," : "", opt.probes[i]);
+		json_ms("latency_ms", &lat_probe[i], false);
+		fputc('}', js);
+	}
+	fprintf(js, "],");
 	json_proc("broker_proc", pa, pb);
 	fputc(',', js);
 	for (enum kind k = K_REGULAR; k <= K_IDLE; k++) {
