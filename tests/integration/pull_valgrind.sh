@@ -12,15 +12,6 @@ grep -q __asan_init "$FR_BIN" && skip "ASan build"
 
 UP_PY=$_fr_here/upstreams.py
 clip=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
-real_bin=$FR_BIN
-cat >"$T/framerouter-vg" <<SH
-#!/bin/sh
-exec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
-	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-	--log-file="$T/valgrind.txt" "$real_bin" "\$@"
-SH
-chmod +x "$T/framerouter-vg"
-FR_WAIT=$((FR_WAIT * 4))
 
 pick_ports 8
 MP=${PORTS[3]} STILL=${PORTS[4]} DEAD=${PORTS[5]} RAW_IN=127.0.0.1:${PORTS[6]} RAW_LIS=127.0.0.1:${PORTS[7]}
@@ -43,7 +34,7 @@ stream dead,from=http://localhost:$DEAD/,reconnect-max=0.5
 stream nxdomain,from=http://no-such-host.invalid/,reconnect-max=0.5
 stream lazy,from=http://localhost:$MP/,on-demand,linger=0.5
 EOF
-FR_BIN=$T/framerouter-vg
+under_valgrind
 fr_start_http vg --config "$conf" --producer-timeout 3
 wait_json "$FR_WAIT" "s['mp']['frames_in'] >= 10 and s['still']['frames_in'] >= 3 and s['raw']['frames_in'] >= 5 and s['dead']['upstream']['failures']['refused'] >= 2 and s['nxdomain']['upstream']['failures']['dns'] >= 1"
 expect_json "s['lazy']['upstream']['state']" idle
@@ -72,11 +63,7 @@ wait_json "$FR_WAIT" "s['mp']['upstream']['url'] == 'http://localhost:$STILL/mov
 note "pulled, failed, lingered, yielded and reloaded under valgrind"
 
 fr_stop "$FR_WAIT"
-if [[ -s $T/valgrind.txt ]]; then
-	cat "$T/valgrind.txt" >&2
-	fail "valgrind reported errors"
-fi
+valgrind_clean
 FR_PID=$RAW_PID
 fr_stop
-note "valgrind: no errors, no leaks"
 finish
