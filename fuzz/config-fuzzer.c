@@ -114,6 +114,11 @@ check_acl(const struct fr_acl *acl, const char *what)
 		for (unsigned bit = cidr->prefix_len; bit < 128; bit++)
 			if (cidr->net[bit / 8] & (0x80u >> (bit % 8)))
 				fail(what, "host bits set beyond the prefix");
+		/* IPv4 exactly when the network lies in ::ffff:0:0/96. */
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		int in_mapped = cidr->prefix_len >= 96 && memcmp(cidr->net, mapped, 12) == 0;
+		if (cidr->family != (in_mapped ? AF_INET : AF_INET6))
+			fail(what, "a network of the wrong family");
 		/* The network must admit itself. */
 		struct fr_addr a = { .len = sizeof(struct sockaddr_in6) };
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;

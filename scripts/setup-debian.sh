@@ -18,6 +18,7 @@ if [[ ${1:-} == --test ]]; then
 		prometheus					# promtool check metrics
 		chromium					# the status page, headless
 		groff-base man-db systemd			# man page and unit checks
+		ncat						# a real half-closing subscriber
 		stunnel4					# contrib/stunnel-pull.conf
 	)
 fi

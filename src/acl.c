@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CIDR parsing and matching for --allow. Addresses are compared as 16 bytes:
- * IPv4 networks and peers are mapped to ::ffff:a.b.c.d, so one comparison serves
- * both families (and an IPv4-mapped peer, should a socket ever report one, meets
- * the IPv4 rules).
+ * CIDR parsing and matching for --allow. Addresses are compared as 16 bytes, IPv4
+ * networks and peers mapped to ::ffff:a.b.c.d, but only within one family: an
+ * IPv6 rule never admits an IPv4 peer (::/0 would otherwise admit them all, as
+ * ::/80 covers every mapped address), nor an IPv4 rule an IPv6 peer. A peer or a
+ * rule written in mapped form is IPv4.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,15 @@ map_v4(uint8_t out[16], const struct in_addr *a)
 	memset(out, 0, 10);
 	out[10] = out[11] = 0xff;
 	memcpy(out + 12, &a->s_addr, 4);
+}
+
+/* RFC 4291 2.5.5.2: ::ffff:0:0/96 holds the IPv4 addresses. */
+static int
+is_v4_mapped(const uint8_t addr[16])
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(addr, prefix, sizeof prefix) == 0;
 }
 
 /* True if the bits of addr beyond prefix_len are all zero. */
@@ -94,16 +104,34 @@ fr_cidr_parse(struct fr_cidr *c, const char *s, char *err)
 		    prefix_len);
 		return -1;
 	}
+	/*
+	 * With its host bits clear, an IPv6 network inside ::ffff:0:0/96 has a prefix
+	 * of 96 or more: it is an IPv4 network, spelled in mapped form.
+	 */
+	if (is_v4_mapped(c->net)) {
+		c->family = AF_INET;
+		memcpy(&v4, c->net + 12, 4);
+		inet_ntop(AF_INET, &v4, host, sizeof host);
+		prefix_len = c->prefix_len - V4_MAPPED_PREFIX_LEN;
+	} else {
+		c->family = AF_INET6;
+	}
 	snprintf(c->text, sizeof c->text, "%s/%u", host, prefix_len);
 	return 0;
+}
+
+static int
+same_network(const struct fr_cidr *a, const struct fr_cidr *b)
+{
+	return a->family == b->family && a->prefix_len == b->prefix_len &&
+	    memcmp(a->net, b->net, 16) == 0;
 }
 
 int
 fr_acl_add(struct fr_acl *acl, const struct fr_cidr *c, char *err)
 {
 	for (size_t i = 0; i < acl->n; i++)
-		if (acl->cidrs[i].prefix_len == c->prefix_len &&
-		    memcmp(acl->cidrs[i].net, c->net, 16) == 0)
+		if (same_network(&acl->cidrs[i], c))
 			return 0;
 	if (acl->n == FR_ACL_MAX) {
 		snprintf(err, FR_ERR_LEN, "more than %d networks", FR_ACL_MAX);
@@ -117,6 +145,7 @@ int
 fr_acl_permits(const struct fr_acl *acl, const struct fr_addr *peer)
 {
 	uint8_t addr[16];
+	int family;
 
 	if (acl->n == 0)
 		return 1;
@@ -125,16 +154,21 @@ fr_acl_permits(const struct fr_acl *acl, const struct fr_addr *peer)
 		return 1;
 	case AF_INET:
 		map_v4(addr, &((const struct sockaddr_in *)&peer->ss)->sin_addr);
+		family = AF_INET;
 		break;
 	case AF_INET6:
 		memcpy(addr, &((const struct sockaddr_in6 *)&peer->ss)->sin6_addr, 16);
+		family = is_v4_mapped(addr) ? AF_INET : AF_INET6;
 		break;
 	default:
 		return 0;
 	}
-	for (size_t i = 0; i < acl->n; i++)
-		if (prefix_matches(acl->cidrs[i].net, addr, acl->cidrs[i].prefix_len))
+	for (size_t i = 0; i < acl->n; i++) {
+		const struct fr_cidr *c = &acl->cidrs[i];
+
+		if (c->family == family && prefix_matches(c->net, addr, c->prefix_len))
 			return 1;
+	}
 	return 0;
 }
 
@@ -144,8 +178,7 @@ fr_acl_equal(const struct fr_acl *a, const struct fr_acl *b)
 	if (a->n != b->n)
 		return 0;
 	for (size_t i = 0; i < a->n; i++)
-		if (a->cidrs[i].prefix_len != b->cidrs[i].prefix_len ||
-		    memcmp(a->cidrs[i].net, b->cidrs[i].net, 16) != 0)
+		if (!same_network(&a->cidrs[i], &b->cidrs[i]))
 			return 0;
 	return 1;
 }

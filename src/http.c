@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fr/buf.h"
 #include "fr/config.h"
 #include "fr/defer.h"
 #include "fr/http.h"
@@ -203,12 +204,18 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	process_input(c);
 }
 
-/* Stops reading requests until this response is out. */
+/*
+ * Stops reading requests until this response is out. The response is under
+ * --client-timeout from now on, also if its first byte already finds the socket
+ * full: not under what is left of the head timeout, nor (after an ingest body,
+ * whose timer ingest.c kept) under no timer at all.
+ */
 static void
 begin_response(struct conn *c)
 {
 	ev_io_stop(c->http->loop, &c->read_io);
 	c->state = CONN_RESPOND;
+	arm_timer(c, c->http->params.client_timeout_s);
 }
 
 /* Writes what begin_response() and the caller put in c->out (and body_frame). */

@@ -204,7 +204,7 @@ failure(struct fr_pull *p, enum fr_upstream_failure reason, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(p->last_error, sizeof p->last_error, fmt, ap);
 	va_end(ap);
-	p->counters.failures[reason]++;
+	(*fr_stats_upstream_failure_counter(&p->counters, reason))++;
 	close_upstream(p);
 	detach(p, p->last_error);
 	double delay = fr_pull_backoff_s(++p->failures_in_row, p->cfg.reconnect_max_s,

@@ -15,13 +15,7 @@
 #include "fr/http_parse.h"
 
 #include "chunking.h"
-
-/* Check records every passing ck_assert; the per-call paths check with this instead. */
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
+#include "helpers.h"
 
 /* A string literal with its length, so that inputs may hold NUL bytes. */
 struct text {
@@ -29,52 +23,6 @@ struct text {
 	size_t len;
 };
 #define TEXT(s) { (s), sizeof(s) - 1 }
-
-/* ---- growable byte strings ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len;
-	size_t cap;
-};
-
-static void
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		REQUIRE(b->p != NULL, "out of memory");
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';	/* so that text can be read as a string */
-}
-
-static void
-bytes_str(struct bytes *b, const char *s)
-{
-	bytes_add(b, s, strlen(s));
-}
-
-static void
-bytes_fill(struct bytes *b, char c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		bytes_add(b, &c, 1);
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-	free(b->p);
-	*b = (struct bytes){ 0 };
-}
 
 /* ---- heads from real clients, captured with a listening socket ---- */
 

@@ -16,97 +16,20 @@
 #include "fr/splitter.h"
 
 #include "chunking.h"
-
-#ifndef FR_FIXTURES_DIR
-#error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
-#endif
-
-/*
- * Check records every passing ck_assert (a write(2) in fork mode), which makes 1-byte runs
- * crawl; the per-byte and per-event paths check with this instead.
- */
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
+#include "helpers.h"
 
 /* Larger than any fixture, so only the "limits" tests ever hit the limit. */
 enum { BIG_MAX = 1 << 20 };
-
-/* ---- growable byte strings ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len;
-	size_t cap;
-};
-
-static void
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		REQUIRE(b->p != NULL, "out of memory");
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-bytes_fill(struct bytes *b, uint8_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		bytes_add(b, &v, 1);
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-	free(b->p);
-	*b = (struct bytes){ 0 };
-}
-
-#define BYTES_ADD(b, ...) \
-	bytes_add((b), (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
 /* ---- fixtures ---- */
 
 static struct bytes
 fixture(const char *name)
 {
-	char path[4096];
 	struct bytes b = { 0 };
-	uint8_t chunk[65536];
-	size_t n;
 
-	snprintf(path, sizeof path, "%s/%s", FR_FIXTURES_DIR, name);
-	FILE *fp = fopen(path, "rb");
-	ck_assert_msg(fp != NULL, "cannot open fixture %s (run fixtures/generate.sh)", path);
-	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-		bytes_add(&b, chunk, n);
-	ck_assert_msg(!ferror(fp), "cannot read fixture %s", path);
-	fclose(fp);
-	ck_assert_msg(b.len > 0, "fixture %s is empty", path);
+	add_fixture(&b, name);
 	return b;
-}
-
-/* Appends a fixture to b and returns its size. */
-static size_t
-add_fixture(struct bytes *b, const char *name)
-{
-	struct bytes f = fixture(name);
-	size_t len = f.len;
-
-	bytes_add(b, f.p, f.len);
-	bytes_free(&f);
-	return len;
 }
 
 static size_t

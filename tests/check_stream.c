@@ -22,6 +22,7 @@
 
 #include <ev.h>
 
+#include "config.h"
 #include "fr/arena.h"
 #include "fr/defer.h"
 #include "fr/frame.h"
@@ -33,44 +34,15 @@
 #include "fr/util.h"
 #include "fr/validate.h"
 
-#ifndef FR_FIXTURES_DIR
-#error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
-#endif
+#include "chunking.h"
+#include "helpers.h"
 
 /* Bigger than any socket buffer a subscriber with small buffers has. */
 enum { BIG_FRAME = 256 * 1024 };
 /* How long any single wait may take before the test fails. */
 #define WAIT_S 10.0
-
-/* ---- growable byte strings ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		ck_assert_ptr_nonnull(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
+/* ... and one that takes a loop iteration per byte (valgrind makes those slow). */
+#define WAIT_PER_BYTE_S 50.0
 
 /*
  * What a test allocates is owned by the fixture and released in teardown, so that a
@@ -92,16 +64,9 @@ new_bytes(void)
 static const struct bytes *
 read_fixture(const char *name)
 {
-	char path[512], buf[8192];
 	struct bytes *b = new_bytes();
-	size_t n;
 
-	snprintf(path, sizeof path, "%s/%s", FR_FIXTURES_DIR, name);
-	FILE *fp = fopen(path, "rb");
-	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-		bytes_add(b, buf, n);
-	fclose(fp);
+	add_fixture(b, name);
 	return b;
 }
 
@@ -140,9 +105,10 @@ disarm_watchdog(void)
 }
 
 /* Runs the loop until cond holds; fails the test if the watchdog fires first. */
-#define WAIT_UNTIL(cond)                                                        \
+#define WAIT_UNTIL(cond) WAIT_UNTIL_FOR(WAIT_S, cond)
+#define WAIT_UNTIL_FOR(seconds, cond)                                           \
 	do {                                                                    \
-		arm_watchdog(WAIT_S);                                           \
+		arm_watchdog(seconds);                                          \
 		while (!(cond) && !watchdog_fired)                              \
 			ev_run(loop, EVRUN_ONCE);                               \
 		disarm_watchdog();                                              \
@@ -963,7 +929,7 @@ START_TEST(test_counters_log)
 	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
 	    "dropped_truncated=0 garbage_bytes=100 clients=1 clients_refused=0 "
-	    "producer_connected=0 producer_connects=0 latest_bytes=4000\n"
+	    "producer_connected=0 producer_connects=0 arena_fallbacks=0 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
 	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
 
@@ -989,27 +955,22 @@ mjpeg_len(size_t i)
 	return mjpeg_starts[i + 1] - mjpeg_starts[i];
 }
 
-/* A producer writing from the test end of a socketpair, in chunks. */
+/* A producer writing from the test end of a socketpair, one chunk (chunking.h) a send. */
 struct feeder {
 	ev_io io;
 	int fd;
 	const uint8_t *data;
 	size_t len, at;
-	const size_t *chunks;	/* sizes, used in turn; 0-terminated */
-	size_t next_chunk;
+	struct chunker chunker;
 };
 
 static void
 feeder_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct feeder *fe = FR_CONTAINER_OF(w, struct feeder, io);
-	size_t n = fe->chunks[fe->next_chunk];
+	size_t n = chunker_next(&fe->chunker, fe->len - fe->at);
 
 	(void)revents;
-	if (fe->chunks[++fe->next_chunk] == 0)
-		fe->next_chunk = 0;
-	if (n > fe->len - fe->at)
-		n = fe->len - fe->at;
 	ssize_t w_n = send(fe->fd, fe->data + fe->at, n, MSG_NOSIGNAL);
 	if (w_n < 0) {
 		ck_assert_msg(errno == EAGAIN || errno == EINTR, "send: %s", strerror(errno));
@@ -1061,18 +1022,13 @@ assert_latest_is(const uint8_t *p, size_t n)
 	ck_assert_int_eq(stream->latest->is_sealed, 1);
 }
 
-static const size_t chunkings[][9] = {
-	{ 7, 0 },
-	{ 4093, 0 },
-	{ 1, 7, 13, 4093, 3, 65537, 2, 999, 0 },
-	{ 1 << 20, 0 },
-};
-
 START_TEST(test_ingest_fixture_chunked)
 {
 	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
 	struct peer *p;
-	struct feeder feed = { .data = in->p, .len = in->len, .chunks = chunkings[_i] };
+	struct feeder feed = { .data = in->p, .len = in->len };
+
+	chunker_init(&feed.chunker, (enum chunking)_i);
 
 	ck_assert_uint_eq(in->len, mjpeg_starts[10]);
 	add_sub(&p, 10, false, true);
@@ -1083,7 +1039,8 @@ START_TEST(test_ingest_fixture_chunked)
 	ev_io_init(&feed.io, feeder_cb, feed.fd, EV_WRITE);
 	ev_io_start(loop, &feed.io);
 
-	WAIT_UNTIL(stream->counters.frames_in == 10 && p->got.len == in->len);
+	/* 1-byte chunks: a send and a read per byte. */
+	WAIT_UNTIL_FOR(WAIT_PER_BYTE_S, stream->counters.frames_in == 10 && p->got.len == in->len);
 	ck_assert_uint_eq(stream->counters.bytes_in, in->len);
 	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
 	ck_assert_uint_eq(stream->counters.dropped_truncated, 0);
@@ -1386,8 +1343,18 @@ START_TEST(test_ingest_validate)
 	const struct bytes *fake = synthetic_jpeg(20000);	/* SOS before SOF */
 	struct peer *p;
 
-	if (!fr_validate_is_available())
-		return;
+#ifndef HAVE_TURBOJPEG
+	/* Built without libjpeg-turbo: --validate is refused at startup (main.c). */
+	char err[FR_ERR_LEN];
+	int width, height;
+	ck_assert_int_eq(fr_validate_is_available(), 0);
+	ck_assert_int_eq(fr_validate_frame(in->p, mjpeg_len(0), &width, &height, err), -1);
+	ck_assert_str_eq(err, "built without libjpeg-turbo");
+	(void)fake, (void)p;
+	fprintf(stderr, "check_stream: built without libjpeg-turbo: --validate's drops not checked\n");
+	return;
+#endif
+	ck_assert_int_eq(fr_validate_is_available(), 1);
 	ingest_validate = 1;
 	add_sub(&p, 10, false, true);
 	int fd = attach_producer();
@@ -1526,8 +1493,7 @@ START_TEST(test_slow_stuck_pins_no_arena_file)
 	struct fr_frame *f[12];
 	struct peer *stuck, *reader;
 
-	if (is_heap_only)
-		return;
+	ck_assert(!is_heap_only);	/* registered for the arena suite only */
 	fr_arena_unref(stream->arena);
 	stream->arena = fr_arena_new(4 * (size_t)BIG_FRAME);
 	ck_assert_ptr_nonnull(stream->arena);
@@ -1712,7 +1678,8 @@ stream_suite(bool heap_only)
 	tc = loop_tcase(s, "slow");
 	tcase_add_test(tc, test_slow_skips_to_newest);
 	tcase_add_test(tc, test_slow_peer_leaves_mid_frame);
-	tcase_add_test(tc, test_slow_stuck_pins_no_arena_file);
+	if (!heap_only)	/* about arena files; the heap suite has none */
+		tcase_add_test(tc, test_slow_stuck_pins_no_arena_file);
 
 	tc = loop_tcase(s, "close");
 	tcase_add_test(tc, test_close_by_peer);
@@ -1739,8 +1706,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_counters_log);
 
 	tc = loop_tcase(s, "ingest");
-	tcase_add_loop_test(tc, test_ingest_fixture_chunked, 0,
-	    sizeof chunkings / sizeof chunkings[0]);
+	tcase_add_loop_test(tc, test_ingest_fixture_chunked, 0, CHUNKINGS);
 	tcase_add_test(tc, test_ingest_truncated);
 	tcase_add_test(tc, test_ingest_producer_replaced);
 	tcase_add_test(tc, test_ingest_garbage_counted);

@@ -23,8 +23,10 @@ struct fr_admit;
 struct fr_admit_params {
 	unsigned max_clients;		/* subscribers of all streams together */
 	double client_timeout_s;	/* a subscriber without write progress this long */
-	unsigned max_pending;		/* HTTP connections not yet handed on, in all */
-	unsigned max_pending_per_peer;	/* the same from one IP address (unix: no cap) */
+	/* HTTP connections not yet handed on, in all and from one IP address (unix
+	 * peers: no per-peer cap). 0 acts as 1: the newest is never refused. */
+	unsigned max_pending;
+	unsigned max_pending_per_peer;
 };
 
 /* Closes a pending connection to make room; it must call fr_admit_pending_end(). */
@@ -83,8 +85,7 @@ void fr_admit_pending_begin(struct fr_admit *a, struct fr_admit_pending *p,
 /* The connection was handed on or closed. Does nothing if p is not pending. */
 void fr_admit_pending_end(struct fr_admit *a, struct fr_admit_pending *p);
 
-/* Connections in the pending budget now, and evicted from it so far. */
+/* Connections in the pending budget now (also the registry's connections_pending). */
 unsigned fr_admit_pending_count(const struct fr_admit *a);
-uint64_t fr_admit_pending_evicted(const struct fr_admit *a);
 
 #endif /* FR_ADMIT_H */

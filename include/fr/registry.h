@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "fr/buf.h"
 #include "fr/ingest.h"
 #include "fr/pull.h"
 #include "fr/stats.h"
@@ -68,11 +69,11 @@ void fr_registry_set_idle_timeout(struct fr_registry *reg, double idle_timeout_s
 /* New producer limits (SIGHUP), for every stream now and every stream created later. */
 void fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params);
 
+/* The process-wide counters (stats.h), for whoever counts them to bump. */
+struct fr_process_counters *fr_registry_counters(struct fr_registry *reg);
+
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
-
-/* Streams removed by expiry so far. */
-uint64_t fr_registry_streams_expired(const struct fr_registry *reg);
 
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);

@@ -12,6 +12,10 @@
 #  3. Scopes: listen= filters only raw --listen, http= only --http; a bare
 #     127.0.0.0/8 admits 127.0.0.2; several rules add up; IPv6 rules, and IPv4
 #     rules matching IPv4-mapped peers of a dual-stack [::] listener.
+#  3b. Families: a rule admits peers of its own family only. --allow ::/0 denies
+#     IPv4 clients of 127.0.0.1 listeners (producer, subscriber, HTTP) and admits
+#     ::1; --allow 0.0.0.0/0 and its mapped spelling ::ffff:0:0/96 admit 127.0.0.1
+#     and deny ::1 on [::1] listeners; --allow ::1 admits ::1 and denies 127.0.0.1.
 #  4. Binding raw --ingest or --http to a non-loopback address with no --allow
 #     rule for it (and, for --http, no --ingest-token) logs "is not a loopback
 #     address" naming the option; loopback addresses and covered ones do not.
@@ -223,13 +227,15 @@ push_from() {
 # deny_lines OPTION PORT: log lines for denied connections on 127.0.0.1:PORT.
 deny_lines() { grep -E -- "warn: $1 127\.0\.0\.1:$2: denied " "$FR_LOG" || true; }
 
-# denied_in_dump: the connections_denied value of a fresh SIGUSR1 counter dump.
-denied_in_dump() {
-	local before
+# expect_dump_denied N [WHAT]: a fresh SIGUSR1 counter dump says connections_denied=N
+# (all a test can ask a daemon whose --http does not admit it).
+expect_dump_denied() {
+	local before v
 	before=$(grep -c 'connections_denied=' "$FR_LOG")
 	kill -USR1 "$FR_PID" 2>/dev/null || fail "framerouter (pid $FR_PID) is not running"
 	wait_until "$FR_WAIT" "a connections_denied= line in the SIGUSR1 dump" _dump_has_denied "$before"
-	grep -o 'connections_denied=[0-9]*' "$FR_LOG" | tail -n 1 | cut -d= -f2
+	v=$(grep -o 'connections_denied=[0-9]*' "$FR_LOG" | tail -n 1 | cut -d= -f2)
+	[[ $v == "$1" ]] || fail "${2:+$2: }SIGUSR1 dump: connections_denied=$v, expected $1"
 }
 _dump_has_denied() { (($(grep -c 'connections_denied=' "$FR_LOG") > $1)); }
 
@@ -240,9 +246,7 @@ expect_denied_count() {
 	expect_http 200 "$T/metrics" "$URL/metrics"
 	grep -qx "framerouter_connections_denied_total $1" "$T/metrics" ||
 		fail "/metrics: expected 'framerouter_connections_denied_total $1', got: $(grep connections_denied "$T/metrics")"
-	local v
-	v=$(denied_in_dump)
-	[[ $v == "$1" ]] || fail "SIGUSR1 dump: connections_denied=$v, expected $1"
+	expect_dump_denied "$1"
 	note "connections_denied=$1 in /stats, /metrics and the SIGUSR1 dump"
 }
 
@@ -434,28 +438,49 @@ expect_denied_count 1
 note "two listen= rules: 127.0.0.2 admitted, 127.0.0.1 denied"
 fr_stop
 
+# fr_start_v6 NAME ARG...: framerouter with --ingest, --listen and --http on free
+# ports of 127.0.0.1 (INGEST, LISTEN, HTTP and URL as fr_start_http sets them) and
+# a stream v6 with ingest=V6_IN and listen=V6_OUT on [::1], then ARG..., where
+# @PORT@ stands for one more free port (SPARE_PORT). Retries when a port is taken.
+fr_start_v6() {
+	local name=$1 try a args
+	shift
+	for try in 1 2 3 4 5; do
+		pick_ports 6 v6
+		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]} HTTP_PORT=${PORTS[2]}
+		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
+		URL=http://$HTTP
+		V6_IN="[::1]:${PORTS[3]}" V6_OUT="[::1]:${PORTS[4]}" SPARE_PORT=${PORTS[5]}
+		args=(--ingest "$INGEST" --listen "$LISTEN" --http "$HTTP"
+			--stream "v6,ingest=$V6_IN,listen=$V6_OUT")
+		for a; do
+			args+=("${a//@PORT@/$SPARE_PORT}")
+		done
+		fr_start "$name" "${args[@]}" && return 0
+		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
+		note "port race lost (try $try), picking new ports"
+	done
+	fail "could not start framerouter on free ports"
+}
+
+# v6_frame: pushes one frame from ::1 to V6_IN and waits for stream v6 to take it.
+v6_frame() {
+	frames push "$V6_IN" "$frame" >/dev/null || fail "cannot push to $V6_IN"
+	wait_until "$FR_WAIT" "a frame on stream v6" _v6_has_frame
+}
+_v6_has_frame() { fr_stats v6 && [[ $(stat_of frames_in) == 1 ]]; }
+
 # IPv6: a ::1 rule; an IPv4 rule matches IPv4 clients of a dual-stack [::] listener.
 if ((has_v6)); then
 	dual=0
 	[[ $(cat /proc/sys/net/ipv6/bindv6only 2>/dev/null) == 0 ]] && dual=1
-	for try in 1 2 3 4 5; do
-		pick_ports 5 v6
-		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]}
-		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT
-		V6_IN="[::1]:${PORTS[2]}" V6_OUT="[::1]:${PORTS[3]}" DUAL_PORT=${PORTS[4]}
-		args=(--ingest "$INGEST" --listen "$LISTEN" --stream "v6,ingest=$V6_IN,listen=$V6_OUT"
-			--allow listen=::1 --allow listen=127.0.0.1/32)
-		# The [::] listener is bound only for the few checks below.
-		((dual)) && args+=(--stream "dual,ingest=unix:$T/dual.sock,listen=[::]:$DUAL_PORT")
-		fr_start v6 "${args[@]}" && break
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
-		note "port race lost (try $try), picking new ports"
-		((try < 5)) || fail "could not start framerouter on free ports"
-	done
+	args=(--allow listen=::1 --allow listen=127.0.0.1/32)
+	# The [::] listener is bound only for the few checks below.
+	((dual)) && args+=(--stream "dual,ingest=unix:$T/dual.sock,listen=[::]:@PORT@")
+	fr_start_v6 v6 "${args[@]}"
+	DUAL_PORT=$SPARE_PORT
 	denied=0
-	frames push "$V6_IN" "$frame" >/dev/null || fail "cannot push to $V6_IN"
-	_v6_has_frame() { fr_stats v6 && [[ $(stat_of frames_in) == 1 ]]; }
-	wait_until "$FR_WAIT" "a frame on stream v6" _v6_has_frame
+	v6_frame
 	sub_from ::1 "$V6_OUT" v6
 	frames push "$INGEST" "$src" >/dev/null || fail "the producer could not push"
 	wait_stat "$FR_WAIT" frames_in -eq "$src_frames"
@@ -476,12 +501,56 @@ if ((has_v6)); then
 		fi
 	fi
 	fr_stats
-	v=$(denied_in_dump)
-	[[ $v == "$denied" ]] || fail "SIGUSR1 dump: connections_denied=$v, expected $denied"
+	expect_dump_denied "$denied"
 	note "--allow listen=::1: ::1 admitted on [::1] listeners; IPv4 rules and peers as expected"
 	fr_stop
 else
 	note "no IPv6 loopback here: IPv6 rules not checked"
+fi
+
+# ==== 3b. families: a rule admits peers of its own family only ====
+if ((has_v6)); then
+	# --allow ::/0 (every IPv6 address, ::ffff:0:0/96 included): no IPv4 client.
+	fr_start_v6 fam-v6-all --allow ::/0
+	denied=0
+	expect_denied "--allow ::/0: a producer from 127.0.0.1" 127.0.0.1 "$INGEST" --send "$src"
+	expect_denied "--allow ::/0: a subscriber from 127.0.0.1" 127.0.0.1 "$LISTEN"
+	expect_denied "--allow ::/0: GET /stats from 127.0.0.1" 127.0.0.1 "$HTTP" --http /stats
+	v6_frame
+	sub_from ::1 "$V6_OUT" fam-v6-all
+	expect_dump_denied "$denied" "--allow ::/0"
+	! grep -qE -- "denied \[::1\]" "$FR_LOG" || fail "--allow ::/0: ::1 was denied"
+	note "--allow ::/0: 127.0.0.1 denied on --ingest, --listen and --http; ::1 admitted"
+	fr_stop
+
+	# --allow 0.0.0.0/0, spelled as IPv4 or IPv4-mapped: no IPv6 client.
+	for rule in 0.0.0.0/0 ::ffff:0:0/96; do
+		tag=fam-v4-${rule//[:\/]/_}
+		fr_start_v6 "$tag" --allow "$rule"
+		denied=0
+		push_from 127.0.0.1 "$INGEST"
+		wait_stat "$FR_WAIT" frames_in -eq "$src_frames"
+		sub_from 127.0.0.1 "$LISTEN" "$tag"
+		expect_denied "--allow $rule: a producer from ::1" ::1 "$V6_IN" --send "$frame"
+		expect_denied "--allow $rule: a subscriber from ::1" ::1 "$V6_OUT"
+		fr_stats v6
+		expect_stat frames_in 0
+		expect_denied_count 2
+		note "--allow $rule: 127.0.0.1 admitted on --ingest, --listen and --http; ::1 denied on [::1] listeners"
+		fr_stop
+	done
+
+	# --allow ::1: ::1 only.
+	fr_start_v6 fam-v6-one --allow ::1
+	denied=0
+	v6_frame
+	sub_from ::1 "$V6_OUT" fam-v6-one
+	expect_denied "--allow ::1: a subscriber from 127.0.0.1" 127.0.0.1 "$LISTEN"
+	expect_dump_denied "$denied" "--allow ::1"
+	note "--allow ::1: ::1 admitted on [::1] listeners; 127.0.0.1 denied"
+	fr_stop
+else
+	note "no IPv6 loopback here: rule families not checked"
 fi
 
 # ==== 4. the non-loopback warning ====

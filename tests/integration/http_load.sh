@@ -22,22 +22,6 @@ NHTTP=100
 NRAW=5
 PATH_STREAM=/stream/default
 
-# start_http NAME ARG...: framerouter with raw ingest/listen and --http on free
-# ports (INGEST, LISTEN, HTTP); new ports if another process took one meanwhile.
-start_http() {
-	local name=$1 try
-	shift
-	for try in 1 2 3 4 5; do
-		pick_ports 3
-		INGEST=127.0.0.1:${PORTS[0]} LISTEN=127.0.0.1:${PORTS[1]} HTTP=127.0.0.1:${PORTS[2]}
-		URL=http://$HTTP
-		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
-		note "port race lost (try $try), picking new ports"
-	done
-	fail "could not start framerouter on free ports"
-}
-
 # json_client PORT: the /stats (JSON) entry of the stream-default client with local
 # port PORT, as "protocol=... frames_sent=... bytes_sent=... slow_client=...
 # fps_cap=..."; empty when it is not in client_list.
@@ -71,7 +55,7 @@ nsrc=$(frame_count "$src")
 src_bytes=$(stat -c %s "$src")
 note "source: $nsrc frames of $SIZE ($SECS s at $FPS fps), $src_bytes bytes, made in $(elapsed_ms "$start") ms"
 
-start_http load --client-timeout 60
+fr_start_http load --client-timeout 60
 
 # ---- the odd ones: a stuck and a slow HTTP subscriber ----
 bg_frames 120 stuck "$HTTP" --http "$PATH_STREAM" --ready "$T/stuck.port"

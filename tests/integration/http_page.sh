@@ -31,21 +31,6 @@ need "$CHROMIUM"
 src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
 FPS=10
 
-# start_http NAME ARG...: framerouter with raw ingest/listen and --http on free
-# ports (INGEST, LISTEN, HTTP); new ports if another process took one meanwhile.
-start_http() {
-	local name=$1 try
-	shift
-	for try in 1 2 3 4 5; do
-		pick_ports 3
-		INGEST=127.0.0.1:${PORTS[0]} LISTEN=127.0.0.1:${PORTS[1]} HTTP=127.0.0.1:${PORTS[2]}
-		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
-		note "port race lost (try $try), picking new ports"
-	done
-	fail "could not start framerouter on free ports"
-}
-
 # chromium_fail WHAT LOG: fails with the browser's own messages.
 chromium_fail() {
 	printf -- '--- last lines of %s ---\n' "$2" >&2
@@ -483,7 +468,7 @@ def main():
 sys.exit(main())
 EOF
 
-start_http page
+fr_start_http page
 bg_frames 120 push "$INGEST" "$src" --fps "$FPS" --loop
 push_pid=$BG_PID
 wait_stat "$FR_WAIT" frames_in -ge 1

@@ -58,13 +58,12 @@ EXAMPLE=$DEST${dir[frexampledir]}/framerouter.conf
 cmp -s "$EXAMPLE" "$FR_SRCDIR/contrib/framerouter.conf" || fail "the installed example config differs from contrib/framerouter.conf"
 
 # man finds the installed pages by name.
-if command -v man >/dev/null 2>&1; then
-	for name in 8:framerouter 1:framerouter-grab; do
-		found=$(MAN_DISABLE_SECCOMP=1 MANPATH=$DEST${dir[mandir]} man -w "${name%%:*}" "${name#*:}" 2>&1) ||
-			fail "man -w ${name%%:*} ${name#*:} does not find the installed page: $found"
-	done
-	note "man finds framerouter(8) and framerouter-grab(1) under $DEST${dir[mandir]}"
-fi
+require man
+for name in 8:framerouter 1:framerouter-grab; do
+	found=$(MAN_DISABLE_SECCOMP=1 MANPATH=$DEST${dir[mandir]} man -w "${name%%:*}" "${name#*:}" 2>&1) ||
+		fail "man -w ${name%%:*} ${name#*:} does not find the installed page: $found"
+done
+note "man finds framerouter(8) and framerouter-grab(1) under $DEST${dir[mandir]}"
 
 # ---- the systemd unit ----
 if [[ -n ${dir[systemdsystemunitdir]} ]]; then
@@ -80,18 +79,15 @@ if [[ -n ${dir[systemdsystemunitdir]} ]]; then
 	    'ExecReload=/bin/kill -HUP $MAINPID'; do
 		grep -qx -- "$line" "$UNIT" || fail "the unit has no $line"
 	done
-	if command -v systemd-analyze >/dev/null 2>&1; then
-		# verify checks that ExecStart's program exists and that Documentation=
-		# resolves: point both at the DESTDIR copy.
-		mkdir -p "$T/unit"
-		sed "s|^ExecStart=${dir[bindir]}/|ExecStart=$DEST${dir[bindir]}/|" "$UNIT" >"$T/unit/framerouter.service"
-		MAN_DISABLE_SECCOMP=1 MANPATH=$DEST${dir[mandir]} systemd-analyze verify "$T/unit/framerouter.service" \
-			>"$T/verify" 2>&1 || fail "systemd-analyze verify: $(cat "$T/verify")"
-		[[ ! -s $T/verify ]] || fail "systemd-analyze verify complains: $(cat "$T/verify")"
-		note "systemd-analyze verify: the installed unit is clean"
-	else
-		note "systemd-analyze not found: the unit is not verified"
-	fi
+	require systemd-analyze
+	# verify checks that ExecStart's program exists and that Documentation=
+	# resolves: point both at the DESTDIR copy.
+	mkdir -p "$T/unit"
+	sed "s|^ExecStart=${dir[bindir]}/|ExecStart=$DEST${dir[bindir]}/|" "$UNIT" >"$T/unit/framerouter.service"
+	MAN_DISABLE_SECCOMP=1 MANPATH=$DEST${dir[mandir]} systemd-analyze verify "$T/unit/framerouter.service" \
+		>"$T/verify" 2>&1 || fail "systemd-analyze verify: $(cat "$T/verify")"
+	[[ ! -s $T/verify ]] || fail "systemd-analyze verify complains: $(cat "$T/verify")"
+	note "systemd-analyze verify: the installed unit is clean"
 else
 	note "configured --without-systemdsystemunitdir: no unit to check"
 	[[ -z $(find "$DEST" -name framerouter.service) ]] || fail "a unit was installed although configure was told not to"
@@ -145,19 +141,16 @@ cmp -s "$T/stdout.jpg" "$T/last.jpg" || fail "framerouter-grab -o - wrote someth
 note "raw: pushed 10 frames, the installed framerouter-grab got the last one byte for byte"
 
 # HTTP into the stream the config declared, read back raw and over HTTP.
-if command -v curl >/dev/null 2>&1; then
-	expect_http 204 "$T/put" -T "$FIXTURE" -H 'Transfer-Encoding: chunked' "$URL/ingest/cam1"
-	timeout "$FR_WAIT" "$GRAB" "$CAM_LISTEN" -o "$T/cam1.jpg" || fail "installed framerouter-grab $CAM_LISTEN failed"
-	cmp -s "$T/cam1.jpg" "$T/last.jpg" || fail "stream cam1: framerouter-grab got a frame that is not the fixture's last one"
-	expect_http 200 "$T/snapshot.jpg" "$URL/snapshot/cam1"
-	cmp -s "$T/snapshot.jpg" "$T/last.jpg" || fail "/snapshot/cam1 is not the fixture's last frame"
-	expect_http 200 "$T/metrics" "$URL/metrics"
-	grep -qF "framerouter_build_info{version=\"${dir[version]}\"} 1" "$T/metrics" ||
-		fail "/metrics does not report version ${dir[version]}"
-	note "http: PUT /ingest/cam1 204, the installed framerouter-grab and /snapshot/cam1 got the last frame"
-else
-	note "curl not found: HTTP part skipped"
-fi
+require curl
+expect_http 204 "$T/put" -T "$FIXTURE" -H 'Transfer-Encoding: chunked' "$URL/ingest/cam1"
+timeout "$FR_WAIT" "$GRAB" "$CAM_LISTEN" -o "$T/cam1.jpg" || fail "installed framerouter-grab $CAM_LISTEN failed"
+cmp -s "$T/cam1.jpg" "$T/last.jpg" || fail "stream cam1: framerouter-grab got a frame that is not the fixture's last one"
+expect_http 200 "$T/snapshot.jpg" "$URL/snapshot/cam1"
+cmp -s "$T/snapshot.jpg" "$T/last.jpg" || fail "/snapshot/cam1 is not the fixture's last frame"
+expect_http 200 "$T/metrics" "$URL/metrics"
+grep -qF "framerouter_build_info{version=\"${dir[version]}\"} 1" "$T/metrics" ||
+	fail "/metrics does not report version ${dir[version]}"
+note "http: PUT /ingest/cam1 204, the installed framerouter-grab and /snapshot/cam1 got the last frame"
 
 fr_stats
 expect_stat frames_in 10

@@ -72,6 +72,16 @@ need() {
 	done
 }
 
+# require PROG...: fail the test when a program it needs is missing. For programs
+# that scripts/setup-debian.sh --test installs: their absence is a broken setup,
+# and a check that quietly does not run would pass without checking.
+require() {
+	local p
+	for p; do
+		command -v "$p" >/dev/null 2>&1 || fail "$p not found (scripts/setup-debian.sh --test installs it)"
+	done
+}
+
 [[ -x $FR_BIN && -x $FR_GRAB ]] || fail "build framerouter and framerouter-grab first (FR_BUILDDIR=$FR_BUILDDIR)"
 need "$PY" timeout ss
 

@@ -33,28 +33,24 @@ for page in "$MAN8" "$MAN1"; do
 	note "groff -ww: $(basename "$page") clean"
 done
 
-if command -v man >/dev/null 2>&1; then
-	for page in "$MAN8" "$MAN1"; do
-		for w in 80 60; do
-			# man-db's own sandbox can fail in containers; it is not what is tested.
-			MAN_DISABLE_SECCOMP=1 MANWIDTH=$w man --warnings -E UTF-8 -l "$page" \
-				>"$T/out" 2>"$T/err" || fail "man -l $page failed: $(head -c 1000 "$T/err")"
-			[[ ! -s $T/err ]] || fail "man --warnings (MANWIDTH=$w) warns about $page: $(head -c 1000 "$T/err")"
-			[[ -s $T/out ]] || fail "man -l $page printed nothing"
-		done
+require man
+for page in "$MAN8" "$MAN1"; do
+	for w in 80 60; do
+		# man-db's own sandbox can fail in containers; it is not what is tested.
+		MAN_DISABLE_SECCOMP=1 MANWIDTH=$w man --warnings -E UTF-8 -l "$page" \
+			>"$T/out" 2>"$T/err" || fail "man -l $page failed: $(head -c 1000 "$T/err")"
+		[[ ! -s $T/err ]] || fail "man --warnings (MANWIDTH=$w) warns about $page: $(head -c 1000 "$T/err")"
+		[[ -s $T/out ]] || fail "man -l $page printed nothing"
 	done
-	note "man --warnings: both pages clean"
-else
-	note "man not found (Debian: man-db): skipping the man --warnings check"
-fi
+done
+note "man --warnings: both pages clean"
 
 # lexgrog (man-db) parses the NAME section the way mandb does for whatis/apropos.
-if command -v lexgrog >/dev/null 2>&1; then
-	for page in "$MAN8" "$MAN1"; do
-		out=$(lexgrog "$page" 2>&1) || fail "lexgrog cannot parse the NAME section of $page: $out"
-		note "$out"
-	done
-fi
+require lexgrog
+for page in "$MAN8" "$MAN1"; do
+	out=$(lexgrog "$page" 2>&1) || fail "lexgrog cannot parse the NAME section of $page: $out"
+	note "$out"
+done
 
 # ---- options: one OPTIONS entry per option of the code, and no more ----
 

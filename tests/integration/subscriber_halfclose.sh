@@ -4,7 +4,8 @@
 # `ncat HOST PORT </dev/null >out.mjpeg` does (shutdown(SHUT_WR) on EOF of its
 # stdin), is still a subscriber: it keeps getting whole frames, in order, while a
 # producer pushes at a real rate, and the daemon does not spin on the EOF it reads
-# (CPU time is printed, with a generous ceiling). Once the subscriber closes for
+# (counted: it reads the EOF once, then stops reading, which its debug line "end
+# of its input" says exactly once; CPU time is printed). Once the subscriber closes for
 # good, the daemon drops it (clients falls back) while frames flow, and a normal
 # subscriber is undisturbed throughout. The real ncat with stdin from /dev/null
 # gets whole, decodable frames.
@@ -80,7 +81,7 @@ _clients_are() {
 	[[ $(stat_of clients) == "$1" ]]
 }
 
-fr_start_default halfclose
+fr_start_default halfclose --log-level debug
 # A normal subscriber, connected throughout.
 bg_frames 120 capture "$LISTEN" "$T/reader.mjpeg" --ready "$T/reader.port"
 reader_pid=$BG_PID
@@ -113,8 +114,12 @@ fi
 n=$(frame_count "$T/hc.mjpeg.whole")
 ((n >= 5)) || fail "the half-closed subscriber got $n whole frames in ${READ_S}s at $FPS fps"
 check_capture "$T/hc.mjpeg.whole" "${twice[@]}" --min 5
-((cpu_ms * 100 < wall_ms * 50)) ||
-	fail "the daemon used $cpu_ms ms of CPU in $wall_ms ms while a half-closed subscriber read: it spins on EOF"
+# A read watcher left on at EOF would call read_cb, and log, on every loop iteration.
+wait_until "$FR_WAIT" "the debug line for the half-closed subscriber's EOF" \
+	grep -qE "debug: client 127\.0\.0\.1:$hc_port: end of its input; sending on$" "$FR_LOG"
+eof_lines=$(grep -cE "debug: client 127\.0\.0\.1:$hc_port: end of its input; sending on$" "$FR_LOG")
+((eof_lines == 1)) ||
+	fail "the daemon read the half-closed subscriber's EOF $eof_lines times, not once: it spins on EOF"
 note "after shutdown(SHUT_WR) the subscriber got $n whole frames in order in ${READ_S}s"
 
 # ---- once it closes for good, the daemon notices while frames flow ----
@@ -136,10 +141,7 @@ if ! command -v ncat >/dev/null 2>&1; then
 	fr_stop
 	skip "ncat not found (Debian package ncat): the real half-closing client not checked"
 fi
-if ! command -v ffmpeg >/dev/null 2>&1; then
-	fr_stop
-	skip "ffmpeg not found: the ncat capture cannot be decoded"
-fi
+require ffmpeg
 timeout 60 ncat 127.0.0.1 "$LISTEN_PORT" </dev/null >"$T/ncat.mjpeg" 2>"$T/ncat.err" &
 ncat_pid=$!
 track "$ncat_pid"
