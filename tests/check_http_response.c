@@ -17,12 +17,7 @@
 #include "fr/multipart.h"
 
 #include "chunking.h"
-
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
+#include "helpers.h"
 
 /* ffmpeg -f lavfi -i testsrc2 -c:v mjpeg -f mpjpeg -listen 1 http://127.0.0.1:18555/ */
 static const char ffmpeg_head[] =

@@ -17,48 +17,7 @@
 #include "fr/multipart_parse.h"
 
 #include "chunking.h"
-
-#define REQUIRE(cond, ...) \
-	do { \
-		if (!(cond)) \
-			ck_abort_msg(__VA_ARGS__); \
-	} while (0)
-
-struct bytes {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void
-bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		REQUIRE(b->p != NULL, "out of memory");
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-bytes_str(struct bytes *b, const char *s)
-{
-	bytes_add(b, s, strlen(s));
-}
-
-static void
-bytes_free(struct bytes *b)
-{
-	free(b->p);
-	*b = (struct bytes){ 0 };
-}
+#include "helpers.h"
 
 enum { MAX_PARTS = 64 };
 

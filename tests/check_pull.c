@@ -28,9 +28,7 @@
 #include "fr/stream.h"
 #include "fr/util.h"
 
-#ifndef FR_FIXTURES_DIR
-#error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
-#endif
+#include "helpers.h"
 
 #define WAIT_S 10.0
 
@@ -342,7 +340,7 @@ static void
 setup(void)
 {
 	struct fr_ingest_params ip = { .max_frame_bytes = 1 << 20, .idle_timeout_s = 10 };
-	char path[512], err[FR_ERR_LEN];
+	char err[FR_ERR_LEN];
 
 	fr_log_init(FR_LOG_ERROR, 0);
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -351,12 +349,11 @@ setup(void)
 	ingest = fr_ingest_new(loop, stream, &ip);
 	resolver = fr_resolver_new(loop, err);
 	ck_assert_msg(resolver != NULL, "%s", err);
-	snprintf(path, sizeof path, "%s/ffmpeg-frame.jpg", FR_FIXTURES_DIR);
-	FILE *fp = fopen(path, "rb");
-	ck_assert_ptr_nonnull(fp);
-	frame_len = fread(frame, 1, sizeof frame, fp);
-	fclose(fp);
-	ck_assert_uint_gt(frame_len, 100);
+	struct bytes b = { 0 };
+	frame_len = add_fixture(&b, "ffmpeg-frame.jpg");
+	ck_assert_uint_le(frame_len, sizeof frame);
+	memcpy(frame, b.p, frame_len);
+	bytes_free(&b);
 	memset(&srv, 0, sizeof srv);
 	srv.lfd = -1;
 	for (unsigned i = 0; i < MAX_CONNS; i++)
