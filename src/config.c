@@ -215,18 +215,47 @@ key_text(const struct fr_config_option *k, char *buf, size_t len)
 	return buf;
 }
 
-/* "ingest, listen, from, ... or reconnect-max": every key of a stream spec, for an error
- * (their values are in --help: the list must fit an error line). */
+/* The key called name-file beside a key called name (from-token-file), or NULL. */
+static const struct fr_config_option *
+file_variant(const struct fr_config_option *k)
+{
+	for (const struct fr_config_option *f = fr_config_stream_keys; f->name != NULL; f++) {
+		size_t n = strlen(k->name);
+
+		if (strncmp(f->name, k->name, n) == 0 && strcmp(f->name + n, "-file") == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/*
+ * "ingest, listen, from, from-token[-file], ... or reconnect-max": every key of a stream
+ * spec by name, for an error (their values are in --help: this must fit an error line
+ * after a config file's path).
+ */
 static const char *
 stream_keys_text(char *buf, size_t len)
 {
+	const char *names[32];
+	char both[32][48];
 	size_t used = 0, n = 0;
 
-	while (fr_config_stream_keys[n].name != NULL)
+	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL && n < 32;
+	    k++) {
+		size_t name_len = strlen(k->name);
+
+		if (name_len > 5 && strcmp(k->name + name_len - 5, "-file") == 0)
+			continue;	/* shown with the key it reads */
+		names[n] = k->name;
+		if (file_variant(k) != NULL) {
+			snprintf(both[n], sizeof both[n], "%s[-file]", k->name);
+			names[n] = both[n];
+		}
 		n++;
+	}
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		append_choice(buf, len, &used, i, n, fr_config_stream_keys[i].name);
+		append_choice(buf, len, &used, i, n, names[i]);
 	return buf;
 }
 
@@ -741,7 +770,10 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			snprintf(err, FR_ERR_LEN, "%.100s:%u: %.140s", path, lineno, why);
+			/* The path up to 120 bytes, the reason in the rest of the line. */
+			int path_len = (int)strnlen(path, 120);
+			snprintf(err, FR_ERR_LEN, "%.*s:%u: %.*s", path_len, path, lineno,
+			    FR_ERR_LEN - 16 - path_len, why);
 			rc = -1;
 			break;
 		}

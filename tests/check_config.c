@@ -504,8 +504,8 @@ END_TEST
 START_TEST(test_stream_items)
 {
 	char spec[4000];
-#define KEYS "expected ingest, listen, from, from-token, from-token-file, poll-fps, on-demand, " \
-	"linger or reconnect-max"
+#define KEYS "expected ingest, listen, from, from-token[-file], poll-fps, on-demand, linger or " \
+	"reconnect-max"
 
 	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
 	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
