@@ -37,6 +37,7 @@ static int set_acl(void *, const struct fr_config_option *, const char *, char *
 static int set_user(void *, const struct fr_config_option *, const char *, char *);
 static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
 static int set_url(void *, const struct fr_config_option *, const char *, char *);
+static int set_scale(void *, const struct fr_config_option *, const char *, char *);
 
 static const setter_fn setters[] = {
 	[FR_KIND_ADDR] = set_addr,
@@ -52,6 +53,7 @@ static const setter_fn setters[] = {
 	[FR_KIND_USER] = set_user,
 	[FR_KIND_LOG_LEVEL] = set_log_level,
 	[FR_KIND_URL] = set_url,
+	[FR_KIND_SCALE] = set_scale,
 };
 
 #define AT(field) offsetof(struct fr_config, field)
@@ -153,6 +155,9 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	{ .name = "listen", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(listen),
 	  .has_offset = KEY_AT(has_listen), .reload = FR_RELOAD_RESTART,
 	  .help = "raw MJPEG subscriber address" },
+	{ .name = "listen-scale", .arg_name = "SCALE", .kind = FR_KIND_SCALE,
+	  .offset = KEY_AT(listen_scale), .reload = FR_RELOAD_RESTART,
+	  .help = "listen= sends the frames scaled: 1/2, 1/4, 1/8 or auto" },
 	/* A pulled stream (pull.c): a change restarts that stream's puller, no other. */
 	{ .name = "from", .arg_name = "URL", .kind = FR_KIND_URL, .offset = KEY_AT(pull.url),
 	  .has_offset = KEY_AT(has_pull), .reload = FR_RELOAD_LIVE,
@@ -442,7 +447,7 @@ fr_config_is_valid_stream_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > FR_STREAM_NAME_LEN)
+	if (n == 0 || n > FR_STREAM_NAME_MAX)
 		return 0;
 	/* "." and ".." are path segments to a browser (RFC 3986 5.2.4): no URL reaches them. */
 	if (strspn(name, ".") == n)
@@ -710,18 +715,31 @@ set_log_level(void *base, const struct fr_config_option *o, const char *value, c
 	return 0;
 }
 
+/* The sizes ?scale= takes; the quality is ?q='s alone. */
+static int
+set_scale(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	struct fr_scale_spec *spec = field(base, o->offset);
+
+	if (fr_scale_spec_parse(spec, value, NULL, err) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.40s': expected 1/2, 1/4, 1/8, 1/1 or auto", value);
+		return -1;
+	}
+	return 0;
+}
+
 int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
 	const struct fr_config_option *o = find_row(fr_config_options, name, strlen(name));
-	char why[FR_ERR_LEN], arg[160];
+	char why[FR_ERR_LEN], arg[256];
 
 	if (o == NULL) {
 		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", name);
 		return -1;
 	}
 	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
-		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.160s)", o->name,
+		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.220s)", o->name,
 		    arg_text(o, arg, sizeof arg));
 		return -1;
 	}
@@ -802,6 +820,11 @@ fr_config_check(const struct fr_config *c, char *err)
 	for (size_t i = 0; i < c->n_streams; i++) {
 		const struct fr_stream_config *sc = &c->streams[i];
 
+		if (!sc->has_listen && !fr_scale_spec_is_plain(&sc->listen_scale)) {
+			snprintf(err, FR_ERR_LEN, "--stream %s: listen-scale needs listen=ADDR",
+			    sc->name);
+			return -1;
+		}
 		if (sc->has_ingest)
 			addrs[n++] = &sc->ingest;
 		if (sc->has_listen)
@@ -825,7 +848,7 @@ print_help(FILE *out)
 	fprintf(out, "usage: framerouter [OPTION]...\n"
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
-		char arg[160], left[256];
+		char arg[256], left[320];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,
@@ -848,7 +871,7 @@ print_version(FILE *out)
 {
 	fprintf(out, "framerouter %s\nfeatures:", PACKAGE_VERSION);
 #ifdef HAVE_TURBOJPEG
-	fputs(" validate(libjpeg-turbo)", out);
+	fputs(" validate(libjpeg-turbo) scale(libjpeg-turbo)", out);
 #endif
 #ifdef HAVE_LIBSYSTEMD
 	fputs(" sd_notify(libsystemd)", out);

@@ -36,6 +36,7 @@ enum conn_state {
 	CONN_HEAD,		/* waiting for a complete request head */
 	CONN_RESPOND,		/* writing a response */
 	CONN_BODY,		/* feeding an ingest body to a stream */
+	CONN_SCALING,		/* a scaled snapshot: waiting for the scaler */
 };
 
 struct conn {
@@ -59,6 +60,8 @@ struct conn {
 	struct fr_frame *body_frame;	/* a snapshot's frame, written after out */
 	size_t frame_off;
 	int close_after;
+	/* CONN_SCALING */
+	struct fr_scale_waiter waiter;
 	/* CONN_BODY */
 	struct fr_registry_entry *producing;	/* NULL once replaced or done */
 	struct fr_http_chunked chunked;
@@ -120,6 +123,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)revents;
 	if (c->state == CONN_HEAD)
 		conn_close(c, "no complete request head in time");
+	else if (c->state == CONN_SCALING)
+		conn_close(c, "the scaled snapshot was not ready in time");
 	else
 		conn_close(c, "no write progress within --client-timeout");
 }
@@ -389,19 +394,85 @@ serve_stats(struct conn *c, enum fr_registry_format format)
 	fr_buf_fini(&body);
 }
 
+/*
+ * ?scale= and ?q= into spec. Returns 0; or answers 400 for a value that is not one,
+ * 501 or 503 when the stream cannot scale now (fr_scale_check), and returns -1.
+ */
+static int
+scale_request(struct conn *c, struct fr_registry_entry *e, struct fr_scale_spec *spec)
+{
+	char scale[16], q[16], err[FR_ERR_LEN];
+	enum fr_http_query_result has_scale = fr_http_query_get(c->req.query, "scale", scale,
+	    sizeof scale);
+	enum fr_http_query_result has_q = fr_http_query_get(c->req.query, "q", q, sizeof q);
+
+	if ((has_scale != FR_HTTP_QUERY_FOUND && has_scale != FR_HTTP_QUERY_ABSENT) ||
+	    (has_q != FR_HTTP_QUERY_FOUND && has_q != FR_HTTP_QUERY_ABSENT) ||
+	    fr_scale_spec_parse(spec, has_scale == FR_HTTP_QUERY_FOUND ? scale : NULL,
+	    has_q == FR_HTTP_QUERY_FOUND ? q : NULL, err) < 0) {
+		respond_error(c, 400, NULL, "%s", has_scale != FR_HTTP_QUERY_FOUND &&
+		    has_scale != FR_HTTP_QUERY_ABSENT ? "scale must be 1/2, 1/4, 1/8, 1/1 or auto" :
+		    has_q != FR_HTTP_QUERY_FOUND && has_q != FR_HTTP_QUERY_ABSENT ?
+		    "q must be a whole number from 1 to 100" : err);
+		return -1;
+	}
+	if (fr_scale_spec_is_plain(spec))
+		return 0;
+	int status = fr_scale_check(e->scale, spec, err);
+	if (status != 0) {
+		respond_error(c, status, status == 503 ? "Retry-After: 1\r\n" : NULL, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static const char snapshot_headers[] =
+    "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n";
+
+/* The scaler has made the snapshot's frame, or could not. */
+static void
+snapshot_scaled_cb(void *arg, struct fr_frame *f, const char *why)
+{
+	struct conn *c = arg;
+
+	if (f != NULL)
+		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, f);
+	else
+		respond_error(c, 503, "Retry-After: 1\r\n", "%s", why);
+	if (!c->is_closed)
+		process_input(c);	/* a request pipelined behind this one */
+}
+
 static void
 serve_snapshot(struct conn *c, const char *name)
 {
 	struct fr_registry_entry *e = find_stream(c, name);
+	struct fr_scale_spec spec;
 
-	if (e == NULL)
+	if (e == NULL || scale_request(c, e, &spec) < 0)
 		return;
+	if (spec.is_auto) {
+		respond_error(c, 400, NULL, "scale=auto is for /stream; a snapshot takes 1/2, "
+		    "1/4, 1/8 or 1/1");
+		return;
+	}
 	if (e->stream->latest == NULL) {
 		respond_error(c, 503, "Retry-After: 1\r\n", "stream '%s' has no frame yet", name);
 		return;
 	}
-	respond(c, 200, "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n",
-	    "image/jpeg", NULL, 0, e->stream->latest);
+	if (fr_scale_spec_is_plain(&spec)) {
+		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, e->stream->latest);
+		return;
+	}
+	struct fr_frame *f = fr_scale_snapshot(e->scale, &spec, &c->waiter, snapshot_scaled_cb, c);
+	if (f != NULL) {
+		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, f);
+		return;
+	}
+	/* Until the worker is done: no reading, and not forever. */
+	ev_io_stop(c->http->loop, &c->read_io);
+	c->state = CONN_SCALING;
+	arm_timer(c, c->http->params.client_timeout_s);
 }
 
 /* ?fps=N as a minimum interval between frames; 0 without a cap, < 0 if invalid. */
@@ -434,6 +505,7 @@ serve_stream(struct conn *c, const char *name)
 	    FR_HTTP_QUERY_FOUND && strcmp(flag, "1") == 0;
 	struct fr_registry_entry *e = find_stream(c, name);
 	double interval = fps_interval(c);
+	struct fr_scale_spec spec;
 
 	if (e == NULL)
 		return;
@@ -441,6 +513,8 @@ serve_stream(struct conn *c, const char *name)
 		respond_error(c, 400, NULL, "fps must be a number above 0 and at most 1000");
 		return;
 	}
+	if (scale_request(c, e, &spec) < 0)
+		return;
 	if (!fr_admit_has_room(c->http->params.admit, e, &c->peer)) {
 		respond_error(c, 503, "Retry-After: 1\r\n", "--max-clients reached");
 		return;
@@ -460,7 +534,7 @@ serve_stream(struct conn *c, const char *name)
 
 	conn_forget(c);	/* the socket is the subscriber's now */
 	fr_admit_subscribe(c->http->params.admit, e, fd, &peer,
-	    is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART, interval);
+	    is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART, interval, &spec);
 }
 
 /* ---- ingest bodies ---- */
@@ -696,6 +770,7 @@ conn_forget(struct conn *c)
 	ev_io_stop(loop, &c->write_io);
 	ev_timer_stop(loop, &c->timer);
 	fr_admit_pending_end(c->http->params.admit, &c->pending);
+	fr_scale_snapshot_cancel(&c->waiter);
 	if (c->producing != NULL) {
 		struct fr_registry_entry *e = c->producing;
 

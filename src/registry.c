@@ -47,6 +47,7 @@ entry_free(struct fr_registry_entry *e)
 {
 	fr_pull_free(e->pull);	/* it ends its feed into the ingest */
 	fr_ingest_free(e->ingest);
+	fr_scale_free(e->scale);	/* its subscribers count in the stream's */
 	fr_stream_free(e->stream);
 	free(e);
 }
@@ -93,9 +94,12 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 		return FR_REGISTRY_FULL;
 	}
 	if ((e = calloc(1, sizeof *e)) == NULL || (e->stream = fr_stream_new(name)) == NULL ||
-	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL) {
-		if (e != NULL)
+	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL ||
+	    (e->scale = fr_scale_new(reg->loop, e->stream)) == NULL) {
+		if (e != NULL) {
+			fr_ingest_free(e->ingest);
 			fr_stream_free(e->stream);
+		}
 		free(e);
 		snprintf(err, FR_ERR_LEN, "out of memory");
 		return FR_REGISTRY_NO_MEMORY;
@@ -194,25 +198,54 @@ fr_registry_clients(const struct fr_registry *reg)
 	return n;
 }
 
-/* Fills one stream's part of the snapshot; its client array is allocated here. */
+/* The client array of a stream's snapshot, with room for each client's scale label. */
+struct snap_clients {
+	struct fr_stats_client *clients;
+	char (*labels)[FR_SCALE_SPEC_TEXT_LEN + 8];
+	size_t n, max;
+	double now;
+};
+
+static void
+snap_client(struct fr_sub *sub, const char *scale, void *arg)
+{
+	struct snap_clients *sn = arg;
+	struct fr_sub_info info;
+
+	if (sn->n == sn->max)
+		return;
+	fr_sub_get_info(sub, &info);
+	if (scale != NULL) {
+		snprintf(sn->labels[sn->n], sizeof sn->labels[sn->n], "%s", scale);
+		scale = sn->labels[sn->n];
+	}
+	sn->clients[sn->n++] = (struct fr_stats_client){ info.peer, info.protocol, scale,
+		sn->now - info.connected_at, info.counters };
+}
+
+/* Fills one stream's part of the snapshot; its client and scaled arrays (one
+ * allocation, clients first) are allocated here. */
 static int
 snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out,
     struct fr_stats_upstream *upstream)
 {
 	const struct fr_stream *s = e->stream;
-	struct fr_stats_client *clients = calloc(s->counters.clients + 1, sizeof *clients);
-	size_t n = 0;
+	struct snap_clients sn = { .max = s->counters.clients, .now = now };
+	size_t client_bytes = (sn.max + 1) * (sizeof *sn.clients + sizeof *sn.labels);
+	char *block = calloc(1, client_bytes + FR_SCALE_MAX_SIZES * sizeof(struct fr_stats_scaled));
 
-	if (clients == NULL)
+	if (block == NULL)
 		return -1;
-	for (struct fr_list *l = s->subs.next; l != &s->subs && n <= s->counters.clients;
-	    l = l->next) {
-		struct fr_sub_info info;
-
-		fr_sub_get_info(fr_sub_from_link(l), &info);
-		clients[n++] = (struct fr_stats_client){ info.peer, info.protocol,
-			now - info.connected_at, info.counters };
-	}
+	sn.clients = (struct fr_stats_client *)(void *)block;
+	sn.labels = (void *)(block + (sn.max + 1) * sizeof *sn.clients);
+	struct fr_stats_scaled *scaled = (void *)(block + client_bytes);
+	/* The stream's own subscribers, then those of its scaled sizes (and on auto). */
+	for (struct fr_list *l = s->subs.next; l != &s->subs; l = l->next)
+		if (!fr_scale_is_member(e->scale, fr_sub_from_link(l)))
+			snap_client(fr_sub_from_link(l), NULL, &sn);
+	fr_scale_foreach_sub(e->scale, snap_client, &sn);
+	size_t n = sn.n;
+	struct fr_stats_client *clients = sn.clients;
 	if (e->pull != NULL)
 		fr_pull_get_info(e->pull, now, upstream);
 	*out = (struct fr_stats_stream){
@@ -227,6 +260,8 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 		.latest_age_s = s->latest ? now - s->latest->received_at : -1,
 		.n_clients = n,
 		.clients = clients,
+		.n_scaled = fr_scale_sizes(e->scale, scaled, FR_SCALE_MAX_SIZES),
+		.scaled = scaled,
 	};
 	return 0;
 }
@@ -288,5 +323,6 @@ fr_registry_log_counters(struct fr_registry *reg)
 			fr_stats_format_upstream(line, sizeof line, &u);
 			log_info("stream %s: upstream %s %s", e->stream->name, u.url, line);
 		}
+		fr_scale_log_counters(e->scale, ev_now(reg->loop));
 	}
 }

@@ -93,6 +93,16 @@ same_log_level(const void *a, const void *b)
 	return *(const enum fr_log_level *)a == *(const enum fr_log_level *)b;
 }
 
+static int
+same_scale(const void *a, const void *b)
+{
+	const struct fr_scale_spec *x = a, *y = b;
+
+	if (fr_scale_spec_is_plain(x) || fr_scale_spec_is_plain(y))
+		return fr_scale_spec_is_plain(x) == fr_scale_spec_is_plain(y);
+	return x->denom == y->denom && x->is_auto == y->is_auto && x->quality == y->quality;
+}
+
 static void
 show_addr(char *buf, size_t len, const void *v)
 {
@@ -134,6 +144,15 @@ show_url(char *buf, size_t len, const void *v)
 	const struct fr_url *u = v;
 
 	snprintf(buf, len, "%s", u->text[0] ? u->text : "(none)");
+}
+
+static void
+show_scale(char *buf, size_t len, const void *v)
+{
+	if (fr_scale_spec_is_plain(v))
+		snprintf(buf, len, "(none)");
+	else
+		fr_scale_spec_format(v, buf, len);
 }
 
 static void
@@ -204,6 +223,8 @@ static const struct kind kinds[] = {
 	[FR_KIND_LOG_LEVEL] = { same_log_level, show_log_level, describe_change,
 	    sizeof(enum fr_log_level) },
 	[FR_KIND_URL] = { same_url, show_url, describe_url, sizeof(struct fr_url) },
+	[FR_KIND_SCALE] = { same_scale, show_scale, describe_change,
+	    sizeof(struct fr_scale_spec) },
 };
 
 /* ---- one row's value ---- */
@@ -321,7 +342,7 @@ merge_stream_keys(struct merge *m, struct fr_stream_config *running,
     const struct fr_stream_config *next, int is_default)
 {
 	int needs_restart = 0;
-	char label[FR_STREAM_NAME_LEN + 64];
+	char label[FR_STREAM_NAME_MAX + 64];
 
 	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++) {
 		if ((is_default && is_option(k->name)) || k->kind == FR_KIND_TOKEN_FILE ||

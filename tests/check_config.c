@@ -464,7 +464,7 @@ END_TEST
 
 START_TEST(test_stream_names)
 {
-	char name64[FR_STREAM_NAME_LEN + 1], name65[FR_STREAM_NAME_LEN + 2];
+	char name64[FR_STREAM_NAME_MAX + 1], name65[FR_STREAM_NAME_MAX + 2];
 	char want[FR_ERR_LEN];
 
 	memset(name64, 'n', sizeof name64 - 1);
@@ -495,8 +495,8 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,from=URL]"
-	    "[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
+	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]"
+	    "[,from=URL][,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
 	    "[,linger=SECONDS][,reconnect-max=SECONDS])", "--stream=");
 }
 END_TEST
@@ -504,8 +504,8 @@ END_TEST
 START_TEST(test_stream_items)
 {
 	char spec[4000];
-#define KEYS "expected ingest, listen, from, from-token[-file], poll-fps, on-demand, linger or " \
-	"reconnect-max"
+#define KEYS "expected ingest, listen, listen-scale, from, from-token[-file], poll-fps, " \
+	"on-demand, linger or reconnect-max"
 
 	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
 	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
@@ -527,6 +527,43 @@ START_TEST(test_stream_items)
 	memset(spec, 'a', sizeof spec - 1);
 	spec[sizeof spec - 1] = '\0';
 	ASSERT_ERR("--stream: stream spec too long", "--stream", spec);
+}
+END_TEST
+
+/* listen-scale=: the sizes of ?scale=, on a stream with a listen address. */
+START_TEST(test_stream_listen_scale)
+{
+	static const struct {
+		const char *value;
+		unsigned denom;
+		bool is_auto;
+	} good[] = { { "1/2", 2, false }, { "1/4", 4, false }, { "1/8", 8, false },
+		{ "auto", 1, true }, { "1/1", 1, false } };
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char spec[80];
+
+		snprintf(spec, sizeof spec, "cam1,listen=127.0.0.1:2001,listen-scale=%s",
+		    good[i].value);
+		ASSERT_RUN("--stream", spec);
+		ck_assert_uint_eq(cfg.streams[1].listen_scale.denom, good[i].denom);
+		ck_assert_int_eq(cfg.streams[1].listen_scale.is_auto, good[i].is_auto);
+		ck_assert_int_eq(cfg.streams[1].listen_scale.quality, 0);
+	}
+	/* Not given: plain, here and on "default". */
+	ASSERT_RUN("--stream", "cam1,listen=127.0.0.1:2001");
+	ck_assert(fr_scale_spec_is_plain(&cfg.streams[1].listen_scale));
+	ck_assert(fr_scale_spec_is_plain(&cfg.streams[0].listen_scale));
+	ASSERT_RUN("--stream", "default,listen-scale=1/4");
+	ck_assert_uint_eq(cfg.streams[0].listen_scale.denom, 4);
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale=1/3");
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale=");
+	ASSERT_ERR("--stream: stream cam1: 'listen-scale': " KEYS, "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale");
+	ASSERT_ERR("--stream cam1: listen-scale needs listen=ADDR", "--stream",
+	    "cam1,ingest=127.0.0.1:2000,listen-scale=1/2");
 }
 END_TEST
 
@@ -747,8 +784,8 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12345)",
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
-		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,from=URL][,from-token=TOKEN]"
-		"[,from-token-file=FILE][,poll-fps=FPS][,on-demand][,linger=SECONDS]"
+		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE][,from=URL]"
+		"[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand][,linger=SECONDS]"
 		"[,reconnect-max=SECONDS] declare a named stream, pushed to it or pulled from=URL "
 		"(repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
@@ -1452,6 +1489,7 @@ config_suite(void)
 	tcase_add_test(tc, test_stream_names);
 	tcase_add_test(tc, test_stream_items);
 	tcase_add_test(tc, test_stream_pull);
+	tcase_add_test(tc, test_stream_listen_scale);
 	tcase_add_test(tc, test_stream_duplicates);
 	tcase_add_test(tc, test_stream_default);
 	tcase_add_test(tc, test_stream_limit);

@@ -723,6 +723,75 @@ START_TEST(test_close_demand)
 }
 END_TEST
 
+/* A derived stream (a scaled size): its subscribers count in its parent's clients and
+ * demand; a subscriber moved between the two keeps the parent's demand up; the frame
+ * watcher sees every frame the parent publishes, after its subscribers. */
+static unsigned child_calls, frame_calls;
+static bool child_demand;
+static struct fr_frame *watched;
+
+static void
+on_child_demand(struct fr_stream *s, bool has_demand, void *arg)
+{
+	(void)s, (void)arg;
+	child_calls++;
+	child_demand = has_demand;
+}
+
+static void
+on_frame(struct fr_stream *s, struct fr_frame *f, void *arg)
+{
+	ck_assert_ptr_eq(s, stream);
+	ck_assert_ptr_eq(arg, &frame_calls);
+	frame_calls++;
+	watched = f;
+}
+
+START_TEST(test_derived_stream)
+{
+	struct peer *p1;
+	struct fr_frame *a = make_frame(4000, 1), *b = make_frame(5000, 2);
+	struct fr_stream *child = fr_stream_new("test@1/2");
+
+	ck_assert_ptr_nonnull(child);
+	demand_calls = child_calls = frame_calls = 0;
+	fr_stream_set_parent(child, stream);
+	fr_stream_watch_demand(stream, on_demand, &demand_calls);
+	fr_stream_watch_demand(child, on_child_demand, NULL);
+	fr_stream_watch_frames(stream, on_frame, &frame_calls);
+	struct fr_sub *s1 = add_sub(&p1, 10, false, true);
+	ck_assert_uint_eq(demand_calls, 1);
+	fr_stream_move_sub(stream, child, s1);
+	ck_assert_uint_eq(demand_calls, 1);	/* the parent's demand never dropped */
+	ck_assert_uint_eq(child_calls, 1);
+	ck_assert(child_demand);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	ck_assert_uint_eq(child->counters.clients, 1);
+	/* The parent's frames go to its watcher, the child's to its subscriber. */
+	publish(a);
+	ck_assert_uint_eq(frame_calls, 1);
+	ck_assert_ptr_eq(watched, a);
+	ev_now_update(loop);
+	fr_stream_publish(child, b);
+	ck_assert_uint_eq(frame_calls, 1);
+	WAIT_UNTIL(p1->got.len == b->len);
+	assert_got(p1, &b, 1);
+	/* Back to the parent: the child's demand ends, the parent's stays. */
+	fr_stream_move_sub(child, stream, s1);
+	ck_assert_uint_eq(child_calls, 2);
+	ck_assert(!child_demand);
+	ck_assert_uint_eq(demand_calls, 1);
+	ck_assert_uint_eq(child->counters.clients, 0);
+	fr_sub_close(s1, "test");
+	ck_assert_uint_eq(demand_calls, 2);
+	ck_assert(!last_demand);
+	ck_assert_uint_eq(stream->counters.clients, 0);
+	fr_stream_watch_demand(stream, NULL, NULL);
+	fr_stream_watch_frames(stream, NULL, NULL);
+	fr_stream_free(child);
+}
+END_TEST
+
 START_TEST(test_close_by_server)
 {
 	struct peer *p1, *p2;
@@ -928,8 +997,9 @@ START_TEST(test_counters_log)
 	ck_assert_str_eq(capture_end(),
 	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
-	    "dropped_truncated=0 garbage_bytes=100 clients=1 clients_refused=0 "
-	    "producer_connected=0 producer_connects=0 arena_fallbacks=0 latest_bytes=4000\n"
+	    "dropped_truncated=0 dropped_scale_invalid=0 garbage_bytes=100 clients=1 "
+	    "clients_refused=0 producer_connected=0 producer_connects=0 arena_fallbacks=0 "
+	    "frames_scaled=0 scale_cpu_s=0.000000 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
 	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
 
@@ -1219,6 +1289,51 @@ START_TEST(test_ingest_no_allocation_in_steady_state)
 }
 END_TEST
 
+/*
+ * One read full of tiny frames (a hostile producer): each is copied out of the read
+ * buffer rather than the rest of the buffer being copied on after each (which cost a
+ * quadratic amount of copying per read). Every frame is published whole, in order.
+ */
+START_TEST(test_ingest_many_frames_in_one_read)
+{
+	/* SOI, an SOS without tables, two bytes of entropy data (never FF), EOI. */
+	enum { N = 4096, LEN = 10, HI = 6, LO = 7 };
+	static const uint8_t tiny[LEN] = { 0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0, 0, 0xff, 0xd9 };
+	struct bytes in = { 0 };
+	struct peer *p;
+
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t frame[LEN];
+
+		memcpy(frame, tiny, LEN);
+		frame[HI] = (uint8_t)(i >> 7);	/* which frame this is */
+		frame[LO] = (uint8_t)(i & 0x7f);
+		bytes_add(&in, frame, LEN);
+	}
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, in.p, in.len);
+	WAIT_UNTIL(stream->counters.frames_in == N);
+	assert_latest_is(in.p + (N - 1) * LEN, LEN);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	WAIT_UNTIL(stream->counters.frames_out + stream->counters.dropped_slow_client == N);
+	/* What the subscriber got: whole frames of the input, in order. */
+	WAIT_UNTIL(p->got.len == stream->counters.frames_out * LEN);
+	long last = -1;
+	for (size_t at = 0; at < p->got.len; at += LEN) {
+		long i = (long)p->got.p[at + HI] << 7 | p->got.p[at + LO];
+
+		ck_assert_int_gt(i, last);
+		ck_assert_mem_eq(p->got.p + at, in.p + i * LEN, LEN);
+		last = i;
+	}
+	ck_assert_int_eq(last, N - 1);
+	bytes_free(&in);
+	close(fd);
+}
+END_TEST
+
 /* A structurally valid JPEG of len bytes (SOI, SOS, entropy data without FF, EOI). */
 static const struct bytes *
 synthetic_jpeg(size_t len)
@@ -1298,26 +1413,42 @@ START_TEST(test_ingest_garbage_counted)
 }
 END_TEST
 
-/* With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
- * dropped as oversize, each counted once, and the buffer never grows past the limit. */
+/*
+ * With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
+ * dropped as oversize, each counted once when it ends, and logged with its real size;
+ * the buffer never grows past the limit.
+ */
 START_TEST(test_ingest_oversize)
 {
 	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
 	struct peer *p;
 	struct bytes want = { 0 };
-	uint64_t n_small = 0;
+	uint64_t n_small = 0, n_over = 0;
+	char first_line[256] = "";
 
 	ingest_max_frame_bytes = 9000;
 	add_sub(&p, 10, false, true);
 	int fd = attach_producer();
+	capture_begin(FR_LOG_WARN);
 	for (size_t i = 0; i < 10; i++) {
 		send_now(fd, in->p + mjpeg_starts[i], mjpeg_len(i));
 		WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[i + 1]);
 		if (mjpeg_len(i) <= 9000) {
 			bytes_add(&want, in->p + mjpeg_starts[i], mjpeg_len(i));
 			n_small++;
+			continue;
 		}
+		/* Its EOI came with it: counted now, not when the next frame comes. */
+		n_over++;
+		WAIT_UNTIL(stream->counters.dropped_oversize == n_over);
+		if (first_line[0] == '\0')
+			snprintf(first_line, sizeof first_line,
+			    "warn: stream test: dropped frame: oversize, %zu bytes: larger than "
+			    "--max-frame-size 9000\n", mjpeg_len(i));
 	}
+	const char *log = capture_end();
+	ck_assert_msg(strncmp(log, first_line, strlen(first_line)) == 0,
+	    "log:\n%s\nwant it to begin with:\n%s", log, first_line);
 	ck_assert_uint_eq(n_small, 4);	/* 8607, 8680, 8788, 8906 */
 	ck_assert_uint_eq(stream->counters.frames_in, 4);
 	ck_assert_uint_eq(stream->counters.dropped_oversize, 6);
@@ -1686,6 +1817,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_close_input_ignored);
 	tcase_add_test(tc, test_close_by_server);
 	tcase_add_test(tc, test_close_demand);
+	tcase_add_test(tc, test_derived_stream);
 	tcase_add_test(tc, test_close_during_publish);
 	tcase_add_test(tc, test_close_stream_free);
 
@@ -1711,6 +1843,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_ingest_producer_replaced);
 	tcase_add_test(tc, test_ingest_garbage_counted);
 	tcase_add_test(tc, test_ingest_oversize);
+	tcase_add_test(tc, test_ingest_many_frames_in_one_read);
 	tcase_add_test(tc, test_ingest_validate);
 	tcase_add_test(tc, test_ingest_idle_producer);
 

@@ -13,11 +13,12 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/scaler.h"
 #include "fr/url.h"
 #include "fr/user.h"
+#include "fr/util.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
-#define FR_STREAM_NAME_LEN 64
 #define FR_DEFAULT_STREAM "default"
 
 #define FR_TOKEN_MAX 255
@@ -33,10 +34,11 @@ struct fr_pull_config {
 };
 
 struct fr_stream_config {
-	char name[FR_STREAM_NAME_LEN + 1];
+	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
+	struct fr_scale_spec listen_scale;	/* listen-scale=: what listen= subscribers get */
 	struct fr_pull_config pull;	/* if has_pull */
 	int has_pull;
 	int is_from_file;		/* the command line may redeclare it */
@@ -98,6 +100,7 @@ enum fr_config_kind {
 	FR_KIND_ACL,		/* [KIND=]CIDR, added to the lists of fr_config_acls */
 	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
 	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
+	FR_KIND_SCALE,		/* struct fr_scale_spec: 1/2, 1/4, 1/8, 1/1 or auto */
 	FR_KIND_URL,		/* struct fr_url (fr_url_parse), and at has_offset an int set
 				 * to 1; shown without its credentials */
 };

@@ -16,6 +16,7 @@
 #include "fr/buf.h"
 #include "fr/ingest.h"
 #include "fr/pull.h"
+#include "fr/scale.h"
 #include "fr/stats.h"
 #include "fr/stream.h"
 
@@ -28,6 +29,7 @@
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
+	struct fr_scale *scale;		/* its scaled sizes */
 	struct fr_pull *pull;		/* from=: the stream's puller, NULL if none; set by the
 					 * caller (main.c), freed with the entry */
 	bool is_declared;		/* --stream, or default: never expires */

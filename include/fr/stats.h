@@ -39,6 +39,9 @@ struct fr_stream_counters {
 	uint64_t producer_connects;	/* producer connections accepted */
 	uint64_t producer_connected;	/* 1 while a producer is connected */
 	uint64_t arena_fallbacks;	/* frames sent from the heap: the arena had no room */
+	uint64_t frames_scaled;		/* made by the scaler: once per frame per size */
+	uint64_t scale_cpu_ns;		/* scaler CPU time spent making them */
+	uint64_t dropped_scale_invalid;	/* source frames that did not scale, per size */
 };
 
 struct fr_client_counters {
@@ -81,6 +84,7 @@ enum fr_drop_reason {
 	FR_DROP_INVALID,
 	FR_DROP_OVERSIZE,
 	FR_DROP_TRUNCATED,
+	FR_DROP_SCALE_INVALID,	/* a size's scaler could not decode the source frame */
 	FR_DROP_REASONS,
 };
 
@@ -119,6 +123,7 @@ struct fr_counter {
 	size_t n_members;
 	const char *key;		/* group member: its JSON key and label value */
 	bool is_logged_last;		/* the SIGUSR1 line has always listed it last */
+	bool is_nanoseconds;		/* the value counts ns; every output shows seconds */
 };
 
 /* Every counter, in output order within each scope. */
@@ -142,6 +147,7 @@ const char *fr_stats_upstream_failure_name(enum fr_upstream_failure reason);
 struct fr_stats_client {
 	const char *peer;		/* "127.0.0.1:5000" */
 	const char *protocol;		/* "raw" or "http" */
+	const char *scale;		/* "1/2", "auto:1/4", …; NULL: the frames as they are */
 	double connected_s;
 	struct fr_client_counters counters;
 };
@@ -157,6 +163,18 @@ struct fr_stats_upstream {
 	int is_on_demand;
 };
 
+/* One scaled size of a stream (scale.c). */
+struct fr_stats_scaled {
+	char scale[24];			/* "1/2", "1/4,q=50" */
+	uint64_t clients;		/* its subscribers now */
+	uint64_t frames;		/* scaled frames published to them */
+	uint64_t frames_scaled;		/* made (a few may be replaced before they go out) */
+	double cpu_s;			/* worker CPU time spent on them */
+	uint64_t dropped_invalid;	/* source frames that did not scale */
+	size_t latest_bytes;		/* 0: none (nobody watches) */
+	int latest_width, latest_height, latest_quality;
+};
+
 struct fr_stats_stream {
 	const char *name;
 	const struct fr_stats_upstream *upstream;	/* NULL unless pulled */
@@ -168,6 +186,8 @@ struct fr_stats_stream {
 	double latest_age_s;		/* < 0 when there is no frame yet */
 	size_t n_clients;
 	const struct fr_stats_client *clients;
+	size_t n_scaled;
+	const struct fr_stats_scaled *scaled;
 };
 
 struct fr_stats_snapshot {

@@ -13,8 +13,8 @@
 #include "fr/log.h"
 #include "fr/stats.h"
 #include "fr/sub.h"
+#include "fr/util.h"
 
-#define FR_STREAM_NAME_MAX 64
 /* Lines about connections (subscribers and producers coming and going, refusals)
  * logged per second per stream; the rest are counted as suppressed. */
 #define FR_STREAM_LOG_BURST 10
@@ -27,6 +27,10 @@ struct fr_stream;
  * with on-demand, a NATS subject) starts and stops on it. Must not free the stream.
  */
 typedef void (*fr_stream_demand_fn)(struct fr_stream *s, bool has_demand, void *arg);
+
+/* Called with every frame the stream publishes (borrowed), after its subscribers were
+ * offered it. Must not free the stream. */
+typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
 
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
@@ -43,6 +47,11 @@ struct fr_stream {
 	double input_fps;		/* over the last complete window */
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
+	fr_stream_frame_fn on_frame;	/* NULL: nobody watches the frames */
+	void *on_frame_arg;
+	/* A stream derived from another (its frames scaled): its subscribers count as
+	 * the parent's clients too, so they make demand for the parent's frames. */
+	struct fr_stream *parent;
 };
 
 /*
@@ -65,8 +74,31 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
  * One watcher per stream: the stream's one source. */
 void fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg);
 
+/* Calls fn(s, f, arg) with every frame published from now on (NULL: none). One
+ * watcher per stream: the scaled streams derived from it. */
+void fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg);
+
+/* Makes s a stream derived from parent (which must outlive it): s's subscribers are
+ * counted in parent's clients as well. Call while s has no subscribers. */
+void fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent);
+
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
+
+/*
+ * Moves a subscriber of from to to (a stream of the same family: a scaled size and
+ * the stream or another size of it). It gets to's next frame, not its latest, which
+ * may show what it was sent already. A stream both belong to keeps its demand
+ * throughout. Never closes the subscriber.
+ */
+void fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub);
+
+/*
+ * Takes a subscriber out of s without closing it (it may be added to another
+ * stream): the close callback of fr_stream_sub_params() does this. Ends the
+ * demand when it was the last.
+ */
+void fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub);
 
 /*
  * Parameters for a subscriber of s: its counters, its log limit and the close
