@@ -268,7 +268,8 @@ end_field(struct fr_http_response_parser *p, struct fr_http_response *resp)
 		return on_connection(p);
 	case F_CONTENT_TYPE:
 		return on_singleton(p, &p->has_content_type, resp->content_type,
-		    FR_HTTP_CONTENT_TYPE_MAX, "more than one Content-Type", "Content-Type too long");
+		    FR_HTTP_CONTENT_TYPE_MAX, "more than one Content-Type",
+		    "Content-Type too long");
 	case F_LOCATION:
 		return on_singleton(p, &p->has_location, resp->location, FR_HTTP_LOCATION_MAX,
 		    "more than one Location", "Location too long");

@@ -145,7 +145,8 @@ update_pulls(struct app *app)
 			continue;
 		if (app->resolver == NULL &&
 		    (app->resolver = fr_resolver_new(app->loop, err)) == NULL) {
-			log_warnx("stream %s: cannot pull %s: %s", sc->name, sc->pull.url.text, err);
+			log_warnx("stream %s: cannot pull %s: %s", sc->name, sc->pull.url.text,
+			    err);
 			continue;
 		}
 		if ((e->pull = fr_pull_new(app->loop, app->resolver, e->stream, e->ingest,

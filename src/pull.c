@@ -268,7 +268,8 @@ watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fr_pull *p = FR_CONTAINER_OF(w, struct fr_pull, watchdog);
 	/* Still images come one poll interval apart at best. */
-	double timeout_s = p->params.timeout_s + (p->body == BODY_STILL ? 1.0 / p->cfg.poll_fps : 0);
+	double timeout_s =
+	    p->params.timeout_s + (p->body == BODY_STILL ? 1.0 / p->cfg.poll_fps : 0);
 	double since = p->last_frame_at > p->attached_at ? p->last_frame_at : p->attached_at;
 	double silent_s = ev_now(loop) - since;
 
@@ -607,7 +608,8 @@ choose_body(struct fr_pull *p)
 		p->body = BODY_STILL;
 	} else if (ct[0] == '\0' || fr_http_media_type_is(ct, "application/octet-stream") ||
 	    fr_http_media_type_is(ct, "video/x-motion-jpeg") ||
-	    fr_http_media_type_is(ct, "video/mjpeg") || fr_http_media_type_is(ct, "video/x-mjpeg")) {
+	    fr_http_media_type_is(ct, "video/mjpeg") ||
+	    fr_http_media_type_is(ct, "video/x-mjpeg")) {
 		p->body = BODY_SNIFF;	/* ffmpeg's own HTTP server says octet-stream */
 	} else {
 		failure(p, FR_UPSTREAM_BAD_CONTENT_TYPE, "Content-Type %s is neither MJPEG nor a "

@@ -208,8 +208,8 @@ answer_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 		return;		/* fr_resolver_free frees q */
 	}
 	if (status == ARES_SUCCESS && res != NULL) {
-		for (struct ares_addrinfo_node *a = res->nodes; a != NULL && q->n < FR_RESOLVE_MAX_ADDRS;
-		    a = a->ai_next)
+		for (struct ares_addrinfo_node *a = res->nodes;
+		    a != NULL && q->n < FR_RESOLVE_MAX_ADDRS; a = a->ai_next)
 			if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
 				fr_addr_from_sockaddr(&q->addrs[q->n++], a->ai_addr, a->ai_addrlen);
 	}

@@ -300,7 +300,9 @@ fr_stats_upstream_failure_counter(struct fr_upstream_counters *c, enum fr_upstre
 const char *
 fr_stats_upstream_failure_name(enum fr_upstream_failure reason)
 {
-	return (unsigned)reason < FR_UPSTREAM_FAILURES ? upstream_failure_counters[reason].key : "?";
+	if ((unsigned)reason >= FR_UPSTREAM_FAILURES)
+		return "?";
+	return upstream_failure_counters[reason].key;
 }
 
 /* The value of counter c in counters, the struct of c's scope. */
@@ -679,7 +681,8 @@ prom_upstreams(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 		}
 	}
 	prom_header(b, "framerouter_upstream_last_frame_age_seconds", "gauge",
-	    "Seconds since a pulled stream's upstream sent its last frame; absent before its first.");
+	    "Seconds since a pulled stream's upstream sent its last frame; absent before its "
+	    "first.");
 	for (size_t k = 0; k < snap->n_streams; k++) {
 		const struct fr_stats_upstream *u = snap->streams[k].upstream;
 

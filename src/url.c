@@ -268,7 +268,8 @@ fr_url_parse(struct fr_url *u, const char *s, char *err)
 		    "TLS-terminating proxy (stunnel or HAProxy, see contrib/stunnel-pull.conf)");
 		return -1;
 	} else {
-		snprintf(err, FR_ERR_LEN, "expected a tcp://HOST:PORT or http://HOST[:PORT]/PATH URL");
+		snprintf(err, FR_ERR_LEN,
+		    "expected a tcp://HOST:PORT or http://HOST[:PORT]/PATH URL");
 		return -1;
 	}
 	const char *authority = s + n + 3;
@@ -318,7 +319,8 @@ merge_relative(struct fr_url *out, const struct fr_url *base, const char *ref, c
 			dir_len--;
 	}
 	if (dir_len + ref_len > FR_URL_TARGET_MAX) {
-		snprintf(err, FR_ERR_LEN, "redirect target longer than %d bytes", FR_URL_TARGET_MAX);
+		snprintf(err, FR_ERR_LEN, "redirect target longer than %d bytes",
+		    FR_URL_TARGET_MAX);
 		return -1;
 	}
 	memcpy(target, base->target, dir_len);

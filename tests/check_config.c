@@ -509,7 +509,8 @@ START_TEST(test_stream_items)
 
 	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
 	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
-	ASSERT_ERR("--stream: stream cam1: 'ingestx': " KEYS, "--stream", "cam1,ingestx=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'ingestx': " KEYS, "--stream",
+	    "cam1,ingestx=127.0.0.1:1");
 	ASSERT_ERR("--stream: stream cam1: 'ing': " KEYS, "--stream", "cam1,ing=127.0.0.1:1");
 	ASSERT_ERR("--stream: stream cam1: 'LISTEN': " KEYS, "--stream", "cam1,LISTEN=127.0.0.1:1");
 	/* A mistyped key is named, never its value: it may be a URL with a password. */
@@ -556,9 +557,11 @@ START_TEST(test_stream_listen_scale)
 	ck_assert(fr_scale_spec_is_plain(&cfg.streams[0].listen_scale));
 	ASSERT_RUN("--stream", "default,listen-scale=1/4");
 	ck_assert_uint_eq(cfg.streams[0].listen_scale.denom, 4);
-	ASSERT_ERR("--stream: stream cam1: listen-scale: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '1/3': expected 1/2, 1/4, 1/8, 1/1 or "
+	    "auto", "--stream",
 	    "cam1,listen=127.0.0.1:2001,listen-scale=1/3");
-	ASSERT_ERR("--stream: stream cam1: listen-scale: '': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '': expected 1/2, 1/4, 1/8, 1/1 or "
+	    "auto", "--stream",
 	    "cam1,listen=127.0.0.1:2001,listen-scale=");
 	ASSERT_ERR("--stream: stream cam1: 'listen-scale': " KEYS, "--stream",
 	    "cam1,listen=127.0.0.1:2001,listen-scale");
@@ -642,7 +645,8 @@ START_TEST(test_stream_pull)
 	snprintf(spec, sizeof spec, "front,from=http://cam/,from-token-file=%s", tok);
 	ASSERT_RUN("--stream", spec);
 	ck_assert_str_eq(pc->token, "s3cret");
-	const char *conf = write_file("pull.conf", "stream front,from=http://cam:8080/v,on-demand\n");
+	const char *conf =
+	    write_file("pull.conf", "stream front,from=http://cam:8080/v,on-demand\n");
 	ASSERT_RUN("--config", conf);
 	ck_assert(pc->is_on_demand);
 	ck_assert_uint_eq(pc->url.port, 8080);
@@ -785,9 +789,9 @@ START_TEST(test_help)
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
 		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE][,from=URL]"
-		"[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand][,linger=SECONDS]"
-		"[,reconnect-max=SECONDS] declare a named stream, pushed to it or pulled from=URL "
-		"(repeatable)",
+		"[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
+		"[,linger=SECONDS][,reconnect-max=SECONDS] declare a named stream, pushed to it or "
+		"pulled from=URL (repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
 		"snapshots, ingest, stats) here",
 		"      --max-frame-size BYTES               drop frames larger than this; K and M "

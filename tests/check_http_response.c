@@ -258,7 +258,8 @@ START_TEST(test_fields)
 	ck_assert_str_eq(r.resp.location, "/x y");
 
 	/* Transfer-Encoding overrides Content-Length (RFC 9112 6.3). */
-	run_str(&r, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: Chunked\r\n\r\n", _i);
+	run_str(&r, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: Chunked\r\n\r\n",
+	    _i);
 	check_done(&r, r.head_len, 200, "te over cl", _i);
 	ck_assert(r.resp.is_chunked && !r.resp.has_content_length);
 	ck_assert_uint_eq(r.resp.content_length, 0);

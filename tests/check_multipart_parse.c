@@ -113,7 +113,8 @@ check_parts(const struct outcome *o, const struct bytes *want, size_t n, const c
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_msg(o->parts[i].len == want[i].len, "%s (%s): part %zu is %zu bytes, "
 		    "want %zu", what, chunking_name(chunking), i, o->parts[i].len, want[i].len);
-		ck_assert_msg(want[i].len == 0 || memcmp(o->parts[i].p, want[i].p, want[i].len) == 0,
+		ck_assert_msg(
+		    want[i].len == 0 || memcmp(o->parts[i].p, want[i].p, want[i].len) == 0,
 		    "%s (%s): part %zu differs", what, chunking_name(chunking), i);
 	}
 }
@@ -300,7 +301,8 @@ START_TEST(test_quirks)
 	/* A learnt boundary with a CR in it: "\r\n--\ra" has a border ("\r"), so a body
 	 * ending "\r\n--" right before the delimiter needs the matcher to fall back to
 	 * it rather than to nothing. */
-	static const char cr_boundary[] = "--\ra\r\n\r\nx\r\n--\r\n--\ra\r\n\r\n\xff\xd8two\r\n--\ra--";
+	static const char cr_boundary[] =
+	    "--\ra\r\n\r\nx\r\n--\r\n--\ra\r\n\r\n\xff\xd8two\r\n--\ra--";
 	struct bytes cr_want[2] = { { 0 } };
 	bytes_str(&cr_want[0], "x\r\n--");
 	bytes_str(&cr_want[1], "\xff\xd8two");

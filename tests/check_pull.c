@@ -256,7 +256,8 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 static void
 server_start(enum mode mode, bool is_listening)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof sin;
 
 	srv.mode = mode;

@@ -796,7 +796,8 @@ START_TEST(test_upstream)
 	    "state=\"streaming\"} 0\n"));
 	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_failures_total{stream=\"front\","
 	    "reason=\"refused\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_attempts_total{stream=\"front\"} 3\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "framerouter_upstream_attempts_total{stream=\"front\"} 3\n"));
 	ck_assert_ptr_null(strstr(text, "framerouter_upstream_last_frame_age_seconds{"));
 	ck_assert_ptr_null(strstr(text, "stream=\"pushed\",url"));
 	/* Two streams without a frame, the process families, and the pulled one's upstream:

@@ -56,7 +56,7 @@ for u in "$B_HTTP" "$C_HTTP"; do
 	URL=http://$u
 	stats_json
 	expect_json "s['default']['garbage_bytes']" 0
-	expect_json "s['default']['dropped']" '{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0}'
+	expect_json "s['default']['dropped']" '{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0, "scale_invalid": 0}'
 	expect_json "s['default']['upstream']['connects']" 1
 	expect_json "sum(s['default']['upstream']['failures'].values())" 0
 done
