@@ -29,6 +29,7 @@
 #include "fr/util.h"
 
 #include "helpers.h"
+#include "loop_wait.h"
 
 #define WAIT_S 10.0
 
@@ -39,40 +40,8 @@ static struct fr_resolver *resolver;
 static struct fr_pull *pull;
 static uint8_t frame[16384];	/* fixtures/ffmpeg-frame.jpg */
 static size_t frame_len;
-static ev_timer watchdog;
-static bool watchdog_fired;
-
-static void
-watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l, (void)w, (void)revents;
-	watchdog_fired = true;
-}
-
 /* Runs the loop until cond holds; fails the test if WAIT_S pass first. */
-#define WAIT_UNTIL(cond)                                                        \
-	do {                                                                    \
-		ev_now_update(loop);                                            \
-		watchdog_fired = false;                                         \
-		ev_timer_init(&watchdog, watchdog_cb, WAIT_S, 0.);              \
-		ev_timer_start(loop, &watchdog);                                \
-		while (!(cond) && !watchdog_fired)                              \
-			ev_run(loop, EVRUN_ONCE);                               \
-		ev_timer_stop(loop, &watchdog);                                 \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
-	} while (0)
-
-/* Runs the loop for seconds (only where a test must show that nothing happens). */
-static void
-run_for(double seconds)
-{
-	ev_now_update(loop);
-	watchdog_fired = false;
-	ev_timer_init(&watchdog, watchdog_cb, seconds, 0.);
-	ev_timer_start(loop, &watchdog);
-	while (!watchdog_fired)
-		ev_run(loop, EVRUN_ONCE);
-}
+#define WAIT_UNTIL(cond) LOOP_WAIT_UNTIL(loop, WAIT_S, cond)
 
 /* ---- the upstream server ---- */
 
@@ -577,7 +546,7 @@ START_TEST(test_backoff_holds)
 	struct fr_pull_config c = config("http://127.0.0.1:%u/");
 	c.reconnect_max_s = 0.4;
 	start_pull(&c, 5);
-	run_for(1.5);
+	loop_run_for(loop, 1.5);
 	/* The shortest schedule: 0.075 0.15 0.3 0.3 0.3 0.3 ... s: attempts at 0, 0.075,
 	 * 0.225, 0.525, 0.825, 1.125, 1.425; so at most 7 in 1.5 s. */
 	ck_assert_uint_le(srv.accepted, 7);
@@ -625,7 +594,7 @@ START_TEST(test_on_demand)
 	c.linger_s = 0.2;
 	start_pull(&c, 10);
 	ck_assert(is_state("idle"));
-	run_for(0.3);
+	loop_run_for(loop, 0.3);
 	ck_assert_uint_eq(srv.accepted, 0);
 	ck_assert_uint_eq(info().counters.attempts, 0);
 	/* What the stream does when its first subscriber comes and its last one goes. */
@@ -641,7 +610,7 @@ START_TEST(test_on_demand)
 	WAIT_UNTIL(stream->counters.frames_in == 6);
 	stream->on_demand(stream, false, stream->on_demand_arg);
 	stream->on_demand(stream, true, stream->on_demand_arg);
-	run_for(0.4);
+	loop_run_for(loop, 0.4);
 	ck_assert_uint_eq(srv.accepted, 2);
 	ck_assert(is_state("streaming"));
 }
