@@ -12,7 +12,9 @@
  * scaled frames (--slow-http-path /stream/NAME?scale=1/2): those are checked for the
  * tag and a whole JPEG, not against the source's bytes. Probes are one raw subscriber
  * each on other brokers (the upstream nodes of a relay chain), whose latency is reported
- * on its own and whose bytes are not the measured broker's. One JSON summary.
+ * on its own and whose bytes are not the measured broker's. Direct ones read raw from
+ * another broker (--direct: the node a federated stream is ingested on), their
+ * latency and bytes kept apart. One JSON summary.
  * It is a measuring tool, not a broker: it trusts nothing it receives, and it
  * stops by itself (duration, drain deadline).
  */
@@ -103,7 +105,8 @@ static struct {
 	const char *input, *producer, *raw, *http, *http_path, *slow_http_path, *name, *label, *out;
 	const char *probes[4];
 	int nprobes;
-	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf;
+	const char *direct;
+	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf, direct_subs;
 	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s, slow_pause_s;
 	long max_frames;
 	int broker_pid, connect_batch;
@@ -132,6 +135,7 @@ usage(void)
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
 	      "  [--out FILE.json] [--quiet] [--probe HOST:PORT]...\n"
+	      "  [--direct HOST:PORT [--direct-subs N]]\n"
 	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n"
 	      "--probe: one more raw subscriber there, reported on its own (up to 4).\n",
 	    stderr);
@@ -158,7 +162,7 @@ parse_options(int argc, char **argv)
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
 		O_LABEL, O_OUT, O_QUIET, O_BATCH, O_SLOW_RCVBUF, O_PRODUCER_PROCESS,
-		O_SLOW_PAUSE, O_PROBE };
+		O_SLOW_PAUSE, O_PROBE, O_DIRECTADDR, O_DIRECTSUBS };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
@@ -176,6 +180,7 @@ parse_options(int argc, char **argv)
 		{ "connect-batch", 1, 0, O_BATCH }, { "slow-rcvbuf", 1, 0, O_SLOW_RCVBUF },
 		{ "producer-process", 0, 0, O_PRODUCER_PROCESS }, { "slow-pause", 1, 0, O_SLOW_PAUSE },
 		{ "probe", 1, 0, O_PROBE },
+		{ "direct", 1, 0, O_DIRECTADDR }, { "direct-subs", 1, 0, O_DIRECTSUBS },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
@@ -185,6 +190,10 @@ parse_options(int argc, char **argv)
 		case O_INPUT: opt.input = optarg; break;
 		case O_PRODUCER: opt.producer = optarg; break;
 		case O_RAW: opt.raw = optarg; break;
+		case O_DIRECTADDR: opt.direct = optarg; break;
+		case O_DIRECTSUBS:
+			opt.direct_subs = (int)num_arg(optarg, "--direct-subs", 0, 100000);
+			break;
 		case O_HTTP: opt.http = optarg; break;
 		case O_HTTP_PATH: opt.http_path = optarg; break;
 		case O_SLOW_PATH: opt.slow_http_path = optarg; break;
@@ -237,6 +246,10 @@ parse_options(int argc, char **argv)
 	if (opt.raw == NULL && opt.http == NULL &&
 	    opt.raw_subs + opt.slow_subs + opt.stuck_subs + opt.joiners + opt.idle_subs > 0)
 		diex("subscribers need --raw or --http");
+	if (opt.direct_subs > 0 && opt.direct == NULL)
+		diex("--direct-subs needs --direct");
+	if (opt.direct != NULL && opt.direct_subs == 0)
+		opt.direct_subs = 1;
 	if (opt.raw == NULL && opt.raw_subs > 0)
 		diex("--raw-subs needs --raw");
 }
@@ -406,9 +419,9 @@ pct(const struct samples *s, double q)
 }
 
 /* ---- connections ---- */
-enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_PROBE };
+enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_DIRECT, K_PROBE };
 static const char *const kind_names[] = { "producer", "regular", "slow", "stuck", "joiner",
-	"idle", "probe" };
+	"idle", "direct", "probe" };
 
 enum pstate {
 	P_SYNC,		/* hunting for SOI + our COM tag (start of a raw stream, or after junk) */
@@ -459,9 +472,9 @@ struct conn {
 static int epfd;
 static struct conn **conns;
 static size_t nconns, conns_cap;
-static struct sockaddr_in raw_sa, http_sa, prod_sa, probe_sa[4];
+static struct sockaddr_in raw_sa, http_sa, prod_sa, direct_sa, probe_sa[4];
 static uint8_t rbuf[RECV_BUF];
-static struct samples lat_regular, lat_slow, join_ms, lat_probe[4];
+static struct samples lat_regular, lat_slow, join_ms, lat_direct, lat_probe[4];
 static uint64_t producer_bytes, sub_bytes_total, frames_sent, last_seq_sent;
 static bool producer_done;
 static struct conn *producer;
@@ -545,7 +558,8 @@ static struct conn *
 conn_open(enum kind kind, bool is_http)
 {
 	return conn_open_to(kind, is_http,
-	    kind == K_PRODUCER ? &prod_sa : is_http ? &http_sa : &raw_sa);
+	    kind == K_PRODUCER ? &prod_sa : kind == K_DIRECT ? &direct_sa : is_http ? &http_sa :
+	    &raw_sa);
 }
 
 static bool
@@ -582,6 +596,8 @@ frame_done(struct conn *c, uint64_t t)
 		samples_add(&lat_regular, lat);
 	else if (c->kind == K_SLOW)
 		samples_add(&lat_slow, lat);
+	else if (c->kind == K_DIRECT)
+		samples_add(&lat_direct, lat);
 	else if (c->kind == K_PROBE)
 		samples_add(&lat_probe[c->probe], lat);
 	if (!c->got_first) {
@@ -814,7 +830,7 @@ sub_readable(struct conn *c)
 	}
 	uint64_t t = now_ns();
 	c->bytes += (uint64_t)n;
-	if (c->kind != K_PROBE)	/* the measured broker's bytes only */
+	if (c->kind != K_PROBE && c->kind != K_DIRECT)	/* the measured broker's bytes only */
 		sub_bytes_total += (uint64_t)n;
 	if (c->kind == K_SLOW)
 		c->tokens -= (double)n;
@@ -1426,6 +1442,8 @@ main(int argc, char **argv)
 		http_sa = parse_addr(opt.http);
 	for (int i = 0; i < opt.nprobes; i++)
 		probe_sa[i] = parse_addr(opt.probes[i]);
+	if (opt.direct != NULL)
+		direct_sa = parse_addr(opt.direct);
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		die("epoll_create1");
 	js = stdout;
@@ -1466,9 +1484,12 @@ main(int argc, char **argv)
 	connect_batch(K_SLOW, opt.raw == NULL || opt.slow_http_path != NULL, opt.slow_subs, fds0,
 	    &opened);
 	connect_batch(K_STUCK, opt.raw == NULL, opt.stuck_subs, fds0, &opened);
+	for (int i = 0; i < opt.direct_subs; i++)	/* not the measured broker's */
+		conn_open(K_DIRECT, false);
 	for (int i = 0; i < opt.nprobes; i++)
 		conn_open_to(K_PROBE, false, &probe_sa[i])->probe = i;
-	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.nprobes;
+	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.direct_subs +
+	    opt.nprobes;
 	run_loop(now_ns() + 30000000000u, all_ready, NULL);
 	if (nsubs > 0) {
 		/* A raw subscriber hears nothing back until the first frame: the
@@ -1509,6 +1530,7 @@ main(int argc, char **argv)
 
 	samples_sort(&lat_regular);
 	samples_sort(&lat_slow);
+	samples_sort(&lat_direct);
 	samples_sort(&join_ms);
 	for (int i = 0; i < opt.nprobes; i++)
 		samples_sort(&lat_probe[i]);
@@ -1550,6 +1572,7 @@ main(int argc, char **argv)
 	json_ms("latency_ms", &lat_regular, true);
 	json_ms("slow_latency_ms", &lat_slow, true);
 	json_ms("join_ms", &join_ms, true);
+	json_ms("direct_latency_ms", &lat_direct, true);
 	fprintf(js, "\"joiners_started\":%d,\"probes\":[", joiners_started);
 	for (int i = 0; i < opt.nprobes; i++) {
 		fprintf(js, "%s{\"addr\":\"%s\",", i ? "," : "", opt.probes[i]);
@@ -1559,7 +1582,7 @@ main(int argc, char **argv)
 	fprintf(js, "],");
 	json_proc("broker_proc", pa, pb);
 	fputc(',', js);
-	for (enum kind k = K_REGULAR; k <= K_IDLE; k++) {
+	for (enum kind k = K_REGULAR; k <= K_DIRECT; k++) {
 		json_class(k);
 		fputc(',', js);
 	}

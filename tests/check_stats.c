@@ -1015,6 +1015,7 @@ static struct fr_process_counters every_process;
 static struct fr_stats_stream every_stream;
 static struct fr_stats_client every_client;
 static struct fr_stats_upstream every_upstream;
+static struct fr_stats_nats every_nats;
 
 static void *
 counters_of(enum fr_counter_scope scope)
@@ -1028,6 +1029,8 @@ counters_of(enum fr_counter_scope scope)
 		return &every_client.counters;
 	case FR_SCOPE_UPSTREAM:
 		return &every_upstream.counters;
+	case FR_SCOPE_NATS:
+		return &every_nats.counters;
 	case FR_SCOPES:
 		break;
 	}
@@ -1047,6 +1050,8 @@ size_of(enum fr_counter_scope scope)
 		return sizeof every_client.counters;
 	case FR_SCOPE_UPSTREAM:
 		return sizeof every_upstream.counters;
+	case FR_SCOPE_NATS:
+		return sizeof every_nats.counters;
 	case FR_SCOPES:
 		break;
 	}
@@ -1114,11 +1119,14 @@ every_counter_snapshot(void)
 	    .last_error = "", .last_frame_age_s = -1, .retry_in_s = -1};
 	every_stream = (struct fr_stats_stream){.name = "s", .upstream = &every_upstream,
 	    .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
+	every_nats = (struct fr_stats_nats){
+	    .state = "connected", .server = "nats://n:4222", .node_id = "a"};
 	each_counter(set_distinct, &next);
 	return (struct fr_stats_snapshot){.version = "v",
 	    .counters = every_process,
 	    .n_streams = 1,
-	    .streams = &every_stream};
+	    .streams = &every_stream,
+	    .nats = &every_nats};
 }
 
 struct texts {
@@ -1237,10 +1245,16 @@ START_TEST(test_table_every_counter_everywhere)
 	snprintf(t.log[FR_SCOPE_CLIENT], sizeof t.log[0], " %s ", line);
 	fr_stats_format_upstream(line, sizeof line, &every_upstream);
 	snprintf(t.log[FR_SCOPE_UPSTREAM], sizeof t.log[0], " %s ", line);
+	fr_stats_format_nats(line, sizeof line, &every_nats.counters);
+	snprintf(t.log[FR_SCOPE_NATS], sizeof t.log[0], " %s ", line);
 	each_counter(assert_everywhere, &t);
 	/* The families are well formed: one stream, no frame, uptime and build_info. */
 	check_prometheus_structure(t.prom);
 	ASSERT_PYTHON(t.json, "d['streams']['s']['client_list'][0]['peer'] == 'p'");
+	ASSERT_PYTHON(t.json, "d['nats']['state'] == 'connected' and d['nats']['node_id'] == 'a' "
+	    "and d['nats']['server'] == 'nats://n:4222' and d['nats']['jetstream'] is False");
+	assert_in(t.prom, "\nframerouter_nats_info{state=\"connected\",server=\"nats://n:4222\","
+	    "node=\"a\"} 1\n", "nats_info");
 	free(t.json);
 	free(t.prom);
 }
@@ -1485,6 +1499,26 @@ static const struct fr_stats_snapshot golden_full = {
 
 static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
 
+/* A node of a federation (--nats): a server URL and a node name that need escaping. */
+static const struct fr_stats_nats golden_nats = {
+    .state = "reconnecting",
+    .server = "nats://10.0.0.7:4222",
+    .node_id = "edge \"1\"\\b",
+    .jetstream = true,
+    .counters = {.connected = 0, .reconnects = 3, .subscriptions = 2, .frames_published = 0,
+        .bytes_published = 0, .frames_received = 9000, .bytes_received = 729000000,
+        .dropped_slow_consumer = 4, .dropped_publish = 1, .dropped_too_large = 0,
+        .dropped_invalid = 5, .dropped_stale = 1, .errors = 2},
+};
+
+static const struct fr_stats_snapshot golden_federated = {
+    .version = "0.9.1",
+    .uptime_s = 60,
+    .n_streams = 1,
+    .streams = golden_streams,
+    .nats = &golden_nats,
+};
+
 static const struct {
 	const char *name;
 	const struct fr_stats_snapshot *snap;
@@ -1492,6 +1526,7 @@ static const struct {
     {"full", &golden_full},
     {"sample", &sample},
     {"empty", &golden_empty},
+    {"federated", &golden_federated},
 };
 
 /*
@@ -1506,6 +1541,10 @@ golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 
 	fr_stats_format_process(line, sizeof line, &snap->counters);
 	fr_buf_printf(b, "process: %s\n", line);
+	if (snap->nats != NULL) {
+		fr_stats_format_nats(line, sizeof line, &snap->nats->counters);
+		fr_buf_printf(b, "nats: %s\n", line);
+	}
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		const struct fr_stats_stream *s = &snap->streams[i];
 
