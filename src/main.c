@@ -156,6 +156,28 @@ pull_params(const struct fr_config *c)
 	return (struct fr_pull_params){ .timeout_s = c->producer_timeout_s };
 }
 
+/* Makes e's puller as sc says; e->pull stays NULL (and a line is logged) if it cannot. */
+static void
+start_pull(struct app *app, struct fr_registry_entry *e, const struct fr_stream_config *sc,
+    const struct fr_pull_params *params)
+{
+	char err[FR_ERR_LEN];
+
+	if (app->resolver == NULL && (app->resolver = fr_resolver_new(app->loop, err)) == NULL) {
+		log_warnx("stream %s: cannot pull %s: %s", sc->name, sc->pull.url.text, err);
+		return;
+	}
+	/* NATS lets go of the stream first, so the puller finds its producer slot free. */
+	if (app->nats != NULL)
+		fr_nats_set_pulled(app->nats, e, true);
+	if ((e->pull = fr_pull_new(app->loop, app->resolver, e->stream, e->ingest, &sc->pull,
+	    params)) == NULL)
+		log_warnx("stream %s: cannot pull %s: out of memory", sc->name, sc->pull.url.text);
+	else
+		log_info("stream %s: pulled from %s%s", sc->name, sc->pull.url.text,
+		    sc->pull.is_on_demand ? " while it has subscribers (on-demand)" : "");
+}
+
 /*
  * Starts, restarts or stops each stream's puller to match the configuration: at startup
  * and after a reload, which touches only the streams whose from= or keys changed.
@@ -164,7 +186,6 @@ static void
 update_pulls(struct app *app)
 {
 	struct fr_pull_params params = pull_params(&app->config);
-	char err[FR_ERR_LEN];
 
 	for (size_t i = 0; i < app->config.n_streams; i++) {
 		const struct fr_stream_config *sc = &app->config.streams[i];
@@ -179,21 +200,11 @@ update_pulls(struct app *app)
 		}
 		fr_pull_free(e->pull);
 		e->pull = NULL;
-		if (!sc->has_pull)
-			continue;
-		if (app->resolver == NULL &&
-		    (app->resolver = fr_resolver_new(app->loop, err)) == NULL) {
-			log_warnx("stream %s: cannot pull %s: %s", sc->name, sc->pull.url.text,
-			    err);
-			continue;
-		}
-		if ((e->pull = fr_pull_new(app->loop, app->resolver, e->stream, e->ingest,
-		    &sc->pull, &params)) == NULL)
-			log_warnx("stream %s: cannot pull %s: out of memory", sc->name,
-			    sc->pull.url.text);
-		else
-			log_info("stream %s: pulled from %s%s", sc->name, sc->pull.url.text,
-			    sc->pull.is_on_demand ? " while it has subscribers (on-demand)" : "");
+		if (sc->has_pull)
+			start_pull(app, e, sc, &params);
+		/* Without its puller, NATS serves the stream again (while it has subscribers). */
+		if (app->nats != NULL && e->pull == NULL)
+			fr_nats_set_pulled(app->nats, e, false);
 	}
 }
 
