@@ -1424,6 +1424,25 @@ static const struct fr_stats_client golden_odd_clients[] = {
 	},
 };
 
+/* A pulled stream's upstream in backoff, with an error text that needs escaping. */
+static const struct fr_stats_upstream golden_upstream = {
+    .url = "http://192.0.2.10:8080/video.mjpg?...",
+    .state = "backoff",
+    .last_error = "http_status: 503 \"Busy\"\n\xc3",
+    .counters = {.attempts = 3001,
+	.connects = 3002,
+	.failures_dns = 3003,
+	.failures_refused = 3004,
+	.failures_timeout = 3005,
+	.failures_http_status = 3006,
+	.failures_bad_content_type = 3007,
+	.failures_bad_response = 3008,
+	.failures_closed = 3009},
+    .last_frame_age_s = 12.0625,
+    .retry_in_s = 1.75,
+    .is_on_demand = 1,
+};
+
 static const struct fr_stats_stream golden_streams[] = {
 	{
 	    /* A producer, a decoded frame and three clients. */
@@ -1455,9 +1474,11 @@ static const struct fr_stats_stream golden_streams[] = {
 	    .clients = golden_default_clients,
 	},
 	{
-	    /* A frame that was not decoded (no --validate), no producer now. */
+	    /* A frame that was not decoded (no --validate), no producer now: pulled, its
+	     * upstream away. */
 	    .name = "cam.front-2",
 	    .counters = {.frames_in = 1101, .bytes_in = 1102, .producer_connects = 3},
+	    .upstream = &golden_upstream,
 	    .input_fps = 0.5,
 	    .latest_bytes = 777,
 	    .latest_age_s = 1.5,
@@ -1499,7 +1520,8 @@ static const struct fr_stats_snapshot golden_full = {
 
 static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
 
-/* A node of a federation (--nats): a server URL and a node name that need escaping. */
+/* A node of a federation (--nats): a server URL and a node name that need escaping; it
+ * ingests one stream and pulls the other (golden_streams[0] and [1]). */
 static const struct fr_stats_nats golden_nats = {
     .state = "reconnecting",
     .server = "nats://10.0.0.7:4222",
@@ -1514,7 +1536,7 @@ static const struct fr_stats_nats golden_nats = {
 static const struct fr_stats_snapshot golden_federated = {
     .version = "0.9.1",
     .uptime_s = 60,
-    .n_streams = 1,
+    .n_streams = 2,
     .streams = golden_streams,
     .nats = &golden_nats,
 };
@@ -1530,9 +1552,9 @@ static const struct {
 };
 
 /*
- * The SIGUSR1 counter lines of snap (fr_stats_format_process, _stream and _client):
- * the process line, then each stream's and each of its clients', each line named here
- * after what it belongs to.
+ * The SIGUSR1 counter lines of snap (fr_stats_format_process, _nats, _stream, _upstream
+ * and _client): the process line, NATS's, then each stream's, its upstream's and each
+ * of its clients', each line named here after what it belongs to.
  */
 static void
 golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
@@ -1550,6 +1572,10 @@ golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 
 		fr_stats_format_stream(line, sizeof line, &s->counters);
 		fr_buf_printf(b, "stream %zu: %s\n", i, line);
+		if (s->upstream != NULL) {
+			fr_stats_format_upstream(line, sizeof line, s->upstream);
+			fr_buf_printf(b, "stream %zu upstream: %s\n", i, line);
+		}
 		for (size_t k = 0; k < s->n_clients; k++) {
 			fr_stats_format_client(line, sizeof line, &s->clients[k].counters);
 			fr_buf_printf(b, "stream %zu client %zu: %s\n", i, k, line);
