@@ -10,7 +10,9 @@
  * connect -> first whole frame; slow ones read at a capped rate, stuck ones never
  * read, idle ones only connect (broker RSS per subscriber). Slow ones may ask for
  * scaled frames (--slow-http-path /stream/NAME?scale=1/2): those are checked for the
- * tag and a whole JPEG, not against the source's bytes. Direct ones read raw from
+ * tag and a whole JPEG, not against the source's bytes. Probes are one raw subscriber
+ * each on other brokers (the upstream nodes of a relay chain), whose latency is reported
+ * on its own and whose bytes are not the measured broker's. Direct ones read raw from
  * another broker (--direct: the node a federated stream is ingested on), their
  * latency and bytes kept apart. One JSON summary.
  * It is a measuring tool, not a broker: it trusts nothing it receives, and it
@@ -101,6 +103,8 @@ diex(const char *what)
 /* ---- options ---- */
 static struct {
 	const char *input, *producer, *raw, *http, *http_path, *slow_http_path, *name, *label, *out;
+	const char *probes[4];
+	int nprobes;
 	const char *direct;
 	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf, direct_subs;
 	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s, slow_pause_s;
@@ -130,8 +134,10 @@ usage(void)
 	      "  [--joiner-stay] [--join-after S] [--idle-subs N] [--fps N|0=max]\n"
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
-	      "  [--out FILE.json] [--quiet] [--direct HOST:PORT [--direct-subs N]]\n"
-	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n",
+	      "  [--out FILE.json] [--quiet] [--probe HOST:PORT]...\n"
+	      "  [--direct HOST:PORT [--direct-subs N]]\n"
+	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n"
+	      "--probe: one more raw subscriber there, reported on its own (up to 4).\n",
 	    stderr);
 	exit(2);
 }
@@ -156,7 +162,7 @@ parse_options(int argc, char **argv)
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
 		O_LABEL, O_OUT, O_QUIET, O_BATCH, O_SLOW_RCVBUF, O_PRODUCER_PROCESS,
-		O_SLOW_PAUSE, O_DIRECTADDR, O_DIRECTSUBS };
+		O_SLOW_PAUSE, O_PROBE, O_DIRECTADDR, O_DIRECTSUBS };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
@@ -173,6 +179,7 @@ parse_options(int argc, char **argv)
 		{ "label", 1, 0, O_LABEL }, { "out", 1, 0, O_OUT }, { "quiet", 0, 0, O_QUIET },
 		{ "connect-batch", 1, 0, O_BATCH }, { "slow-rcvbuf", 1, 0, O_SLOW_RCVBUF },
 		{ "producer-process", 0, 0, O_PRODUCER_PROCESS }, { "slow-pause", 1, 0, O_SLOW_PAUSE },
+		{ "probe", 1, 0, O_PROBE },
 		{ "direct", 1, 0, O_DIRECTADDR }, { "direct-subs", 1, 0, O_DIRECTSUBS },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
@@ -211,6 +218,11 @@ parse_options(int argc, char **argv)
 		case O_OUT: opt.out = optarg; break;
 		case O_QUIET: opt.quiet = true; break;
 		case O_BATCH: opt.connect_batch = (int)num_arg(optarg, "--connect-batch", 1, 1e6); break;
+		case O_PROBE:
+			if (opt.nprobes == 4)
+				diex("at most 4 --probe");
+			opt.probes[opt.nprobes++] = optarg;
+			break;
 		case O_SLOW_RCVBUF:
 			opt.slow_rcvbuf = (int)num_arg(optarg, "--slow-rcvbuf", 1024, 1 << 30);
 			break;
@@ -407,9 +419,9 @@ pct(const struct samples *s, double q)
 }
 
 /* ---- connections ---- */
-enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_DIRECT };
+enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_DIRECT, K_PROBE };
 static const char *const kind_names[] = { "producer", "regular", "slow", "stuck", "joiner",
-	"idle", "direct" };
+	"idle", "direct", "probe" };
 
 enum pstate {
 	P_SYNC,		/* hunting for SOI + our COM tag (start of a raw stream, or after junk) */
@@ -454,14 +466,15 @@ struct conn {
 	uint64_t seq;			/* frames begun */
 	size_t off;			/* bytes of the current frame written */
 	bool sending;
+	int probe;			/* K_PROBE: its index in opt.probes */
 };
 
 static int epfd;
 static struct conn **conns;
 static size_t nconns, conns_cap;
-static struct sockaddr_in raw_sa, http_sa, prod_sa, direct_sa;
+static struct sockaddr_in raw_sa, http_sa, prod_sa, direct_sa, probe_sa[4];
 static uint8_t rbuf[RECV_BUF];
-static struct samples lat_regular, lat_slow, join_ms, lat_direct;
+static struct samples lat_regular, lat_slow, join_ms, lat_direct, lat_probe[4];
 static uint64_t producer_bytes, sub_bytes_total, frames_sent, last_seq_sent;
 static bool producer_done;
 static struct conn *producer;
@@ -498,10 +511,8 @@ conn_close(struct conn *c)
 }
 
 static struct conn *
-conn_open(enum kind kind, bool is_http)
+conn_open_to(enum kind kind, bool is_http, const struct sockaddr_in *sa)
 {
-	const struct sockaddr_in *sa = kind == K_PRODUCER ? &prod_sa : kind == K_DIRECT ?
-	    &direct_sa : is_http ? &http_sa : &raw_sa;
 	struct conn *c = calloc(1, sizeof *c);
 
 	if (c == NULL)
@@ -543,6 +554,14 @@ conn_open(enum kind kind, bool is_http)
 	return c;
 }
 
+static struct conn *
+conn_open(enum kind kind, bool is_http)
+{
+	return conn_open_to(kind, is_http,
+	    kind == K_PRODUCER ? &prod_sa : kind == K_DIRECT ? &direct_sa : is_http ? &http_sa :
+	    &raw_sa);
+}
+
 static bool
 reads(const struct conn *c)
 {
@@ -579,6 +598,8 @@ frame_done(struct conn *c, uint64_t t)
 		samples_add(&lat_slow, lat);
 	else if (c->kind == K_DIRECT)
 		samples_add(&lat_direct, lat);
+	else if (c->kind == K_PROBE)
+		samples_add(&lat_probe[c->probe], lat);
 	if (!c->got_first) {
 		c->got_first = true;
 		if (c->kind == K_JOINER) {
@@ -809,7 +830,7 @@ sub_readable(struct conn *c)
 	}
 	uint64_t t = now_ns();
 	c->bytes += (uint64_t)n;
-	if (c->kind != K_DIRECT)	/* another broker's bytes: not in its CPU per GB */
+	if (c->kind != K_PROBE && c->kind != K_DIRECT)	/* the measured broker's bytes only */
 		sub_bytes_total += (uint64_t)n;
 	if (c->kind == K_SLOW)
 		c->tokens -= (double)n;
@@ -1419,6 +1440,8 @@ main(int argc, char **argv)
 		raw_sa = parse_addr(opt.raw);
 	if (opt.http != NULL)
 		http_sa = parse_addr(opt.http);
+	for (int i = 0; i < opt.nprobes; i++)
+		probe_sa[i] = parse_addr(opt.probes[i]);
 	if (opt.direct != NULL)
 		direct_sa = parse_addr(opt.direct);
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -1463,7 +1486,10 @@ main(int argc, char **argv)
 	connect_batch(K_STUCK, opt.raw == NULL, opt.stuck_subs, fds0, &opened);
 	for (int i = 0; i < opt.direct_subs; i++)	/* not the measured broker's */
 		conn_open(K_DIRECT, false);
-	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.direct_subs;
+	for (int i = 0; i < opt.nprobes; i++)
+		conn_open_to(K_PROBE, false, &probe_sa[i])->probe = i;
+	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.direct_subs +
+	    opt.nprobes;
 	run_loop(now_ns() + 30000000000u, all_ready, NULL);
 	if (nsubs > 0) {
 		/* A raw subscriber hears nothing back until the first frame: the
@@ -1506,6 +1532,8 @@ main(int argc, char **argv)
 	samples_sort(&lat_slow);
 	samples_sort(&lat_direct);
 	samples_sort(&join_ms);
+	for (int i = 0; i < opt.nprobes; i++)
+		samples_sort(&lat_probe[i]);
 	uint64_t reg_frames = 0, reg_corrupt = 0, all_corrupt = 0;
 	size_t nreg = 0;
 	for (size_t i = 0; i < nconns; i++) {
@@ -1545,7 +1573,13 @@ main(int argc, char **argv)
 	json_ms("slow_latency_ms", &lat_slow, true);
 	json_ms("join_ms", &join_ms, true);
 	json_ms("direct_latency_ms", &lat_direct, true);
-	fprintf(js, "\"joiners_started\":%d,", joiners_started);
+	fprintf(js, "\"joiners_started\":%d,\"probes\":[", joiners_started);
+	for (int i = 0; i < opt.nprobes; i++) {
+		fprintf(js, "%s{\"addr\":\"%s\",", i ? "," : "", opt.probes[i]);
+		json_ms("latency_ms", &lat_probe[i], false);
+		fputc('}', js);
+	}
+	fprintf(js, "],");
 	json_proc("broker_proc", pa, pb);
 	fputc(',', js);
 	for (enum kind k = K_REGULAR; k <= K_DIRECT; k++) {

@@ -262,6 +262,70 @@ def idle_table(out, res, name, brokers):
             f"| {i['rss_per_sub_bytes']:.0f} bytes | {f(i['connect_s'])} | {j['closed_by_broker']} |")
 
 
+def relay_table(out, res, name):
+    """The origin, one relay and two relays: latency at the 100 subscribers, what each
+    hop adds (against the row above, and at probe subscribers in the same runs), and
+    the CPU of the node the subscribers read from per GB it delivered, against the
+    origin's."""
+    runs = [res.get(f"{name}{h}", "framerouter") for h in range(3)]
+    alls = [res.all.get((f"{name}{h}", "framerouter"), []) for h in range(3)]
+    n = max(len(a) for a in alls)
+    if n > 1:
+        out.append(f"{n} runs of each path, interleaved; latencies and CPU-s per GB are medians "
+                   "over the runs, (min–max) in brackets.")
+        out.append("")
+
+    def probe_med(js, i, k):
+        v = [j["probes"][i]["latency_ms"][k] for j in js
+             if len(j.get("probes", [])) > i and j["probes"][i]["latency_ms"]["n"] > 0]
+        return median(v) if v else None
+
+    out.append("| subscribers on | frames delivered / expected | corrupt | latency p50 / p99 / max (ms) "
+               "| added by the hop, p50 / p99 (ms) | at the node before (1 probe subscriber), p50 / p99 (ms) "
+               "| that node's CPU-s | CPU-s per GB | vs the origin |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    paths = ("the origin (a direct push)", "relay 1 (pulls the origin)", "relay 2 (pulls relay 1)")
+    for h, j in enumerate(runs):
+        if j is None:
+            out.append(f"| {paths[h]} | no result (see bench/out/logs/{name}{h}-r*) ||||||||")
+            continue
+        hop = probe = "—"
+        if h > 0 and runs[h - 1] is not None:
+            prev = runs[h - 1]
+            hop = (f"{f(ratio_sub(lat(j, 'p50'), lat(prev, 'p50')), 3)} / "
+                   f"{f(ratio_sub(lat(j, 'p99'), lat(prev, 'p99')), 3)}")
+            probe = f"{f(probe_med(alls[h], h - 1, 'p50'), 3)} / {f(probe_med(alls[h], h - 1, 'p99'), 3)}"
+        pct = 100.0 * j["frames_delivered"] / j["frames_expected"] if j["frames_expected"] else 0
+        out.append(
+            f"| {paths[h]} | {j['frames_delivered']} / {j['frames_expected']} ({pct:.1f}%) "
+            f"| {j['corrupt']} | {f(lat(j, 'p50'))}{rng(j, '_p50_range', 2)} / "
+            f"{f(lat(j, 'p99'))}{rng(j, '_p99_range', 1)} / {f(lat(j, 'max'))} | {hop} | {probe} "
+            f"| {f(j['broker_proc']['cpu_s'], 3)} | {f(cpu_gb(j), 3)}{rng(j, '_cpu_range', 3)} "
+            f"| {rx(ratio(cpu_gb(j), cpu_gb(runs[0])))} |")
+    if alls[2]:
+        a, b = probe_med(alls[2], 0, "p50"), probe_med(alls[2], 1, "p50")
+        a99, b99 = probe_med(alls[2], 0, "p99"), probe_med(alls[2], 1, "p99")
+        out.append("")
+        out.append(f"In the two-relay runs, the same frames at the origin's probe: p50 {f(a, 3)} / p99 "
+                   f"{f(a99, 3)} ms; at relay 1's probe: p50 {f(b, 3)} / p99 {f(b99, 3)} ms, so the hop "
+                   f"origin → relay 1 took p50 {f(ratio_sub(b, a), 3)} / p99 {f(ratio_sub(b99, a99), 3)} ms "
+                   "for a node with one subscriber of its own.")
+    out.append("")
+    out.append("Every node is a framerouter on core 0 (the load generator on core 1); a relay is "
+               "`--stream default,from=http://UPSTREAM/stream/default`, pulling the node before it "
+               "over HTTP multipart. The producer always pushes to the origin, and the 100 "
+               "subscribers are on the last node; *latency* runs from the producer's send to a "
+               "subscriber's receipt of the frame's last byte, so *added by the hop* is this row's "
+               "latency less the row above's (the same 100-way fan-out, one more hop). *CPU-s per "
+               "GB* is the CPU of the node the subscribers read from over the bytes they received: a "
+               "relay's includes pulling (reading the upstream's multipart stream, parsing it, "
+               "copying each frame once into its own buffer), the origin's its raw TCP ingest.")
+
+
+def ratio_sub(a, b):
+    return None if a is None or b is None else a - b
+
+
 def verdict(ok):
     if ok is None:
         return "not measured"
@@ -451,7 +515,11 @@ def main():
     w("")
     w("## Results")
     for name, brokers, largs, title in matrix:
-        if name.startswith("scale_") or not any(res.get(name, b) for b in brokers):
+        if name == "relay":
+            brokers = []
+            if not any(res.get(f"relay{h}", "framerouter") for h in range(3)):
+                continue
+        elif name.startswith("scale_") or not any(res.get(name, b) for b in brokers):
             continue	# scaled frames: one section of their own, below
         w("")
         w(f"### {title}")
@@ -475,6 +543,8 @@ def main():
                 w("")
                 main_table(out, res, name, brokers)
                 ratio_lines(out, res, name)
+        elif name == "relay":
+            relay_table(out, res, name)
         elif name == "idle":
             idle_table(out, res, name, brokers)
             w("")

@@ -130,6 +130,43 @@ check_acl(const struct fr_acl *acl, const char *what)
 	}
 }
 
+/* A stream's from= and its keys: in range, and the URL's text without user info. */
+static void
+check_pull(const struct fr_stream_config *sc)
+{
+	const struct fr_pull_config *pc = &sc->pull;
+	const struct fr_url *u = &pc->url;
+
+	check_token(pc->token, sizeof pc->token, "from-token");
+	if (!(pc->poll_fps >= 0.01 && pc->poll_fps <= 100))
+		fail("poll_fps out of range", sc->name);
+	if (!(pc->linger_s >= 0 && pc->linger_s <= 86400))
+		fail("linger_s out of range", sc->name);
+	if (!(pc->reconnect_max_s >= 0.1 && pc->reconnect_max_s <= 86400))
+		fail("reconnect_max_s out of range", sc->name);
+	if (pc->is_on_demand != 0 && pc->is_on_demand != 1)
+		fail("is_on_demand is not a flag", sc->name);
+	if (!sc->has_pull)
+		return;
+	check_string(u->host, sizeof u->host, "from= host");
+	check_string(u->target, sizeof u->target, "from= target");
+	check_string(u->basic, sizeof u->basic, "from= credentials");
+	check_string(u->text, sizeof u->text, "from= text");
+	if (u->host[0] == '\0' || u->port < 1 || u->port > 65535)
+		fail("a from= URL without a host or port", sc->name);
+	if (u->scheme == FR_URL_HTTP && u->target[0] != '/')
+		fail("an http:// target that does not start with /", sc->name);
+	if (strncmp(u->text, u->scheme == FR_URL_TCP ? "tcp://" : "http://",
+	    u->scheme == FR_URL_TCP ? 6 : 7) != 0)
+		fail("a from= text that does not start with its scheme", sc->name);
+	/* Shown text never carries the user info: no '@' before the path. */
+	const char *auth = strstr(u->text, "://") + 3;
+	if (memchr(auth, '@', strcspn(auth, "/")) != NULL)
+		fail("user info in a from= text", u->text);
+	if (u->basic[0] != '\0' && pc->token[0] != '\0')
+		fail("both credentials accepted", sc->name);
+}
+
 /* What must hold after any sequence of options, applied or refused. */
 static void
 check_config(const struct fr_config *c)
@@ -149,6 +186,7 @@ check_config(const struct fr_config *c)
 				fail("stream declared twice", sc->name);
 		check_addr(&sc->ingest, "stream ingest address");
 		check_addr(&sc->listen, "stream listen address");
+		check_pull(sc);
 	}
 	check_addr(&c->http, "http address");
 	check_token(c->ingest_token, sizeof c->ingest_token, "ingest token");

@@ -29,17 +29,7 @@
 
 #include "fr/http_parse.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#endif
-#endif
-#ifndef POISON
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "fuzz_chunker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,37 +40,6 @@ fail(const char *what)
 {
 	fprintf(stderr, "http_parse-fuzzer: %s\n", what);
 	abort();
-}
-
-struct chunker {
-	unsigned mode;
-	uint64_t state;
-};
-
-static void
-chunker_init(struct chunker *c, uint8_t mode, uint8_t seed)
-{
-	c->mode = mode % 8;
-	c->state = seed;
-}
-
-static size_t
-next_chunk(struct chunker *c, size_t left)
-{
-	static const size_t fixed[] = { 1, 2, 3, 7, 4096 };
-	size_t n;
-
-	if (c->mode < sizeof fixed / sizeof fixed[0]) {
-		n = fixed[c->mode];
-	} else {
-		uint64_t z = (c->state += 0x9e3779b97f4a7c15u);	/* splitmix64 */
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-		z ^= z >> 31;
-		n = (z & 3) != 0 ? 1 + (size_t)((z >> 2) % 8) : 1 + (size_t)((z >> 2) % 3000);
-	}
-	return n < left ? n : left;
 }
 
 #define CHECK_STRING(req, field) \

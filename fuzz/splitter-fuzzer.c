@@ -29,17 +29,7 @@
 
 #include "fr/splitter.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#endif
-#endif
-#ifndef POISON
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "fuzz_chunker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -157,31 +147,6 @@ run_whole(struct run *r, const uint8_t *s, size_t len, size_t max)
 	r->garbage = fr_splitter_garbage_bytes(sp);
 	r->walked = fr_splitter_bytes_walked(sp);
 	fr_splitter_free(sp);
-}
-
-struct chunker {
-	unsigned mode;
-	uint64_t state;
-};
-
-static size_t
-next_chunk(struct chunker *c, size_t left)
-{
-	static const size_t fixed[] = { 1, 2, 3, 7, 4096 };
-	size_t n;
-
-	if (c->mode < sizeof fixed / sizeof fixed[0]) {
-		n = fixed[c->mode];
-	} else {
-		/* splitmix64, seeded from the input: mostly tiny pieces, some large ones */
-		uint64_t z = (c->state += 0x9e3779b97f4a7c15u);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-		z ^= z >> 31;
-		n = (z & 3) != 0 ? 1 + (size_t)((z >> 2) % 8) : 1 + (size_t)((z >> 2) % 3000);
-	}
-	return n < left ? n : left;
 }
 
 /*

@@ -19,13 +19,13 @@ seconds=${1:-30}
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build/fuzz
-targets=(splitter http_parse config)
+targets=(splitter http_parse http_response config)
 # The slow-input run: targets that take a byte stream of any length, the largest input,
 # and the time one may take. The slowest linear inputs of 2 MiB found take about 1.5 s of
 # CPU in these instrumented targets (a million SOIs, fed a byte at a time, with ASan,
 # UBSan and coverage), several times that in wall-clock time on a loaded machine; the
 # quadratic splitter of issue 10 took 150 s on 1 MiB.
-slow_targets=(splitter http_parse)
+slow_targets=(splitter http_parse http_response)
 slow_max_len=$((2 << 20))
 slow_timeout=10
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	build-essential autoconf automake pkg-config
-	libev-dev libturbojpeg0-dev libsystemd-dev libnats-dev check
+	libev-dev libc-ares-dev libturbojpeg0-dev libsystemd-dev libnats-dev check
 	ffmpeg python3 python3-opencv python3-numpy
 )
 if [[ ${1:-} == --test ]]; then
@@ -19,6 +19,7 @@ if [[ ${1:-} == --test ]]; then
 		chromium					# the status page, headless
 		groff-base man-db systemd			# man page and unit checks
 		ncat						# a real half-closing subscriber
+		stunnel4					# contrib/stunnel-pull.conf
 		nats-server haproxy				# federation: cluster and balancer
 	)
 fi

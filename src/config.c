@@ -36,6 +36,7 @@ static int set_token_file(void *, const struct fr_config_option *, const char *,
 static int set_acl(void *, const struct fr_config_option *, const char *, char *);
 static int set_user(void *, const struct fr_config_option *, const char *, char *);
 static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
+static int set_url(void *, const struct fr_config_option *, const char *, char *);
 static int set_scale(void *, const struct fr_config_option *, const char *, char *);
 static int set_nats_urls(void *, const struct fr_config_option *, const char *, char *);
 static int set_subject(void *, const struct fr_config_option *, const char *, char *);
@@ -53,6 +54,7 @@ static const setter_fn setters[] = {
 	[FR_KIND_ACL] = set_acl,
 	[FR_KIND_USER] = set_user,
 	[FR_KIND_LOG_LEVEL] = set_log_level,
+	[FR_KIND_URL] = set_url,
 	[FR_KIND_SCALE] = set_scale,
 	[FR_KIND_NATS_URLS] = set_nats_urls,
 	[FR_KIND_SUBJECT] = set_subject,
@@ -76,7 +78,8 @@ const struct fr_config_option fr_config_options[] = {
 	  .reload = FR_RELOAD_RESTART, .help = "raw MJPEG subscriber address of stream 'default'" },
 	/* Adding or removing a stream takes a restart; its keys say what they need. */
 	{ .name = "stream", .short_name = 's', .arg_name = "NAME", .kind = FR_KIND_STREAMS,
-	  .reload = FR_RELOAD_RESTART, .help = "declare a named stream (repeatable)" },
+	  .reload = FR_RELOAD_RESTART, .help = "declare a named stream, pushed to it or pulled "
+	  "from=URL (repeatable)" },
 	{ .name = "http", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = AT(http),
 	  .has_offset = AT(has_http), .reload = FR_RELOAD_RESTART,
 	  .help = "serve the HTTP endpoints (streams, snapshots, ingest, stats) here" },
@@ -186,6 +189,28 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	{ .name = "listen-scale", .arg_name = "SCALE", .kind = FR_KIND_SCALE,
 	  .offset = KEY_AT(listen_scale), .reload = FR_RELOAD_RESTART,
 	  .help = "listen= sends the frames scaled: 1/2, 1/4, 1/8 or auto" },
+	/* A pulled stream (pull.c): a change restarts that stream's puller, no other. */
+	{ .name = "from", .arg_name = "URL", .kind = FR_KIND_URL, .offset = KEY_AT(pull.url),
+	  .has_offset = KEY_AT(has_pull), .reload = FR_RELOAD_LIVE,
+	  .help = "pull the stream from tcp://HOST:PORT or http://[USER:PASS@]HOST[:PORT]/PATH" },
+	{ .name = "from-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(pull.token), .reload = FR_RELOAD_LIVE,
+	  .help = "send Authorization: Bearer TOKEN to the upstream" },
+	{ .name = "from-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(pull.token), .reload = FR_RELOAD_LIVE,
+	  .help = "read from-token from FILE" },
+	{ .name = "poll-fps", .arg_name = "FPS", .default_value = "1", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(pull.poll_fps), .min = 0.01, .max = 100, .reload = FR_RELOAD_LIVE,
+	  .help = "fetch a still-image URL this many times a second" },
+	{ .name = "on-demand", .kind = FR_KIND_FLAG, .offset = KEY_AT(pull.is_on_demand),
+	  .reload = FR_RELOAD_LIVE, .help = "pull only while the stream has subscribers" },
+	{ .name = "linger", .arg_name = "SECONDS", .default_value = "5", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(pull.linger_s), .min = 0, .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "on-demand: go on pulling this long after the last subscriber left" },
+	{ .name = "reconnect-max", .arg_name = "SECONDS", .default_value = "5",
+	  .kind = FR_KIND_SECONDS, .offset = KEY_AT(pull.reconnect_max_s), .min = 0.1,
+	  .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "the longest wait between attempts to reach the upstream" },
 	{ .name = NULL },
 };
 
@@ -226,19 +251,47 @@ key_text(const struct fr_config_option *k, char *buf, size_t len)
 	return buf;
 }
 
-/* "ingest=ADDR or listen=ADDR": every key of a stream spec, for an error. */
+/* The key called name-file beside a key called name (from-token-file), or NULL. */
+static const struct fr_config_option *
+file_variant(const struct fr_config_option *k)
+{
+	for (const struct fr_config_option *f = fr_config_stream_keys; f->name != NULL; f++) {
+		size_t n = strlen(k->name);
+
+		if (strncmp(f->name, k->name, n) == 0 && strcmp(f->name + n, "-file") == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/*
+ * "ingest, listen, from, from-token[-file], ... or reconnect-max": every key of a stream
+ * spec by name, for an error (their values are in --help: this must fit an error line
+ * after a config file's path).
+ */
 static const char *
 stream_keys_text(char *buf, size_t len)
 {
+	const char *names[32];
+	char both[32][48];
 	size_t used = 0, n = 0;
-	char item[64];
 
-	while (fr_config_stream_keys[n].name != NULL)
+	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL && n < 32;
+	    k++) {
+		size_t name_len = strlen(k->name);
+
+		if (name_len > 5 && strcmp(k->name + name_len - 5, "-file") == 0)
+			continue;	/* shown with the key it reads */
+		names[n] = k->name;
+		if (file_variant(k) != NULL) {
+			snprintf(both[n], sizeof both[n], "%s[-file]", k->name);
+			names[n] = both[n];
+		}
 		n++;
+	}
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		append_choice(buf, len, &used, i, n, key_text(&fr_config_stream_keys[i], item,
-		    sizeof item));
+		append_choice(buf, len, &used, i, n, names[i]);
 	return buf;
 }
 
@@ -301,6 +354,16 @@ set_addr(void *base, const struct fr_config_option *o, const char *value, char *
 		snprintf(err, FR_ERR_LEN, "'%.60s': %.180s", value, why);
 		return -1;
 	}
+	*(int *)field(base, o->has_offset) = 1;
+	return 0;
+}
+
+/* A URL to pull from. The error never repeats it: it may carry a password. */
+static int
+set_url(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	if (fr_url_parse(field(base, o->offset), value, err) < 0)
+		return -1;
 	*(int *)field(base, o->has_offset) = 1;
 	return 0;
 }
@@ -403,6 +466,14 @@ set_user(void *base, const struct fr_config_option *o, const char *value, char *
 }
 
 int
+fr_config_pull_equal(const struct fr_pull_config *a, const struct fr_pull_config *b)
+{
+	return fr_url_equal(&a->url, &b->url) && strcmp(a->token, b->token) == 0 &&
+	    a->poll_fps == b->poll_fps && a->is_on_demand == b->is_on_demand &&
+	    a->linger_s == b->linger_s && a->reconnect_max_s == b->reconnect_max_s;
+}
+
+int
 fr_config_is_valid_stream_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -448,23 +519,57 @@ set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
 	const char *eq = strchr(item, '=');
 	size_t len = eq != NULL ? (size_t)(eq - item) : strlen(item);
 	const struct fr_config_option *k = find_row(fr_config_stream_keys, item, len);
-	char why[FR_ERR_LEN], keys[160];
+	char why[FR_ERR_LEN], keys[224];
 
-	if (k == NULL || (k->arg_name != NULL) != (eq != NULL))
-		snprintf(why, sizeof why, "'%.64s': expected %.160s", item,
-		    stream_keys_text(keys, sizeof keys));
-	else if (setters[k->kind](sc, k, eq != NULL ? eq + 1 : NULL, why) == 0)
-		return 0;
+	/* Only the key is quoted: the value of a mistyped from= may hold a password. */
+	if (k == NULL || (k->arg_name != NULL) != (eq != NULL)) {
+		snprintf(why, sizeof why, "'%.*s': expected %.200s", (int)(len < 32 ? len : 32),
+		    item, stream_keys_text(keys, sizeof keys));
+	} else {
+		char setter_why[FR_ERR_LEN];
+
+		if (setters[k->kind](sc, k, eq != NULL ? eq + 1 : NULL, setter_why) == 0)
+			return 0;
+		snprintf(why, sizeof why, "%s: %.200s", k->name, setter_why);
+	}
 	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
 	return -1;
+}
+
+/* What no single key can check: the pull keys need from=, and one kind of credentials. */
+static int
+check_stream(const struct fr_stream_config *sc, char *err)
+{
+	const struct fr_pull_config *pc = &sc->pull;
+	struct fr_stream_config defaults;
+
+	stream_init(&defaults, sc->name);
+	if (!sc->has_pull) {
+		if (!fr_config_pull_equal(pc, &defaults.pull)) {
+			snprintf(err, FR_ERR_LEN, "stream %s: from-token, poll-fps, on-demand, "
+			    "linger and reconnect-max need from=URL", sc->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (pc->token[0] != '\0' && pc->url.basic[0] != '\0') {
+		snprintf(err, FR_ERR_LEN, "stream %s: from-token and a user:password@ in from= "
+		    "are two credentials: give one", sc->name);
+		return -1;
+	}
+	if (pc->token[0] != '\0' && pc->url.scheme == FR_URL_TCP) {
+		snprintf(err, FR_ERR_LEN, "stream %s: from-token needs an http:// from=", sc->name);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 set_stream(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	struct fr_config *c = base;
-	char spec[512], *save = NULL;
-	int is_new;
+	char spec[FR_URL_MAX + 1024], *save = NULL;
+	int is_new, rc = 0;
 
 	(void)o;
 	if (strlen(value) >= sizeof spec) {
@@ -491,9 +596,13 @@ set_stream(void *base, const struct fr_config_option *o, const char *value, char
 	/* A command-line declaration replaces one from the config file; "default" is updated. */
 	if (!is_default)
 		stream_init(sc, name);
-	for (char *item; (item = strtok_r(NULL, ",", &save)) != NULL;)
-		if (set_stream_item(sc, item, err) < 0)
-			return -1;
+	for (char *item; rc == 0 && (item = strtok_r(NULL, ",", &save)) != NULL;)
+		rc = set_stream_item(sc, item, err);
+	if (rc == 0)
+		rc = check_stream(sc, err);
+	memset(spec, 0, sizeof spec);	/* it may hold a password */
+	if (rc < 0)
+		return -1;
 	if (is_new)
 		c->n_streams++;
 	return 0;
@@ -739,14 +848,14 @@ int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
 	const struct fr_config_option *o = find_row(fr_config_options, name, strlen(name));
-	char why[FR_ERR_LEN], arg[160];
+	char why[FR_ERR_LEN], arg[256];
 
 	if (o == NULL) {
 		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", name);
 		return -1;
 	}
 	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
-		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.160s)", o->name,
+		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.220s)", o->name,
 		    arg_text(o, arg, sizeof arg));
 		return -1;
 	}
@@ -795,7 +904,10 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			snprintf(err, FR_ERR_LEN, "%.120s:%u: %.120s", path, lineno, why);
+			/* The path up to 120 bytes, the reason in the rest of the line. */
+			int path_len = (int)strnlen(path, 120);
+			snprintf(err, FR_ERR_LEN, "%.*s:%u: %.*s", path_len, path, lineno,
+			    FR_ERR_LEN - 16 - path_len, why);
 			rc = -1;
 			break;
 		}
@@ -852,7 +964,7 @@ print_help(FILE *out)
 	fprintf(out, "usage: framerouter [OPTION]...\n"
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
-		char arg[160], left[256];
+		char arg[256], left[320];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,

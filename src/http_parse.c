@@ -93,16 +93,14 @@ to_lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
 }
 
-/* RFC 9110 5.6.2: tchar. */
-static bool
-is_tchar(uint8_t c)
+bool
+fr_http_is_tchar(uint8_t c)
 {
 	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* RFC 9110 5.5: field-vchar = VCHAR / obs-text. */
-static bool
-is_field_vchar(uint8_t c)
+bool
+fr_http_is_field_vchar(uint8_t c)
 {
 	return (c > 0x20 && c < 0x7f) || c >= 0x80;
 }
@@ -131,8 +129,8 @@ is_authority_char(uint8_t c)
 	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~!$&'()*+,;=:[]%", c));
 }
 
-static bool
-equals_nocase(const char *s, size_t len, const char *lower)
+bool
+fr_http_equals_nocase(const char *s, size_t len, const char *lower)
 {
 	size_t i;
 
@@ -188,7 +186,7 @@ step_start(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 	}
 	if (c == '\n')
 		return 0;
-	if (!is_tchar(c))
+	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "request line does not start with a method");
 	p->tok_len = 0;
 	append(req->method_text, FR_HTTP_METHOD_MAX, &p->tok_len, c);
@@ -222,7 +220,7 @@ step_method(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 		p->state = H_TARGET;
 		return 0;
 	}
-	if (!is_tchar(c))
+	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "invalid byte in the method");
 	/* RFC 9110 9.1: an unrecognised method gets 501; one this long is surely that. */
 	if (!append(req->method_text, FR_HTTP_METHOD_MAX, &p->tok_len, c))
@@ -443,12 +441,8 @@ step_request_line(struct fr_http_parser *p, struct fr_http_request *req, uint8_t
 
 /* ---- field lines ---- */
 
-/*
- * RFC 9110 5.6.1: the next element of a #list, without OWS; empty elements are skipped.
- * Returns false at the end of the list.
- */
-static bool
-next_element(const char **s, const char **elem, size_t *elem_len)
+bool
+fr_http_next_element(const char **s, const char **elem, size_t *elem_len)
 {
 	const char *q = *s;
 
@@ -472,34 +466,49 @@ next_element(const char **s, const char **elem, size_t *elem_len)
 	return true;
 }
 
-/* RFC 9110 8.6: Content-Length = 1*DIGIT; a list of equal values counts as one. */
-static int
-on_content_length(struct fr_http_parser *p, struct fr_http_request *req)
+enum fr_http_length_result
+fr_http_parse_length(const char *value, bool has_length, uint64_t *length)
 {
-	const char *s = p->value, *elem;
+	const char *s = value, *elem;
 	size_t elem_len, count = 0;
 
-	while (next_element(&s, &elem, &elem_len)) {
+	while (fr_http_next_element(&s, &elem, &elem_len)) {
 		uint64_t v = 0;
 
 		for (size_t i = 0; i < elem_len; i++) {
 			if (!is_digit((uint8_t)elem[i]))
-				return fail(p, 400, "Content-Length is not a decimal number");
+				return FR_HTTP_LENGTH_NOT_A_NUMBER;
 			unsigned d = (unsigned)(elem[i] - '0');
 			if (v > (FR_HTTP_LENGTH_MAX - d) / 10)
-				return fail(p, 413, "Content-Length too large");
+				return FR_HTTP_LENGTH_TOO_LARGE;
 			v = v * 10 + d;
 		}
 		/* RFC 9112 6.3 (5): differing lengths make the framing invalid. */
-		if ((req->has_content_length || count > 0) && v != req->content_length)
-			return fail(p, 400, "Content-Length values differ");
-		req->content_length = v;
+		if ((has_length || count > 0) && v != *length)
+			return FR_HTTP_LENGTH_DIFFERS;
+		*length = v;
 		count++;
 	}
-	if (count == 0)
-		return fail(p, 400, "empty Content-Length");
-	req->has_content_length = true;
-	return 0;
+	return count > 0 ? FR_HTTP_LENGTH_OK : FR_HTTP_LENGTH_EMPTY;
+}
+
+static int
+on_content_length(struct fr_http_parser *p, struct fr_http_request *req)
+{
+	switch (fr_http_parse_length(p->value, req->has_content_length, &req->content_length)) {
+	case FR_HTTP_LENGTH_OK:
+		req->has_content_length = true;
+		return 0;
+	case FR_HTTP_LENGTH_NOT_A_NUMBER:
+		return fail(p, 400, "Content-Length is not a decimal number");
+	case FR_HTTP_LENGTH_TOO_LARGE:
+		return fail(p, 413, "Content-Length too large");
+	case FR_HTTP_LENGTH_DIFFERS:
+		return fail(p, 400, "Content-Length values differ");
+	case FR_HTTP_LENGTH_EMPTY:
+		break;
+	}
+	return fail(p, 400, "empty Content-Length");
 }
 
 /* RFC 9112 6.1: only "chunked" is implemented, and it may be applied only once. */
@@ -512,8 +521,8 @@ on_transfer_encoding(struct fr_http_parser *p, struct fr_http_request *req)
 	/* RFC 9112 6.1: in HTTP/1.0 the framing is faulty whatever else is said. */
 	if (req->minor_version == 0)
 		return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
-	while (next_element(&s, &elem, &elem_len)) {
-		if (!equals_nocase(elem, elem_len, "chunked"))
+	while (fr_http_next_element(&s, &elem, &elem_len)) {
+		if (!fr_http_equals_nocase(elem, elem_len, "chunked"))
 			return fail(p, 501, "unsupported transfer coding");
 		if (++p->chunked_count > 1)
 			return fail(p, 400, "chunked applied more than once");
@@ -533,13 +542,13 @@ on_connection(struct fr_http_parser *p)
 	const char *s = p->value, *elem;
 	size_t elem_len;
 
-	while (next_element(&s, &elem, &elem_len)) {
+	while (fr_http_next_element(&s, &elem, &elem_len)) {
 		for (size_t i = 0; i < elem_len; i++)
-			if (!is_tchar((uint8_t)elem[i]))
+			if (!fr_http_is_tchar((uint8_t)elem[i]))
 				return fail(p, 400, "Connection option is not a token");
-		if (equals_nocase(elem, elem_len, "close"))
+		if (fr_http_equals_nocase(elem, elem_len, "close"))
 			p->has_close = true;
-		else if (equals_nocase(elem, elem_len, "keep-alive"))
+		else if (fr_http_equals_nocase(elem, elem_len, "keep-alive"))
 			p->has_keep_alive = true;
 	}
 	return 0;
@@ -552,8 +561,8 @@ on_expect(struct fr_http_parser *p, struct fr_http_request *req)
 	const char *s = p->value, *elem;
 	size_t elem_len;
 
-	while (next_element(&s, &elem, &elem_len)) {
-		if (!equals_nocase(elem, elem_len, "100-continue"))
+	while (fr_http_next_element(&s, &elem, &elem_len)) {
+		if (!fr_http_equals_nocase(elem, elem_len, "100-continue"))
 			return fail(p, 417, "unsupported expectation");
 		/* An HTTP/1.0 client cannot read a 100 response: the server MUST ignore it. */
 		if (req->minor_version == 1)
@@ -662,7 +671,7 @@ step_field_start(struct fr_http_parser *p, struct fr_http_request *req, uint8_t 
 	/* RFC 9112 5.2 (obs-fold) and 2.2 (whitespace before the first field): reject. */
 	if (is_blank(c))
 		return fail(p, 400, "field line starts with whitespace");
-	if (!is_tchar(c))
+	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "invalid byte in a field name");
 	if (++req->header_count > FR_HTTP_HEADERS_MAX)
 		return fail(p, 431, "too many header fields");
@@ -696,7 +705,7 @@ step_name(struct fr_http_parser *p, uint8_t c)
 	/* RFC 9112 5.1: whitespace between a field name and the colon MUST get 400. */
 	if (is_blank(c))
 		return fail(p, 400, "whitespace before the colon of a field");
-	if (!is_tchar(c))
+	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "invalid byte in a field name");
 	/* Longer names are none of ours; count them on without keeping them. */
 	if (p->tok_len < sizeof p->name)
@@ -725,7 +734,7 @@ step_value(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 			p->value_fill++;
 		return 0;
 	}
-	if (!is_field_vchar(c))
+	if (!fr_http_is_field_vchar(c))
 		return fail(p, 400, "control byte in a field value");
 	if (p->field == F_OTHER)
 		return 0;
@@ -875,7 +884,7 @@ step_size_line(struct fr_http_chunked *c, uint8_t b)
 	if (b == ';') {
 		c->has_semicolon = true;
 	} else if (!is_blank(b)) {
-		if (!is_field_vchar(b))
+		if (!fr_http_is_field_vchar(b))
 			return chunked_fail(c, "control byte in a chunk-size line");
 		if (!c->has_semicolon)
 			return chunked_fail(c, "chunk-size is not hexadecimal");
@@ -897,20 +906,20 @@ step_trailer(struct fr_http_chunked *c, uint8_t b)
 			c->state = C_END_LF;
 			return true;
 		}
-		if (!is_tchar(b))
+		if (!fr_http_is_tchar(b))
 			return chunked_fail(c, "invalid trailer field line");
 		c->state = C_TRAILER_NAME;
 		return true;
 	case C_TRAILER_NAME:
 		if (b == ':')
 			c->state = C_TRAILER_VALUE;
-		else if (!is_tchar(b))
+		else if (!fr_http_is_tchar(b))
 			return chunked_fail(c, "invalid trailer field name");
 		return true;
 	case C_TRAILER_VALUE:
 		if (b == '\r')
 			c->state = C_TRAILER_LF;
-		else if (!is_blank(b) && !is_field_vchar(b))
+		else if (!is_blank(b) && !fr_http_is_field_vchar(b))
 			return chunked_fail(c, "control byte in a trailer field");
 		return true;
 	default:

@@ -23,9 +23,11 @@
 #include "fr/log.h"
 #include "fr/nats.h"
 #include "fr/notify.h"
+#include "fr/pull.h"
 #include "fr/raw.h"
 #include "fr/registry.h"
 #include "fr/reload.h"
+#include "fr/resolve.h"
 #include "fr/user.h"
 #include "fr/util.h"
 #include "fr/validate.h"
@@ -39,6 +41,7 @@ struct app {
 	struct fr_registry *registry;
 	struct fr_admit *admit;
 	struct fr_http *http;		/* NULL without --http */
+	struct fr_resolver *resolver;	/* made for the first pulled stream */
 	struct fr_nats *nats;		/* NULL without --nats */
 	struct fr_ratelimit discover_log;
 	struct fr_raw *raw[FR_CONFIG_MAX_STREAMS];	/* each configured stream's ports */
@@ -147,6 +150,64 @@ admit_params(const struct fr_config *c)
 	};
 }
 
+static struct fr_pull_params
+pull_params(const struct fr_config *c)
+{
+	return (struct fr_pull_params){ .timeout_s = c->producer_timeout_s };
+}
+
+/* Makes e's puller as sc says; e->pull stays NULL (and a line is logged) if it cannot. */
+static void
+start_pull(struct app *app, struct fr_registry_entry *e, const struct fr_stream_config *sc,
+    const struct fr_pull_params *params)
+{
+	char err[FR_ERR_LEN];
+
+	if (app->resolver == NULL && (app->resolver = fr_resolver_new(app->loop, err)) == NULL) {
+		log_warnx("stream %s: cannot pull %s: %s", sc->name, sc->pull.url.text, err);
+		return;
+	}
+	/* NATS lets go of the stream first, so the puller finds its producer slot free. */
+	if (app->nats != NULL)
+		fr_nats_set_pulled(app->nats, e, true);
+	if ((e->pull = fr_pull_new(app->loop, app->resolver, e->stream, e->ingest, &sc->pull,
+	    params)) == NULL)
+		log_warnx("stream %s: cannot pull %s: out of memory", sc->name, sc->pull.url.text);
+	else
+		log_info("stream %s: pulled from %s%s", sc->name, sc->pull.url.text,
+		    sc->pull.is_on_demand ? " while it has subscribers (on-demand)" : "");
+}
+
+/*
+ * Starts, restarts or stops each stream's puller to match the configuration: at startup
+ * and after a reload, which touches only the streams whose from= or keys changed.
+ */
+static void
+update_pulls(struct app *app)
+{
+	struct fr_pull_params params = pull_params(&app->config);
+
+	for (size_t i = 0; i < app->config.n_streams; i++) {
+		const struct fr_stream_config *sc = &app->config.streams[i];
+		struct fr_registry_entry *e = fr_registry_find(app->registry, sc->name);
+
+		if (e == NULL)
+			continue;	/* declared by a reload: needs a restart */
+		if (e->pull != NULL && sc->has_pull &&
+		    fr_config_pull_equal(fr_pull_config_of(e->pull), &sc->pull)) {
+			fr_pull_set_params(e->pull, &params);
+			continue;
+		}
+		fr_pull_free(e->pull);
+		e->pull = NULL;
+		if (sc->has_pull)
+			start_pull(app, e, sc, &params);
+		/* Without its puller, NATS serves the stream again (while it has subscribers). */
+		if (app->nats != NULL && e->pull == NULL)
+			fr_nats_set_pulled(app->nats, e, false);
+	}
+}
+
 static struct fr_ingest_params
 ingest_params(const struct fr_config *c)
 {
@@ -218,7 +279,8 @@ teardown(struct app *app)
 	fr_http_free(app->http);
 	for (size_t i = 0; i < app->n_streams; i++)
 		fr_raw_free(app->raw[i]);
-	fr_registry_free(app->registry);
+	fr_registry_free(app->registry);	/* the pullers with it, before their resolver */
+	fr_resolver_free(app->resolver);
 	fr_nats_free(app->nats);
 	fr_admit_free(app->admit);
 	fr_defer_fini();
@@ -305,6 +367,7 @@ reload(struct app *app)
 	fr_registry_set_idle_timeout(app->registry, app->config.stream_idle_timeout_s);
 	struct fr_admit_params ap = admit_params(&app->config);
 	fr_admit_set_params(app->admit, &ap);
+	update_pulls(app);
 	if (app->http != NULL) {
 		struct fr_http_params hp = http_params(app);
 		fr_http_set_params(app->http, &hp);
@@ -499,6 +562,7 @@ main(int argc, char **argv)
 	start_nats(&app);
 	for (size_t i = 0; i < app.n_streams; i++)
 		fr_raw_start(app.raw[i]);
+	update_pulls(&app);
 	if (app.http != NULL) {
 		fr_http_start(app.http);
 		log_info("http: serving on http://%s/", fr_http_addr(app.http)->text);

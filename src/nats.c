@@ -141,6 +141,7 @@ struct fr_nats_feed {
 	struct fr_addr peer;		/* "nats:SUBJECT", the ingest's producer name */
 	bool has_demand;		/* the stream has subscribers */
 	bool is_attached;		/* the feed is the stream's producer */
+	bool is_pulled;			/* from=: its puller has the stream and its watches */
 	bool is_delivering;		/* feeding a received message: do not publish it back */
 	uint64_t seq;			/* next Seq header of a frame published */
 	char last_instance[32];		/* origin of the last frame taken, for stale checks */
@@ -893,13 +894,14 @@ demand_cb(struct fr_stream *s, bool has_demand, void *arg)
 
 /*
  * A stream is fed from NATS while it has subscribers and no other producer: this
- * node does not ingest it, so whoever does publishes it.
+ * node does not ingest it, so whoever does publishes it. A pulled stream never is.
  */
 static void
 update(struct fr_nats_feed *f)
 {
 	struct fr_ingest *ing = f->entry->ingest;
-	bool should = f->has_demand && (f->is_attached || !fr_ingest_has_producer(ing));
+	bool should = !f->is_pulled && f->has_demand &&
+	    (f->is_attached || !fr_ingest_has_producer(ing));
 
 	if (should && !f->is_attached) {
 		f->is_attached = true;
@@ -908,7 +910,8 @@ update(struct fr_nats_feed *f)
 		fr_ingest_attach_source(ing, &f->peer, replaced_cb, f);
 	} else if (!should && f->is_attached) {
 		f->is_attached = false;
-		fr_ingest_end_feed(ing, "no subscribers left");
+		fr_ingest_end_feed(ing, f->is_pulled ? "pulled from its upstream now" :
+		    "no subscribers left");
 	}
 	want_subscribed(f, f->is_attached);
 }
@@ -931,11 +934,35 @@ entry_added(struct fr_registry_entry *e, void *arg)
 	unlock(n);
 	fr_list_append(&n->feeds, &f->link);
 	e->nats_feed = f;
-	f->has_demand = e->stream->counters.clients > 0;
 	fr_stream_watch_frames(e->stream, FR_WATCH_FEDERATION, frame_cb, f);
-	fr_stream_watch_demand(e->stream, demand_cb, f);
-	fr_ingest_watch_vacancy(e->ingest, vacant_cb, f);
-	update(f);
+	f->is_pulled = true;	/* the stream's watches are not ours yet */
+	fr_nats_set_pulled(n, e, e->pull != NULL);
+}
+
+/*
+ * The stream's puller and this feed share its two watches (one each: the stream's
+ * demand, the ingest's vacancy): the puller holds them while it exists, the feed
+ * otherwise, so a pulled stream is never fed from NATS, not even while its upstream
+ * is away (the puller would find the slot taken when it is back).
+ */
+void
+fr_nats_set_pulled(struct fr_nats *n, struct fr_registry_entry *e, bool is_pulled)
+{
+	struct fr_nats_feed *f = e->nats_feed;
+
+	(void)n;
+	if (f == NULL || f->is_pulled == is_pulled)
+		return;
+	f->is_pulled = is_pulled;
+	if (is_pulled) {
+		fr_stream_watch_demand(e->stream, NULL, NULL);
+		fr_ingest_watch_vacancy(e->ingest, NULL, NULL);
+	} else {
+		f->has_demand = e->stream->counters.clients > 0;
+		fr_stream_watch_demand(e->stream, demand_cb, f);
+		fr_ingest_watch_vacancy(e->ingest, vacant_cb, f);
+	}
+	update(f);	/* pulled: lets go of the stream, if it had it */
 }
 
 static void
@@ -947,9 +974,10 @@ entry_removed(struct fr_registry_entry *e, void *arg)
 	if (f == NULL)
 		return;
 	fr_stream_watch_frames(e->stream, FR_WATCH_FEDERATION, NULL, NULL);
-	if (e->stream->on_demand_arg == f)
+	if (!f->is_pulled) {
 		fr_stream_watch_demand(e->stream, NULL, NULL);
-	fr_ingest_watch_vacancy(e->ingest, NULL, NULL);
+		fr_ingest_watch_vacancy(e->ingest, NULL, NULL);
+	}
 	if (f->is_attached) {
 		f->is_attached = false;
 		fr_ingest_end_feed(e->ingest, "stream removed");
@@ -1343,6 +1371,12 @@ void
 fr_nats_serve(struct fr_nats *n, struct fr_registry *reg)
 {
 	(void)n, (void)reg;
+}
+
+void
+fr_nats_set_pulled(struct fr_nats *n, struct fr_registry_entry *e, bool is_pulled)
+{
+	(void)n, (void)e, (void)is_pulled;
 }
 
 int

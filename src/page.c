@@ -2,7 +2,8 @@
 /*
  * The status page. It reads the stream list and counters from /stats once a second
  * and shows each stream with <img src="/stream/NAME">, which browsers render from
- * multipart/x-mixed-replace natively. A ?token= in the page URL is passed on.
+ * multipart/x-mixed-replace natively, and a pulled stream's upstream above its counters.
+ * A ?token= in the page URL is passed on.
  */
 #include "fr/page.h"
 
@@ -31,6 +32,15 @@ const char fr_page_html[] =
 "const token = new URLSearchParams(location.search).get('token');\n"
 "const q = token ? '?token=' + encodeURIComponent(token) : '';\n"
 "const shown = {};\n"
+"const failed = u => Object.values(u.failures).reduce((a, b) => a + b, 0);\n"
+"const pulled = [['upstream', s => s.upstream.url],\n"
+"  ['upstream state', s => s.upstream.state + (s.upstream.retry_in_s !== null ?\n"
+"    ', retry in ' + s.upstream.retry_in_s.toFixed(1) + ' s' : '')],\n"
+"  ['upstream connects', s => s.upstream.connects + ' of ' + s.upstream.attempts +\n"
+"    ' attempts, ' + failed(s.upstream) + ' failures'],\n"
+"  ['upstream last frame', s => s.upstream.last_frame_age_s === null ? 'none' :\n"
+"    s.upstream.last_frame_age_s.toFixed(1) + ' s ago'],\n"
+"  ['upstream last error', s => s.upstream.last_error || 'none']];\n"
 "const rows = [['input fps', s => s.input_fps.toFixed(1)],\n"
 "  ['producer', s => s.producer || 'none'],\n"
 "  ['clients', s => s.clients], ['frames in', s => s.frames_in],\n"
@@ -66,7 +76,7 @@ const char fr_page_html[] =
 "      stats.nats.frames_received + ' in, ' + stats.nats.subscriptions + ' subjects)' : '');\n"
 "    for (const [name, s] of Object.entries(stats.streams)) {\n"
 "      const table = shown[name] || (shown[name] = card(name));\n"
-"      table.replaceChildren(...rows.map(([label, f]) => {\n"
+"      table.replaceChildren(...(s.upstream ? pulled : []).concat(rows).map(([label, f]) => {\n"
 "        const tr = document.createElement('tr');\n"
 "        const k = document.createElement('td'), v = document.createElement('td');\n"
 "        k.textContent = label; v.textContent = f(s); v.className = 'v';\n"

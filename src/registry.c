@@ -46,6 +46,7 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 static void
 entry_free(struct fr_registry *reg, struct fr_registry_entry *e)
 {
+	fr_pull_free(e->pull);	/* it ends its feed into the ingest */
 	if (reg->watcher.removed != NULL)
 		reg->watcher.removed(e, reg->watcher.arg);
 	fr_ingest_free(e->ingest);
@@ -238,7 +239,8 @@ snap_client(struct fr_sub *sub, const char *scale, void *arg)
 /* Fills one stream's part of the snapshot; its client and scaled arrays (one
  * allocation, clients first) are allocated here. */
 static int
-snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out)
+snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out,
+    struct fr_stats_upstream *upstream)
 {
 	const struct fr_stream *s = e->stream;
 	struct snap_clients sn = { .max = s->counters.clients, .now = now };
@@ -257,8 +259,11 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 	fr_scale_foreach_sub(e->scale, snap_client, &sn);
 	size_t n = sn.n;
 	struct fr_stats_client *clients = sn.clients;
+	if (e->pull != NULL)
+		fr_pull_get_info(e->pull, now, upstream);
 	*out = (struct fr_stats_stream){
 		.name = s->name,
+		.upstream = e->pull != NULL ? upstream : NULL,
 		.counters = s->counters,
 		.producer = fr_ingest_producer(e->ingest),
 		.input_fps = fr_stream_input_fps(s, now),
@@ -279,15 +284,18 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
     struct fr_buf *b)
 {
 	struct fr_stats_stream *streams = calloc(reg->n + 1, sizeof *streams);
+	struct fr_stats_upstream *upstreams = calloc(reg->n + 1, sizeof *upstreams);
 	double now = ev_now(reg->loop);
 	size_t n = 0;
 
-	if (streams == NULL) {
+	if (streams == NULL || upstreams == NULL) {
 		b->has_failed = 1;
+		free(streams);
+		free(upstreams);
 		return;
 	}
 	for (; n < reg->n; n++) {
-		if (snapshot_stream(reg->entries[n], now, &streams[n]) < 0) {
+		if (snapshot_stream(reg->entries[n], now, &streams[n], &upstreams[n]) < 0) {
 			b->has_failed = 1;
 			goto out;
 		}
@@ -309,6 +317,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free((void *)streams[i].clients);
 	free(streams);
+	free(upstreams);
 }
 
 void
@@ -321,7 +330,16 @@ fr_registry_log_counters(struct fr_registry *reg)
 	if (reg->watcher.log_counters != NULL)
 		reg->watcher.log_counters(reg->watcher.arg);
 	for (size_t i = 0; i < reg->n; i++) {
-		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
-		fr_scale_log_counters(reg->entries[i]->scale, ev_now(reg->loop));
+		struct fr_registry_entry *e = reg->entries[i];
+
+		fr_stream_log_counters(e->stream, ev_now(reg->loop));
+		if (e->pull != NULL) {
+			struct fr_stats_upstream u;
+
+			fr_pull_get_info(e->pull, ev_now(reg->loop), &u);
+			fr_stats_format_upstream(line, sizeof line, &u);
+			log_info("stream %s: upstream %s %s", e->stream->name, u.url, line);
+		}
+		fr_scale_log_counters(e->scale, ev_now(reg->loop));
 	}
 }

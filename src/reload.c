@@ -82,6 +82,12 @@ same_text(const void *a, const void *b)
 }
 
 static int
+same_url(const void *a, const void *b)
+{
+	return fr_url_equal(a, b);
+}
+
+static int
 same_log_level(const void *a, const void *b)
 {
 	return *(const enum fr_log_level *)a == *(const enum fr_log_level *)b;
@@ -129,6 +135,15 @@ show_text(char *buf, size_t len, const void *v)
 	const char *s = v;
 
 	snprintf(buf, len, "%s", *s ? s : "(none)");
+}
+
+/* Without the credentials (fr_url's text never has them). */
+static void
+show_url(char *buf, size_t len, const void *v)
+{
+	const struct fr_url *u = v;
+
+	snprintf(buf, len, "%s", u->text[0] ? u->text : "(none)");
 }
 
 static void
@@ -179,6 +194,19 @@ describe_token(const struct kind *k, char *buf, size_t len, const char *label,
 	    "changed");
 }
 
+/* "stream cam: from http://a/ -> http://b/"; a change of credentials alone is said so. */
+static void
+describe_url(const struct kind *k, char *buf, size_t len, const char *label, const void *old,
+    const void *new)
+{
+	const struct fr_url *was = old, *is = new;
+
+	if (strcmp(was->text, is->text) != 0 || !was->text[0])
+		describe_change(k, buf, len, label, old, new);
+	else
+		snprintf(buf, len, "%s %s (another user, password or query)", label, is->text);
+}
+
 /*
  * The kinds merge_value handles. FR_KIND_STREAMS and FR_KIND_ACL have their own
  * merge; FR_KIND_TOKEN_FILE stores where a TOKEN row does, which compares it.
@@ -194,6 +222,7 @@ static const struct kind kinds[] = {
 	[FR_KIND_USER] = { same_text, show_text, describe_change, FR_USER_LEN + 1 },
 	[FR_KIND_LOG_LEVEL] = { same_log_level, show_log_level, describe_change,
 	    sizeof(enum fr_log_level) },
+	[FR_KIND_URL] = { same_url, show_url, describe_url, sizeof(struct fr_url) },
 	[FR_KIND_SCALE] = { same_scale, show_scale, describe_change,
 	    sizeof(struct fr_scale_spec) },
 	/* May hold credentials: said to have changed, never shown. */

@@ -205,6 +205,8 @@ put_bound(struct fr_buf *b, const struct fr_counter *c, size_t i)
 	.name = #f, .scope = FR_SCOPE_STREAM, .offset = offsetof(struct fr_stream_counters, f)
 #define CLIENT(f)                                                                                  \
 	.name = #f, .scope = FR_SCOPE_CLIENT, .offset = offsetof(struct fr_client_counters, f)
+#define UPSTREAM(f)                                                                                \
+	.name = #f, .scope = FR_SCOPE_UPSTREAM, .offset = offsetof(struct fr_upstream_counters, f)
 /* In /metrics as framerouter_nats_NAME: a family of its own, beside the process's. */
 #define NATS(f)                                                                                    \
 	.name = #f, .scope = FR_SCOPE_NATS, .offset = offsetof(struct fr_nats_counters, f),        \
@@ -235,6 +237,25 @@ static const struct fr_counter client_drop_counters[] = {
         .help = "Frames this subscriber skipped because it had not finished the previous one."},
     {CLIENT(frames_dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
         .help = "Frames skipped to honour this subscriber's ?fps=N."},
+};
+
+/* A pulled stream's "failures" group, by reason: what pull.c's failure() bumps. */
+static const struct fr_counter upstream_failure_counters[FR_UPSTREAM_FAILURES] = {
+    [FR_UPSTREAM_DNS] = {UPSTREAM(failures_dns), .kind = FR_COUNTER, .key = "dns",
+        .help = "The upstream's host name did not resolve."},
+    [FR_UPSTREAM_REFUSED] = {UPSTREAM(failures_refused), .kind = FR_COUNTER, .key = "refused",
+        .help = "The connection was refused, or the upstream unreachable."},
+    [FR_UPSTREAM_TIMEOUT] = {UPSTREAM(failures_timeout), .kind = FR_COUNTER, .key = "timeout",
+        .help = "No answer, or no frame, within --producer-timeout."},
+    [FR_UPSTREAM_HTTP_STATUS] = {UPSTREAM(failures_http_status), .kind = FR_COUNTER,
+        .key = "http_status", .help = "An HTTP error status, or a redirect not followed."},
+    [FR_UPSTREAM_BAD_CONTENT_TYPE] = {UPSTREAM(failures_bad_content_type), .kind = FR_COUNTER,
+        .key = "bad_content_type", .help = "An answer that is neither MJPEG nor a JPEG image."},
+    [FR_UPSTREAM_BAD_RESPONSE] = {UPSTREAM(failures_bad_response), .kind = FR_COUNTER,
+        .key = "bad_response",
+        .help = "A malformed or endless response head, or broken chunked or multipart framing."},
+    [FR_UPSTREAM_CLOSED] = {UPSTREAM(failures_closed), .kind = FR_COUNTER, .key = "closed",
+        .help = "The upstream closed the connection."},
 };
 
 /* NATS's "dropped" group: frames lost on the way between nodes, by reason. */
@@ -320,6 +341,14 @@ const struct fr_counter fr_counters[] = {
     {CLIENT(frame_age_max_ms), .kind = FR_GAUGE,
         .help = "The largest frame_age_ms of this subscriber over the last 10 to 20 seconds."},
 
+    {UPSTREAM(attempts), .kind = FR_COUNTER, .family = "upstream_attempts",
+        .help = "Attempts to reach a pulled stream's upstream (the hops of a redirect are one)."},
+    {UPSTREAM(connects), .kind = FR_COUNTER, .family = "upstream_connects",
+        .help = "Attempts that began streaming."},
+    {GROUP(UPSTREAM, failures, upstream_failure_counters), .kind = FR_COUNTER,
+        .family = "upstream_failures", .label = "reason",
+        .help = "Failed attempts and ended streams of a pulled stream, by reason."},
+
     {NATS(connected), .kind = FR_FLAG, .help = "1 while connected to a NATS server, else 0."},
     {NATS(reconnects), .kind = FR_COUNTER,
         .help = "NATS connections re-established after a loss."},
@@ -351,6 +380,20 @@ const char *
 fr_stats_drop_name(enum fr_drop_reason reason)
 {
 	return drop_counters[reason].key;
+}
+
+uint64_t *
+fr_stats_upstream_failure_counter(struct fr_upstream_counters *c, enum fr_upstream_failure reason)
+{
+	return (uint64_t *)((char *)c + upstream_failure_counters[reason].offset);
+}
+
+const char *
+fr_stats_upstream_failure_name(enum fr_upstream_failure reason)
+{
+	if ((unsigned)reason >= FR_UPSTREAM_FAILURES)
+		return "?";
+	return upstream_failure_counters[reason].key;
 }
 
 /* The value of counter c in counters, the struct of c's scope. */
@@ -464,6 +507,38 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 	fr_buf_puts(b, "}");
 }
 
+/* A number of seconds, or null when negative (there is none). */
+static void
+put_seconds_or_null(struct fr_buf *b, double v)
+{
+	if (v < 0)
+		fr_buf_puts(b, "null");
+	else
+		put_double(b, v);
+}
+
+/* A pulled stream's "upstream" object: what it pulls, how it goes, and its counters. */
+static void
+json_upstream(struct fr_buf *b, const struct fr_stats_upstream *u)
+{
+	fr_buf_puts(b, "{\"url\": ");
+	put_json_str(b, u->url);
+	fr_buf_puts(b, ", \"state\": ");
+	put_json_str(b, u->state);
+	fr_buf_printf(b, ", \"on_demand\": %s", u->is_on_demand ? "true" : "false");
+	json_counters(b, FR_SCOPE_UPSTREAM, &u->counters, false);
+	fr_buf_puts(b, ", \"last_error\": ");
+	if (u->last_error[0] != '\0')
+		put_json_str(b, u->last_error);
+	else
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"last_frame_age_s\": ");
+	put_seconds_or_null(b, u->last_frame_age_s);
+	fr_buf_puts(b, ", \"retry_in_s\": ");
+	put_seconds_or_null(b, u->retry_in_s);
+	fr_buf_puts(b, "}");
+}
+
 /* The scaled sizes in use: [{"scale": "1/2", …}, …]. */
 static void
 json_scaled(struct fr_buf *b, const struct fr_stats_stream *s)
@@ -523,6 +598,10 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 		put_json_str(b, s->producer);
 	else
 		fr_buf_puts(b, "null");
+	if (s->upstream != NULL) {
+		fr_buf_puts(b, ", \"upstream\": ");
+		json_upstream(b, s->upstream);
+	}
 	fr_buf_puts(b, ", \"input_fps\": ");
 	put_double(b, s->input_fps);
 	fr_buf_puts(b, ", \"latest_frame\": ");
@@ -715,6 +794,73 @@ prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_s
 	fr_buf_puts(b, "\n");
 }
 
+/* The states pull.c reports, for the Prometheus state set. */
+static const char *const upstream_states[] = {
+    "idle", "connecting", "streaming", "backoff", "paused",
+};
+
+/*
+ * A pulled stream's families, only when some stream is pulled: the upstream counters of
+ * the table, then its URL (an info family), its state (a state set) and the age of its
+ * last frame.
+ */
+static void
+prom_upstreams(struct fr_buf *b, const struct fr_stats_snapshot *snap)
+{
+	char name[128];
+	size_t n = 0;
+
+	for (size_t k = 0; k < snap->n_streams; k++)
+		n += snap->streams[k].upstream != NULL;
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->scope != FR_SCOPE_UPSTREAM)
+			continue;
+		prom_family_start(b, c, name, sizeof name);
+		for (size_t k = 0; k < snap->n_streams; k++)
+			if (snap->streams[k].upstream != NULL)
+				prom_counter_samples(b, c, name, snap->streams[k].name,
+				    &snap->streams[k].upstream->counters);
+	}
+	prom_header(b, "framerouter_upstream_info", "gauge",
+	    "Always 1 for a pulled stream; the url label is its upstream, without credentials.");
+	for (size_t k = 0; k < snap->n_streams; k++)
+		if (snap->streams[k].upstream != NULL) {
+			prom_sample_start(b, "framerouter_upstream_info", snap->streams[k].name,
+			    "url", snap->streams[k].upstream->url);
+			fr_buf_puts(b, "} 1\n");
+		}
+	prom_header(b, "framerouter_upstream_state", "gauge",
+	    "1 for the state a pulled stream's puller is in (idle, connecting, streaming, "
+	    "backoff, paused), 0 for the others.");
+	for (size_t k = 0; k < snap->n_streams; k++) {
+		const struct fr_stats_upstream *u = snap->streams[k].upstream;
+
+		for (size_t st = 0; u != NULL && st < N_ELEMS(upstream_states); st++) {
+			prom_sample_start(b, "framerouter_upstream_state", snap->streams[k].name,
+			    "state", upstream_states[st]);
+			fr_buf_printf(b, "} %d\n", strcmp(u->state, upstream_states[st]) == 0);
+		}
+	}
+	prom_header(b, "framerouter_upstream_last_frame_age_seconds", "gauge",
+	    "Seconds since a pulled stream's upstream sent its last frame; absent before its "
+	    "first.");
+	for (size_t k = 0; k < snap->n_streams; k++) {
+		const struct fr_stats_upstream *u = snap->streams[k].upstream;
+
+		if (u == NULL || u->last_frame_age_s < 0)
+			continue;
+		prom_sample_start(b, "framerouter_upstream_last_frame_age_seconds",
+		    snap->streams[k].name, NULL, NULL);
+		fr_buf_puts(b, "} ");
+		put_double(b, u->last_frame_age_s);
+		fr_buf_puts(b, "\n");
+	}
+}
+
 /* The NATS connection: its counters, and what it is connected to as an info gauge. */
 static void
 prom_nats(struct fr_buf *b, const struct fr_stats_nats *n)
@@ -765,6 +911,7 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 		for (size_t k = 0; k < snap->n_streams; k++)
 			prom_stream_gauge(b, (enum stream_gauge)g, &snap->streams[k]);
 	}
+	prom_upstreams(b, snap);
 	prom_header(b, "framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.");
 	fr_buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
@@ -857,6 +1004,15 @@ void
 fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c)
 {
 	format_line(buf, len, FR_SCOPE_CLIENT, c);
+}
+
+void
+fr_stats_format_upstream(char *buf, size_t len, const struct fr_stats_upstream *u)
+{
+	int n = snprintf(buf, len, "state=%s ", u->state);
+
+	if (n > 0 && (size_t)n < len)
+		format_line(buf + n, len - (size_t)n, FR_SCOPE_UPSTREAM, &u->counters);
 }
 
 void

@@ -495,32 +495,35 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE])", "--stream=");
+	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]"
+	    "[,from=URL][,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
+	    "[,linger=SECONDS][,reconnect-max=SECONDS])", "--stream=");
 }
 END_TEST
 
 START_TEST(test_stream_items)
 {
-	char spec[600];
+	char spec[4000];
+#define KEYS "expected ingest, listen, listen-scale, from, from-token[-file], poll-fps, " \
+	"on-demand, linger or reconnect-max"
 
-	ASSERT_ERR("--stream: stream cam1: 'foo=bar': expected ingest=ADDR, listen=ADDR or "
-	    "listen-scale=SCALE",
-	    "--stream", "cam1,foo=bar");
-	ASSERT_ERR("--stream: stream cam1: 'ingest': expected ingest=ADDR, listen=ADDR or "
-	    "listen-scale=SCALE",
-	    "--stream", "cam1,ingest");
-	ASSERT_ERR("--stream: stream cam1: 'ingestx=127.0.0.1:1': expected ingest=ADDR, "
-	    "listen=ADDR or listen-scale=SCALE", "--stream", "cam1,ingestx=127.0.0.1:1");
-	ASSERT_ERR("--stream: stream cam1: 'ing=127.0.0.1:1': expected ingest=ADDR, "
-	    "listen=ADDR or listen-scale=SCALE", "--stream", "cam1,ing=127.0.0.1:1");
-	ASSERT_ERR("--stream: stream cam1: 'LISTEN=127.0.0.1:1': expected ingest=ADDR, "
-	    "listen=ADDR or listen-scale=SCALE", "--stream", "cam1,LISTEN=127.0.0.1:1");
-	ASSERT_ERR("--stream: stream cam1: '127.0.0.1:70000': port 70000 out of range (1-65535)",
-	    "--stream", "cam1,ingest=127.0.0.1:70000");
-	ASSERT_ERR("--stream: stream cam1: '[::1]': expected [IPv6]:PORT", "--stream",
+	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
+	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
+	ASSERT_ERR("--stream: stream cam1: 'ingestx': " KEYS, "--stream",
+	    "cam1,ingestx=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'ing': " KEYS, "--stream", "cam1,ing=127.0.0.1:1");
+	ASSERT_ERR("--stream: stream cam1: 'LISTEN': " KEYS, "--stream", "cam1,LISTEN=127.0.0.1:1");
+	/* A mistyped key is named, never its value: it may be a URL with a password. */
+	ASSERT_ERR("--stream: stream cam1: 'form': " KEYS, "--stream",
+	    "cam1,form=http://admin:s3cret@cam/");
+	ASSERT_ERR("--stream: stream cam1: 'a-key-name-longer-than-any-key-t': " KEYS, "--stream",
+	    "cam1,a-key-name-longer-than-any-key-there-is=1");
+	ASSERT_ERR("--stream: stream cam1: ingest: '127.0.0.1:70000': port 70000 out of range "
+	    "(1-65535)", "--stream", "cam1,ingest=127.0.0.1:70000");
+	ASSERT_ERR("--stream: stream cam1: listen: '[::1]': expected [IPv6]:PORT", "--stream",
 	    "cam1,listen=[::1]");
-	ASSERT_ERR("--stream: stream cam1: '': expected HOST:PORT, [IPv6]:PORT or unix:/path",
-	    "--stream", "cam1,listen=");
+	ASSERT_ERR("--stream: stream cam1: listen: '': expected HOST:PORT, [IPv6]:PORT or "
+	    "unix:/path", "--stream", "cam1,listen=");
 
 	memset(spec, 'a', sizeof spec - 1);
 	spec[sizeof spec - 1] = '\0';
@@ -554,12 +557,14 @@ START_TEST(test_stream_listen_scale)
 	ck_assert(fr_scale_spec_is_plain(&cfg.streams[0].listen_scale));
 	ASSERT_RUN("--stream", "default,listen-scale=1/4");
 	ck_assert_uint_eq(cfg.streams[0].listen_scale.denom, 4);
-	ASSERT_ERR("--stream: stream cam1: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '1/3': expected 1/2, 1/4, 1/8, 1/1 or "
+	    "auto", "--stream",
 	    "cam1,listen=127.0.0.1:2001,listen-scale=1/3");
-	ASSERT_ERR("--stream: stream cam1: '': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	ASSERT_ERR("--stream: stream cam1: listen-scale: '': expected 1/2, 1/4, 1/8, 1/1 or "
+	    "auto", "--stream",
 	    "cam1,listen=127.0.0.1:2001,listen-scale=");
-	ASSERT_ERR("--stream: stream cam1: 'listen-scale': expected ingest=ADDR, listen=ADDR or "
-	    "listen-scale=SCALE", "--stream", "cam1,listen=127.0.0.1:2001,listen-scale");
+	ASSERT_ERR("--stream: stream cam1: 'listen-scale': " KEYS, "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale");
 	ASSERT_ERR("--stream cam1: listen-scale needs listen=ADDR", "--stream",
 	    "cam1,ingest=127.0.0.1:2000,listen-scale=1/2");
 }
@@ -574,6 +579,77 @@ START_TEST(test_stream_duplicates)
 	/* Names are case-sensitive. */
 	ASSERT_RUN("--stream", "cam1", "--stream", "CAM1");
 	ck_assert_uint_eq(cfg.n_streams, 3);
+}
+END_TEST
+
+/* from= and the keys that go with it. */
+START_TEST(test_stream_pull)
+{
+	const struct fr_pull_config *pc = &cfg.streams[1].pull;
+
+	ASSERT_RUN("--stream", "front,from=http://admin:pw@192.0.2.10/video.mjpg");
+	ck_assert(cfg.streams[1].has_pull);
+	ck_assert(!cfg.streams[1].has_ingest && !cfg.streams[1].has_listen);
+	ck_assert_str_eq(pc->url.text, "http://192.0.2.10/video.mjpg");
+	ck_assert_str_eq(pc->url.basic, "YWRtaW46cHc=");
+	/* The defaults, as framerouter(8) gives them. */
+	ck_assert_double_eq(pc->poll_fps, 1);
+	ck_assert_double_eq(pc->linger_s, 5);
+	ck_assert_double_eq(pc->reconnect_max_s, 5);
+	ck_assert(!pc->is_on_demand);
+	ck_assert_str_eq(pc->token, "");
+
+	ASSERT_RUN("--stream", "cam,ingest=127.0.0.1:2000,from=tcp://[::1]:12346,on-demand,"
+	    "linger=0.5,reconnect-max=30");
+	ck_assert(pc->is_on_demand);
+	ck_assert_double_eq(pc->linger_s, 0.5);
+	ck_assert_double_eq(pc->reconnect_max_s, 30);
+	ck_assert(cfg.streams[1].has_ingest);
+	ASSERT_RUN("--stream", "still,from=http://cam/snap.jpg,poll-fps=2.5,from-token=t0k");
+	ck_assert_double_eq(pc->poll_fps, 2.5);
+	ck_assert_str_eq(pc->token, "t0k");
+	ck_assert(!pc->is_on_demand);
+	ASSERT_RUN("--stream", "a,from=http://x/", "--stream", "b");
+	ck_assert(!cfg.streams[2].has_pull);
+
+	ASSERT_ERR("--stream: stream front: from: https:// is not supported: pull through a "
+	    "TLS-terminating proxy (stunnel or HAProxy, see contrib/stunnel-pull.conf)",
+	    "--stream", "front,from=https://admin:s3cret@cam/");
+	ASSERT_ERR("--stream: stream front: from: bad %-escape in the user info", "--stream",
+	    "front,from=http://admin:s3cret%@cam/");
+	ASSERT_ERR("--stream: stream front: from: tcp:// needs a port (tcp://HOST:PORT)",
+	    "--stream", "front,from=tcp://robot");
+	ASSERT_ERR("--stream: stream front: 'from': " KEYS, "--stream", "front,from");
+	ASSERT_ERR("--stream: stream front: poll-fps: 0 out of range (0.01-100)", "--stream",
+	    "front,from=http://cam/,poll-fps=0");
+	ASSERT_ERR("--stream: stream front: linger: 'soon' is not a number", "--stream",
+	    "front,from=http://cam/,linger=soon");
+	ASSERT_ERR("--stream: stream front: reconnect-max: 0.01 out of range (0.1-86400)",
+	    "--stream", "front,from=http://cam/,reconnect-max=0.01");
+	ASSERT_ERR("--stream: stream front: 'on-demand': " KEYS, "--stream",
+	    "front,from=http://cam/,on-demand=yes");
+	ASSERT_ERR("--stream: stream front: from-token: tokens are visible ASCII without spaces, "
+	    "& or #", "--stream", "front,from=http://cam/,from-token=a b");
+	ASSERT_ERR("--stream: stream front: from-token, poll-fps, on-demand, linger and "
+	    "reconnect-max need from=URL", "--stream", "front,on-demand");
+	ASSERT_ERR("--stream: stream front: from-token, poll-fps, on-demand, linger and "
+	    "reconnect-max need from=URL", "--stream", "front,linger=3");
+	ASSERT_ERR("--stream: stream front: from-token and a user:password@ in from= are two "
+	    "credentials: give one", "--stream", "front,from=http://u:p@cam/,from-token=t");
+	ASSERT_ERR("--stream: stream front: from-token needs an http:// from=", "--stream",
+	    "front,from=tcp://cam:1,from-token=t");
+
+	/* A token file; and the config file spelling. */
+	const char *tok = write_file("tok", "s3cret\n");
+	char spec[256];
+	snprintf(spec, sizeof spec, "front,from=http://cam/,from-token-file=%s", tok);
+	ASSERT_RUN("--stream", spec);
+	ck_assert_str_eq(pc->token, "s3cret");
+	const char *conf =
+	    write_file("pull.conf", "stream front,from=http://cam:8080/v,on-demand\n");
+	ASSERT_RUN("--config", conf);
+	ck_assert(pc->is_on_demand);
+	ck_assert_uint_eq(pc->url.port, 8080);
 }
 END_TEST
 
@@ -712,8 +788,10 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12345)",
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
-		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE] declare a named "
-		"stream (repeatable)",
+		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE][,from=URL]"
+		"[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
+		"[,linger=SECONDS][,reconnect-max=SECONDS] declare a named stream, pushed to it or "
+		"pulled from=URL (repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
 		"snapshots, ingest, stats) here",
 		"      --max-frame-size BYTES               drop frames larger than this; K and M "
@@ -1173,7 +1251,8 @@ assert_row_shape(const struct fr_config_option *o, const struct fr_config_option
 	    "%s does not say what a reload does", o->name);
 	ck_assert_msg((o->arg_name == NULL) == (o->kind == FR_KIND_FLAG), "%s: a flag, and only "
 	    "a flag, takes no value", o->name);
-	ck_assert_msg((o->has_offset != 0) == (o->kind == FR_KIND_ADDR), "%s: has_offset", o->name);
+	ck_assert_msg((o->has_offset != 0) == (o->kind == FR_KIND_ADDR || o->kind == FR_KIND_URL),
+	    "%s: has_offset", o->name);
 	ck_assert_msg(!is_number_kind(o->kind) || o->min <= o->max, "%s: range", o->name);
 	ck_assert_msg(o->help != NULL && strstr(o->help, "(default") == NULL,
 	    "%s: --help adds the default from the table", o->name);
@@ -1429,6 +1508,7 @@ config_suite(void)
 	tcase_add_test(tc, test_stream_declare);
 	tcase_add_test(tc, test_stream_names);
 	tcase_add_test(tc, test_stream_items);
+	tcase_add_test(tc, test_stream_pull);
 	tcase_add_test(tc, test_stream_listen_scale);
 	tcase_add_test(tc, test_stream_duplicates);
 	tcase_add_test(tc, test_stream_default);

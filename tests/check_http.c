@@ -36,6 +36,8 @@
 #include "fr/stats.h"
 #include "fr/util.h"
 
+#include "loop_wait.h"
+
 #ifndef FR_FIXTURES_DIR
 #error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
 #endif
@@ -100,28 +102,8 @@ static struct fr_registry_entry *def;	/* the stream "default" */
 static struct fr_admit_params admit_params;
 static struct fr_http_params http_params;
 static struct sockaddr_in server_sin;
-static ev_timer watchdog;
-static int watchdog_fired;
-
-static void
-watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l, (void)w, (void)revents;
-	watchdog_fired = 1;
-}
-
-/* Runs the loop until cond holds; fails the test if the watchdog fires first. */
-#define WAIT_UNTIL(cond)                                                        \
-	do {                                                                    \
-		ev_now_update(loop);                                            \
-		watchdog_fired = 0;                                             \
-		ev_timer_init(&watchdog, watchdog_cb, WAIT_S, 0.);              \
-		ev_timer_start(loop, &watchdog);                                \
-		while (!(cond) && !watchdog_fired)                              \
-			ev_run(loop, EVRUN_ONCE);                               \
-		ev_timer_stop(loop, &watchdog);                                 \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
-	} while (0)
+/* Runs the loop until cond holds; fails the test if WAIT_S pass first. */
+#define WAIT_UNTIL(cond) LOOP_WAIT_UNTIL(loop, WAIT_S, cond)
 
 /* New limits and tokens, as a SIGHUP gives them: tests change the structs first. */
 static void

@@ -5,7 +5,8 @@
  * real libev loop, and the test speaking the NATS text protocol itself over a socket
  * (PUB, HPUB, SUB, HMSG), so that what goes over the wire is checked byte for byte:
  * published frames and their headers, on-demand subscription, no re-publishing of
- * frames from NATS, invalid and stale messages, and the max_payload check. Exits 77
+ * frames from NATS, invalid and stale messages, a pulled stream (NATS stands aside
+ * for its puller), and the max_payload check. Exits 77
  * (skipped) where nats-server is missing or the build has no libnats.
  */
 #include <check.h>
@@ -28,7 +29,9 @@
 #include "fr/defer.h"
 #include "fr/ingest.h"
 #include "fr/nats.h"
+#include "fr/pull.h"
 #include "fr/registry.h"
+#include "fr/resolve.h"
 #include "fr/stream.h"
 #include "fr/sub.h"
 #include "fr/util.h"
@@ -38,6 +41,7 @@
 #define WAIT_S 10.0
 
 static int server_port;		/* the nats-server main() started */
+static int free_port(void);
 static pid_t server_pid;
 
 /* ---- the loop and the node ---- */
@@ -502,6 +506,164 @@ START_TEST(test_discovered)
 }
 END_TEST
 
+/* ---- a pulled stream: an upstream the test serves raw on a loopback port ---- */
+
+static int
+upstream_listen(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), on = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+/* The puller's connection, once it has come (within about 10 s). */
+static int
+upstream_accept(int lfd)
+{
+	int fd = -1;
+
+	for (int i = 0; i < 500 && (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) < 0; i++)
+		spin(0.02);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* Pulls e's stream from tcp://127.0.0.1:port, as main.c does: NATS stands aside first. */
+static void
+pull_start(struct fr_resolver *res, struct fr_registry_entry *e, int port)
+{
+	struct fr_pull_config c = { .poll_fps = 1, .linger_s = 5, .reconnect_max_s = 0.5 };
+	struct fr_pull_params params = { .timeout_s = 10 };
+	char url[64];
+
+	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+	ck_assert_msg(fr_url_parse(&c.url, url, err) == 0, "%s", err);
+	fr_nats_set_pulled(nats, e, true);
+	e->pull = fr_pull_new(loop, res, e->stream, e->ingest, &c, &params);
+	ck_assert_ptr_nonnull(e->pull);
+}
+
+static void
+pull_stop(struct fr_registry_entry *e)
+{
+	fr_pull_free(e->pull);
+	e->pull = NULL;
+	fr_nats_set_pulled(nats, e, false);
+}
+
+static const char *
+pull_state(struct fr_registry_entry *e)
+{
+	static struct fr_stats_upstream u;
+
+	fr_pull_get_info(e->pull, ev_now(loop), &u);
+	return u.state;
+}
+
+/* One frame from the upstream at up: published once, and sent to the subscriber. */
+static void
+upstream_frame(int up, const struct bytes *jpeg, struct peer *p)
+{
+	unsigned want = cl.n_msgs + 1;
+	size_t got = p->got.len;
+
+	ck_assert_int_eq(send(up, jpeg->p, jpeg->len, MSG_NOSIGNAL), (ssize_t)jpeg->len);
+	WAIT_UNTIL(cl.n_msgs == want && p->got.len >= got + jpeg->len);
+	ck_assert_mem_eq(cl.last_payload.p, jpeg->p, jpeg->len);
+	ck_assert_mem_eq(p->got.p + got, jpeg->p, jpeg->len);
+	ck_assert_ptr_nonnull(strstr((char *)cl.last_headers.p,
+	    "\r\nFramerouter-Origin: unit-a\r\n"));
+}
+
+/*
+ * A pulled stream (from=) is ingested here: its frames are published, and NATS stands
+ * aside for its puller, which holds the stream's demand and vacancy watches. Not even
+ * while the upstream is away and a subscriber waits is the stream fed from NATS, so
+ * the puller finds the slot free when the upstream is back. Once it is no longer pulled
+ * NATS serves it, and a new puller takes it back from NATS at once.
+ */
+START_TEST(test_pulled)
+{
+	struct bytes jpeg = { 0 };
+	struct fr_registry_entry *e = fr_registry_find(reg, "cam1");
+	struct fr_resolver *res = fr_resolver_new(loop, err);
+	struct peer p;
+	int port = free_port(), lfd, up;
+
+	ck_assert_msg(res != NULL, "%s", err);
+	add_fixture(&jpeg, "ffmpeg-frame.jpg");
+	client_connect();
+	client_sub("test.frames.cam1");
+	lfd = upstream_listen(port);
+	pull_start(res, e, port);
+	up = upstream_accept(lfd);
+	peer_add(&p, e->stream);
+	upstream_frame(up, &jpeg, &p);
+	ck_assert_str_eq(pull_state(e), "streaming");
+	ck_assert(stats_has("\"subscriptions\": 0,"));
+
+	/* The upstream goes away; a subscriber comes while it is: the stream waits. */
+	close(up);
+	close(lfd);
+	WAIT_UNTIL(fr_ingest_producer(e->ingest) == NULL);
+	fr_sub_close(p.sub, "test");
+	peer_close(&p);
+	spin(0.05);
+	peer_add(&p, e->stream);
+	spin(0.3);
+	ck_assert_ptr_null(fr_ingest_producer(e->ingest));
+	ck_assert(stats_has("\"subscriptions\": 0,"));
+	ck_assert_str_ne(pull_state(e), "paused");
+
+	/* It comes back: the puller takes the stream again. */
+	lfd = upstream_listen(port);
+	up = upstream_accept(lfd);
+	upstream_frame(up, &jpeg, &p);
+	ck_assert_str_eq(pull_state(e), "streaming");
+	ck_assert(stats_has("\"subscriptions\": 0,"));
+
+	/* No longer pulled (a reload took from= away): NATS serves the subscriber. */
+	pull_stop(e);
+	close(up);
+	ck_assert_str_eq(fr_ingest_producer(e->ingest), "nats:test.frames.cam1");
+	WAIT_UNTIL(stats_has("\"subscriptions\": 1,"));
+	size_t got = p.got.len;
+	REPEAT_UNTIL(p.got.len > got, client_pub("test.frames.cam1", NULL, jpeg.p, jpeg.len));
+	ck_assert_mem_eq(p.got.p + got, jpeg.p, jpeg.len);
+
+	/* Pulled again: NATS lets go of the stream, and the puller streams at once. */
+	pull_start(res, e, port);
+	up = upstream_accept(lfd);
+	WAIT_UNTIL(stats_has("\"subscriptions\": 0,"));
+	upstream_frame(up, &jpeg, &p);
+	ck_assert_str_eq(pull_state(e), "streaming");
+
+	/* The subscriber leaves and comes back: still the puller's, never NATS's. */
+	fr_sub_close(p.sub, "test");
+	peer_close(&p);
+	spin(0.05);
+	peer_add(&p, e->stream);
+	spin(0.1);
+	ck_assert(stats_has("\"subscriptions\": 0,"));
+	upstream_frame(up, &jpeg, &p);
+
+	fr_sub_close(p.sub, "test");
+	peer_close(&p);
+	pull_stop(e);
+	close(up);
+	close(lfd);
+	fr_resolver_free(res);
+	client_close();
+	bytes_free(&jpeg);
+}
+END_TEST
+
 /* A --max-frame-size the server's max_payload cannot carry is refused at connect. */
 START_TEST(test_max_payload)
 {
@@ -594,6 +756,7 @@ nats_suite(void)
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_stale);
 	tcase_add_test(tc, test_discovered);
+	tcase_add_test(tc, test_pulled);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_set_timeout(tc, 30);

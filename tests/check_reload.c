@@ -103,6 +103,37 @@ START_TEST(test_tokens_stay_secret)
 }
 END_TEST
 
+/* from= and its keys change live, stream by stream, and never show a credential. */
+START_TEST(test_pulls)
+{
+	set(&running, "stream", "cam,from=http://admin:s3cret@cam/v");
+	set(&running, "stream", "still,from=http://cam/snap.jpg");
+	set(&running, "stream", "same,from=tcp://robot:1,on-demand");
+	set(&running, "stream", "pushed");
+	set(&running, "stream", "keys,from=http://cam/k,on-demand,linger=1");
+	set(&next, "stream", "cam,from=http://admin:n3w-s3cret@cam/v");
+	set(&next, "stream", "still");
+	set(&next, "stream", "same,from=tcp://robot:1,on-demand");
+	set(&next, "stream", "pushed,from=http://robot:2/,from-token=s3cret");
+	set(&next, "stream", "keys,from=http://cam/k2?x=s3cret,linger=2,poll-fps=5");
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 8);
+	ck_assert_str_eq(notes,
+	    "applied: stream cam: from http://cam/v (another user, password or query)\n"
+	    "applied: stream still: from http://cam/snap.jpg -> (none)\n"
+	    "applied: stream pushed: from (none) -> http://robot:2/\n"
+	    "applied: stream pushed: from-token set\n"
+	    "applied: stream keys: from http://cam/k -> http://cam/k2?...\n"
+	    "applied: stream keys: poll-fps 1 -> 5\n"
+	    "applied: stream keys: on-demand off\n"
+	    "applied: stream keys: linger 1 -> 2\n");
+	ck_assert_ptr_null(strstr(notes, "s3cret"));
+	for (size_t i = 1; i < next.n_streams; i++) {
+		ck_assert_int_eq(running.streams[i].has_pull, next.streams[i].has_pull);
+		ck_assert(fr_config_pull_equal(&running.streams[i].pull, &next.streams[i].pull));
+	}
+}
+END_TEST
+
 START_TEST(test_restart_settings)
 {
 	set(&running, "stream", "cam1,ingest=127.0.0.1:2000");
@@ -217,6 +248,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_live_settings);
 	tcase_add_test(tc, test_tokens_stay_secret);
 	tcase_add_test(tc, test_restart_settings);
+	tcase_add_test(tc, test_pulls);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("every option");

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "helpers.h"
+#include "loop_wait.h"
 #include "fr/defer.h"
 #include "fr/log.h"
 #include "fr/quality.h"
@@ -39,27 +40,8 @@
 static struct ev_loop *loop;
 static struct fr_stream *stream;
 static struct fr_scale *scale;
-static ev_timer watchdog;
-static bool watchdog_fired;
-
-static void
-watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l, (void)w, (void)revents;
-	watchdog_fired = true;
-}
-
-#define WAIT_UNTIL(cond)                                                        \
-	do {                                                                    \
-		ev_now_update(loop);                                            \
-		watchdog_fired = false;                                         \
-		ev_timer_init(&watchdog, watchdog_cb, WAIT_S, 0.);              \
-		ev_timer_start(loop, &watchdog);                                \
-		while (!(cond) && !watchdog_fired)                              \
-			ev_run(loop, EVRUN_ONCE);                               \
-		ev_timer_stop(loop, &watchdog);                                 \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
-	} while (0)
+/* Runs the loop until cond holds; fails the test if WAIT_S pass first. */
+#define WAIT_UNTIL(cond) LOOP_WAIT_UNTIL(loop, WAIT_S, cond)
 
 /* ---- the test's end of a subscriber ---- */
 
@@ -232,18 +214,6 @@ size_of(const char *label)
 	return NULL;
 }
 
-/* Runs the loop for a while: for checks that something does NOT happen. */
-static void
-run_for(double seconds)
-{
-	ev_now_update(loop);
-	watchdog_fired = false;
-	ev_timer_init(&watchdog, watchdog_cb, seconds, 0.);
-	ev_timer_start(loop, &watchdog);
-	while (!watchdog_fired)
-		ev_run(loop, EVRUN_ONCE);
-}
-
 /* What the snapshot callback was given. */
 static struct fr_frame *snap_frame;
 static char snap_why[128];
@@ -354,7 +324,7 @@ START_TEST(test_once_per_frame)
 	before = scaled();
 	for (size_t i = 0; i < 5; i++)
 		publish("baseline.jpg");
-	run_for(0.3);
+	loop_run_for(loop, 0.3);
 	ck_assert_uint_eq(scaled(), before);
 	ck_assert_uint_eq(stream->counters.frames_in, 20 + 10 + 1 + 5 + 1 + 5);
 }
@@ -471,7 +441,7 @@ START_TEST(test_snapshot)
 	fr_scale_snapshot_cancel(&w);	/* twice does nothing */
 	publish("baseline.jpg");
 	WAIT_UNTIL(has_frames(p, 2));
-	run_for(0.2);
+	loop_run_for(loop, 0.2);
 	ck_assert_int_eq(snap_calls, 1);
 }
 END_TEST

@@ -824,6 +824,71 @@ START_TEST(test_prometheus_sample)
 }
 END_TEST
 
+/* A pulled stream: its upstream in /stats, in /metrics (only then) and in the log line. */
+START_TEST(test_upstream)
+{
+	struct fr_stats_stream s[2];
+	struct fr_stats_upstream u = {
+		.url = "http://cam/v?...", .state = "backoff", .last_error = "HTTP 404 \"x\"",
+		.counters = { .attempts = 3, .connects = 1, .failures_refused = 2,
+			.failures_closed = 1 },
+		.last_frame_age_s = 1.5, .retry_in_s = 0.25, .is_on_demand = 1,
+	};
+	struct fr_stats_snapshot snap = one_stream(&s[0], "front");
+	char line[512];
+
+	s[0].upstream = &u;
+	char *text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"producer\": null, \"upstream\": {\"url\": "
+	    "\"http://cam/v?...\", \"state\": \"backoff\", \"on_demand\": true, \"attempts\": 3, "
+	    "\"connects\": 1, \"failures\": {\"dns\": 0, \"refused\": 2, \"timeout\": 0, "
+	    "\"http_status\": 0, \"bad_content_type\": 0, \"bad_response\": 0, \"closed\": 1}, "
+	    "\"last_error\": \"HTTP 404 \\\"x\\\"\", \"last_frame_age_s\": 1.500, "
+	    "\"retry_in_s\": 0.250}, \"input_fps\""));
+	ASSERT_PYTHON(text, "d['streams']['front']['upstream']['failures']['refused'] == 2");
+	free(text);
+	u.last_error = "";
+	u.last_frame_age_s = u.retry_in_s = -1;
+	text = render_json(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "\"last_error\": null, \"last_frame_age_s\": null, "
+	    "\"retry_in_s\": null}"));
+	free(text);
+
+	/* A stream that is not pulled has no upstream key, and /metrics no such family. */
+	s[1] = (struct fr_stats_stream){ .name = "pushed", .latest_age_s = -1 };
+	snap.n_streams = 2;
+	text = render_prometheus(&snap);
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_info{stream=\"front\","
+	    "url=\"http://cam/v?...\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_state{stream=\"front\","
+	    "state=\"backoff\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_state{stream=\"front\","
+	    "state=\"streaming\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(text, "framerouter_upstream_failures_total{stream=\"front\","
+	    "reason=\"refused\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "framerouter_upstream_attempts_total{stream=\"front\"} 3\n"));
+	ck_assert_ptr_null(strstr(text, "framerouter_upstream_last_frame_age_seconds{"));
+	ck_assert_ptr_null(strstr(text, "stream=\"pushed\",url"));
+	/* Two streams without a frame, the process families, and the pulled one's upstream:
+	 * attempts 1, connects 1, failures 7, info 1, states 5 (no frame: no age). */
+	ck_assert_uint_eq(check_prometheus_structure(text),
+	    STREAM_SAMPLES * 2 + TOP_SAMPLES + 1 + 1 + 7 + 1 + 5);
+	free(text);
+	s[0].upstream = NULL;
+	snap.n_streams = 1;
+	text = render_prometheus(&snap);
+	ck_assert_ptr_null(strstr(text, "upstream"));
+	free(text);
+
+	u.last_frame_age_s = 2;
+	fr_stats_format_upstream(line, sizeof line, &u);
+	ck_assert_str_eq(line, "state=backoff attempts=3 connects=1 failures_dns=0 "
+	    "failures_refused=2 failures_timeout=0 failures_http_status=0 "
+	    "failures_bad_content_type=0 failures_bad_response=0 failures_closed=1");
+}
+END_TEST
+
 START_TEST(test_prometheus_no_streams)
 {
 	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 7};
@@ -949,6 +1014,7 @@ END_TEST
 static struct fr_process_counters every_process;
 static struct fr_stats_stream every_stream;
 static struct fr_stats_client every_client;
+static struct fr_stats_upstream every_upstream;
 static struct fr_stats_nats every_nats;
 
 static void *
@@ -961,8 +1027,12 @@ counters_of(enum fr_counter_scope scope)
 		return &every_stream.counters;
 	case FR_SCOPE_CLIENT:
 		return &every_client.counters;
+	case FR_SCOPE_UPSTREAM:
+		return &every_upstream.counters;
 	case FR_SCOPE_NATS:
 		return &every_nats.counters;
+	case FR_SCOPES:
+		break;
 	}
 	ck_abort_msg("scope %d", (int)scope);
 	return NULL;
@@ -978,8 +1048,12 @@ size_of(enum fr_counter_scope scope)
 		return sizeof every_stream.counters;
 	case FR_SCOPE_CLIENT:
 		return sizeof every_client.counters;
+	case FR_SCOPE_UPSTREAM:
+		return sizeof every_upstream.counters;
 	case FR_SCOPE_NATS:
 		return sizeof every_nats.counters;
+	case FR_SCOPES:
+		break;
 	}
 	ck_abort_msg("scope %d", (int)scope);
 	return 0;
@@ -1033,8 +1107,7 @@ set_distinct(const struct fr_counter *group, const struct fr_counter *c, void *a
 	*field_of(c) = v;
 }
 
-
-/* One stream "s" with one client, every counter set by set_distinct(). */
+/* One stream "s", pulled, with one client, every counter set by set_distinct(). */
 static struct fr_stats_snapshot
 every_counter_snapshot(void)
 {
@@ -1042,8 +1115,10 @@ every_counter_snapshot(void)
 
 	every_process = (struct fr_process_counters){0};
 	every_client = (struct fr_stats_client){.peer = "p", .protocol = "raw"};
-	every_stream = (struct fr_stats_stream){
-	    .name = "s", .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
+	every_upstream = (struct fr_stats_upstream){.url = "tcp://u:1", .state = "streaming",
+	    .last_error = "", .last_frame_age_s = -1, .retry_in_s = -1};
+	every_stream = (struct fr_stats_stream){.name = "s", .upstream = &every_upstream,
+	    .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
 	every_nats = (struct fr_stats_nats){
 	    .state = "connected", .server = "nats://n:4222", .node_id = "a"};
 	each_counter(set_distinct, &next);
@@ -1056,7 +1131,7 @@ every_counter_snapshot(void)
 
 struct texts {
 	char *json, *prom;
-	char log[4][1024]; /* by scope, with a space at each end */
+	char log[FR_SCOPES][1024]; /* by scope, with a space at each end */
 };
 
 static void
@@ -1139,10 +1214,11 @@ assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, vo
 		snprintf(want, sizeof want, "\n# TYPE %s %s\n", family,
 		    f->kind == FR_COUNTER ? "counter" : "gauge");
 		assert_in(t->prom, want, c->name);
-		if (c->scope == FR_SCOPE_STREAM && group != NULL)
+		bool is_per_stream = c->scope == FR_SCOPE_STREAM || c->scope == FR_SCOPE_UPSTREAM;
+		if (is_per_stream && group != NULL)
 			snprintf(labels, sizeof labels, "{stream=\"s\",%s=\"%s\"}", group->label,
 			    c->key);
-		else if (c->scope == FR_SCOPE_STREAM)
+		else if (is_per_stream)
 			snprintf(labels, sizeof labels, "{stream=\"s\"}");
 		else if (group != NULL)
 			snprintf(labels, sizeof labels, "{%s=\"%s\"}", group->label, c->key);
@@ -1167,6 +1243,8 @@ START_TEST(test_table_every_counter_everywhere)
 	snprintf(t.log[FR_SCOPE_STREAM], sizeof t.log[0], " %s ", line);
 	fr_stats_format_client(line, sizeof line, &every_client.counters);
 	snprintf(t.log[FR_SCOPE_CLIENT], sizeof t.log[0], " %s ", line);
+	fr_stats_format_upstream(line, sizeof line, &every_upstream);
+	snprintf(t.log[FR_SCOPE_UPSTREAM], sizeof t.log[0], " %s ", line);
 	fr_stats_format_nats(line, sizeof line, &every_nats.counters);
 	snprintf(t.log[FR_SCOPE_NATS], sizeof t.log[0], " %s ", line);
 	each_counter(assert_everywhere, &t);
@@ -1183,7 +1261,7 @@ START_TEST(test_table_every_counter_everywhere)
 END_TEST
 
 struct census {
-	size_t bytes[4];		/* of the counters, by scope */
+	size_t bytes[FR_SCOPES];	/* of the counters, by scope */
 	const struct fr_counter *seen[64];
 	size_t n_seen;
 };
@@ -1194,7 +1272,7 @@ count_counter(const struct fr_counter *group, const struct fr_counter *c, void *
 {
 	struct census *cs = arg;
 
-	ck_assert_msg(c->scope <= FR_SCOPE_NATS, "%s: scope %d", c->name, (int)c->scope);
+	ck_assert_msg(c->scope < FR_SCOPES, "%s: scope %d", c->name, (int)c->scope);
 	ck_assert_msg(c->offset % sizeof(uint64_t) == 0 &&
 		c->offset + field_size(c) <= size_of(c->scope),
 	    "%s: offset %zu", c->name, c->offset);
@@ -1225,7 +1303,7 @@ START_TEST(test_table_covers_structs)
 
 	each_counter(count_counter, &cs);
 	/* Every field has its row: a field without one would be in no output. */
-	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_NATS; scope++)
+	for (int scope = FR_SCOPE_PROCESS; scope < FR_SCOPES; scope++)
 		ck_assert_msg(cs.bytes[scope] == size_of(scope),
 		    "scope %d: rows for %zu bytes of a struct of %zu", scope, cs.bytes[scope],
 		    size_of(scope));
@@ -1346,6 +1424,25 @@ static const struct fr_stats_client golden_odd_clients[] = {
 	},
 };
 
+/* A pulled stream's upstream in backoff, with an error text that needs escaping. */
+static const struct fr_stats_upstream golden_upstream = {
+    .url = "http://192.0.2.10:8080/video.mjpg?...",
+    .state = "backoff",
+    .last_error = "http_status: 503 \"Busy\"\n\xc3",
+    .counters = {.attempts = 3001,
+	.connects = 3002,
+	.failures_dns = 3003,
+	.failures_refused = 3004,
+	.failures_timeout = 3005,
+	.failures_http_status = 3006,
+	.failures_bad_content_type = 3007,
+	.failures_bad_response = 3008,
+	.failures_closed = 3009},
+    .last_frame_age_s = 12.0625,
+    .retry_in_s = 1.75,
+    .is_on_demand = 1,
+};
+
 static const struct fr_stats_stream golden_streams[] = {
 	{
 	    /* A producer, a decoded frame and three clients. */
@@ -1377,9 +1474,11 @@ static const struct fr_stats_stream golden_streams[] = {
 	    .clients = golden_default_clients,
 	},
 	{
-	    /* A frame that was not decoded (no --validate), no producer now. */
+	    /* A frame that was not decoded (no --validate), no producer now: pulled, its
+	     * upstream away. */
 	    .name = "cam.front-2",
 	    .counters = {.frames_in = 1101, .bytes_in = 1102, .producer_connects = 3},
+	    .upstream = &golden_upstream,
 	    .input_fps = 0.5,
 	    .latest_bytes = 777,
 	    .latest_age_s = 1.5,
@@ -1421,7 +1520,8 @@ static const struct fr_stats_snapshot golden_full = {
 
 static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
 
-/* A node of a federation (--nats): a server URL and a node name that need escaping. */
+/* A node of a federation (--nats): a server URL and a node name that need escaping; it
+ * ingests one stream and pulls the other (golden_streams[0] and [1]). */
 static const struct fr_stats_nats golden_nats = {
     .state = "reconnecting",
     .server = "nats://10.0.0.7:4222",
@@ -1436,7 +1536,7 @@ static const struct fr_stats_nats golden_nats = {
 static const struct fr_stats_snapshot golden_federated = {
     .version = "0.9.1",
     .uptime_s = 60,
-    .n_streams = 1,
+    .n_streams = 2,
     .streams = golden_streams,
     .nats = &golden_nats,
 };
@@ -1452,9 +1552,9 @@ static const struct {
 };
 
 /*
- * The SIGUSR1 counter lines of snap (fr_stats_format_process, _stream and _client):
- * the process line, then each stream's and each of its clients', each line named here
- * after what it belongs to.
+ * The SIGUSR1 counter lines of snap (fr_stats_format_process, _nats, _stream, _upstream
+ * and _client): the process line, NATS's, then each stream's, its upstream's and each
+ * of its clients', each line named here after what it belongs to.
  */
 static void
 golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
@@ -1472,6 +1572,10 @@ golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 
 		fr_stats_format_stream(line, sizeof line, &s->counters);
 		fr_buf_printf(b, "stream %zu: %s\n", i, line);
+		if (s->upstream != NULL) {
+			fr_stats_format_upstream(line, sizeof line, s->upstream);
+			fr_buf_printf(b, "stream %zu upstream: %s\n", i, line);
+		}
 		for (size_t k = 0; k < s->n_clients; k++) {
 			fr_stats_format_client(line, sizeof line, &s->clients[k].counters);
 			fr_buf_printf(b, "stream %zu client %zu: %s\n", i, k, line);
@@ -1601,6 +1705,7 @@ stats_suite(void)
 
 	tc = tcase_create("prometheus");
 	tcase_add_test(tc, test_prometheus_sample);
+	tcase_add_test(tc, test_upstream);
 	tcase_add_test(tc, test_prometheus_no_streams);
 	tcase_add_test(tc, test_prometheus_grouping);
 	tcase_add_test(tc, test_prometheus_huge_counters);

@@ -14,11 +14,24 @@
 #include "fr/addr.h"
 #include "fr/log.h"
 #include "fr/scaler.h"
+#include "fr/url.h"
 #include "fr/user.h"
 #include "fr/util.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
 #define FR_DEFAULT_STREAM "default"
+
+#define FR_TOKEN_MAX 255
+
+/* Where and how a stream is pulled (--stream NAME,from=URL,...). */
+struct fr_pull_config {
+	struct fr_url url;		/* from=: tcp:// or http:// */
+	char token[FR_TOKEN_MAX + 1];	/* from-token=: sent as Bearer; "" for none */
+	double poll_fps;		/* poll-fps=: how often a still-image URL is fetched */
+	int is_on_demand;		/* on-demand: pull only while the stream has subscribers */
+	double linger_s;		/* linger=: on-demand, after the last subscriber left */
+	double reconnect_max_s;		/* reconnect-max=: the longest wait between attempts */
+};
 
 struct fr_stream_config {
 	char name[FR_STREAM_NAME_MAX + 1];
@@ -26,10 +39,10 @@ struct fr_stream_config {
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
 	struct fr_scale_spec listen_scale;	/* listen-scale=: what listen= subscribers get */
+	struct fr_pull_config pull;	/* if has_pull */
+	int has_pull;
 	int is_from_file;		/* the command line may redeclare it */
 };
-
-#define FR_TOKEN_MAX 255
 
 struct fr_config {
 	struct fr_stream_config streams[FR_CONFIG_MAX_STREAMS];	/* [0] is "default" */
@@ -96,6 +109,8 @@ enum fr_config_kind {
 	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
 	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
 	FR_KIND_SCALE,		/* struct fr_scale_spec: 1/2, 1/4, 1/8, 1/1 or auto */
+	FR_KIND_URL,		/* struct fr_url (fr_url_parse), and at has_offset an int set
+				 * to 1; shown without its credentials */
 	FR_KIND_NATS_URLS,	/* char[PATH_MAX]: nats:// or tls:// URLs, or HOST:PORT,
 				 * comma-separated; never shown (they may hold credentials) */
 	FR_KIND_SUBJECT,	/* char[PATH_MAX]: tokens of A-Z a-z 0-9 _ - joined by dots */
@@ -176,6 +191,9 @@ int fr_config_load_file(struct fr_config *c, const char *path, char *err);
  * Returns 0, or -1 with one line in err (FR_ERR_LEN bytes).
  */
 int fr_config_check(const struct fr_config *c, char *err);
+
+/* True if a and b pull the same way: URL, credentials and every key. */
+int fr_config_pull_equal(const struct fr_pull_config *a, const struct fr_pull_config *b);
 
 /* True if name is a valid stream name: [A-Za-z0-9._-]{1,64}, not only dots. */
 int fr_config_is_valid_stream_name(const char *name);

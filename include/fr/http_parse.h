@@ -198,4 +198,36 @@ enum fr_http_query_result fr_http_query_get(const char *query, const char *name,
  */
 bool fr_http_path_decode(const char *s, size_t len, char *out, size_t out_len);
 
+/* ---- field syntax, shared with the response parser (http_response.c) ---- */
+
+/* RFC 9110 5.6.2: tchar, a byte of a token (a method, a field name). */
+bool fr_http_is_tchar(uint8_t c);
+
+/* RFC 9110 5.5: field-vchar = VCHAR / obs-text, a byte of a field value but a blank. */
+bool fr_http_is_field_vchar(uint8_t c);
+
+/* True if s[0, len) is lower (given in lower case), compared case-insensitively. */
+bool fr_http_equals_nocase(const char *s, size_t len, const char *lower);
+
+/*
+ * RFC 9110 5.6.1: the next element of the #list at *s, without OWS, in *elem and
+ * *elem_len, moving *s past it; empty elements are skipped. False at the end.
+ */
+bool fr_http_next_element(const char **s, const char **elem, size_t *elem_len);
+
+enum fr_http_length_result {
+	FR_HTTP_LENGTH_OK,
+	FR_HTTP_LENGTH_NOT_A_NUMBER,
+	FR_HTTP_LENGTH_TOO_LARGE,	/* above FR_HTTP_LENGTH_MAX */
+	FR_HTTP_LENGTH_DIFFERS,		/* from another value in the list or *length */
+	FR_HTTP_LENGTH_EMPTY,		/* no value at all */
+};
+
+/*
+ * RFC 9110 8.6: a Content-Length field value, "1*DIGIT" or a list of equal ones, into
+ * *length. has_length: an earlier field gave *length already, and this one must agree.
+ */
+enum fr_http_length_result fr_http_parse_length(const char *value, bool has_length,
+    uint64_t *length);
+
 #endif /* FR_HTTP_PARSE_H */

@@ -58,9 +58,21 @@ struct fr_nats *fr_nats_new(struct ev_loop *loop, const struct fr_nats_params *p
 /*
  * Serves reg's streams (borrowed; must outlive n or be freed first): every stream that
  * exists now or later publishes its frames and, while it has subscribers and no local
- * producer, is fed from NATS. Call once, before fr_nats_start().
+ * producer, is fed from NATS, unless it is pulled (fr_nats_set_pulled; a stream whose
+ * entry has a puller when the registry tells of it is). Call once, before
+ * fr_nats_start().
  */
 void fr_nats_serve(struct fr_nats *n, struct fr_registry *reg);
+
+/*
+ * e's stream is pulled (from=, pull.c) or no longer: call with true before its puller
+ * is made, with false after it is freed. While pulled, the stream is this node's own:
+ * its frames are published, and it is never fed from NATS, not even while its upstream
+ * is away; the puller has the stream's demand and vacancy watches. Made true, a feed
+ * from NATS that has the stream lets go of it (so the puller finds the slot free);
+ * made false, the stream is fed from NATS again while it has subscribers.
+ */
+void fr_nats_set_pulled(struct fr_nats *n, struct fr_registry_entry *e, bool is_pulled);
 
 /*
  * Connects (one attempt through the server list, blocking up to the connect timeout)

@@ -15,6 +15,7 @@
 
 #include "fr/buf.h"
 #include "fr/ingest.h"
+#include "fr/pull.h"
 #include "fr/scale.h"
 #include "fr/stats.h"
 #include "fr/stream.h"
@@ -31,6 +32,8 @@ struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
 	struct fr_scale *scale;		/* its scaled sizes */
+	struct fr_pull *pull;		/* from=: the stream's puller, NULL if none; set by the
+					 * caller (main.c), freed with the entry */
 	struct fr_nats_feed *nats_feed;	/* the watcher's (nats.c) state for it, or NULL */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */

@@ -23,7 +23,9 @@ typedef void (*fr_reload_note_fn)(void *arg, enum fr_reload_note note, const cha
  * FR_RELOAD_APPLIED when its row says FR_RELOAD_LIVE or _NEXT_* ("max-clients 1024
  * -> 2"; tokens only "set", "changed" or "removed"), or notes it as
  * FR_RELOAD_NEEDS_RESTART and leaves it when the row says FR_RELOAD_RESTART
- * ("--listen"; per stream "--stream NAME", "--stream NAME (removed)"). --allow gives
+ * ("--listen"; per stream "--stream NAME", "--stream NAME (removed)"); a stream's
+ * from= and the keys that go with it are live ("stream cam: from http://a/ -> (none)",
+ * never a credential), main.c restarting that stream's puller. --allow gives
  * one note per list that changed. Calls note once per note, during the call; returns
  * the number of notes (0: nothing differs).
  */

@@ -97,6 +97,32 @@ struct fr_client_counters {
 	uint64_t frame_age_max_ms;	/* the largest such age over the last 10 to 20 s */
 };
 
+/* A pulled stream's source (--stream NAME,from=URL), kept by its puller (pull.c). */
+struct fr_upstream_counters {
+	uint64_t attempts;		/* connection attempts begun (redirects not counted) */
+	uint64_t connects;		/* attempts that began streaming */
+	uint64_t failures_dns;		/* and the other reasons of enum fr_upstream_failure */
+	uint64_t failures_refused;
+	uint64_t failures_timeout;
+	uint64_t failures_http_status;
+	uint64_t failures_bad_content_type;
+	uint64_t failures_bad_response;
+	uint64_t failures_closed;
+};
+
+/* Why an attempt to pull an upstream failed, or a pulled stream ended; each reason is
+ * one upstream counter (failures_REASON). */
+enum fr_upstream_failure {
+	FR_UPSTREAM_DNS,		/* the host name did not resolve */
+	FR_UPSTREAM_REFUSED,		/* no connection: refused or unreachable */
+	FR_UPSTREAM_TIMEOUT,		/* no answer, or no frame, in --producer-timeout */
+	FR_UPSTREAM_HTTP_STATUS,	/* an error status, or a redirect not followed */
+	FR_UPSTREAM_BAD_CONTENT_TYPE,	/* neither MJPEG nor a JPEG image */
+	FR_UPSTREAM_BAD_RESPONSE,	/* a malformed or endless head, broken framing */
+	FR_UPSTREAM_CLOSED,		/* the upstream closed the connection */
+	FR_UPSTREAM_FAILURES,
+};
+
 /* Why a stream dropped a frame; each reason is one stream counter (dropped_REASON). */
 enum fr_drop_reason {
 	FR_DROP_SLOW_CLIENT,
@@ -113,7 +139,10 @@ enum fr_counter_scope {
 	FR_SCOPE_PROCESS,	/* struct fr_process_counters: top level of /stats and /metrics */
 	FR_SCOPE_STREAM,	/* struct fr_stream_counters: per stream; /metrics label stream */
 	FR_SCOPE_CLIENT,	/* struct fr_client_counters: per client, never in /metrics */
+	FR_SCOPE_UPSTREAM,	/* struct fr_upstream_counters: per pulled stream, in its
+				 * "upstream" object; /metrics label stream, pulled streams only */
 	FR_SCOPE_NATS,		/* struct fr_nats_counters: /stats "nats", framerouter_nats_* */
+	FR_SCOPES,
 };
 
 enum fr_counter_kind {
@@ -161,6 +190,13 @@ uint64_t *fr_stats_drop_counter(struct fr_stream_counters *c, enum fr_drop_reaso
 /* The name of reason as /stats and /metrics spell it: "oversize". */
 const char *fr_stats_drop_name(enum fr_drop_reason reason);
 
+/* The field of c that a failure for reason (< FR_UPSTREAM_FAILURES) bumps. */
+uint64_t *fr_stats_upstream_failure_counter(struct fr_upstream_counters *c,
+    enum fr_upstream_failure reason);
+
+/* The name of reason as /stats, /metrics and the log spell it: "http_status". */
+const char *fr_stats_upstream_failure_name(enum fr_upstream_failure reason);
+
 /* What /stats and /metrics report, gathered by the caller at one instant. */
 struct fr_stats_client {
 	const char *peer;		/* "127.0.0.1:5000" */
@@ -168,6 +204,17 @@ struct fr_stats_client {
 	const char *scale;		/* "1/2", "auto:1/4", …; NULL: the frames as they are */
 	double connected_s;
 	struct fr_client_counters counters;
+};
+
+/* A pulled stream's upstream (pull.c's fr_pull_get_info). */
+struct fr_stats_upstream {
+	const char *url;		/* without credentials */
+	const char *state;		/* idle, connecting, streaming, backoff or paused */
+	const char *last_error;		/* "" before the first failure */
+	struct fr_upstream_counters counters;
+	double last_frame_age_s;	/* since its last frame; < 0 when it sent none */
+	double retry_in_s;		/* backoff: until the next attempt; else < 0 */
+	int is_on_demand;
 };
 
 /* One scaled size of a stream (scale.c). */
@@ -184,6 +231,7 @@ struct fr_stats_scaled {
 
 struct fr_stats_stream {
 	const char *name;
+	const struct fr_stats_upstream *upstream;	/* NULL unless pulled */
 	struct fr_stream_counters counters;
 	const char *producer;		/* producer address, NULL when none */
 	double input_fps;		/* frames per second over the last seconds */
@@ -231,6 +279,8 @@ void fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot
 void fr_stats_format_process(char *buf, size_t len, const struct fr_process_counters *c);
 void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
 void fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c);
+/* "state=STATE " and the upstream counters (a pulled stream's SIGUSR1 line). */
+void fr_stats_format_upstream(char *buf, size_t len, const struct fr_stats_upstream *u);
 void fr_stats_format_nats(char *buf, size_t len, const struct fr_nats_counters *c);
 
 #endif /* FR_STATS_H */

@@ -252,6 +252,29 @@ fr_start_default() {
 	fail "could not start framerouter on free ports"
 }
 
+# under_valgrind: from now on fr_start runs the daemon under valgrind (memory errors,
+# and definite or indirect leaks, make it exit 99; the report goes to $T/valgrind.txt),
+# and every wait is 4 times longer. valgrind_clean fails the test if it reported anything.
+under_valgrind() {
+	local real=$FR_BIN
+	cat >"$T/framerouter-vg" <<-SH
+		#!/bin/sh
+		exec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+			--log-file="$T/valgrind.txt" "$real" "\$@"
+	SH
+	chmod +x "$T/framerouter-vg"
+	FR_BIN=$T/framerouter-vg
+	FR_WAIT=$((FR_WAIT * 4))
+}
+valgrind_clean() {
+	if [[ -s $T/valgrind.txt ]]; then
+		cat "$T/valgrind.txt" >&2
+		fail "valgrind reported errors"
+	fi
+	note "valgrind: no errors, no leaks"
+}
+
 # fr_stop [SECONDS]: SIGTERM to the current daemon; fails unless it exits 0.
 fr_stop() {
 	kill -TERM "$FR_PID" 2>/dev/null || fail "framerouter (pid $FR_PID) is not running"

@@ -6,8 +6,9 @@
 # the source) has its own entry under OPTIONS and nothing else has one; the
 # default --help gives for an option is in its entry and in its row of the
 # README's options table, and every option has such a row; every
-# counter of a live SIGUSR1 dump and every /metrics family is described; every
-# HTTP endpoint and every handled signal is mentioned.
+# counter of a live SIGUSR1 dump and every /metrics family is described (a pulled
+# stream's too), every key of a pulled stream has its entry; every HTTP endpoint and
+# every handled signal is mentioned.
 . "$(dirname "$0")/lib.sh"
 need groff
 
@@ -287,7 +288,44 @@ for k in $families $labels $reasons; do
 done
 ((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these /metrics names: ${missing[*]}"
 note "framerouter.8 mentions all $(wc -w <<<"$families") /metrics families, labels and reasons"
+
+# A pulled stream (from the daemon above): its SIGUSR1 line and its /metrics families.
+up_http=$HTTP
+up_pid=$FR_PID
+fr_start_http pulled --stream "up,from=http://$up_http/stream/default"
+wait_json "$FR_WAIT" "s['up']['upstream']['state'] == 'streaming'"
+kill -USR1 "$FR_PID"
+wait_until "$FR_WAIT" "the upstream line of the dump" grep -q "stream up: upstream " "$FR_LOG"
+keys=$(grep "stream up: upstream " "$FR_LOG" | tail -n 1 | grep -oE '[a-z_]+=' | tr -d = | sort -u)
+(($(wc -w <<<"$keys") >= 9)) || fail "the upstream line of the dump has only: $keys"
+expect_http 200 "$T/metrics" "$URL/metrics"
+families=$(sed -n 's/^# TYPE \(framerouter_upstream_[a-z_]*\) .*/\1/p' "$T/metrics" | sort -u)
+(($(wc -w <<<"$families") >= 5)) || fail "/metrics has only these upstream families: $families"
+labels=$(grep '^framerouter_upstream' "$T/metrics" | grep -oE '[a-z_]+="[^"]*"' | sed -E 's/="([^"]*)"/ \1/' | tr ' ' '\n' | grep -vE '^(up|url|stream|http:.*)$' | sort -u)
+missing=()
+for k in $keys $families $labels; do
+	mentioned "$k" "$MAN8" || missing+=("$k")
+done
+((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these names of a pulled stream: ${missing[*]}"
+note "framerouter.8 mentions the $(wc -w <<<"$keys") counters of a pulled stream's dump line and its $(wc -w <<<"$families") /metrics families"
 fr_stop
+FR_PID=$up_pid
+fr_stop
+
+# Every key of a pulled stream (the --stream keys from from= on, in src/config.c) has its
+# own entry in the PULLED STREAMS section.
+if [[ -f $FR_SRCDIR/src/config.c ]]; then
+	pull_keys=$(sed -n '/^const struct fr_config_option fr_config_stream_keys/,/^};/p' \
+		"$FR_SRCDIR/src/config.c" | grep -oE '\.name = "[a-z-]+"' | sed -E 's/.*"(.*)"/\1/' |
+		sed -n '/^from$/,$p')
+	(($(wc -w <<<"$pull_keys") >= 7)) || fail "found only these pull keys in src/config.c: $pull_keys"
+	section=$(sed -n '/^\.SH PULLED STREAMS/,/^\.SH /p' "$MAN8" | sed 's/\\-/-/g; s/\\f[BIRP]//g')
+	for k in $pull_keys; do
+		grep -A1 '^\.TP' <<<"$section" | grep -qE "^\.B[IR]* $k(=| |\$)" ||
+			fail "the PULLED STREAMS section of framerouter.8 has no entry for $k"
+	done
+	note "framerouter.8 PULLED STREAMS has an entry for each key:" $pull_keys
+fi
 
 # Endpoints: the paths src/http.c dispatches on.
 if [[ -f $FR_SRCDIR/src/http.c ]]; then

@@ -39,7 +39,7 @@ grep -qx 'framerouter: --stream cam: listen-scale needs listen=ADDR' "$T/opt.out
 "$FR_BIN" --stream "cam,listen=127.0.0.1:${PORTS[1]},listen-scale=1/3" >"$T/opt.out" 2>&1
 rc=$?
 ((rc == 2)) || fail "listen-scale=1/3 exited $rc, expected 2"
-grep -qx "framerouter: --stream: stream cam: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto" \
+grep -qx "framerouter: --stream: stream cam: listen-scale: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto" \
 	"$T/opt.out" || fail "listen-scale=1/3: $(cat "$T/opt.out")"
 is_listening "${PORTS[1]}" && fail "something listens on ${PORTS[1]} after a refused start"
 note "options: listen-scale without listen= and listen-scale=1/3 exit 2 with the reason"

@@ -10,16 +10,7 @@ need valgrind
 # ASan and valgrind do not mix; the ASan build checks leaks itself at exit.
 grep -q __asan_init "$FR_BIN" && skip "ASan build"
 
-real_bin=$FR_BIN
-cat >"$T/framerouter-vg" <<SH
-#!/bin/sh
-exec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
-	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-	--log-file="$T/valgrind.txt" "$real_bin" "\$@"
-SH
-chmod +x "$T/framerouter-vg"
-FR_BIN=$T/framerouter-vg
-FR_WAIT=$((FR_WAIT * 4))	# valgrind is slow
+under_valgrind
 
 src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
 printf 'max-frame-size 4M\nallow listen=127.0.0.0/8\n' >"$T/vg.conf"
@@ -51,9 +42,5 @@ timeout "$FR_WAIT" "$FR_GRAB" "$LISTEN" -n 1 -o "$T/two.jpg" || fail "grab after
 note "reloaded twice (applied, refused) and still serving"
 
 fr_stop "$FR_WAIT"
-if [[ -s $T/valgrind.txt ]]; then
-	cat "$T/valgrind.txt" >&2
-	fail "valgrind reported errors"
-fi
-note "valgrind: no errors, no leaks"
+valgrind_clean
 finish
