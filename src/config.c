@@ -106,6 +106,10 @@ const struct fr_config_option fr_config_options[] = {
 	  .kind = FR_KIND_SECONDS, .offset = AT(stream_idle_timeout_s), .min = 0, .max = 86400,
 	  .reload = FR_RELOAD_LIVE, .help = "remove a stream an HTTP push created after this "
 	  "long with no producer and no subscriber, 0 for never" },
+	{ .name = "stale-after", .arg_name = "SECONDS", .default_value = "0",
+	  .kind = FR_KIND_SECONDS, .offset = AT(stale_after_s), .min = 0, .max = 86400,
+	  .reload = FR_RELOAD_LIVE, .help = "a stream whose newest frame is older is stale: "
+	  "/snapshot answers 503; 0 for never" },
 	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
 	  .offset = AT(ingest_token), .reload = FR_RELOAD_LIVE,
 	  .help = "HTTP ingest requires Authorization: Bearer TOKEN" },
@@ -150,6 +154,22 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	{ .name = "listen", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(listen),
 	  .has_offset = KEY_AT(has_listen), .reload = FR_RELOAD_RESTART,
 	  .help = "raw MJPEG subscriber address" },
+	/* Per-stream access, besides the global tokens; live like them. */
+	{ .name = "subscribe-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "reading this stream over HTTP takes TOKEN (or --subscribe-token)" },
+	{ .name = "subscribe-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read this stream's subscribe token from FILE" },
+	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "pushing to this stream over HTTP takes TOKEN (or --ingest-token)" },
+	{ .name = "ingest-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read this stream's ingest token from FILE" },
+	{ .name = "stale-after", .arg_name = "SECONDS", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(stale_after_s), .min = 0, .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "--stale-after for this stream; 0 follows --stale-after" },
 	{ .name = NULL },
 };
 
@@ -427,7 +447,7 @@ static int
 set_stream(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
 	struct fr_config *c = base;
-	char spec[512], *save = NULL;
+	char spec[2048], *save = NULL;
 	int is_new;
 
 	(void)o;
@@ -634,6 +654,21 @@ trim(char *s)
 	return s;
 }
 
+/* "PATH:LINE: why" in err: why whole, the path cut short when both do not fit. */
+static void
+file_error(char *err, const char *path, unsigned lineno, const char *why)
+{
+	int path_room = FR_ERR_LEN - 16 - (int)strnlen(why, FR_ERR_LEN);
+	int used = snprintf(err, FR_ERR_LEN, "%.*s:%u: ", path_room < 40 ? 40 : path_room, path,
+	    lineno);
+
+	if (used < 0 || used >= FR_ERR_LEN)
+		return;
+	size_t n = strnlen(why, FR_ERR_LEN - 1 - (size_t)used);
+	memcpy(err + used, why, n);
+	err[(size_t)used + n] = '\0';
+}
+
 int
 fr_config_load_file(struct fr_config *c, const char *path, char *err)
 {
@@ -661,7 +696,7 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			snprintf(err, FR_ERR_LEN, "%.120s:%u: %.120s", path, lineno, why);
+			file_error(err, path, lineno, why);
 			rc = -1;
 			break;
 		}
