@@ -22,12 +22,15 @@ struct fr_registry {
 	uint64_t connections_denied;
 	uint64_t streams_expired;
 	double idle_timeout_s;		/* for streams that are not declared; 0: never */
+	double stale_after_s;		/* --stale-after; 0: never */
 	ev_timer expiry;
+	ev_timer history_timer;		/* samples every stream once a second */
 	size_t n;
 	struct fr_registry_entry **entries;	/* max_streams of them; the first n used */
 };
 
 static void expiry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void history_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct fr_registry *
 fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, size_t max_streams)
@@ -40,6 +43,7 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 	reg->max_streams = max_streams;
 	reg->entries = fr_xcalloc(max_streams, sizeof *reg->entries);
 	ev_init(&reg->expiry, expiry_cb);
+	ev_timer_init(&reg->history_timer, history_cb, 1.0, 1.0);
 	return reg;
 }
 
@@ -48,6 +52,7 @@ entry_free(struct fr_registry_entry *e)
 {
 	fr_ingest_free(e->ingest);
 	fr_stream_free(e->stream);
+	free(e->history);
 	free(e);
 }
 
@@ -57,6 +62,7 @@ fr_registry_free(struct fr_registry *reg)
 	if (reg == NULL)
 		return;
 	ev_timer_stop(reg->loop, &reg->expiry);
+	ev_timer_stop(reg->loop, &reg->history_timer);
 	for (size_t i = 0; i < reg->n; i++)
 		entry_free(reg->entries[i]);
 	free(reg->entries);
@@ -92,15 +98,20 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 		snprintf(err, FR_ERR_LEN, "--max-streams %zu reached", reg->max_streams);
 		return FR_REGISTRY_FULL;
 	}
-	if ((e = calloc(1, sizeof *e)) == NULL || (e->stream = fr_stream_new(name)) == NULL ||
+	/* The history's ring is allocated once here, whole: sampling never allocates. */
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->history = malloc(sizeof *e->history)) ==
+	    NULL || (e->stream = fr_stream_new(name)) == NULL ||
 	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL) {
-		if (e != NULL)
+		if (e != NULL) {
 			fr_stream_free(e->stream);
+			free(e->history);
+		}
 		free(e);
 		snprintf(err, FR_ERR_LEN, "out of memory");
 		return FR_REGISTRY_NO_MEMORY;
 	}
 	e->is_declared = is_declared;
+	fr_history_init(e->history, ev_now(reg->loop));
 	reg->entries[reg->n++] = e;
 	*out = e;
 	return FR_REGISTRY_OK;
@@ -184,6 +195,15 @@ fr_registry_streams_expired(const struct fr_registry *reg)
 	return reg->streams_expired;
 }
 
+bool
+fr_registry_any(struct fr_registry *reg, fr_registry_filter_fn fn, void *arg)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (fn(reg->entries[i], arg))
+			return true;
+	return false;
+}
+
 uint64_t
 fr_registry_clients(const struct fr_registry *reg)
 {
@@ -196,7 +216,8 @@ fr_registry_clients(const struct fr_registry *reg)
 
 /* Fills one stream's part of the snapshot; its client array is allocated here. */
 static int
-snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out)
+snapshot_stream(const struct fr_registry *reg, struct fr_registry_entry *e, double now,
+    struct fr_stats_stream *out)
 {
 	const struct fr_stream *s = e->stream;
 	struct fr_stats_client *clients = calloc(s->counters.clients + 1, sizeof *clients);
@@ -208,9 +229,17 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 	    l = l->next) {
 		struct fr_sub_info info;
 
-		fr_sub_get_info(fr_sub_from_link(l), &info);
-		clients[n++] = (struct fr_stats_client){ info.peer, info.protocol,
-			now - info.connected_at, info.counters };
+		struct fr_sub *sub = fr_sub_from_link(l);
+		double since = fr_sub_sending_since(sub);
+
+		fr_sub_get_info(sub, &info);
+		clients[n++] = (struct fr_stats_client){
+			.peer = info.peer,
+			.protocol = info.protocol,
+			.connected_s = now - info.connected_at,
+			.sending_age_s = since > 0 ? (now > since ? now - since : 0) : -1,
+			.counters = info.counters,
+		};
 	}
 	*out = (struct fr_stats_stream){
 		.name = s->name,
@@ -221,6 +250,8 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 		.latest_width = s->latest ? s->latest->width : 0,
 		.latest_height = s->latest ? s->latest->height : 0,
 		.latest_age_s = s->latest ? now - s->latest->received_at : -1,
+		.stale_after_s = fr_registry_stale_after(reg, e),
+		.is_stale = fr_registry_is_stale(reg, e, now),
 		.n_clients = n,
 		.clients = clients,
 	};
@@ -228,8 +259,8 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 }
 
 void
-fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
-    struct fr_buf *b)
+fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_format format,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b)
 {
 	struct fr_stats_stream *streams = calloc(reg->n + 1, sizeof *streams);
 	double now = ev_now(reg->loop);
@@ -239,11 +270,14 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
 		b->has_failed = 1;
 		return;
 	}
-	for (; n < reg->n; n++) {
-		if (snapshot_stream(reg->entries[n], now, &streams[n]) < 0) {
+	for (size_t i = 0; i < reg->n; i++) {
+		if (may_see != NULL && !may_see(reg->entries[i], arg))
+			continue;
+		if (snapshot_stream(reg, reg->entries[i], now, &streams[n]) < 0) {
 			b->has_failed = 1;
 			goto out;
 		}
+		n++;
 	}
 	struct fr_stats_snapshot snap = {
 		.version = PACKAGE_VERSION,
@@ -263,10 +297,118 @@ out:
 }
 
 void
+fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
+    struct fr_buf *b)
+{
+	fr_registry_format_stats_for(reg, format, NULL, NULL, b);
+}
+
+void
 fr_registry_log_counters(struct fr_registry *reg)
 {
 	log_info("counters: connections_denied=%llu",
 	    (unsigned long long)reg->connections_denied);
 	for (size_t i = 0; i < reg->n; i++)
 		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
+}
+
+/* ---- history and staleness ---- */
+
+/* What e's history records now: its totals, subscribers and the oldest frame in flight. */
+static void
+read_stream(const struct fr_registry_entry *e, double now, struct fr_history_reading *r)
+{
+	const struct fr_stream *s = e->stream;
+	const struct fr_stream_counters *c = &s->counters;
+	double oldest = 0;
+
+	for (struct fr_list *l = s->subs.next; l != &s->subs; l = l->next) {
+		double since = fr_sub_sending_since(fr_sub_from_link(l));
+
+		if (since > 0 && (oldest == 0 || since < oldest))
+			oldest = since;
+	}
+	*r = (struct fr_history_reading){ .v = {
+		[FR_HISTORY_FRAMES_IN] = c->frames_in,
+		[FR_HISTORY_BYTES_IN] = c->bytes_in,
+		[FR_HISTORY_FRAMES_OUT] = c->frames_out,
+		[FR_HISTORY_DROPPED_SLOW_CLIENT] = c->dropped_slow_client,
+		[FR_HISTORY_DROPPED_FPS_CAP] = c->dropped_fps_cap,
+		[FR_HISTORY_DROPPED_INVALID] = c->dropped_invalid,
+		[FR_HISTORY_DROPPED_OVERSIZE] = c->dropped_oversize,
+		[FR_HISTORY_DROPPED_TRUNCATED] = c->dropped_truncated,
+		[FR_HISTORY_CLIENTS] = c->clients,
+		[FR_HISTORY_OLDEST_AGE_MS] = oldest == 0 ? FR_HISTORY_NONE :
+		    (uint64_t)((now > oldest ? now - oldest : 0) * 1000 + 0.5),
+	} };
+}
+
+void
+fr_registry_sample_history(struct fr_registry *reg, double now)
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		struct fr_history_reading r;
+
+		read_stream(reg->entries[i], now, &r);
+		fr_history_record(reg->entries[i]->history, &r, now);
+	}
+}
+
+static void
+history_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fr_registry *reg = FR_CONTAINER_OF(w, struct fr_registry, history_timer);
+
+	(void)revents;
+	fr_registry_sample_history(reg, ev_now(loop));
+}
+
+void
+fr_registry_start_history(struct fr_registry *reg)
+{
+	ev_timer_start(reg->loop, &reg->history_timer);
+}
+
+void
+fr_registry_format_history(struct fr_registry *reg, const char *only, uint64_t since,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b)
+{
+	bool is_first = true;
+
+	fr_buf_printf(b, "{\"interval_s\": 1, \"seconds\": %d, \"streams\": {",
+	    FR_HISTORY_SECONDS);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct fr_registry_entry *e = reg->entries[i];
+
+		if ((only != NULL && strcmp(e->stream->name, only) != 0) ||
+		    (may_see != NULL && !may_see(e, arg)))
+			continue;
+		/* Stream names are [A-Za-z0-9._-] (fr_registry_add): nothing to escape. */
+		fr_buf_printf(b, "%s\"%s\": ", is_first ? "" : ", ", e->stream->name);
+		fr_history_format_json(b, e->history, since);
+		is_first = false;
+	}
+	fr_buf_append(b, "}}\n", 3);
+}
+
+void
+fr_registry_set_stale_after(struct fr_registry *reg, double stale_after_s)
+{
+	reg->stale_after_s = stale_after_s;
+}
+
+double
+fr_registry_stale_after(const struct fr_registry *reg, const struct fr_registry_entry *e)
+{
+	return e->stale_after_s > 0 ? e->stale_after_s : reg->stale_after_s;
+}
+
+bool
+fr_registry_is_stale(const struct fr_registry *reg, const struct fr_registry_entry *e,
+    double now)
+{
+	double limit = fr_registry_stale_after(reg, e);
+	const struct fr_frame *f = e->stream->latest;
+
+	return limit > 0 && f != NULL && now - f->received_at > limit;
 }

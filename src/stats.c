@@ -255,6 +255,16 @@ put_double(struct fr_buf *b, double v)
 	fr_buf_printf(b, "%.3f", v);
 }
 
+/* A value that is absent when negative: null. */
+static void
+put_double_or_null(struct fr_buf *b, double v)
+{
+	if (v < 0)
+		buf_puts(b, "null");
+	else
+		put_double(b, v);
+}
+
 /* ---- shared tables ---- */
 
 /* The reasons a stream drops frames: the JSON keys and the Prometheus reason label. */
@@ -302,8 +312,11 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 	put_double(b, cl->connected_s);
 	fr_buf_printf(b,
 	    ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
-	    ", \"dropped\": {\"slow_client\": %" PRIu64 ", \"fps_cap\": %" PRIu64 "}}",
+	    ", \"dropped\": {\"slow_client\": %" PRIu64 ", \"fps_cap\": %" PRIu64 "}",
 	    c->frames_sent, c->bytes_sent, c->frames_dropped, c->frames_dropped_fps_cap);
+	buf_puts(b, ", \"frame_age_s\": ");
+	put_double_or_null(b, cl->sending_age_s);
+	buf_puts(b, "}");
 }
 
 /* Width and height are null when unknown (0: the frame was not decoded). */
@@ -361,7 +374,9 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 			buf_puts(b, ", ");
 		json_client(b, &s->clients[i]);
 	}
-	buf_puts(b, "]}");
+	buf_puts(b, "], \"stale_after_s\": ");
+	put_double_or_null(b, s->stale_after_s > 0 ? s->stale_after_s : -1);
+	fr_buf_printf(b, ", \"stale\": %s}", s->is_stale ? "true" : "false");
 }
 
 /*

@@ -40,12 +40,14 @@ static const struct fr_stats_client sample_clients[] = {
 	    .peer = "127.0.0.1:40001",
 	    .protocol = "raw",
 	    .connected_s = 12.5,
+	    .sending_age_s = 0.0421,
 	    .counters = {.frames_sent = 300, .frames_dropped = 2, .bytes_sent = 1500000},
 	},
 	{
 	    .peer = "[::1]:40002",
 	    .protocol = "http",
 	    .connected_s = 3.25,
+	    .sending_age_s = -1,
 	    .counters = {.frames_sent = 40,
 		.frames_dropped = 1,
 		.frames_dropped_fps_cap = 50,
@@ -77,12 +79,15 @@ static const struct fr_stats_stream sample_streams[] = {
 	    .latest_width = 640,
 	    .latest_height = 480,
 	    .latest_age_s = 0.0331,
+	    .stale_after_s = 5,
 	    .n_clients = 2,
 	    .clients = sample_clients,
 	},
 	{
 	    .name = "cam2",
 	    .latest_age_s = -1,
+	    .stale_after_s = 2.5,
+	    .is_stale = 1,
 	},
 };
 
@@ -106,15 +111,17 @@ static const char sample_json[] =
     "\"age_s\": 0.033}, \"client_list\": ["
     "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
     "\"frames_sent\": 300, \"bytes_sent\": 1500000, "
-    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}}, "
+    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"frame_age_s\": 0.042}, "
     "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
     "\"frames_sent\": 40, \"bytes_sent\": 200000, "
-    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}}]}, "
+    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_s\": null}], "
+    "\"stale_after_s\": 5.000, \"stale\": false}, "
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
     "\"truncated\": 0}, \"garbage_bytes\": 0, \"clients\": 0, \"clients_refused\": 0, "
     "\"producer_connected\": false, \"producer_connects\": 0, \"producer\": null, "
-    "\"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": []}}}\n";
+    "\"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": [], "
+    "\"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
@@ -578,7 +585,8 @@ END_TEST
 
 START_TEST(test_json_huge_counters)
 {
-	struct fr_stats_client cl = {.peer = "p", .protocol = "raw", .connected_s = 1e12};
+	struct fr_stats_client cl = {.peer = "p", .protocol = "raw", .connected_s = 1e12,
+		.sending_age_s = 1e12};
 	struct fr_stats_stream s;
 	struct fr_stats_snapshot snap = one_stream(&s, "big");
 
@@ -606,7 +614,8 @@ START_TEST(test_json_huge_counters)
 	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "
 	    "\"frames_sent\": 18446744073709551615, \"bytes_sent\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
-	    "\"fps_cap\": 18446744073709551615}}]}}}\n");
+	    "\"fps_cap\": 18446744073709551615}, \"frame_age_s\": 1000000000000.000}], "
+	    "\"stale_after_s\": null, \"stale\": false}}}\n");
 	/* Python's ints are exact: the digits survive the round trip. */
 	ASSERT_PYTHON(text, "d['streams']['big']['bytes_in'] == 2**64 - 1");
 	free(text);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A stream's recent past: a fixed ring of one-second samples for the last
+ * FR_HISTORY_SECONDS (input fps, bytes in, frames out, drops by reason, subscribers,
+ * the oldest frame age being sent), for GET /stats/history and the page's plots. The
+ * ring is part of the struct: recording a sample never allocates. Pure: readings in,
+ * samples and JSON text out; the caller's timer decides when to record.
+ */
+#ifndef FR_HISTORY_H
+#define FR_HISTORY_H
+
+#include <stdint.h>
+
+#include "fr/stats.h"
+
+/* Ten minutes of one-second samples. */
+#define FR_HISTORY_SECONDS 600
+
+/*
+ * The columns of a sample, in JSON order. A counter column holds what its total grew
+ * by during the sample's second; a gauge column holds the level when it was taken.
+ */
+enum fr_history_column {
+	FR_HISTORY_FRAMES_IN,		/* counter: frames published (the input fps) */
+	FR_HISTORY_BYTES_IN,		/* counter: bytes from producers */
+	FR_HISTORY_FRAMES_OUT,		/* counter: frames written whole to subscribers */
+	FR_HISTORY_DROPPED_SLOW_CLIENT,	/* counters: frames dropped, by reason */
+	FR_HISTORY_DROPPED_FPS_CAP,
+	FR_HISTORY_DROPPED_INVALID,
+	FR_HISTORY_DROPPED_OVERSIZE,
+	FR_HISTORY_DROPPED_TRUNCATED,
+	FR_HISTORY_CLIENTS,		/* gauge: subscribers connected */
+	FR_HISTORY_OLDEST_AGE_MS,	/* gauge: age of the oldest frame a subscriber was
+					 * writing, in ms; FR_HISTORY_NONE when none was */
+	FR_HISTORY_COLUMNS,
+};
+
+/* A gauge with no value (no subscriber was writing a frame). */
+#define FR_HISTORY_NONE UINT64_MAX
+
+/* What the caller reads from a stream when a sample is due: totals for the counter
+ * columns (they never go down), levels for the gauge columns. */
+struct fr_history_reading {
+	uint64_t v[FR_HISTORY_COLUMNS];
+};
+
+/* One second. A value beyond UINT32_MAX is stored as UINT32_MAX - 1 (saturated);
+ * UINT32_MAX is "none". */
+struct fr_history_sample {
+	uint32_t v[FR_HISTORY_COLUMNS];
+};
+
+struct fr_history {
+	uint64_t next;			/* number of the next sample (samples ever taken) */
+	uint32_t n;			/* samples held: the last n, at most FR_HISTORY_SECONDS */
+	double last_at;			/* when the last reading was taken (or the start) */
+	struct fr_history_reading last;	/* the totals then */
+	struct fr_history_sample ring[FR_HISTORY_SECONDS];	/* sample i at ring[i % SECONDS] */
+};
+
+/* An empty history of something whose counters were all 0 at started_at. */
+void fr_history_init(struct fr_history *h, double started_at);
+
+/*
+ * Records a reading taken at time at (seconds, the clock of started_at). The time
+ * since the last reading, rounded to whole seconds, is how many samples it makes:
+ * none when less than half a second has passed (the reading waits for the next
+ * call); more than one when a timer came late, the counters' growth spread evenly
+ * over them (the remainder in the last) and the gauges repeated. Returns the number
+ * of samples added. Never allocates.
+ */
+unsigned fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at);
+
+/* The sample numbered i, or NULL when it is not held (too old, or not taken yet). */
+const struct fr_history_sample *fr_history_sample(const struct fr_history *h, uint64_t i);
+
+/*
+ * Appends one JSON object with the samples numbered since and later (all that are
+ * held when since is older):
+ *   {"first": F, "next": N, "at": T, "input_fps": [...], "bytes_in": [...],
+ *    "frames_out": [...], "dropped": {"slow_client": [...], ...}, "clients": [...],
+ *    "oldest_frame_age_s": [... or null]}
+ * Arrays run oldest first and hold samples F to N - 1; sample N - 1 was taken at T
+ * and each one before it a second earlier. A client polls again with since=N.
+ */
+void fr_history_format_json(struct fr_buf *b, const struct fr_history *h, uint64_t since);
+
+#endif /* FR_HISTORY_H */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ring of one-second samples behind GET /stats/history and the page's plots.
+ * Counters become per-second growth, gauges are kept as read; the ring is fixed in
+ * the struct, so taking a sample costs a few stores and never an allocation. It
+ * does not read streams or run timers: the registry does both.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "fr/history.h"
+#include "fr/util.h"
+
+static const struct {
+	const char *key;	/* in JSON; a drop reason inside "dropped" */
+	bool is_gauge;
+	bool is_drop;
+} columns[FR_HISTORY_COLUMNS] = {
+	[FR_HISTORY_FRAMES_IN] = { "input_fps", false, false },
+	[FR_HISTORY_BYTES_IN] = { "bytes_in", false, false },
+	[FR_HISTORY_FRAMES_OUT] = { "frames_out", false, false },
+	[FR_HISTORY_DROPPED_SLOW_CLIENT] = { "slow_client", false, true },
+	[FR_HISTORY_DROPPED_FPS_CAP] = { "fps_cap", false, true },
+	[FR_HISTORY_DROPPED_INVALID] = { "invalid", false, true },
+	[FR_HISTORY_DROPPED_OVERSIZE] = { "oversize", false, true },
+	[FR_HISTORY_DROPPED_TRUNCATED] = { "truncated", false, true },
+	[FR_HISTORY_CLIENTS] = { "clients", true, false },
+	[FR_HISTORY_OLDEST_AGE_MS] = { "oldest_frame_age_s", true, false },
+};
+
+#define STORED_NONE UINT32_MAX
+
+void
+fr_history_init(struct fr_history *h, double started_at)
+{
+	memset(h, 0, sizeof *h);
+	h->last_at = started_at;
+	/* Counters start at 0 with their stream; a gauge has no earlier level. */
+	h->last.v[FR_HISTORY_OLDEST_AGE_MS] = FR_HISTORY_NONE;
+}
+
+static uint32_t
+stored(uint64_t v)
+{
+	if (v == FR_HISTORY_NONE)
+		return STORED_NONE;
+	return v >= STORED_NONE ? STORED_NONE - 1 : (uint32_t)v;
+}
+
+unsigned
+fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at)
+{
+	double elapsed = at - h->last_at;
+
+	if (elapsed < 0) {	/* the wall clock was set back: count from now on */
+		h->last_at = at;
+		return 0;
+	}
+	if (elapsed < 0.5)	/* too soon: this reading waits for the next call */
+		return 0;
+	uint64_t k = (uint64_t)floor(elapsed + 0.5);
+	uint64_t spread = k;	/* samples the growth is spread over */
+	if (k > FR_HISTORY_SECONDS)
+		k = FR_HISTORY_SECONDS;	/* the older ones would fall out of the ring at once */
+	for (uint64_t j = 0; j < k; j++) {
+		struct fr_history_sample *s = &h->ring[h->next % FR_HISTORY_SECONDS];
+		bool is_last = j + 1 == k;
+
+		for (size_t c = 0; c < FR_HISTORY_COLUMNS; c++) {
+			if (columns[c].is_gauge) {
+				s->v[c] = stored(r->v[c]);
+				continue;
+			}
+			/* Totals never go down; if one did, it grew by nothing. */
+			uint64_t grew = r->v[c] > h->last.v[c] ? r->v[c] - h->last.v[c] : 0;
+			s->v[c] = stored(grew / spread + (is_last ? grew % spread : 0));
+		}
+		h->next++;
+	}
+	h->n = h->next < FR_HISTORY_SECONDS ? (uint32_t)h->next : FR_HISTORY_SECONDS;
+	h->last = *r;
+	h->last_at = at;
+	return (unsigned)k;
+}
+
+const struct fr_history_sample *
+fr_history_sample(const struct fr_history *h, uint64_t i)
+{
+	if (i >= h->next || i < h->next - h->n)
+		return NULL;
+	return &h->ring[i % FR_HISTORY_SECONDS];
+}
+
+/* One column as a JSON array of samples first..next-1. */
+static void
+json_column(struct fr_buf *b, const struct fr_history *h, uint64_t first, size_t c)
+{
+	fr_buf_append(b, "[", 1);
+	for (uint64_t i = first; i < h->next; i++) {
+		uint32_t v = h->ring[i % FR_HISTORY_SECONDS].v[c];
+		const char *sep = i > first ? "," : "";
+
+		if (v == STORED_NONE)
+			fr_buf_printf(b, "%snull", sep);
+		else if (c == FR_HISTORY_OLDEST_AGE_MS)
+			fr_buf_printf(b, "%s%" PRIu32 ".%03" PRIu32, sep, v / 1000, v % 1000);
+		else
+			fr_buf_printf(b, "%s%" PRIu32, sep, v);
+	}
+	fr_buf_append(b, "]", 1);
+}
+
+void
+fr_history_format_json(struct fr_buf *b, const struct fr_history *h, uint64_t since)
+{
+	uint64_t first = h->next - h->n;
+
+	if (since > first)
+		first = since < h->next ? since : h->next;
+	fr_buf_printf(b, "{\"first\": %" PRIu64 ", \"next\": %" PRIu64 ", \"at\": %.3f", first,
+	    h->next, h->last_at);
+	bool is_in_dropped = false;
+	for (size_t c = 0; c < FR_HISTORY_COLUMNS; c++) {
+		if (columns[c].is_drop && !is_in_dropped)
+			fr_buf_printf(b, ", \"dropped\": {");
+		else if (is_in_dropped && !columns[c].is_drop)
+			fr_buf_append(b, "}", 1);
+		fr_buf_printf(b, "%s\"%s\": ", is_in_dropped && columns[c].is_drop ? ", " :
+		    columns[c].is_drop ? "" : ", ", columns[c].key);
+		is_in_dropped = columns[c].is_drop;
+		json_column(b, h, first, c);
+	}
+	if (is_in_dropped)
+		fr_buf_append(b, "}", 1);
+	fr_buf_append(b, "}", 1);
+}
