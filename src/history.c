@@ -33,10 +33,10 @@ static const struct {
 #define STORED_NONE UINT32_MAX
 
 void
-fr_history_init(struct fr_history *h, double started_at)
+fr_history_init(struct fr_history *h, uint64_t first)
 {
 	memset(h, 0, sizeof *h);
-	h->last_at = started_at;
+	h->next = first;
 	/* Counters start at 0 with their stream; a gauge has no earlier level. */
 	h->last.v[FR_HISTORY_OLDEST_AGE_MS] = FR_HISTORY_NONE;
 }
@@ -49,22 +49,24 @@ stored(uint64_t v)
 	return v >= STORED_NONE ? STORED_NONE - 1 : (uint32_t)v;
 }
 
-unsigned
-fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at)
+uint64_t
+fr_history_steps(double elapsed_s)
 {
-	double elapsed = at - h->last_at;
+	/* Also false for NaN; and no sample count a double cannot hold. */
+	if (!(elapsed_s >= 0.5))
+		return 0;
+	return elapsed_s < 1e15 ? (uint64_t)floor(elapsed_s + 0.5) : (uint64_t)1e15;
+}
 
-	if (elapsed < 0) {	/* the wall clock was set back: count from now on */
-		h->last_at = at;
-		return 0;
-	}
-	if (elapsed < 0.5)	/* too soon: this reading waits for the next call */
-		return 0;
-	uint64_t k = (uint64_t)floor(elapsed + 0.5);
-	uint64_t spread = k;	/* samples the growth is spread over */
-	if (k > FR_HISTORY_SECONDS)
-		k = FR_HISTORY_SECONDS;	/* the older ones would fall out of the ring at once */
-	for (uint64_t j = 0; j < k; j++) {
+void
+fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at,
+    uint64_t k)
+{
+	/* Of a long gap only the newest samples would stay in the ring: write only those. */
+	uint64_t skipped = k > FR_HISTORY_SECONDS ? k - FR_HISTORY_SECONDS : 0;
+
+	h->next += skipped;
+	for (uint64_t j = skipped; j < k; j++) {
 		struct fr_history_sample *s = &h->ring[h->next % FR_HISTORY_SECONDS];
 		bool is_last = j + 1 == k;
 
@@ -75,14 +77,13 @@ fr_history_record(struct fr_history *h, const struct fr_history_reading *r, doub
 			}
 			/* Totals never go down; if one did, it grew by nothing. */
 			uint64_t grew = r->v[c] > h->last.v[c] ? r->v[c] - h->last.v[c] : 0;
-			s->v[c] = stored(grew / spread + (is_last ? grew % spread : 0));
+			s->v[c] = stored(grew / k + (is_last ? grew % k : 0));
 		}
 		h->next++;
 	}
-	h->n = h->next < FR_HISTORY_SECONDS ? (uint32_t)h->next : FR_HISTORY_SECONDS;
+	h->n = h->n + k < FR_HISTORY_SECONDS ? h->n + (uint32_t)k : FR_HISTORY_SECONDS;
 	h->last = *r;
 	h->last_at = at;
-	return (unsigned)k;
 }
 
 const struct fr_history_sample *

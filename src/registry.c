@@ -3,6 +3,7 @@
  * The table of streams. Few streams (--max-streams, default 64), looked up by
  * name once per connection: a linear search over an array is all it needs.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct fr_registry {
 	double stale_after_s;		/* --stale-after; 0: never */
 	ev_timer expiry;
 	ev_timer history_timer;		/* samples every stream once a second */
+	double history_at;		/* when the last samples were taken (or the start) */
+	uint64_t history_next;		/* the number of the next sample, for every stream */
 	size_t n;
 	struct fr_registry_entry **entries;	/* max_streams of them; the first n used */
 };
@@ -44,6 +47,7 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 	reg->entries = fr_xcalloc(max_streams, sizeof *reg->entries);
 	ev_init(&reg->expiry, expiry_cb);
 	ev_timer_init(&reg->history_timer, history_cb, 1.0, 1.0);
+	reg->history_at = reg->started_at;
 	return reg;
 }
 
@@ -111,7 +115,7 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 		return FR_REGISTRY_NO_MEMORY;
 	}
 	e->is_declared = is_declared;
-	fr_history_init(e->history, ev_now(reg->loop));
+	fr_history_init(e->history, reg->history_next);
 	reg->entries[reg->n++] = e;
 	*out = e;
 	return FR_REGISTRY_OK;
@@ -343,15 +347,28 @@ read_stream(const struct fr_registry_entry *e, double now, struct fr_history_rea
 	} };
 }
 
+/*
+ * One clock for every stream: each takes the same number of samples, numbered alike,
+ * so that a page polls all of them with one ?since=. A stream added since the last
+ * tick has its first sample cover less than a second.
+ */
 void
 fr_registry_sample_history(struct fr_registry *reg, double now)
 {
+	uint64_t k = fr_history_steps(now - reg->history_at);
+
+	if (now < reg->history_at)	/* the wall clock was set back: count from here */
+		reg->history_at = now;
+	if (k == 0)
+		return;
 	for (size_t i = 0; i < reg->n; i++) {
 		struct fr_history_reading r;
 
 		read_stream(reg->entries[i], now, &r);
-		fr_history_record(reg->entries[i]->history, &r, now);
+		fr_history_record(reg->entries[i]->history, &r, now, k);
 	}
+	reg->history_next += k;
+	reg->history_at = now;
 }
 
 static void
@@ -375,8 +392,8 @@ fr_registry_format_history(struct fr_registry *reg, const char *only, uint64_t s
 {
 	bool is_first = true;
 
-	fr_buf_printf(b, "{\"interval_s\": 1, \"seconds\": %d, \"streams\": {",
-	    FR_HISTORY_SECONDS);
+	fr_buf_printf(b, "{\"interval_s\": 1, \"seconds\": %d, \"next\": %" PRIu64
+	    ", \"streams\": {", FR_HISTORY_SECONDS, reg->history_next);
 	for (size_t i = 0; i < reg->n; i++) {
 		const struct fr_registry_entry *e = reg->entries[i];
 

@@ -107,51 +107,67 @@ json(uint64_t since)
 
 /* ---- the ring ---- */
 
-START_TEST(test_counters_and_gauges)
+/* Readings every second, as the registry's timer takes them. */
+static void
+record(uint64_t total, uint64_t clients, uint64_t age_ms, double at, uint64_t k)
 {
-	fr_history_init(&h, 100);
-	ck_assert_uint_eq(h.next, 0);
-	ck_assert_uint_eq(h.n, 0);
-	ck_assert_ptr_null(fr_history_sample(&h, 0));
-	struct fr_history_reading r = reading(7, 2, 40);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 101.02), 1);
-	assert_sample(0, 7, 2, 40);
-	/* Under half a second later: nothing yet, the growth waits for the next sample. */
-	r = reading(9, 3, FR_HISTORY_NONE);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 101.4), 0);
-	ck_assert_uint_eq(h.next, 1);
-	r = reading(12, 3, FR_HISTORY_NONE);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 102.01), 1);
-	assert_sample(1, 5, 3, UINT32_MAX);
-	/* A total that went down (it never should) grew by nothing. */
-	r = reading(10, 0, 0);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 103), 1);
-	assert_sample(2, 0, 0, 0);
-	ck_assert_ptr_null(fr_history_sample(&h, 3));
+	struct fr_history_reading r = reading(total, clients, age_ms);
+
+	fr_history_record(&h, &r, at, k);
+}
+
+START_TEST(test_steps)
+{
+	ck_assert_uint_eq(fr_history_steps(0), 0);
+	ck_assert_uint_eq(fr_history_steps(0.49), 0);
+	ck_assert_uint_eq(fr_history_steps(0.5), 1);
+	ck_assert_uint_eq(fr_history_steps(1.02), 1);
+	ck_assert_uint_eq(fr_history_steps(1.49), 1);
+	ck_assert_uint_eq(fr_history_steps(3.2), 3);
+	ck_assert_uint_eq(fr_history_steps(-5), 0);
+	ck_assert_uint_eq(fr_history_steps(0.0 / 0.0), 0);
+	ck_assert_uint_eq(fr_history_steps(1e300), 1000000000000000ull);
 }
 END_TEST
 
-/* A timer that came 3.2 s late: three samples, the growth spread, gauges repeated. */
+START_TEST(test_counters_and_gauges)
+{
+	fr_history_init(&h, 40);
+	ck_assert_uint_eq(h.next, 40);
+	ck_assert_uint_eq(h.n, 0);
+	ck_assert_ptr_null(fr_history_sample(&h, 39));
+	ck_assert_ptr_null(fr_history_sample(&h, 40));
+	record(7, 2, 40, 101, 1);
+	assert_sample(40, 7, 2, 40);
+	record(12, 3, FR_HISTORY_NONE, 102, 1);
+	assert_sample(41, 5, 3, UINT32_MAX);
+	/* A total that went down (it never should) grew by nothing. */
+	record(10, 0, 0, 103, 1);
+	assert_sample(42, 0, 0, 0);
+	ck_assert_ptr_null(fr_history_sample(&h, 43));
+	ck_assert_ptr_null(fr_history_sample(&h, 39));
+	ck_assert_uint_eq(h.n, 3);
+	ck_assert(h.last_at == 103);
+}
+END_TEST
+
+/* A timer that came late: three samples, the growth spread, gauges repeated. */
 START_TEST(test_late_reading)
 {
 	fr_history_init(&h, 0);
-	struct fr_history_reading r = reading(10, 4, 1500);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 3.2), 3);
+	record(10, 4, 1500, 3.2, 3);
 	assert_sample(0, 3, 4, 1500);
 	assert_sample(1, 3, 4, 1500);
 	assert_sample(2, 4, 4, 1500);
-	/* Days late (a suspended machine): one ring's worth, nothing lost in the sum. */
-	r = reading(10 + 86400ull * 3, 1, 0);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 3.2 + 86400), FR_HISTORY_SECONDS);
-	ck_assert_uint_eq(h.next, 3 + FR_HISTORY_SECONDS);
+	/* A day late (a suspended machine): the newest ring's worth, numbered on, with
+	 * the growth a day's share per second. */
+	record(10 + 86400ull * 3 + 1, 1, 0, 3.2 + 86400, 86400);
+	ck_assert_uint_eq(h.next, 3 + 86400);
 	ck_assert_uint_eq(h.n, FR_HISTORY_SECONDS);
+	ck_assert_ptr_null(fr_history_sample(&h, h.next - FR_HISTORY_SECONDS - 1));
+	assert_sample(h.next - FR_HISTORY_SECONDS, 3, 1, 0);
 	assert_sample(h.next - 2, 3, 1, 0);
-	assert_sample(h.next - 1, 3, 1, 0);
-	/* A clock set back: no sample, and the next second counts from there. */
-	r = reading(10 + 86400ull * 3 + 5, 1, 0);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 50), 0);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 51), 1);
-	assert_sample(h.next - 1, 5, 1, 0);
+	assert_sample(h.next - 1, 4, 1, 0);
 }
 END_TEST
 
@@ -159,11 +175,8 @@ END_TEST
 START_TEST(test_wrap)
 {
 	fr_history_init(&h, 0);
-	for (uint64_t t = 1; t <= FR_HISTORY_SECONDS + 100; t++) {
-		struct fr_history_reading r = reading(t * (t + 1) / 2, t, t);	/* grows by t */
-
-		ck_assert_uint_eq(fr_history_record(&h, &r, (double)t), 1);
-	}
+	for (uint64_t t = 1; t <= FR_HISTORY_SECONDS + 100; t++)
+		record(t * (t + 1) / 2, t, t, (double)t, 1);	/* grows by t */
 	ck_assert_uint_eq(h.next, FR_HISTORY_SECONDS + 100);
 	ck_assert_uint_eq(h.n, FR_HISTORY_SECONDS);
 	ck_assert_ptr_null(fr_history_sample(&h, 99));
@@ -183,19 +196,17 @@ END_TEST
 START_TEST(test_saturation)
 {
 	fr_history_init(&h, 0);
-	struct fr_history_reading r = reading(5000000000ull, UINT32_MAX, UINT32_MAX);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 1), 1);
+	record(5000000000ull, UINT32_MAX, UINT32_MAX, 1, 1);
 	assert_sample(0, UINT32_MAX - 1, UINT32_MAX - 1, UINT32_MAX - 1);
-	r = reading(5000000001ull, 0, 1);
-	ck_assert_uint_eq(fr_history_record(&h, &r, 2), 1);
+	record(5000000001ull, 0, 1, 2, 1);
 	assert_sample(1, 1, 0, 1);
 }
 END_TEST
 
 START_TEST(test_json)
 {
-	fr_history_init(&h, 1000);
-	ck_assert_str_eq(json(0), "{\"first\": 0, \"next\": 0, \"at\": 1000.000, \"input_fps\": [], "
+	fr_history_init(&h, 0);
+	ck_assert_str_eq(json(0), "{\"first\": 0, \"next\": 0, \"at\": 0.000, \"input_fps\": [], "
 	    "\"bytes_in\": [], \"frames_out\": [], \"dropped\": {\"slow_client\": [], \"fps_cap\": "
 	    "[], \"invalid\": [], \"oversize\": [], \"truncated\": []}, \"clients\": [], "
 	    "\"oldest_frame_age_s\": []}");
@@ -206,10 +217,10 @@ START_TEST(test_json)
 		[FR_HISTORY_DROPPED_OVERSIZE] = 4, [FR_HISTORY_DROPPED_TRUNCATED] = 5,
 		[FR_HISTORY_CLIENTS] = 2, [FR_HISTORY_OLDEST_AGE_MS] = 1234,
 	} };
-	fr_history_record(&h, &r, 1001.0004);
+	fr_history_record(&h, &r, 1001.0004, 1);
 	r.v[FR_HISTORY_FRAMES_IN] = 59;
 	r.v[FR_HISTORY_OLDEST_AGE_MS] = FR_HISTORY_NONE;
-	fr_history_record(&h, &r, 1002.25);
+	fr_history_record(&h, &r, 1002.25, 1);
 	ck_assert_str_eq(json(0), "{\"first\": 0, \"next\": 2, \"at\": 1002.250, \"input_fps\": "
 	    "[30,29], \"bytes_in\": [1500000,0], \"frames_out\": [60,0], \"dropped\": "
 	    "{\"slow_client\": [1,0], \"fps_cap\": [2,0], \"invalid\": [3,0], \"oversize\": [4,0], "
@@ -260,7 +271,8 @@ START_TEST(test_sampler_fixed_memory)
 	}
 	double t0 = ev_now(loop);
 
-	/* Ten minutes first, so that every ring has been written whole. */
+	/* Ten minutes first, so that every ring has been written whole (the registry
+	 * started at t0 or a moment before: each tick is one sample). */
 	uint64_t t = 1;
 	for (; t <= FR_HISTORY_SECONDS + 10; t++)
 		fr_registry_sample_history(reg, t0 + (double)t);
@@ -292,6 +304,7 @@ START_TEST(test_sampler_fixed_memory)
 	    "hours of %d streams", before, after, HOURS, N_STREAMS);
 	for (int i = 0; i < N_STREAMS; i++) {
 		ck_assert_uint_eq(e[i]->history->next, HOURS * 3600);
+		ck_assert(e[i]->history->last_at == t0 + HOURS * 3600);
 		ck_assert_uint_eq(e[i]->history->n, FR_HISTORY_SECONDS);
 	}
 	/* The last second's traffic went to cam32 (36000 % 64): 36000 % 31 frames. */
@@ -314,6 +327,7 @@ history_suite(void)
 	Suite *s = suite_create("history");
 	TCase *tc = tcase_create("ring");
 
+	tcase_add_test(tc, test_steps);
 	tcase_add_test(tc, test_counters_and_gauges);
 	tcase_add_test(tc, test_late_reading);
 	tcase_add_test(tc, test_wrap);

@@ -1367,7 +1367,8 @@ START_TEST(test_history)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
 	struct fr_registry_entry *cam = add_stream("cam", NULL, NULL);
-	double t0 = def->history->last_at;
+	/* The registry started a moment ago: t0 + 1 is one sample after its start. */
+	double t0 = ev_now(loop);
 	struct client *c = client_new();
 	struct response r;
 	char want[4096];
@@ -1381,8 +1382,8 @@ START_TEST(test_history)
 	request(c, "GET /stats/history/default HTTP/1.1\r\nHost: x\r\n\r\n", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: application/json\r\n"));
-	snprintf(want, sizeof want, "{\"interval_s\": 1, \"seconds\": 600, \"streams\": "
-	    "{\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": [2,1,0], "
+	snprintf(want, sizeof want, "{\"interval_s\": 1, \"seconds\": 600, \"next\": 3, "
+	    "\"streams\": {\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": [2,1,0], "
 	    "\"bytes_in\": [0,0,0], \"frames_out\": [0,0,0], \"dropped\": {\"slow_client\": "
 	    "[0,0,0], \"fps_cap\": [0,0,0], \"invalid\": [0,0,0], \"oversize\": [0,0,0], "
 	    "\"truncated\": [0,0,0]}, \"clients\": [0,0,0], \"oldest_frame_age_s\": "
@@ -1402,7 +1403,14 @@ START_TEST(test_history)
 	ck_assert_str_eq(r.body->data, mine->data);
 	assert_json(r.body->data, "list(d['streams']) == ['default', 'cam'] and "
 	    "d['streams']['cam']['input_fps'] == [0, 0, 0]");
-	(void)cam;
+	/* A stream added later numbers its samples with the others: one since fits all. */
+	struct fr_registry_entry *late = add_stream("late", NULL, NULL);
+	publish_fixture(late, jpeg);
+	fr_registry_sample_history(reg, t0 + 4);
+	request(c, "GET /stats/history?since=3 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "d['next'] == 4 and [(s['first'], s['next'], s['input_fps']) "
+	    "for s in d['streams'].values()] == [(3, 4, [0]), (3, 4, [0]), (3, 4, [1])]");
+	ck_assert_uint_eq(cam->history->next, 4);
 	/* Errors. */
 	static const char *const bad[] = { "-1", "x", "1.5", "", "99999999999999999999999" };
 	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
@@ -1429,7 +1437,7 @@ END_TEST
  */
 START_TEST(test_history_gauges)
 {
-	double t0 = def->history->last_at;
+	double t0 = ev_now(loop);
 	struct client *stuck = client_connect(NULL, 4096);
 	/* Larger than any socket buffer (tcp_wmem's largest is 4 MiB): never all sent. */
 	size_t len = 16 * 1024 * 1024;

@@ -50,26 +50,37 @@ struct fr_history_sample {
 	uint32_t v[FR_HISTORY_COLUMNS];
 };
 
+/*
+ * Samples are numbered by whoever takes them (the registry numbers them alike for
+ * every stream, so that one ?since= fits all); a history holds the last n of them.
+ */
 struct fr_history {
-	uint64_t next;			/* number of the next sample (samples ever taken) */
-	uint32_t n;			/* samples held: the last n, at most FR_HISTORY_SECONDS */
-	double last_at;			/* when the last reading was taken (or the start) */
-	struct fr_history_reading last;	/* the totals then */
+	uint64_t next;			/* number of the next sample */
+	uint32_t n;			/* samples held: next - n to next - 1 */
+	double last_at;			/* when the last sample was taken; 0 before */
+	struct fr_history_reading last;	/* the totals then (all 0 at the start) */
 	struct fr_history_sample ring[FR_HISTORY_SECONDS];	/* sample i at ring[i % SECONDS] */
 };
 
-/* An empty history of something whose counters were all 0 at started_at. */
-void fr_history_init(struct fr_history *h, double started_at);
+/* An empty history of something whose counters are all 0 now; its first sample
+ * will be numbered first. */
+void fr_history_init(struct fr_history *h, uint64_t first);
 
 /*
- * Records a reading taken at time at (seconds, the clock of started_at). The time
- * since the last reading, rounded to whole seconds, is how many samples it makes:
- * none when less than half a second has passed (the reading waits for the next
- * call); more than one when a timer came late, the counters' growth spread evenly
- * over them (the remainder in the last) and the gauges repeated. Returns the number
- * of samples added. Never allocates.
+ * How many one-second samples a reading elapsed_s after the last one makes: the
+ * seconds rounded, so 0 under half a second (the caller waits for its next tick) and
+ * more than one when a timer came late. 0 for a clock that went back.
  */
-unsigned fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at);
+uint64_t fr_history_steps(double elapsed_s);
+
+/*
+ * Records a reading taken at time at as k samples (k >= 1, from fr_history_steps):
+ * the counters' growth since the last reading spread evenly over them (the
+ * remainder in the last), the gauges repeated. Of more than FR_HISTORY_SECONDS only
+ * the newest are kept; the numbering goes on by k. Never allocates.
+ */
+void fr_history_record(struct fr_history *h, const struct fr_history_reading *r, double at,
+    uint64_t k);
 
 /* The sample numbered i, or NULL when it is not held (too old, or not taken yet). */
 const struct fr_history_sample *fr_history_sample(const struct fr_history *h, uint64_t i);

@@ -99,17 +99,19 @@ void fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_form
     fr_registry_filter_fn may_see, void *arg, struct fr_buf *b);
 
 /*
- * GET /stats/history: one JSON object, {"interval_s": 1, "seconds": 600, "streams":
- * {NAME: history, ...}} with each stream's samples numbered since and later (see
- * fr_history_format_json), for the stream called only (NULL: every stream that
- * may_see accepts; may_see NULL: all).
+ * GET /stats/history: one JSON object, {"interval_s": 1, "seconds": 600, "next": N,
+ * "streams": {NAME: history, ...}} with each stream's samples numbered since and
+ * later (see fr_history_format_json), for the stream called only (NULL: every stream
+ * that may_see accepts; may_see NULL: all). Samples are numbered alike for every
+ * stream; N is the number of the next, for the next poll's since.
  */
 void fr_registry_format_history(struct fr_registry *reg, const char *only, uint64_t since,
     fr_registry_filter_fn may_see, void *arg, struct fr_buf *b);
 
 /*
  * Takes a history sample of every stream at now (wall clock, as ev_now): what the
- * history timer does once a second. Never allocates.
+ * history timer does once a second; a late call takes one per second it missed, an
+ * early one (under half a second) none. Never allocates.
  */
 void fr_registry_sample_history(struct fr_registry *reg, double now);
 
