@@ -29,7 +29,7 @@ struct fr_admit {
 	unsigned n_pending;
 	struct fr_list buckets[ADMIT_BUCKETS];
 	struct fr_ratelimit evict_log;
-	uint64_t pending_evicted;
+	struct fr_process_counters *counters;	/* the registry's: pending_evicted, ... */
 };
 
 struct fr_admit *
@@ -39,6 +39,7 @@ fr_admit_new(struct ev_loop *loop, struct fr_registry *reg, const struct fr_admi
 
 	a->loop = loop;
 	a->reg = reg;
+	a->counters = fr_registry_counters(reg);
 	a->params = *params;
 	fr_list_init(&a->by_age);
 	for (size_t i = 0; i < ADMIT_BUCKETS; i++)
@@ -156,7 +157,7 @@ evict(struct fr_admit *a, struct fr_admit_pending *p, const char *budget, unsign
 {
 	double now = ev_now(a->loop);
 
-	a->pending_evicted++;
+	a->counters->pending_evicted++;
 	fr_log_limited(&a->evict_log, now, FR_LOG_WARN,
 	    "http: %s of %u connections without a request is full: closing the oldest, %s "
 	    "(%.1f s)", budget, limit, p->peer, now - p->since);
@@ -191,7 +192,7 @@ fr_admit_pending_begin(struct fr_admit *a, struct fr_admit_pending *p,
 	else
 		fr_list_init(&p->bucket);
 	p->is_pending = true;
-	a->n_pending++;
+	a->counters->connections_pending = ++a->n_pending;
 }
 
 void
@@ -202,17 +203,11 @@ fr_admit_pending_end(struct fr_admit *a, struct fr_admit_pending *p)
 	fr_list_remove(&p->age);
 	fr_list_remove(&p->bucket);
 	p->is_pending = false;
-	a->n_pending--;
+	a->counters->connections_pending = --a->n_pending;
 }
 
 unsigned
 fr_admit_pending_count(const struct fr_admit *a)
 {
 	return a->n_pending;
-}
-
-uint64_t
-fr_admit_pending_evicted(const struct fr_admit *a)
-{
-	return a->pending_evicted;
 }

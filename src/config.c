@@ -391,7 +391,7 @@ fr_config_is_valid_stream_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	if (n == 0 || n > FR_STREAM_NAME_LEN)
+	if (n == 0 || n > FR_STREAM_NAME_MAX)
 		return 0;
 	/* "." and ".." are path segments to a browser (RFC 3986 5.2.4): no URL reaches them. */
 	if (strspn(name, ".") == n)

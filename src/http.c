@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "fr/access.h"
+#include "fr/buf.h"
 #include "fr/config.h"
 #include "fr/defer.h"
 #include "fr/http.h"

@@ -20,8 +20,7 @@ struct fr_registry {
 	struct fr_ingest_params params;
 	double started_at;
 	size_t max_streams;
-	uint64_t connections_denied;
-	uint64_t streams_expired;
+	struct fr_process_counters counters;
 	double idle_timeout_s;		/* for streams that are not declared; 0: never */
 	double stale_after_s;		/* --stale-after; 0: never */
 	ev_timer expiry;
@@ -135,7 +134,7 @@ expire(struct fr_registry *reg, size_t i, double now)
 
 	log_info("stream %s: removed after %.0f s without a producer or a subscriber "
 	    "(--stream-idle-timeout)", e->stream->name, now - e->idle_since);
-	reg->streams_expired++;
+	reg->counters.streams_expired++;
 	memmove(&reg->entries[i], &reg->entries[i + 1], (reg->n - i - 1) * sizeof *reg->entries);
 	reg->n--;
 	entry_free(e);
@@ -187,16 +186,16 @@ fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_pa
 		fr_ingest_set_params(reg->entries[i]->ingest, params);
 }
 
+struct fr_process_counters *
+fr_registry_counters(struct fr_registry *reg)
+{
+	return &reg->counters;
+}
+
 uint64_t *
 fr_registry_connections_denied(struct fr_registry *reg)
 {
-	return &reg->connections_denied;
-}
-
-uint64_t
-fr_registry_streams_expired(const struct fr_registry *reg)
-{
-	return reg->streams_expired;
+	return &reg->counters.connections_denied;
 }
 
 bool
@@ -286,7 +285,7 @@ fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_format fo
 	struct fr_stats_snapshot snap = {
 		.version = PACKAGE_VERSION,
 		.uptime_s = now - reg->started_at,
-		.connections_denied = reg->connections_denied,
+		.counters = reg->counters,
 		.n_streams = n,
 		.streams = streams,
 	};
@@ -310,8 +309,10 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
 void
 fr_registry_log_counters(struct fr_registry *reg)
 {
-	log_info("counters: connections_denied=%llu",
-	    (unsigned long long)reg->connections_denied);
+	char line[FR_STATS_LINE_MAX];
+
+	fr_stats_format_process(line, sizeof line, &reg->counters);
+	log_info("counters: %s", line);
 	for (size_t i = 0; i < reg->n; i++)
 		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
 }

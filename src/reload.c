@@ -298,7 +298,7 @@ merge_stream_keys(struct merge *m, struct fr_stream_config *running,
     const struct fr_stream_config *next, int is_default)
 {
 	int needs_restart = 0;
-	char label[FR_STREAM_NAME_LEN + 64];
+	char label[FR_STREAM_NAME_MAX + 64];
 
 	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++) {
 		if ((is_default && is_option(k)) || k->kind == FR_KIND_TOKEN_FILE ||

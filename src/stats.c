@@ -1,119 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Text forms of the counters: the SIGUSR1 log lines, the /stats JSON and the /metrics
- * Prometheus text, all built from structs the caller gathered, so the names stay spelled
- * alike everywhere. Also the growable buffer they are written into. Pure: no I/O.
+ * The counter table and the text forms written from it: the SIGUSR1 log lines, the
+ * /stats JSON and the /metrics Prometheus text, all from structs the caller gathered, so
+ * each counter is named, typed and described in one row. The snapshot's other facts
+ * (names, addresses, rates, the latest frame) are written by hand around the counters,
+ * because each output shows them differently. Pure: no I/O.
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "fr/failpoint.h"
 #include "fr/stats.h"
-
-/* ---- fr_buf ---- */
-
-enum { BUF_MIN_CAP = 4096 };
-
-static struct fr_failpoint alloc_failpoint;
-
-#ifdef FR_TESTING
-void
-fr_buf_fail_alloc_after(unsigned n)
-{
-	alloc_failpoint.after = n;
-}
-#endif
-
-void
-fr_buf_init(struct fr_buf *b)
-{
-	*b = (struct fr_buf){0};
-}
-
-void
-fr_buf_fini(struct fr_buf *b)
-{
-	free(b->data);
-	*b = (struct fr_buf){0};
-}
-
-/*
- * Makes room for extra more bytes plus the NUL that always follows the contents. On
- * failure the buffer keeps what it had and refuses everything from then on.
- */
-static int
-buf_reserve(struct fr_buf *b, size_t extra)
-{
-	if (b->has_failed)
-		return -1;
-	if (extra < b->cap - b->len)
-		return 0;
-	if (extra > SIZE_MAX - 1 - b->len)
-		goto fail;
-	size_t need = b->len + extra + 1;
-	size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = fr_failpoint_hit(&alloc_failpoint) ? NULL : realloc(b->data, cap);
-	if (p == NULL)
-		goto fail;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-fail:
-	b->has_failed = 1;
-	return -1;
-}
-
-void
-fr_buf_append(struct fr_buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
-		return;
-	if (n > 0)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void
-fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (b->has_failed)
-		return;
-	/* Most calls fit in the room left; vsnprintf reports the full length if not. */
-	size_t room = b->cap - b->len;
-	va_start(ap, fmt);
-	int n = vsnprintf(b->data ? b->data + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n >= room && buf_reserve(b, (size_t)n) == 0) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0 || b->has_failed) {
-		/* The first try may have left a truncated tail past len: cut it off. */
-		b->has_failed = 1;
-		if (b->data != NULL)
-			b->data[b->len] = '\0';
-		return;
-	}
-	b->len += (size_t)n;
-}
-
-static void
-buf_puts(struct fr_buf *b, const char *s)
-{
-	fr_buf_append(b, s, strlen(s));
-}
 
 /* ---- strings ---- */
 
@@ -223,10 +123,10 @@ put_escaped(struct fr_buf *b, const char *s, enum esc_mode mode)
 		}
 		fr_buf_append(b, run, (size_t)(p - run));
 		if (n == 1) {
-			buf_puts(b, esc);
+			fr_buf_puts(b, esc);
 			p++;
 		} else {
-			buf_puts(b, mode == ESC_JSON ? "\\ufffd" : "\xef\xbf\xbd");
+			fr_buf_puts(b, mode == ESC_JSON ? "\\ufffd" : "\xef\xbf\xbd");
 			p += bad;
 		}
 		run = p;
@@ -238,9 +138,9 @@ put_escaped(struct fr_buf *b, const char *s, enum esc_mode mode)
 static void
 put_json_str(struct fr_buf *b, const char *s)
 {
-	buf_puts(b, "\"");
+	fr_buf_puts(b, "\"");
 	put_escaped(b, s, ESC_JSON);
-	buf_puts(b, "\"");
+	fr_buf_puts(b, "\"");
 }
 
 /*
@@ -260,33 +160,114 @@ static void
 put_double_or_null(struct fr_buf *b, double v)
 {
 	if (v < 0)
-		buf_puts(b, "null");
+		fr_buf_puts(b, "null");
 	else
 		put_double(b, v);
 }
 
-/* ---- shared tables ---- */
+/* ---- the counter table ---- */
 
-/* The reasons a stream drops frames: the JSON keys and the Prometheus reason label. */
-static const struct {
-	const char *reason;
-	size_t offset; /* of the uint64_t in struct fr_stream_counters */
-} drop_reasons[] = {
-    {"slow_client", offsetof(struct fr_stream_counters, dropped_slow_client)},
-    {"fps_cap", offsetof(struct fr_stream_counters, dropped_fps_cap)},
-    {"invalid", offsetof(struct fr_stream_counters, dropped_invalid)},
-    {"oversize", offsetof(struct fr_stream_counters, dropped_oversize)},
-    {"truncated", offsetof(struct fr_stream_counters, dropped_truncated)},
+#define PROCESS(f)                                                                                 \
+	.name = #f, .scope = FR_SCOPE_PROCESS, .offset = offsetof(struct fr_process_counters, f)
+#define STREAM(f)                                                                                  \
+	.name = #f, .scope = FR_SCOPE_STREAM, .offset = offsetof(struct fr_stream_counters, f)
+#define CLIENT(f)                                                                                  \
+	.name = #f, .scope = FR_SCOPE_CLIENT, .offset = offsetof(struct fr_client_counters, f)
+
+/* The stream's "dropped" group, by reason: what fr_stream_note_drop() bumps. */
+static const struct fr_counter drop_counters[FR_DROP_REASONS] = {
+    [FR_DROP_SLOW_CLIENT] = {STREAM(dropped_slow_client), .kind = FR_COUNTER, .key = "slow_client",
+        .help = "Frames a subscriber skipped because it had not finished the previous one."},
+    [FR_DROP_FPS_CAP] = {STREAM(dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
+        .help = "Frames skipped to honour a subscriber's ?fps=N."},
+    [FR_DROP_INVALID] = {STREAM(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
+        .help = "Frames with a broken marker structure, or rejected by --validate."},
+    [FR_DROP_OVERSIZE] = {STREAM(dropped_oversize), .kind = FR_COUNTER, .key = "oversize",
+        .help = "Frames larger than --max-frame-size."},
+    [FR_DROP_TRUNCATED] = {STREAM(dropped_truncated), .kind = FR_COUNTER, .key = "truncated",
+        .help = "Frames cut short because their producer disconnected or was replaced."},
+};
+
+/* A client's "dropped" group: the same reasons, for the frames it skipped. */
+static const struct fr_counter client_drop_counters[] = {
+    {CLIENT(frames_dropped), .kind = FR_COUNTER, .key = "slow_client",
+        .help = "Frames this subscriber skipped because it had not finished the previous one."},
+    {CLIENT(frames_dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
+        .help = "Frames skipped to honour this subscriber's ?fps=N."},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A group row: the JSON object NAME over members, in SCOPE. */
+#define GROUP(scope_, name_, members_)                                                             \
+	.name = #name_, .scope = FR_SCOPE_##scope_, .members = members_,                           \
+	.n_members = N_ELEMS(members_)
+
+/*
+ * Every counter, in the order /stats, /metrics and the SIGUSR1 lines show them within
+ * their scope. A new counter is a uint64_t in its scope's struct (stats.h), a row here,
+ * and the code that bumps it. tests/check_stats fails until every field has a row, and
+ * FR_GOLDEN_UPDATE=1 tests/check_stats rewrites the golden files in tests/golden.
+ */
+const struct fr_counter fr_counters[] = {
+    {PROCESS(connections_denied), .kind = FR_COUNTER,
+        .help = "Connections closed at accept because --allow does not admit the address."},
+    {PROCESS(streams_expired), .kind = FR_COUNTER,
+        .help = "Streams created by an HTTP push and removed after --stream-idle-timeout."},
+    {PROCESS(pending_evicted), .kind = FR_COUNTER,
+        .help = "HTTP connections not handed on that were closed to make room because the "
+                "--max-pending budget, in all or per address, was full."},
+    {PROCESS(connections_pending), .kind = FR_GAUGE,
+        .help = "HTTP connections not handed on to a subscriber or producer yet."},
+
+    {STREAM(frames_in), .kind = FR_COUNTER, .help = "Whole JPEG frames received from producers."},
+    {STREAM(bytes_in), .kind = FR_COUNTER, .help = "Bytes received from producers."},
+    {STREAM(frames_out), .kind = FR_COUNTER, .help = "Frames completely written to subscribers."},
+    {STREAM(bytes_out), .kind = FR_COUNTER, .help = "Bytes written to subscribers."},
+    {GROUP(STREAM, dropped, drop_counters), .kind = FR_COUNTER, .family = "frames_dropped",
+        .label = "reason",
+        .help = "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps "
+                "cap, or rejected as invalid, oversize or truncated input."},
+    {STREAM(garbage_bytes), .kind = FR_COUNTER,
+        .help = "Bytes from producers outside any JPEG frame."},
+    {STREAM(clients), .kind = FR_GAUGE, .help = "Subscribers connected now."},
+    {STREAM(clients_refused), .kind = FR_COUNTER,
+        .help = "Subscribers refused because the server was full."},
+    {STREAM(producer_connected), .kind = FR_FLAG,
+        .help = "1 while a producer is connected, else 0."},
+    {STREAM(producer_connects), .kind = FR_COUNTER, .help = "Producer connections accepted."},
+    {STREAM(arena_fallbacks), .kind = FR_COUNTER,
+        .help = "Frames sent from the heap because the memfd arena had no room."},
+
+    {CLIENT(frames_sent), .kind = FR_COUNTER,
+        .help = "Frames completely written to this subscriber."},
+    {CLIENT(bytes_sent), .kind = FR_COUNTER, .is_logged_last = true,
+        .help = "Bytes written to this subscriber."},
+    {GROUP(CLIENT, dropped, client_drop_counters), .kind = FR_COUNTER,
+        .help = "Frames this subscriber skipped, by reason."},
+};
+
+const size_t fr_n_counters = N_ELEMS(fr_counters);
+
+uint64_t *
+fr_stats_drop_counter(struct fr_stream_counters *c, enum fr_drop_reason reason)
+{
+	return (uint64_t *)((char *)c + drop_counters[reason].offset);
+}
+
+const char *
+fr_stats_drop_name(enum fr_drop_reason reason)
+{
+	return drop_counters[reason].key;
+}
+
+/* The value of counter c in counters, the struct of c's scope. */
 static uint64_t
-counter_at(const struct fr_stream_counters *c, size_t offset)
+value_of(const struct fr_counter *c, const void *counters)
 {
 	uint64_t v;
 
-	memcpy(&v, (const char *)c + offset, sizeof v);
+	memcpy(&v, (const char *)counters + c->offset, sizeof v);
 	return v;
 }
 
@@ -300,23 +281,56 @@ has_frame(const struct fr_stats_stream *s)
 /* ---- JSON (/stats) ---- */
 
 static void
+json_value(struct fr_buf *b, const struct fr_counter *c, const void *counters)
+{
+	uint64_t v = value_of(c, counters);
+
+	if (c->kind == FR_FLAG)
+		fr_buf_puts(b, v ? "true" : "false");
+	else
+		fr_buf_printf(b, "%" PRIu64, v);
+}
+
+/*
+ * The counters of scope as "name": value pairs, a group as "name": {"key": value, ...},
+ * separated by ", ", and preceded by one unless they come first in their object.
+ */
+static void
+json_counters(struct fr_buf *b, enum fr_counter_scope scope, const void *counters, bool is_first)
+{
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->scope != scope)
+			continue;
+		fr_buf_printf(b, "%s\"%s\": ", is_first ? "" : ", ", c->name);
+		is_first = false;
+		if (c->members == NULL) {
+			json_value(b, c, counters);
+			continue;
+		}
+		fr_buf_puts(b, "{");
+		for (size_t m = 0; m < c->n_members; m++) {
+			fr_buf_printf(b, "%s\"%s\": ", m ? ", " : "", c->members[m].key);
+			json_value(b, &c->members[m], counters);
+		}
+		fr_buf_puts(b, "}");
+	}
+}
+
+static void
 json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 {
-	const struct fr_client_counters *c = &cl->counters;
-
-	buf_puts(b, "{\"peer\": ");
+	fr_buf_puts(b, "{\"peer\": ");
 	put_json_str(b, cl->peer);
-	buf_puts(b, ", \"protocol\": ");
+	fr_buf_puts(b, ", \"protocol\": ");
 	put_json_str(b, cl->protocol);
-	buf_puts(b, ", \"connected_s\": ");
+	fr_buf_puts(b, ", \"connected_s\": ");
 	put_double(b, cl->connected_s);
-	fr_buf_printf(b,
-	    ", \"frames_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
-	    ", \"dropped\": {\"slow_client\": %" PRIu64 ", \"fps_cap\": %" PRIu64 "}",
-	    c->frames_sent, c->bytes_sent, c->frames_dropped, c->frames_dropped_fps_cap);
-	buf_puts(b, ", \"frame_age_s\": ");
+	json_counters(b, FR_SCOPE_CLIENT, &cl->counters, false);
+	fr_buf_puts(b, ", \"frame_age_s\": ");
 	put_double_or_null(b, cl->sending_age_s);
-	buf_puts(b, "}");
+	fr_buf_puts(b, "}");
 }
 
 /* Width and height are null when unknown (0: the frame was not decoded). */
@@ -324,57 +338,45 @@ static void
 json_latest_frame(struct fr_buf *b, const struct fr_stats_stream *s)
 {
 	if (!has_frame(s)) {
-		buf_puts(b, "null");
+		fr_buf_puts(b, "null");
 		return;
 	}
 	fr_buf_printf(b, "{\"bytes\": %zu, \"width\": ", s->latest_bytes);
 	if (s->latest_width > 0)
 		fr_buf_printf(b, "%d", s->latest_width);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"height\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"height\": ");
 	if (s->latest_height > 0)
 		fr_buf_printf(b, "%d", s->latest_height);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"age_s\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"age_s\": ");
 	put_double(b, s->latest_age_s);
-	buf_puts(b, "}");
+	fr_buf_puts(b, "}");
 }
 
 static void
 json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 {
-	const struct fr_stream_counters *c = &s->counters;
-
-	fr_buf_printf(b,
-	    "{\"frames_in\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"frames_out\": %" PRIu64
-	    ", \"bytes_out\": %" PRIu64 ", \"dropped\": {",
-	    c->frames_in, c->bytes_in, c->frames_out, c->bytes_out);
-	for (size_t i = 0; i < N_ELEMS(drop_reasons); i++)
-		fr_buf_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "", drop_reasons[i].reason,
-		    counter_at(c, drop_reasons[i].offset));
-	fr_buf_printf(b,
-	    "}, \"garbage_bytes\": %" PRIu64 ", \"clients\": %" PRIu64
-	    ", \"clients_refused\": %" PRIu64 ", \"producer_connected\": %s"
-	    ", \"producer_connects\": %" PRIu64 ", \"producer\": ",
-	    c->garbage_bytes, c->clients, c->clients_refused,
-	    c->producer_connected ? "true" : "false", c->producer_connects);
+	fr_buf_puts(b, "{");
+	json_counters(b, FR_SCOPE_STREAM, &s->counters, true);
+	fr_buf_puts(b, ", \"producer\": ");
 	if (s->producer != NULL)
 		put_json_str(b, s->producer);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ", \"input_fps\": ");
+		fr_buf_puts(b, "null");
+	fr_buf_puts(b, ", \"input_fps\": ");
 	put_double(b, s->input_fps);
-	buf_puts(b, ", \"latest_frame\": ");
+	fr_buf_puts(b, ", \"latest_frame\": ");
 	json_latest_frame(b, s);
-	buf_puts(b, ", \"client_list\": [");
+	fr_buf_puts(b, ", \"client_list\": [");
 	for (size_t i = 0; i < s->n_clients; i++) {
 		if (i > 0)
-			buf_puts(b, ", ");
+			fr_buf_puts(b, ", ");
 		json_client(b, &s->clients[i]);
 	}
-	buf_puts(b, "], \"stale_after_s\": ");
+	fr_buf_puts(b, "], \"stale_after_s\": ");
 	put_double_or_null(b, s->stale_after_s > 0 ? s->stale_after_s : -1);
 	fr_buf_printf(b, ", \"stale\": %s}", s->is_stale ? "true" : "false");
 }
@@ -386,68 +388,23 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 void
 fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
-	buf_puts(b, "{\"version\": ");
+	fr_buf_puts(b, "{\"version\": ");
 	put_json_str(b, snap->version);
-	buf_puts(b, ", \"uptime_s\": ");
+	fr_buf_puts(b, ", \"uptime_s\": ");
 	put_double(b, snap->uptime_s);
-	fr_buf_printf(b, ", \"connections_denied\": %" PRIu64, snap->connections_denied);
-	buf_puts(b, ", \"streams\": {");
+	json_counters(b, FR_SCOPE_PROCESS, &snap->counters, false);
+	fr_buf_puts(b, ", \"streams\": {");
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		if (i > 0)
-			buf_puts(b, ", ");
+			fr_buf_puts(b, ", ");
 		put_json_str(b, snap->streams[i].name);
-		buf_puts(b, ": ");
+		fr_buf_puts(b, ": ");
 		json_stream(b, &snap->streams[i]);
 	}
-	buf_puts(b, "}}\n");
+	fr_buf_puts(b, "}}\n");
 }
 
 /* ---- Prometheus (/metrics) ---- */
-
-enum prom_kind {
-	PROM_U64,     /* the uint64_t at offset in the stream counters */
-	PROM_DROPPED, /* one sample per drop reason */
-	PROM_INPUT_FPS,
-	PROM_LATEST_BYTES,
-	PROM_LATEST_AGE, /* no sample for a stream without a frame */
-};
-
-/* The per-stream families, in output order. Counters end in _total, as the format asks. */
-static const struct {
-	const char *name, *type, *help;
-	enum prom_kind kind;
-	size_t offset;
-} prom_families[] = {
-#define OFF(f) offsetof(struct fr_stream_counters, f)
-    {"framerouter_frames_in_total", "counter", "Whole JPEG frames received from producers.",
-        PROM_U64, OFF(frames_in)},
-    {"framerouter_bytes_in_total", "counter", "Bytes received from producers.", PROM_U64,
-        OFF(bytes_in)},
-    {"framerouter_frames_out_total", "counter", "Frames completely written to subscribers.",
-        PROM_U64, OFF(frames_out)},
-    {"framerouter_bytes_out_total", "counter", "Bytes written to subscribers.", PROM_U64,
-        OFF(bytes_out)},
-    {"framerouter_frames_dropped_total", "counter",
-        "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
-        "or rejected as invalid, oversize or truncated input.",
-        PROM_DROPPED, 0},
-    {"framerouter_garbage_bytes_total", "counter", "Bytes from producers outside any JPEG frame.",
-        PROM_U64, OFF(garbage_bytes)},
-    {"framerouter_clients", "gauge", "Subscribers connected now.", PROM_U64, OFF(clients)},
-    {"framerouter_clients_refused_total", "counter",
-        "Subscribers refused because the server was full.", PROM_U64, OFF(clients_refused)},
-    {"framerouter_producer_connected", "gauge", "1 while a producer is connected, else 0.",
-        PROM_U64, OFF(producer_connected)},
-    {"framerouter_producer_connects_total", "counter", "Producer connections accepted.", PROM_U64,
-        OFF(producer_connects)},
-    {"framerouter_input_fps", "gauge", "Frames per second received over the last seconds.",
-        PROM_INPUT_FPS, 0},
-    {"framerouter_latest_frame_bytes", "gauge",
-        "Size of the latest frame in bytes, 0 when there is none.", PROM_LATEST_BYTES, 0},
-    {"framerouter_latest_frame_age_seconds", "gauge",
-        "Seconds since the latest frame arrived; absent when there is none.", PROM_LATEST_AGE, 0},
-#undef OFF
-};
 
 static void
 prom_header(struct fr_buf *b, const char *name, const char *type, const char *help)
@@ -457,52 +414,93 @@ prom_header(struct fr_buf *b, const char *name, const char *type, const char *he
 	fr_buf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
-/* Starts a sample line: name{stream="…" and the closing brace is the caller's. */
-static void
-prom_sample_start(struct fr_buf *b, const char *name, const struct fr_stats_stream *s)
+/*
+ * Starts a sample line: name, then {stream="…" when stream is not NULL, and the
+ * label="value" pair when label is not NULL. Returns whether a brace was opened, for
+ * the caller to close.
+ */
+static bool
+prom_sample_start(
+    struct fr_buf *b, const char *name, const char *stream, const char *label, const char *value)
 {
-	fr_buf_printf(b, "%s{stream=\"", name);
-	put_escaped(b, s->name, ESC_LABEL);
-	buf_puts(b, "\"");
+	fr_buf_puts(b, name);
+	if (stream != NULL) {
+		fr_buf_puts(b, "{stream=\"");
+		put_escaped(b, stream, ESC_LABEL);
+		fr_buf_puts(b, "\"");
+	}
+	if (label != NULL) {
+		fr_buf_printf(b, "%s%s=\"", stream != NULL ? "," : "{", label);
+		put_escaped(b, value, ESC_LABEL);
+		fr_buf_puts(b, "\"");
+	}
+	return stream != NULL || label != NULL;
 }
 
 static void
-prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *s)
+prom_sample(struct fr_buf *b, const char *name, const char *stream, const char *label,
+    const char *key, uint64_t v)
 {
-	const char *name = prom_families[fam].name;
+	bool has_labels = prom_sample_start(b, name, stream, label, key);
 
-	switch (prom_families[fam].kind) {
-	case PROM_U64:
-		prom_sample_start(b, name, s);
-		fr_buf_printf(
-		    b, "} %" PRIu64 "\n", counter_at(&s->counters, prom_families[fam].offset));
-		break;
-	case PROM_DROPPED:
-		for (size_t i = 0; i < N_ELEMS(drop_reasons); i++) {
-			prom_sample_start(b, name, s);
-			fr_buf_printf(b, ",reason=\"%s\"} %" PRIu64 "\n", drop_reasons[i].reason,
-			    counter_at(&s->counters, drop_reasons[i].offset));
-		}
-		break;
-	case PROM_INPUT_FPS:
-		prom_sample_start(b, name, s);
-		buf_puts(b, "} ");
-		put_double(b, s->input_fps);
-		buf_puts(b, "\n");
-		break;
-	case PROM_LATEST_BYTES:
-		prom_sample_start(b, name, s);
-		fr_buf_printf(b, "} %zu\n", has_frame(s) ? s->latest_bytes : (size_t)0);
-		break;
-	case PROM_LATEST_AGE:
-		if (!has_frame(s))
-			break;
-		prom_sample_start(b, name, s);
-		buf_puts(b, "} ");
-		put_double(b, s->latest_age_s);
-		buf_puts(b, "\n");
-		break;
+	fr_buf_printf(b, "%s %" PRIu64 "\n", has_labels ? "}" : "", v);
+}
+
+/* Writes the HELP and TYPE of counter c's family, whose name goes into name. */
+static void
+prom_family_start(struct fr_buf *b, const struct fr_counter *c, char *name, size_t len)
+{
+	snprintf(name, len, "framerouter_%s%s", c->family ? c->family : c->name,
+	    c->kind == FR_COUNTER ? "_total" : "");
+	prom_header(b, name, c->kind == FR_COUNTER ? "counter" : "gauge", c->help);
+}
+
+/* Counter c's samples: one, or one per member of a group; stream is NULL for none. */
+static void
+prom_counter_samples(struct fr_buf *b, const struct fr_counter *c, const char *name,
+    const char *stream, const void *counters)
+{
+	if (c->members == NULL) {
+		prom_sample(b, name, stream, NULL, NULL, value_of(c, counters));
+		return;
 	}
+	for (size_t m = 0; m < c->n_members; m++)
+		prom_sample(b, name, stream, c->label, c->members[m].key,
+		    value_of(&c->members[m], counters));
+}
+
+/* Per-stream gauges that are not counters: what the snapshot says of the stream itself. */
+enum stream_gauge {
+	GAUGE_INPUT_FPS,
+	GAUGE_LATEST_BYTES,
+	GAUGE_LATEST_AGE, /* no sample for a stream without a frame */
+};
+
+static const struct {
+	const char *name, *help;
+} stream_gauges[] = {
+    [GAUGE_INPUT_FPS] = {"framerouter_input_fps",
+        "Frames per second received over the last seconds."},
+    [GAUGE_LATEST_BYTES] = {"framerouter_latest_frame_bytes",
+        "Size of the latest frame in bytes, 0 when there is none."},
+    [GAUGE_LATEST_AGE] = {"framerouter_latest_frame_age_seconds",
+        "Seconds since the latest frame arrived; absent when there is none."},
+};
+
+static void
+prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_stream *s)
+{
+	const char *name = stream_gauges[g].name;
+
+	if (g == GAUGE_LATEST_AGE && !has_frame(s))
+		return;
+	prom_sample_start(b, name, s->name, NULL, NULL);
+	fr_buf_puts(b, "} ");
+	if (g == GAUGE_LATEST_BYTES)
+		fr_buf_printf(b, "%zu", has_frame(s) ? s->latest_bytes : (size_t)0);
+	else
+		put_double(b, g == GAUGE_INPUT_FPS ? s->input_fps : s->latest_age_s);
+	fr_buf_puts(b, "\n");
 }
 
 /*
@@ -514,48 +512,97 @@ prom_stream_samples(struct fr_buf *b, size_t fam, const struct fr_stats_stream *
 void
 fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 {
-	for (size_t f = 0; f < N_ELEMS(prom_families); f++) {
-		prom_header(b, prom_families[f].name, prom_families[f].type, prom_families[f].help);
-		for (size_t i = 0; i < snap->n_streams; i++)
-			prom_stream_samples(b, f, &snap->streams[i]);
+	char name[128];
+
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->scope != FR_SCOPE_STREAM)
+			continue;
+		prom_family_start(b, c, name, sizeof name);
+		for (size_t k = 0; k < snap->n_streams; k++)
+			prom_counter_samples(
+			    b, c, name, snap->streams[k].name, &snap->streams[k].counters);
+	}
+	for (size_t g = 0; g < N_ELEMS(stream_gauges); g++) {
+		prom_header(b, stream_gauges[g].name, "gauge", stream_gauges[g].help);
+		for (size_t k = 0; k < snap->n_streams; k++)
+			prom_stream_gauge(b, (enum stream_gauge)g, &snap->streams[k]);
 	}
 	prom_header(b, "framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.");
-	buf_puts(b, "framerouter_uptime_seconds ");
+	fr_buf_puts(b, "framerouter_uptime_seconds ");
 	put_double(b, snap->uptime_s);
-	buf_puts(b, "\n");
-	prom_header(b, "framerouter_connections_denied_total", "counter",
-	    "Connections closed at accept because --allow does not admit the address.");
-	fr_buf_printf(b, "framerouter_connections_denied_total %" PRIu64 "\n",
-	    snap->connections_denied);
+	fr_buf_puts(b, "\n");
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->scope != FR_SCOPE_PROCESS)
+			continue;
+		prom_family_start(b, c, name, sizeof name);
+		prom_counter_samples(b, c, name, NULL, &snap->counters);
+	}
 	prom_header(b, "framerouter_build_info", "gauge",
 	    "Always 1; the version label says which framerouter this is.");
-	buf_puts(b, "framerouter_build_info{version=\"");
-	put_escaped(b, snap->version, ESC_LABEL);
-	buf_puts(b, "\"} 1\n");
+	prom_sample_start(b, "framerouter_build_info", NULL, "version", snap->version);
+	fr_buf_puts(b, "} 1\n");
 }
 
 /* ---- log lines ---- */
 
+/*
+ * Appends " name=value" (no space first) to the line of len bytes, used of them taken.
+ * Returns false once the line is full: snprintf has truncated and terminated it.
+ */
+static bool
+line_add(char *buf, size_t len, size_t *used, const struct fr_counter *c, const void *counters)
+{
+	int n = snprintf(buf + *used, len - *used, "%s%s=%" PRIu64, *used ? " " : "", c->name,
+	    value_of(c, counters));
+
+	if (n < 0 || (size_t)n >= len - *used)
+		return false;
+	*used += (size_t)n;
+	return true;
+}
+
+/* The counters of scope in table order, groups by their members, the last ones last. */
+static void
+format_line(char *buf, size_t len, enum fr_counter_scope scope, const void *counters)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (int last = 0; last < 2; last++) {
+		for (size_t i = 0; i < fr_n_counters; i++) {
+			const struct fr_counter *c = &fr_counters[i];
+
+			if (c->scope != scope || c->is_logged_last != (last == 1))
+				continue;
+			if (c->members == NULL && !line_add(buf, len, &used, c, counters))
+				return;
+			for (size_t m = 0; m < c->n_members; m++)
+				if (!line_add(buf, len, &used, &c->members[m], counters))
+					return;
+		}
+	}
+}
+
+void
+fr_stats_format_process(char *buf, size_t len, const struct fr_process_counters *c)
+{
+	format_line(buf, len, FR_SCOPE_PROCESS, c);
+}
+
 void
 fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c)
 {
-	snprintf(buf, len,
-	    "frames_in=%" PRIu64 " bytes_in=%" PRIu64 " frames_out=%" PRIu64 " bytes_out=%" PRIu64
-	    " dropped_slow_client=%" PRIu64 " dropped_fps_cap=%" PRIu64 " dropped_invalid=%" PRIu64
-	    " dropped_oversize=%" PRIu64 " dropped_truncated=%" PRIu64 " garbage_bytes=%" PRIu64
-	    " clients=%" PRIu64 " clients_refused=%" PRIu64 " producer_connected=%" PRIu64
-	    " producer_connects=%" PRIu64,
-	    c->frames_in, c->bytes_in, c->frames_out, c->bytes_out, c->dropped_slow_client,
-	    c->dropped_fps_cap, c->dropped_invalid, c->dropped_oversize, c->dropped_truncated,
-	    c->garbage_bytes, c->clients, c->clients_refused, c->producer_connected,
-	    c->producer_connects);
+	format_line(buf, len, FR_SCOPE_STREAM, c);
 }
 
 void
 fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c)
 {
-	snprintf(buf, len,
-	    "frames_sent=%" PRIu64 " frames_dropped=%" PRIu64 " frames_dropped_fps_cap=%" PRIu64
-	    " bytes_sent=%" PRIu64,
-	    c->frames_sent, c->frames_dropped, c->frames_dropped_fps_cap, c->bytes_sent);
+	format_line(buf, len, FR_SCOPE_CLIENT, c);
 }

@@ -3,18 +3,13 @@
  * Streams: the latest slot and the fan-out. A stream reaches its subscribers only
  * through fr_sub_offer(); it never writes to a socket itself.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fr/stream.h"
-
-static const char *const drop_names[FR_DROP_REASONS] = {
-	[FR_DROP_INVALID] = "invalid",
-	[FR_DROP_OVERSIZE] = "oversize",
-	[FR_DROP_TRUNCATED] = "truncated",
-};
 
 /*
  * Calls every waiter once with f. The list is taken over first: a waiter that waits
@@ -176,22 +171,11 @@ void
 fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t bytes,
     double now, const char *detail)
 {
-	switch (reason) {
-	case FR_DROP_INVALID:
-		s->counters.dropped_invalid++;
-		break;
-	case FR_DROP_OVERSIZE:
-		s->counters.dropped_oversize++;
-		break;
-	case FR_DROP_TRUNCATED:
-		s->counters.dropped_truncated++;
-		break;
-	default:
-		abort();
-	}
+	assert(reason < FR_DROP_REASONS);
+	(*fr_stats_drop_counter(&s->counters, reason))++;
 	fr_log_limited(&s->drop_log[reason], now, FR_LOG_WARN,
-	    "stream %s: dropped frame: %s, %zu bytes%s%s", s->name, drop_names[reason], bytes,
-	    detail ? ": " : "", detail ? detail : "");
+	    "stream %s: dropped frame: %s, %zu bytes%s%s", s->name, fr_stats_drop_name(reason),
+	    bytes, detail ? ": " : "", detail ? detail : "");
 }
 
 void
@@ -206,7 +190,7 @@ fr_stream_note_garbage(struct fr_stream *s, uint64_t bytes, double now)
 void
 fr_stream_log_counters(const struct fr_stream *s, double now)
 {
-	char line[512];
+	char line[FR_STATS_LINE_MAX];
 
 	fr_stats_format_stream(line, sizeof line, &s->counters);
 	log_info("stream %s: %s latest_bytes=%zu", s->name, line,

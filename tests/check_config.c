@@ -469,7 +469,7 @@ END_TEST
 
 START_TEST(test_stream_names)
 {
-	char name64[FR_STREAM_NAME_LEN + 1], name65[FR_STREAM_NAME_LEN + 2];
+	char name64[FR_STREAM_NAME_MAX + 1], name65[FR_STREAM_NAME_MAX + 2];
 	char want[FR_ERR_LEN];
 
 	memset(name64, 'n', sizeof name64 - 1);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the counter formats: the growable buffer (growth, NUL termination, and
- * in test builds failed allocations), the log lines, the /stats JSON and the /metrics
- * Prometheus text. Small snapshots are compared byte for byte; the Prometheus structure
- * rules (one HELP and TYPE per family, samples grouped) are also checked line by line.
+ * Unit tests for the counter formats: the log lines, the /stats JSON and the /metrics
+ * Prometheus text, also when the buffer they are written into fails to grow. Small
+ * snapshots are compared byte for byte; the Prometheus structure rules (one HELP and
+ * TYPE per family, samples grouped) are also checked line by line. Larger fixed
+ * snapshots are compared with the golden files in tests/golden.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,6 +20,10 @@
 #include "fr/stats.h"
 
 #include "helpers.h"
+
+#ifndef FR_GOLDEN_DIR
+#error "build with -DFR_GOLDEN_DIR='\"/path/to/tests/golden\"'"
+#endif
 
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
@@ -94,19 +99,25 @@ static const struct fr_stats_stream sample_streams[] = {
 static const struct fr_stats_snapshot sample = {
     .version = "0.1.0",
     .uptime_s = 12.3456,
-    .connections_denied = 7,
+    .counters.connections_denied = 7,
     .n_streams = 2,
     .streams = sample_streams,
 };
 
+/* The process-wide counters in /stats, with connections_denied given and the rest 0. */
+#define PROCESS_JSON(denied) \
+    "\"connections_denied\": " denied ", \"streams_expired\": 0, \"pending_evicted\": 0, " \
+    "\"connections_pending\": 0, "
+
 static const char sample_json[] =
-    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, \"connections_denied\": 7, "
+    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, " PROCESS_JSON("7")
     "\"streams\": {"
     "\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
     "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
     "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2}, \"garbage_bytes\": 17, "
     "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
-    "\"producer_connects\": 5, \"producer\": \"127.0.0.1:39999\", \"input_fps\": 29.970, "
+    "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"producer\": \"127.0.0.1:39999\", "
+    "\"input_fps\": 29.970, "
     "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
     "\"age_s\": 0.033}, \"client_list\": ["
     "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
@@ -119,11 +130,34 @@ static const char sample_json[] =
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
     "\"truncated\": 0}, \"garbage_bytes\": 0, \"clients\": 0, \"clients_refused\": 0, "
-    "\"producer_connected\": false, \"producer_connects\": 0, \"producer\": null, "
-    "\"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": [], "
+    "\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
+    "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": [], "
     "\"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
+/*
+ * Samples in /metrics: per stream with a frame, the single-sample families, one per
+ * drop reason and the frame age (without a frame, one less); beside the streams,
+ * uptime, the process-wide counters and build_info.
+ */
+enum { STREAM_SAMPLES = 12 + 5, TOP_SAMPLES = 1 + 4 + 1 };
+
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
+
+/* The process-wide families, with connections_denied given and the rest 0. */
+#define PROCESS_FAMILIES(denied) \
+    HELP_TYPE("framerouter_connections_denied_total", "counter", \
+	"Connections closed at accept because --allow does not admit the address.") \
+    "framerouter_connections_denied_total " denied "\n" \
+    HELP_TYPE("framerouter_streams_expired_total", "counter", \
+	"Streams created by an HTTP push and removed after --stream-idle-timeout.") \
+    "framerouter_streams_expired_total 0\n" \
+    HELP_TYPE("framerouter_pending_evicted_total", "counter", \
+	"HTTP connections not handed on that were closed to make room because the " \
+	"--max-pending budget, in all or per address, was full.") \
+    "framerouter_pending_evicted_total 0\n" \
+    HELP_TYPE("framerouter_connections_pending", "gauge", \
+	"HTTP connections not handed on to a subscriber or producer yet.") \
+    "framerouter_connections_pending 0\n"
 
 static const char sample_prometheus[] =
     HELP_TYPE("framerouter_frames_in_total", "counter",
@@ -172,6 +206,10 @@ static const char sample_prometheus[] =
 	"Producer connections accepted.")
     "framerouter_producer_connects_total{stream=\"default\"} 5\n"
     "framerouter_producer_connects_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_arena_fallbacks_total", "counter",
+	"Frames sent from the heap because the memfd arena had no room.")
+    "framerouter_arena_fallbacks_total{stream=\"default\"} 0\n"
+    "framerouter_arena_fallbacks_total{stream=\"cam2\"} 0\n"
     HELP_TYPE("framerouter_input_fps", "gauge",
 	"Frames per second received over the last seconds.")
     "framerouter_input_fps{stream=\"default\"} 29.970\n"
@@ -185,9 +223,7 @@ static const char sample_prometheus[] =
     "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
     HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
     "framerouter_uptime_seconds 12.346\n"
-    HELP_TYPE("framerouter_connections_denied_total", "counter",
-	"Connections closed at accept because --allow does not admit the address.")
-    "framerouter_connections_denied_total 7\n"
+    PROCESS_FAMILIES("7")
     HELP_TYPE("framerouter_build_info", "gauge",
 	"Always 1; the version label says which framerouter this is.")
     "framerouter_build_info{version=\"0.1.0\"} 1\n";
@@ -272,183 +308,7 @@ python_json_check(const char *text, const char *check)
 		ck_assert_msg(ok_ != 0, "python3 rejects %s, or not (%s)", (text), (check)); \
 	} while (0)
 
-/* ---- buf ---- */
-
-START_TEST(test_buf_init_zeroes)
-{
-	struct fr_buf b;
-
-	memset(&b, 0xa5, sizeof b);
-	fr_buf_init(&b);
-	ck_assert_ptr_null(b.data);
-	ck_assert_uint_eq(b.len, 0);
-	ck_assert_uint_eq(b.cap, 0);
-	ck_assert_int_eq(b.has_failed, 0);
-	/* fini frees, zeroes, and may be repeated. */
-	fr_buf_fini(&b);
-	fr_buf_printf(&b, "x%d", 1);
-	ck_assert_str_eq(b.data, "x1");
-	fr_buf_fini(&b);
-	ck_assert_ptr_null(b.data);
-	ck_assert_uint_eq(b.len, 0);
-	ck_assert_uint_eq(b.cap, 0);
-	fr_buf_fini(&b);
-}
-END_TEST
-
-START_TEST(test_buf_append_and_printf)
-{
-	struct fr_buf b;
-
-	fr_buf_init(&b);
-	/* Even an empty append leaves a NUL-terminated string. */
-	fr_buf_append(&b, "", 0);
-	ck_assert_ptr_nonnull(b.data);
-	ck_assert_str_eq(b.data, "");
-	ck_assert_uint_eq(b.cap, 4096);
-	fr_buf_append(&b, "ab\0cd", 5);
-	ck_assert_uint_eq(b.len, 5);
-	ck_assert_mem_eq(b.data, "ab\0cd", 6);
-	fr_buf_printf(&b, "%s=%" PRIu64 "%c", "n", UINT64_MAX, '!');
-	ck_assert_uint_eq(b.len, 5 + 23);
-	ck_assert_str_eq(b.data + 3, "cdn=18446744073709551615!");
-	fr_buf_printf(&b, "%s", "");
-	ck_assert_uint_eq(b.len, 28);
-	fr_buf_fini(&b);
-}
-END_TEST
-
-START_TEST(test_buf_growth_many_appends)
-{
-	struct fr_buf b;
-	char expect[16];
-
-	fr_buf_init(&b);
-	for (size_t i = 0; i < 100000; i++) {
-		if (i % 2) {
-			fr_buf_printf(&b, "%06zu,", i);
-		} else {
-			snprintf(expect, sizeof expect, "%06zu,", i);
-			fr_buf_append(&b, expect, 7);
-		}
-		/* Doubling from 4 KiB, always room for the NUL. */
-		REQUIRE(b.cap > b.len && (b.cap & (b.cap - 1)) == 0, "%zu: cap %zu, len %zu", i,
-		    b.cap, b.len);
-	}
-	ck_assert_int_eq(b.has_failed, 0);
-	ck_assert_uint_eq(b.len, 700000);
-	ck_assert_uint_eq(b.cap, 1048576);
-	ck_assert_uint_eq(strlen(b.data), b.len);
-	for (size_t i = 0; i < 100000; i++) {
-		snprintf(expect, sizeof expect, "%06zu,", i);
-		REQUIRE(memcmp(b.data + i * 7, expect, 7) == 0, "%zu: %.7s", i, b.data + i * 7);
-	}
-	fr_buf_fini(&b);
-}
-END_TEST
-
-/* One printf much larger than the buffer, at every position relative to its end. */
-START_TEST(test_buf_growth_large_printf)
-{
-	static char big[20001];
-	struct fr_buf b;
-
-	memset(big, 'x', sizeof big - 1);
-	for (size_t pre = 4090; pre <= 4097; pre++) {
-		fr_buf_init(&b);
-		for (size_t i = 0; i < pre; i++)
-			fr_buf_append(&b, "a", 1);
-		fr_buf_printf(&b, "<%s>", big);
-		ck_assert_uint_eq(b.len, pre + 20002);
-		ck_assert_uint_eq(strlen(b.data), b.len);
-		ck_assert_int_eq(b.data[pre], '<');
-		ck_assert_int_eq(b.data[pre + 1], 'x');
-		ck_assert_int_eq(b.data[b.len - 2], 'x');
-		ck_assert_int_eq(b.data[b.len - 1], '>');
-		fr_buf_fini(&b);
-	}
-}
-END_TEST
-
-/* A size that cannot be represented fails without allocating, and sticks. */
-START_TEST(test_buf_overflow_fails)
-{
-	struct fr_buf b;
-
-	fr_buf_init(&b);
-	fr_buf_append(&b, "keep", 4);
-	fr_buf_append(&b, "never read", SIZE_MAX);
-	ck_assert_int_eq(b.has_failed, 1);
-	ck_assert_uint_eq(b.len, 4);
-	ck_assert_str_eq(b.data, "keep");
-	fr_buf_append(&b, "more", 4);
-	fr_buf_printf(&b, "%s", "more");
-	ck_assert_uint_eq(b.len, 4);
-	ck_assert_str_eq(b.data, "keep");
-	fr_buf_fini(&b);
-	ck_assert_int_eq(b.has_failed, 0);
-}
-END_TEST
-
-START_TEST(test_buf_first_alloc_fails)
-{
-	struct fr_buf b;
-
-	fr_buf_init(&b);
-	fr_buf_fail_alloc_after(1);
-	fr_buf_printf(&b, "%d", 42);
-	alloc_reset();
-	ck_assert_int_eq(b.has_failed, 1);
-	ck_assert_ptr_null(b.data);
-	ck_assert_uint_eq(b.len, 0);
-	/* Nothing more is appended, although allocations work again. */
-	fr_buf_append(&b, "x", 1);
-	fr_buf_printf(&b, "y");
-	ck_assert_ptr_null(b.data);
-	ck_assert_uint_eq(b.len, 0);
-	fr_buf_fini(&b);
-}
-END_TEST
-
-/* Growth fails inside printf: the partial text vsnprintf wrote past len is cut off. */
-START_TEST(test_buf_growth_fails_in_printf)
-{
-	static char big[5001];
-	struct fr_buf b;
-
-	memset(big, 'z', sizeof big - 1);
-	fr_buf_init(&b);
-	fr_buf_append(&b, "head", 4);
-	fr_buf_fail_alloc_after(1);
-	fr_buf_printf(&b, "%s", big);
-	alloc_reset();
-	ck_assert_int_eq(b.has_failed, 1);
-	ck_assert_uint_eq(b.len, 4);
-	ck_assert_uint_eq(b.cap, 4096);
-	ck_assert_str_eq(b.data, "head");
-	fr_buf_printf(&b, "tail");
-	fr_buf_append(&b, "tail", 4);
-	ck_assert_str_eq(b.data, "head");
-	fr_buf_fini(&b);
-}
-END_TEST
-
-START_TEST(test_buf_growth_fails_in_append)
-{
-	static char big[5000];
-	struct fr_buf b;
-
-	memset(big, 'z', sizeof big);
-	fr_buf_init(&b);
-	fr_buf_append(&b, "head", 4);
-	fr_buf_fail_alloc_after(1);
-	fr_buf_append(&b, big, sizeof big);
-	alloc_reset();
-	ck_assert_int_eq(b.has_failed, 1);
-	ck_assert_str_eq(b.data, "head");
-	fr_buf_fini(&b);
-}
-END_TEST
+/* ---- formatting into a failing buffer ---- */
 
 /*
  * Formatting into a buffer whose Nth allocation fails stops cleanly, for every N up to
@@ -507,7 +367,7 @@ END_TEST
 
 START_TEST(test_log_stream_line)
 {
-	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0};
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 	char line[512];
 
 	fr_stats_format_stream(line, sizeof line, &c);
@@ -515,7 +375,7 @@ START_TEST(test_log_stream_line)
 	    "frames_in=1 bytes_in=2 frames_out=3 bytes_out=4 dropped_slow_client=5 "
 	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
 	    "garbage_bytes=10 clients=11 clients_refused=12 producer_connected=14 "
-	    "producer_connects=13");
+	    "producer_connects=13 arena_fallbacks=15");
 }
 END_TEST
 
@@ -530,17 +390,24 @@ START_TEST(test_log_client_line)
 }
 END_TEST
 
-/* stream.c and sub.c format into 512 and 256 bytes: the largest values must fit. */
+/*
+ * stream.c and registry.c format into FR_STATS_LINE_MAX bytes, sub.c into 256: the
+ * largest values must fit.
+ */
 START_TEST(test_log_lines_fit)
 {
+	struct fr_process_counters pc;
 	struct fr_stream_counters sc;
 	struct fr_client_counters cc;
-	char line[1024];
+	char line[2 * FR_STATS_LINE_MAX];
 
+	memset(&pc, 0xff, sizeof pc);
 	memset(&sc, 0xff, sizeof sc);
 	memset(&cc, 0xff, sizeof cc);
+	fr_stats_format_process(line, sizeof line, &pc);
+	ck_assert_uint_lt(strlen(line), FR_STATS_LINE_MAX);
 	fr_stats_format_stream(line, sizeof line, &sc);
-	ck_assert_uint_lt(strlen(line), 512);
+	ck_assert_uint_lt(strlen(line), FR_STATS_LINE_MAX);
 	ck_assert_ptr_nonnull(strstr(line, " producer_connects=18446744073709551615"));
 	fr_stats_format_client(line, sizeof line, &cc);
 	ck_assert_uint_lt(strlen(line), 256);
@@ -578,7 +445,7 @@ START_TEST(test_json_no_streams)
 	char *text = render_json(&snap);
 
 	ck_assert_str_eq(text, "{\"version\": \"1.2.3\", \"uptime_s\": 0.250, "
-	    "\"connections_denied\": 0, \"streams\": {}}\n");
+	    PROCESS_JSON("0") "\"streams\": {}}\n");
 	free(text);
 }
 END_TEST
@@ -599,7 +466,7 @@ START_TEST(test_json_huge_counters)
 	s.clients = &cl;
 	char *text = render_json(&snap);
 	ck_assert_str_eq(text,
-	    "{\"version\": \"v\", \"uptime_s\": 0.000, \"connections_denied\": 0, "
+	    "{\"version\": \"v\", \"uptime_s\": 0.000, " PROCESS_JSON("0")
 	    "\"streams\": {\"big\": {"
 	    "\"frames_in\": 18446744073709551615, \"bytes_in\": 18446744073709551615, "
 	    "\"frames_out\": 18446744073709551615, \"bytes_out\": 18446744073709551615, "
@@ -608,7 +475,8 @@ START_TEST(test_json_huge_counters)
 	    "\"oversize\": 18446744073709551615, \"truncated\": 18446744073709551615}, "
 	    "\"garbage_bytes\": 18446744073709551615, \"clients\": 18446744073709551615, "
 	    "\"clients_refused\": 18446744073709551615, \"producer_connected\": true, "
-	    "\"producer_connects\": 18446744073709551615, \"producer\": null, "
+	    "\"producer_connects\": 18446744073709551615, "
+	    "\"arena_fallbacks\": 18446744073709551615, \"producer\": null, "
 	    "\"input_fps\": 0.000, \"latest_frame\": {\"bytes\": 18446744073709551615, "
 	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"client_list\": ["
 	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "
@@ -844,8 +712,8 @@ START_TEST(test_prometheus_sample)
 	char *text = render_prometheus(&sample);
 
 	ck_assert_str_eq(text, sample_prometheus);
-	/* 12 families with 2 streams, 5 reasons each, 1 frame age, uptime, build_info. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 2 + 5 * 2 + 1 + 3);
+	/* Two streams, one of them with a frame. */
+	ck_assert_uint_eq(check_prometheus_structure(text), STREAM_SAMPLES * 2 + 1 + TOP_SAMPLES);
 	free(text);
 }
 END_TEST
@@ -855,15 +723,13 @@ START_TEST(test_prometheus_no_streams)
 	const struct fr_stats_snapshot snap = {.version = "1.2.3", .uptime_s = 7};
 	char *text = render_prometheus(&snap);
 
-	ck_assert_uint_eq(check_prometheus_structure(text), 3);
+	ck_assert_uint_eq(check_prometheus_structure(text), TOP_SAMPLES);
 	const char *tail = strstr(text, "# HELP framerouter_uptime_seconds");
 	ck_assert_ptr_nonnull(tail);
 	ck_assert_str_eq(tail,
 	    HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
 	    "framerouter_uptime_seconds 7.000\n"
-	    HELP_TYPE("framerouter_connections_denied_total", "counter",
-		"Connections closed at accept because --allow does not admit the address.")
-	    "framerouter_connections_denied_total 0\n"
+	    PROCESS_FAMILIES("0")
 	    HELP_TYPE("framerouter_build_info", "gauge",
 		"Always 1; the version label says which framerouter this is.")
 	    "framerouter_build_info{version=\"1.2.3\"} 1\n");
@@ -887,7 +753,7 @@ START_TEST(test_prometheus_grouping)
 	snap.n_streams = 7;
 	char *text = render_prometheus(&snap);
 	/* Frame age only for the 4 streams with a frame. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 * 7 + 5 * 7 + 4 + 3);
+	ck_assert_uint_eq(check_prometheus_structure(text), STREAM_SAMPLES * 7 + 4 + TOP_SAMPLES);
 	/* Streams in snapshot order inside each family. */
 	const char *a = strstr(text, "framerouter_clients{stream=\"s5\"} 0\n");
 	const char *b = strstr(text, "framerouter_clients{stream=\"s6\"} 2\n");
@@ -936,7 +802,7 @@ START_TEST(test_prometheus_label_escaping)
 	ck_assert_ptr_nonnull(
 	    strstr(text, "\nframerouter_build_info{version=\"1.0 \\\"beta\\\"\\\\\\n\"} 1\n"));
 	/* No raw newline inside a label: every line still parses. */
-	ck_assert_uint_eq(check_prometheus_structure(text), 11 + 5 + 3);
+	ck_assert_uint_eq(check_prometheus_structure(text), STREAM_SAMPLES + TOP_SAMPLES);
 	free(text);
 }
 END_TEST
@@ -971,6 +837,523 @@ START_TEST(test_prometheus_no_clients)
 }
 END_TEST
 
+/* ---- the counter table ---- */
+
+/* The struct of scope in the snapshot built by every_counter_snapshot(). */
+static struct fr_process_counters every_process;
+static struct fr_stats_stream every_stream;
+static struct fr_stats_client every_client;
+
+static void *
+counters_of(enum fr_counter_scope scope)
+{
+	switch (scope) {
+	case FR_SCOPE_PROCESS:
+		return &every_process;
+	case FR_SCOPE_STREAM:
+		return &every_stream.counters;
+	case FR_SCOPE_CLIENT:
+		return &every_client.counters;
+	}
+	ck_abort_msg("scope %d", (int)scope);
+	return NULL;
+}
+
+static size_t
+size_of(enum fr_counter_scope scope)
+{
+	switch (scope) {
+	case FR_SCOPE_PROCESS:
+		return sizeof every_process;
+	case FR_SCOPE_STREAM:
+		return sizeof every_stream.counters;
+	case FR_SCOPE_CLIENT:
+		return sizeof every_client.counters;
+	}
+	ck_abort_msg("scope %d", (int)scope);
+	return 0;
+}
+
+/* Calls fn for every counter with a value: plain rows and group members. */
+static void
+each_counter(void (*fn)(const struct fr_counter *group, const struct fr_counter *c, void *arg),
+    void *arg)
+{
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->members == NULL)
+			fn(NULL, c, arg);
+		for (size_t m = 0; m < c->n_members; m++)
+			fn(c, &c->members[m], arg);
+	}
+}
+
+static uint64_t *
+field_of(const struct fr_counter *c)
+{
+	return (uint64_t *)((char *)counters_of(c->scope) + c->offset);
+}
+
+/* Flags are 1; every other counter gets a value no other has, of the same length. */
+static void
+set_distinct(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	unsigned *next = arg;
+
+	(void)group;
+	*field_of(c) = c->kind == FR_FLAG ? 1 : 7000000 + 1013 * (*next)++;
+}
+
+/* One stream "s" with one client, every counter set by set_distinct(). */
+static struct fr_stats_snapshot
+every_counter_snapshot(void)
+{
+	unsigned next = 0;
+
+	every_process = (struct fr_process_counters){0};
+	every_client = (struct fr_stats_client){.peer = "p", .protocol = "raw"};
+	every_stream = (struct fr_stats_stream){
+	    .name = "s", .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
+	each_counter(set_distinct, &next);
+	return (struct fr_stats_snapshot){.version = "v",
+	    .counters = every_process,
+	    .n_streams = 1,
+	    .streams = &every_stream};
+}
+
+struct texts {
+	char *json, *prom;
+	char log[3][1024]; /* by scope, with a space at each end */
+};
+
+static void
+assert_in(const char *text, const char *what, const char *name)
+{
+	ck_assert_msg(strstr(text, what) != NULL, "%s: no %s in %s", name, what, text);
+}
+
+/* Counter c is in the JSON, the Prometheus text (unless per client) and the log line. */
+static void
+assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	const struct texts *t = arg;
+	uint64_t v = *field_of(c);
+	char want[512], family[128], labels[128] = "";
+
+	/* JSON: "name": value, or the member's "key": value inside the group's object. */
+	if (group == NULL && c->kind == FR_FLAG)
+		snprintf(want, sizeof want, "\"%s\": true", c->name);
+	else if (group == NULL)
+		snprintf(want, sizeof want, "\"%s\": %" PRIu64 ",", c->name, v);
+	else
+		snprintf(want, sizeof want, "%s\"%s\": %" PRIu64, c == group->members ? "{" : ", ",
+		    c->key, v);
+	assert_in(t->json, want, c->name);
+	if (group != NULL) {
+		snprintf(want, sizeof want, "\"%s\": {", group->name);
+		assert_in(t->json, want, c->name);
+	}
+
+	/* Prometheus: per client never (its value appears nowhere), else one sample. */
+	snprintf(want, sizeof want, " %" PRIu64 "\n", v);
+	if (c->scope == FR_SCOPE_CLIENT) {
+		ck_assert_msg(strstr(t->prom, want) == NULL, "%s in /metrics", c->name);
+	} else {
+		const struct fr_counter *f = group ? group : c;
+		snprintf(family, sizeof family, "framerouter_%s%s", f->family ? f->family : f->name,
+		    f->kind == FR_COUNTER ? "_total" : "");
+		snprintf(want, sizeof want, "\n# TYPE %s %s\n", family,
+		    f->kind == FR_COUNTER ? "counter" : "gauge");
+		assert_in(t->prom, want, c->name);
+		if (c->scope == FR_SCOPE_STREAM && group != NULL)
+			snprintf(labels, sizeof labels, "{stream=\"s\",%s=\"%s\"}", group->label,
+			    c->key);
+		else if (c->scope == FR_SCOPE_STREAM)
+			snprintf(labels, sizeof labels, "{stream=\"s\"}");
+		else if (group != NULL)
+			snprintf(labels, sizeof labels, "{%s=\"%s\"}", group->label, c->key);
+		snprintf(want, sizeof want, "\n%s%s %" PRIu64 "\n", family, labels, v);
+		assert_in(t->prom, want, c->name);
+	}
+
+	/* SIGUSR1: name=value as a word of its scope's line. */
+	snprintf(want, sizeof want, " %s=%" PRIu64 " ", c->name, v);
+	assert_in(t->log[c->scope], want, c->name);
+}
+
+START_TEST(test_table_every_counter_everywhere)
+{
+	struct fr_stats_snapshot snap = every_counter_snapshot();
+	struct texts t = {.json = render_json(&snap), .prom = render_prometheus(&snap)};
+	char line[1024 - 2];
+
+	fr_stats_format_process(line, sizeof line, &every_process);
+	snprintf(t.log[FR_SCOPE_PROCESS], sizeof t.log[0], " %s ", line);
+	fr_stats_format_stream(line, sizeof line, &every_stream.counters);
+	snprintf(t.log[FR_SCOPE_STREAM], sizeof t.log[0], " %s ", line);
+	fr_stats_format_client(line, sizeof line, &every_client.counters);
+	snprintf(t.log[FR_SCOPE_CLIENT], sizeof t.log[0], " %s ", line);
+	each_counter(assert_everywhere, &t);
+	/* The families are well formed: one stream, no frame, uptime and build_info. */
+	check_prometheus_structure(t.prom);
+	ASSERT_PYTHON(t.json, "d['streams']['s']['client_list'][0]['peer'] == 'p'");
+	free(t.json);
+	free(t.prom);
+}
+END_TEST
+
+struct census {
+	size_t n[3];			/* counters by scope */
+	const struct fr_counter *seen[64];
+	size_t n_seen;
+};
+
+/* Each counter is a distinct, aligned uint64_t field of its struct, with a sane row. */
+static void
+count_counter(const struct fr_counter *group, const struct fr_counter *c, void *arg)
+{
+	struct census *cs = arg;
+
+	ck_assert_msg(c->scope <= FR_SCOPE_CLIENT, "%s: scope %d", c->name, (int)c->scope);
+	ck_assert_msg(c->offset % sizeof(uint64_t) == 0 &&
+		c->offset + sizeof(uint64_t) <= size_of(c->scope),
+	    "%s: offset %zu", c->name, c->offset);
+	ck_assert_msg(c->name != NULL && strspn(c->name, "abcdefghijklmnopqrstuvwxyz_") ==
+		strlen(c->name) && c->name[0] != '\0', "name %s", c->name);
+	ck_assert_msg(c->help != NULL && c->help[0] != '\0', "%s has no help", c->name);
+	ck_assert_msg(c->members == NULL, "%s: groups do not nest", c->name);
+	ck_assert_msg((group != NULL) == (c->key != NULL), "%s: key %s", c->name, c->key);
+	if (group != NULL) {
+		ck_assert_msg(c->scope == group->scope && c->kind == group->kind,
+		    "%s: not of its group's scope and kind", c->name);
+		ck_assert_msg(!c->is_logged_last && c->family == NULL, "%s", c->name);
+	}
+	for (size_t i = 0; i < cs->n_seen; i++) {
+		const struct fr_counter *o = cs->seen[i];
+		ck_assert_msg(o->scope != c->scope || (o->offset != c->offset &&
+			strcmp(o->name, c->name) != 0), "%s and %s", o->name, c->name);
+	}
+	ck_assert_uint_lt(cs->n_seen, sizeof cs->seen / sizeof cs->seen[0]);
+	cs->seen[cs->n_seen++] = c;
+	cs->n[c->scope]++;
+}
+
+START_TEST(test_table_covers_structs)
+{
+	struct census cs = {0};
+
+	each_counter(count_counter, &cs);
+	/* Every field has its row: a field without one would be in no output. */
+	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_CLIENT; scope++)
+		ck_assert_msg(cs.n[scope] * sizeof(uint64_t) == size_of(scope),
+		    "scope %d: %zu rows for %zu fields", scope, cs.n[scope],
+		    size_of(scope) / sizeof(uint64_t));
+	/* Groups: a JSON key, a Prometheus label, members; names unique in their scope. */
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *g = &fr_counters[i];
+		for (size_t k = 0; k < i; k++)
+			ck_assert_msg(fr_counters[k].scope != g->scope ||
+				strcmp(fr_counters[k].name, g->name) != 0, "%s twice", g->name);
+		if (g->members == NULL)
+			continue;
+		ck_assert_uint_gt(g->n_members, 0);
+		ck_assert_msg(g->scope == FR_SCOPE_CLIENT || g->label != NULL, "%s", g->name);
+		ck_assert_msg(g->help != NULL && g->help[0] != '\0', "%s", g->name);
+		for (size_t m = 0; m < g->n_members; m++)
+			for (size_t k = 0; k < m; k++)
+				ck_assert_str_ne(g->members[k].key, g->members[m].key);
+	}
+}
+END_TEST
+
+/* Each drop reason bumps its own stream counter, shown under its name. */
+START_TEST(test_table_drop_reasons)
+{
+	static const char *const names[FR_DROP_REASONS] = {
+	    [FR_DROP_SLOW_CLIENT] = "slow_client",
+	    [FR_DROP_FPS_CAP] = "fps_cap",
+	    [FR_DROP_INVALID] = "invalid",
+	    [FR_DROP_OVERSIZE] = "oversize",
+	    [FR_DROP_TRUNCATED] = "truncated",
+	};
+	struct fr_stats_stream s;
+	struct fr_stats_snapshot snap = one_stream(&s, "d");
+	char want[128];
+
+	for (int r = 0; r < FR_DROP_REASONS; r++) {
+		ck_assert_str_eq(fr_stats_drop_name(r), names[r]);
+		s.counters = (struct fr_stream_counters){0};
+		uint64_t *p = fr_stats_drop_counter(&s.counters, r);
+		ck_assert_uint_lt((size_t)((char *)p - (char *)&s.counters), sizeof s.counters);
+		(*p) += 3;
+		/* That reason is 3, the others 0. */
+		int n = snprintf(want, sizeof want, "\"dropped\": {");
+		for (int k = 0; k < FR_DROP_REASONS; k++)
+			n += snprintf(want + n, sizeof want - (size_t)n, "%s\"%s\": %d",
+			    k ? ", " : "", names[k], k == r ? 3 : 0);
+		snprintf(want + n, sizeof want - (size_t)n, "}, \"garbage_bytes\": 0, ");
+		char *text = render_json(&snap);
+		assert_in(text, want, names[r]);
+		free(text);
+		text = render_prometheus(&snap);
+		snprintf(want, sizeof want,
+		    "\nframerouter_frames_dropped_total{stream=\"d\",reason=\"%s\"} 3\n", names[r]);
+		assert_in(text, want, names[r]);
+		free(text);
+	}
+	/* The reasons the ingest reports bump the fields of their name. */
+	s.counters = (struct fr_stream_counters){0};
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_INVALID))++;
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_OVERSIZE)) += 2;
+	(*fr_stats_drop_counter(&s.counters, FR_DROP_TRUNCATED)) += 3;
+	ck_assert_uint_eq(s.counters.dropped_invalid, 1);
+	ck_assert_uint_eq(s.counters.dropped_oversize, 2);
+	ck_assert_uint_eq(s.counters.dropped_truncated, 3);
+}
+END_TEST
+
+/* ---- golden files ---- */
+
+/*
+ * Fixed snapshots whose exact /stats, /metrics and SIGUSR1 text is kept in
+ * tests/golden/NAME.{json,prom,sigusr1}, so that a change to the formatting shows as a
+ * change to those files. FR_GOLDEN_UPDATE=1 in the environment rewrites them from the
+ * current code instead of comparing (then review the diff). Every counter has its own
+ * value, so a counter printed under another's name shows.
+ */
+static const struct fr_stats_client golden_default_clients[] = {
+	{
+	    .peer = "127.0.0.1:40001",
+	    .protocol = "raw",
+	    .connected_s = 12.5,
+	    .sending_age_s = 0.2504,
+	    .counters = {.frames_sent = 2001,
+		.frames_dropped = 2002,
+		.frames_dropped_fps_cap = 2003,
+		.bytes_sent = 2004},
+	},
+	{
+	    .peer = "[::1]:40002",
+	    .protocol = "http",
+	    .connected_s = 3.2499,
+	    .sending_age_s = -1,
+	    .counters = {.frames_sent = 2101,
+		.frames_dropped = 2102,
+		.frames_dropped_fps_cap = 2103,
+		.bytes_sent = 2104},
+	},
+	{
+	    .peer = "unix:/run/fr/s\"q\\\x01\x7f",
+	    .protocol = "http",
+	    .connected_s = 0.0004,
+	},
+};
+
+static const struct fr_stats_client golden_odd_clients[] = {
+	{
+	    .peer = "peer\nwith a newline \xe6\x97\xa5 \xc3",
+	    .protocol = "raw",
+	    .connected_s = 86400.125,
+	    .sending_age_s = INFINITY,
+	    .counters = {.frames_sent = UINT64_MAX,
+		.frames_dropped = 1,
+		.frames_dropped_fps_cap = 0,
+		.bytes_sent = UINT64_MAX - 1},
+	},
+};
+
+static const struct fr_stats_stream golden_streams[] = {
+	{
+	    /* A producer, a decoded frame and three clients. */
+	    .name = "default",
+	    .counters = {.frames_in = 1001,
+		.bytes_in = 1002,
+		.frames_out = 1003,
+		.bytes_out = 1004,
+		.dropped_slow_client = 1005,
+		.dropped_fps_cap = 1006,
+		.dropped_invalid = 1007,
+		.dropped_oversize = 1008,
+		.dropped_truncated = 1009,
+		.garbage_bytes = 1010,
+		.clients = 1011,
+		.clients_refused = 1012,
+		.producer_connects = 1013,
+		.producer_connected = 1},
+	    .producer = "127.0.0.1:39999",
+	    .input_fps = 29.97,
+	    .latest_bytes = 51234,
+	    .latest_width = 1920,
+	    .latest_height = 1080,
+	    .latest_age_s = 0.0331,
+	    .stale_after_s = 10,
+	    .n_clients = 3,
+	    .clients = golden_default_clients,
+	},
+	{
+	    /* A frame that was not decoded (no --validate), no producer now. */
+	    .name = "cam.front-2",
+	    .counters = {.frames_in = 1101, .bytes_in = 1102, .producer_connects = 3},
+	    .input_fps = 0.5,
+	    .latest_bytes = 777,
+	    .latest_age_s = 1.5,
+	    .stale_after_s = 0.75,
+	    .is_stale = 1,
+	},
+	{
+	    /* No frame yet: a size without an age still means none. */
+	    .name = "empty_1",
+	    .latest_bytes = 77,
+	    .latest_age_s = -1,
+	},
+	{
+	    /* A name and a client that need escaping, width without height, huge values. */
+	    .name = "w\"e\\i\nrd\t\xc3\xa9\xff",
+	    .counters = {.frames_in = UINT64_MAX,
+		.bytes_in = UINT64_MAX - 1,
+		.dropped_truncated = UINT64_MAX - 2,
+		.producer_connected = 1},
+	    .producer = "[fd00::7]:1\"",
+	    .input_fps = NAN,
+	    .latest_bytes = SIZE_MAX,
+	    .latest_width = 640,
+	    .latest_age_s = INFINITY,
+	    .n_clients = 1,
+	    .clients = golden_odd_clients,
+	},
+};
+
+static const struct fr_stats_snapshot golden_full = {
+    .version = "0.9.1 \"test\"",
+    .uptime_s = 3723.4567,
+    .counters.connections_denied = 42,
+    .n_streams = sizeof golden_streams / sizeof golden_streams[0],
+    .streams = golden_streams,
+};
+
+static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
+
+static const struct {
+	const char *name;
+	const struct fr_stats_snapshot *snap;
+} goldens[] = {
+    {"full", &golden_full},
+    {"sample", &sample},
+    {"empty", &golden_empty},
+};
+
+/*
+ * The SIGUSR1 counter lines of snap (fr_stats_format_process, _stream and _client):
+ * the process line, then each stream's and each of its clients', each line named here
+ * after what it belongs to.
+ */
+static void
+golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
+{
+	char line[512];
+
+	fr_stats_format_process(line, sizeof line, &snap->counters);
+	fr_buf_printf(b, "process: %s\n", line);
+	for (size_t i = 0; i < snap->n_streams; i++) {
+		const struct fr_stats_stream *s = &snap->streams[i];
+
+		fr_stats_format_stream(line, sizeof line, &s->counters);
+		fr_buf_printf(b, "stream %zu: %s\n", i, line);
+		for (size_t k = 0; k < s->n_clients; k++) {
+			fr_stats_format_client(line, sizeof line, &s->clients[k].counters);
+			fr_buf_printf(b, "stream %zu client %zu: %s\n", i, k, line);
+		}
+	}
+}
+
+/* The whole file at path, NUL-terminated, in *len bytes; NULL if it cannot be read. */
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) != NULL) {
+			*len = fread(p, 1, (size_t)n, f);
+			p[*len] = '\0';
+		}
+	}
+	fclose(f);
+	return p;
+}
+
+/* text must be byte for byte the golden file NAME.EXT (or becomes it, when updating). */
+static void
+assert_golden(const char *name, const char *ext, const char *text)
+{
+	char path[512];
+	size_t len = 0;
+
+	snprintf(path, sizeof path, "%s/%s.%s", FR_GOLDEN_DIR, name, ext);
+	const char *update = getenv("FR_GOLDEN_UPDATE");
+	if (update != NULL && strcmp(update, "1") == 0) {
+		FILE *f = fopen(path, "wb");
+		ck_assert_msg(f != NULL, "cannot write %s", path);
+		ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+		ck_assert_int_eq(fclose(f), 0);
+		fprintf(stderr, "check_stats: wrote %s\n", path);
+	}
+	char *want = read_file(path, &len);
+	ck_assert_msg(want != NULL, "cannot read %s", path);
+	/* The first difference, so that a failure says where. */
+	size_t at = 0;
+	while (at < len && text[at] == want[at])
+		at++;
+	ck_assert_msg(at == len && text[at] == '\0',
+	    "%s differs from the output at byte %zu:\n  file:   %.60s\n  output: %.60s", path, at,
+	    want + (at < len ? at : len), text + at);
+	free(want);
+}
+
+START_TEST(test_golden)
+{
+	const struct fr_stats_snapshot *snap = goldens[_i].snap;
+	const char *name = goldens[_i].name;
+	struct fr_buf b;
+
+	char *text = render_json(snap);
+	assert_golden(name, "json", text);
+	free(text);
+	text = render_prometheus(snap);
+	assert_golden(name, "prom", text);
+	free(text);
+	fr_buf_init(&b);
+	golden_log(&b, snap);
+	ck_assert_int_eq(b.has_failed, 0);
+	assert_golden(name, "sigusr1", b.data);
+	fr_buf_fini(&b);
+}
+END_TEST
+
+/* The golden "sample" files hold exactly what the tests above spell out. */
+START_TEST(test_golden_sample_agrees)
+{
+	char path[512];
+	size_t len = 0;
+
+	snprintf(path, sizeof path, "%s/sample.json", FR_GOLDEN_DIR);
+	char *text = read_file(path, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, sample_json);
+	free(text);
+	snprintf(path, sizeof path, "%s/sample.prom", FR_GOLDEN_DIR);
+	text = read_file(path, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, sample_prometheus);
+	free(text);
+}
+END_TEST
+
 /* ---- the suite ---- */
 
 static Suite *
@@ -979,16 +1362,8 @@ stats_suite(void)
 	Suite *s = suite_create("stats");
 	TCase *tc;
 
-	tc = tcase_create("buf");
+	tc = tcase_create("alloc_failure");
 	tcase_add_checked_fixture(tc, NULL, alloc_reset);
-	tcase_add_test(tc, test_buf_init_zeroes);
-	tcase_add_test(tc, test_buf_append_and_printf);
-	tcase_add_test(tc, test_buf_growth_many_appends);
-	tcase_add_test(tc, test_buf_growth_large_printf);
-	tcase_add_test(tc, test_buf_overflow_fails);
-	tcase_add_test(tc, test_buf_first_alloc_fails);
-	tcase_add_test(tc, test_buf_growth_fails_in_printf);
-	tcase_add_test(tc, test_buf_growth_fails_in_append);
 	tcase_add_test(tc, test_buf_formats_fail_cleanly);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
@@ -1020,6 +1395,17 @@ stats_suite(void)
 	tcase_add_test(tc, test_prometheus_label_escaping);
 	tcase_add_test(tc, test_prometheus_doubles);
 	tcase_add_test(tc, test_prometheus_no_clients);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table");
+	tcase_add_test(tc, test_table_every_counter_everywhere);
+	tcase_add_test(tc, test_table_covers_structs);
+	tcase_add_test(tc, test_table_drop_reasons);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("golden");
+	tcase_add_loop_test(tc, test_golden, 0, (int)(sizeof goldens / sizeof goldens[0]));
+	tcase_add_test(tc, test_golden_sample_agrees);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -929,7 +929,7 @@ START_TEST(test_counters_log)
 	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
 	    "dropped_truncated=0 garbage_bytes=100 clients=1 clients_refused=0 "
-	    "producer_connected=0 producer_connects=0 latest_bytes=4000\n"
+	    "producer_connected=0 producer_connects=0 arena_fallbacks=0 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
 	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
 

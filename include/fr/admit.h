@@ -85,8 +85,7 @@ void fr_admit_pending_begin(struct fr_admit *a, struct fr_admit_pending *p,
 /* The connection was handed on or closed. Does nothing if p is not pending. */
 void fr_admit_pending_end(struct fr_admit *a, struct fr_admit_pending *p);
 
-/* Connections in the pending budget now, and evicted from it so far. */
+/* Connections in the pending budget now (also the registry's connections_pending). */
 unsigned fr_admit_pending_count(const struct fr_admit *a);
-uint64_t fr_admit_pending_evicted(const struct fr_admit *a);
 
 #endif /* FR_ADMIT_H */

@@ -14,15 +14,15 @@
 #include "fr/addr.h"
 #include "fr/log.h"
 #include "fr/user.h"
+#include "fr/util.h"
 
 #define FR_CONFIG_MAX_STREAMS 64
-#define FR_STREAM_NAME_LEN 64
 #define FR_DEFAULT_STREAM "default"
 
 #define FR_TOKEN_MAX 255
 
 struct fr_stream_config {
-	char name[FR_STREAM_NAME_LEN + 1];
+	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;

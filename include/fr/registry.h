@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "fr/buf.h"
 #include "fr/history.h"
 #include "fr/ingest.h"
 #include "fr/stats.h"
@@ -76,11 +77,11 @@ void fr_registry_set_idle_timeout(struct fr_registry *reg, double idle_timeout_s
 /* New producer limits (SIGHUP), for every stream now and every stream created later. */
 void fr_registry_set_ingest_params(struct fr_registry *reg, const struct fr_ingest_params *params);
 
+/* The process-wide counters (stats.h), for whoever counts them to bump. */
+struct fr_process_counters *fr_registry_counters(struct fr_registry *reg);
+
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
-
-/* Streams removed by expiry so far. */
-uint64_t fr_registry_streams_expired(const struct fr_registry *reg);
 
 /* True when fn(e, arg) holds for some stream e. */
 bool fr_registry_any(struct fr_registry *reg, fr_registry_filter_fn fn, void *arg);

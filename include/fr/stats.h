@@ -1,13 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Counters, named exactly as /stats, /metrics and the SIGUSR1 dump name them, and
- * their text formatting. Pure: structs in, text out.
+ * Counters and their text forms. One table, fr_counters, gives each counter its name,
+ * where it lives, its kind, its help line and its scope; the /stats JSON, the /metrics
+ * Prometheus text and the SIGUSR1 log lines are all written from it, so a new counter
+ * is a field in one of the structs below and one row in src/stats.c. Pure: structs in,
+ * text out.
  */
 #ifndef FR_STATS_H
 #define FR_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fr/buf.h"
+
+/* Process-wide counters, kept by the registry. */
+struct fr_process_counters {
+	uint64_t connections_denied;	/* closed at accept by --allow, on every listener */
+	uint64_t streams_expired;	/* pushed streams removed by --stream-idle-timeout */
+	uint64_t pending_evicted;	/* closed by --max-pending or --max-pending-per-peer */
+	uint64_t connections_pending;	/* HTTP connections not handed on (--max-pending) */
+};
 
 struct fr_stream_counters {
 	uint64_t frames_in;		/* whole frames published */
@@ -34,23 +48,59 @@ struct fr_client_counters {
 	uint64_t bytes_sent;
 };
 
-/* A growable text buffer for responses built in memory. */
-struct fr_buf {
-	char *data;
-	size_t len, cap;
-	int has_failed;		/* an allocation failed: the contents are incomplete */
+/* Why a stream dropped a frame; each reason is one stream counter (dropped_REASON). */
+enum fr_drop_reason {
+	FR_DROP_SLOW_CLIENT,
+	FR_DROP_FPS_CAP,
+	FR_DROP_INVALID,
+	FR_DROP_OVERSIZE,
+	FR_DROP_TRUNCATED,
+	FR_DROP_REASONS,
 };
 
-void fr_buf_init(struct fr_buf *b);
-void fr_buf_fini(struct fr_buf *b);
-/* Appends formatted text; on ENOMEM sets has_failed and appends nothing more. */
-void fr_buf_printf(struct fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fr_buf_append(struct fr_buf *b, const void *p, size_t n);
+/* Which struct a counter lives in. */
+enum fr_counter_scope {
+	FR_SCOPE_PROCESS,	/* struct fr_process_counters: top level of /stats and /metrics */
+	FR_SCOPE_STREAM,	/* struct fr_stream_counters: per stream; /metrics label stream */
+	FR_SCOPE_CLIENT,	/* struct fr_client_counters: per client, never in /metrics */
+};
 
-/* Test builds: make the Nth buffer allocation from now fail (0 disables). */
-#ifdef FR_TESTING
-void fr_buf_fail_alloc_after(unsigned n);
-#endif
+enum fr_counter_kind {
+	FR_COUNTER,	/* only grows: a Prometheus counter, framerouter_NAME_total */
+	FR_GAUGE,	/* a level, up and down: a Prometheus gauge, framerouter_NAME */
+	FR_FLAG,	/* a gauge that is 0 or 1; true or false in /stats */
+};
+
+/*
+ * One row of the counter table. A counter is a uint64_t at offset in its scope's
+ * struct, called name in the SIGUSR1 line and in /stats. A group row (members != NULL)
+ * has no value of its own: it is one JSON object {key: value, ...} called name and one
+ * Prometheus family over its members, told apart by label, and each member is a
+ * counter of the same scope and kind whose SIGUSR1 name is its own.
+ */
+struct fr_counter {
+	const char *name;
+	enum fr_counter_scope scope;
+	enum fr_counter_kind kind;	/* of a group: its members' */
+	size_t offset;			/* of the uint64_t; unused in a group row */
+	const char *help;		/* one line: the /metrics HELP text and the docs */
+	const char *family;		/* the Prometheus name when not NAME ("frames_dropped") */
+	const char *label;		/* group: the Prometheus label that names a member */
+	const struct fr_counter *members; /* group: its counters, in output order */
+	size_t n_members;
+	const char *key;		/* group member: its JSON key and label value */
+	bool is_logged_last;		/* the SIGUSR1 line has always listed it last */
+};
+
+/* Every counter, in output order within each scope. */
+extern const struct fr_counter fr_counters[];
+extern const size_t fr_n_counters;
+
+/* The field of c that a frame dropped for reason (< FR_DROP_REASONS) bumps. */
+uint64_t *fr_stats_drop_counter(struct fr_stream_counters *c, enum fr_drop_reason reason);
+
+/* The name of reason as /stats and /metrics spell it: "oversize". */
+const char *fr_stats_drop_name(enum fr_drop_reason reason);
 
 /* What /stats and /metrics report, gathered by the caller at one instant. */
 struct fr_stats_client {
@@ -78,7 +128,7 @@ struct fr_stats_stream {
 struct fr_stats_snapshot {
 	const char *version;
 	double uptime_s;
-	uint64_t connections_denied;	/* refused by --allow, on every listener */
+	struct fr_process_counters counters;
 	size_t n_streams;
 	const struct fr_stats_stream *streams;
 };
@@ -89,10 +139,16 @@ void fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap
 /* The snapshot in Prometheus text exposition format 0.0.4 (the /metrics body). */
 void fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *snap);
 
-/* One line "frames_in=… bytes_in=… …" of every stream counter, always NUL-terminated. */
-void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
+/*
+ * The SIGUSR1 lines: "NAME=VALUE" for every counter of the scope, separated by
+ * spaces, truncated to fit len and always NUL-terminated (when len > 0). A buffer of
+ * FR_STATS_LINE_MAX bytes holds the process or stream line with every value at its
+ * largest (tests/check_stats checks).
+ */
+#define FR_STATS_LINE_MAX 1024
 
-/* One line "frames_sent=… frames_dropped=… bytes_sent=…". */
+void fr_stats_format_process(char *buf, size_t len, const struct fr_process_counters *c);
+void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
 void fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c);
 
 #endif /* FR_STATS_H */

@@ -13,18 +13,11 @@
 #include "fr/log.h"
 #include "fr/stats.h"
 #include "fr/sub.h"
+#include "fr/util.h"
 
-#define FR_STREAM_NAME_MAX 64
 /* Lines about connections (subscribers and producers coming and going, refusals)
  * logged per second per stream; the rest are counted as suppressed. */
 #define FR_STREAM_LOG_BURST 10
-
-enum fr_drop_reason {
-	FR_DROP_INVALID,
-	FR_DROP_OVERSIZE,
-	FR_DROP_TRUNCATED,
-	FR_DROP_REASONS,
-};
 
 struct fr_stream;
 
@@ -52,7 +45,7 @@ struct fr_stream {
 	struct fr_arena *arena;		/* published frames go here; NULL: they stay on the heap */
 	struct fr_list subs;
 	struct fr_stream_counters counters;
-	struct fr_ratelimit drop_log[FR_DROP_REASONS];
+	struct fr_ratelimit drop_log[FR_DROP_REASONS];	/* by enum fr_drop_reason (stats.h) */
 	struct fr_ratelimit garbage_log;
 	struct fr_ratelimit sub_log;	/* subscribers connecting, closing, refused */
 	uint64_t next_seq;
@@ -100,8 +93,9 @@ void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
 struct fr_sub_params fr_stream_sub_params(struct fr_stream *s, double timeout_s);
 
 /*
- * Counts a dropped frame and logs it, at most once per second per reason, with
- * the number of messages suppressed since the last one.
+ * Counts a dropped frame in the stream counter of reason (fr_stats_drop_counter()) and
+ * logs it, at most once per second per reason, with the number of messages suppressed
+ * since the last one.
  */
 void fr_stream_note_drop(struct fr_stream *s, enum fr_drop_reason reason, size_t bytes,
     double now, const char *detail);

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* The longest stream name (fr_config_is_valid_stream_name() says which are valid). */
+#define FR_STREAM_NAME_MAX 64
+
 /* Room for a one-line error message written by a callee for its caller. */
 #define FR_ERR_LEN 256
 

@@ -216,21 +216,32 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	want = {}
 	def put(name, value, **labels):
 	    want[(name, tuple(sorted(labels.items())))] = float(value)
+	# Every counter of /stats, found by its kind rather than from a list: an integer
+	# or true/false is a counter, framerouter_KEY_total, or a gauge, framerouter_KEY
+	# (whichever /metrics has); a group object is one family with a label.
+	groups = {"dropped": ("framerouter_frames_dropped_total", "reason")}
+	def put_counter(key, value, **labels):
+	    name = "framerouter_%s" % key
+	    if (name, tuple(sorted(labels.items()))) not in samples:
+	        name += "_total"
+	    put(name, int(value), **labels)
+	def put_counters(obj, **labels):
+	    for key, v in obj.items():
+	        if key in groups:
+	            family, label = groups[key]
+	            for k, n in v.items():
+	                put(family, n, **labels, **{label: k})
+	        elif isinstance(v, (bool, int)):
+	            put_counter(key, v, **labels)
 	for name, st in j["streams"].items():
-	    for key in ("frames_in", "bytes_in", "frames_out", "bytes_out", "garbage_bytes",
-	                "clients_refused", "producer_connects"):
-	        put("framerouter_%s_total" % key, st[key], stream=name)
-	    for reason, v in st["dropped"].items():
-	        put("framerouter_frames_dropped_total", v, stream=name, reason=reason)
-	    put("framerouter_clients", st["clients"], stream=name)
-	    put("framerouter_producer_connected", int(st["producer_connected"]), stream=name)
+	    put_counters(st, stream=name)
 	    put("framerouter_input_fps", st["input_fps"], stream=name)
 	    lf = st["latest_frame"]
 	    put("framerouter_latest_frame_bytes", lf["bytes"] if lf else 0, stream=name)
 	    if lf:
 	        put("framerouter_latest_frame_age_seconds", lf["age_s"], stream=name)
+	put_counters(j)
 	put("framerouter_uptime_seconds", j["uptime_s"])
-	put("framerouter_connections_denied_total", j["connections_denied"])
 	put("framerouter_build_info", 1, version=j["version"])
 	bad = 0
 	for k, v in sorted(want.items()):
