@@ -19,6 +19,7 @@ if [[ ${1:-} == --test ]]; then
 		chromium					# the status page, headless
 		groff-base man-db systemd			# man page and unit checks
 		ncat						# a real half-closing subscriber
+		nginx openssl					# the TLS proxy recipe (contrib/)
 	)
 fi
 
