@@ -16,7 +16,11 @@
  * splitter may not read poisoned for ASan. Both runs must report the same frames (same
  * offsets in the stream, hence the same bytes), the same drops (reason, dropped_bytes),
  * the same end-of-stream drop and the same garbage count. Every frame must begin FF D8,
- * end FF D9 and be no longer than max_frame_bytes. Any difference aborts.
+ * end FF D9 and be no longer than max_frame_bytes; every byte must be in exactly one
+ * frame, one drop or the garbage count. Both runs must step over the same number of bytes
+ * (fr_splitter_bytes_walked()), at most FR_SPLITTER_WALK_BOUND times the stream's length:
+ * an input that makes the splitter work harder is a crash, not just a slow input. Any
+ * difference aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -50,10 +54,11 @@ struct event {
 
 struct run {
 	struct event *ev;
-	size_t n, cap;
+	size_t n, cap, max;
 	int final_result;		/* what fr_splitter_finish() returned */
 	struct event final;
 	uint64_t garbage;
+	uint64_t walked;		/* fr_splitter_bytes_walked() at the end */
 };
 
 static void
@@ -63,16 +68,30 @@ fail(const char *what, size_t i)
 	abort();
 }
 
+/* Each event has an SOI of its own, two bytes: no stream of len bytes has more than
+ * len / 2 events, which bounds the array. */
 static void
 record(struct run *r, const struct event *e)
 {
 	if (r->n == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 16;
+		if (r->cap == r->max)
+			fail("more events than two bytes each", r->n);
+		r->cap = r->cap * 2 < r->max ? r->cap * 2 : r->max;
 		r->ev = realloc(r->ev, r->cap * sizeof *r->ev);
 		if (r->ev == NULL)
 			abort();
 	}
 	r->ev[r->n++] = *e;
+}
+
+static void
+run_init(struct run *r, size_t len)
+{
+	*r = (struct run){ .max = len / 2 + 1 };
+	r->cap = r->max < 64 ? r->max : 64;
+	r->ev = malloc(r->cap * sizeof *r->ev);
+	if (r->ev == NULL)
+		abort();
 }
 
 /* Checks a frame against the stream and the limit; base is the stream offset of buf[0]. */
@@ -101,9 +120,9 @@ check_drop(const struct fr_splitter_event *ev, size_t max)
 	case FR_SPLITTER_DROP_TRUNCATED:
 		break;
 	case FR_SPLITTER_DROP_OVERSIZE:
-		/* the walk stops at the limit; an SOI alone is 2 bytes, more than a limit of 0 or 1 */
-		if (ev->dropped_bytes != (max < 2 ? 2 : max))
-			fail("oversize drop not at max_frame_bytes", 0);
+		/* reported when the frame ends, with its real size */
+		if (ev->dropped_bytes <= max)
+			fail("oversize drop of a frame within max_frame_bytes", 0);
 		break;
 	default:
 		fail("drop without a reason", 0);
@@ -132,8 +151,11 @@ run_whole(struct run *r, const uint8_t *s, size_t len, size_t max)
 		record(r, &e);
 	}
 	r->final_result = fr_splitter_finish(sp, &ev);
+	if (r->final_result == FR_SPLITTER_DROP)
+		check_drop(&ev, max);
 	r->final = (struct event){ r->final_result, ev.reason, 0, 0, ev.dropped_bytes };
 	r->garbage = fr_splitter_garbage_bytes(sp);
+	r->walked = fr_splitter_bytes_walked(sp);
 	fr_splitter_free(sp);
 }
 
@@ -221,6 +243,7 @@ run_split(struct run *r, const uint8_t *s, size_t len, size_t max, struct chunke
 	r->final_result = fr_splitter_finish(sp, &ev);
 	r->final = (struct event){ r->final_result, ev.reason, 0, 0, ev.dropped_bytes };
 	r->garbage = fr_splitter_garbage_bytes(sp);
+	r->walked = fr_splitter_bytes_walked(sp);
 	fr_splitter_free(sp);
 	UNPOISON(buf, len + 1);
 	free(buf);
@@ -249,6 +272,27 @@ compare(const struct run *a, const struct run *b)
 		fail("whole and split runs differ: end of stream", a->n);
 	if (a->garbage != b->garbage)
 		fail("whole and split runs differ: garbage bytes", a->n);
+	if (a->walked != b->walked)
+		fail("whole and split runs differ: bytes walked", a->n);
+}
+
+/* Every byte is in one frame, one drop or the garbage; the work is within the bound. */
+static void
+check_totals(const struct run *r, size_t len)
+{
+	uint64_t accounted = r->garbage;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct event *e = &r->ev[i];
+
+		accounted += e->kind == FR_SPLITTER_FRAME ? e->end - e->start : e->dropped_bytes;
+	}
+	if (r->final_result == FR_SPLITTER_DROP)
+		accounted += r->final.dropped_bytes;
+	if (accounted != len)
+		fail("frames, drops and garbage do not add up to the stream", r->n);
+	if (r->walked > (uint64_t)FR_SPLITTER_WALK_BOUND * len)
+		fail("walked more than FR_SPLITTER_WALK_BOUND times the stream", r->n);
 }
 
 int
@@ -280,7 +324,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *s = data + HEADER;
 	size_t len = size - HEADER;
 
+	run_init(&whole, len);
+	run_init(&split, len);
 	run_whole(&whole, s, len, max);
+	check_totals(&whole, len);
 	run_split(&split, s, len, max, &c, data[3] & 0x80);
 	compare(&whole, &split);
 	free(whole.ev);

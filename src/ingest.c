@@ -87,13 +87,17 @@ note_drop(struct fr_ingest *ing, const struct fr_splitter_event *ev)
 		[FR_SPLITTER_DROP_TRUNCATED] = FR_DROP_TRUNCATED,
 	};
 	const char *detail = NULL;
+	char over[64];
 
 	switch (ev->reason) {
 	case FR_SPLITTER_DROP_INVALID:
 		detail = "broken marker structure";
 		break;
 	case FR_SPLITTER_DROP_OVERSIZE:
-		detail = "larger than --max-frame-size";
+		/* The splitter reports the frame when it ends, with its real size. */
+		snprintf(over, sizeof over, "larger than --max-frame-size %zu",
+		    ing->params.max_frame_bytes);
+		detail = over;
 		break;
 	case FR_SPLITTER_DROP_TRUNCATED:
 		detail = "producer left mid-frame";
@@ -105,32 +109,51 @@ note_drop(struct fr_ingest *ing, const struct fr_splitter_event *ev)
 	    ev_now(ing->loop), detail);
 }
 
+/* Seals f with its first len bytes and publishes it; the stream takes its references. */
+static void
+publish(struct fr_ingest *ing, struct fr_frame *f, size_t len)
+{
+	fr_frame_seal(f, len);
+	f->received_at = ev_now(ing->loop);
+	ing->last_frame_len = len;
+	fr_stream_publish(ing->stream, f);
+	fr_frame_unref(f);
+}
+
 /*
- * The splitter found a whole frame in building[start, end). Move what follows it
- * into a fresh buffer, seal the old one and publish it. Returns -1 if no buffer
- * could be had for the rest (the frame is still published).
+ * The splitter found a whole frame in building[start, end). When more bytes follow
+ * it than it has (many small frames in one read), copy the frame out and read on
+ * in this buffer; otherwise move what follows into a fresh buffer and publish this
+ * one. Either way fewer bytes are copied than the frame has, so a read full of tiny
+ * frames costs linear time, not a copy of the rest per frame. Returns -1 if no
+ * buffer could be had for the rest (the frame is still published).
  */
 static int
 take_frame(struct fr_ingest *ing, size_t start, size_t end)
 {
 	struct fr_frame *f = ing->building;
 	size_t rest = ing->len - end;
-	struct fr_frame *next = fr_frame_pool_get(ing->pool, next_cap(ing, rest));
 
+	if (rest > end - start) {
+		struct fr_frame *copy = fr_frame_pool_get(ing->pool, end - start);
+
+		if (copy != NULL) {
+			memcpy(copy->data, f->data + start, end - start);
+			publish(ing, copy, end - start);
+			return 0;
+		}
+	}
+	struct fr_frame *next = fr_frame_pool_get(ing->pool, next_cap(ing, rest));
 	if (next != NULL)
 		memcpy(next->data, f->data + end, rest);
 	else if (rest > 0)
 		fr_stream_note_garbage(ing->stream, rest, ev_now(ing->loop));
 	if (start > 0)	/* garbage came first in this buffer: rare */
 		memmove(f->data, f->data + start, end - start);
-	fr_frame_seal(f, end - start);
-	f->received_at = ev_now(ing->loop);
-	ing->last_frame_len = f->len;
 	ing->building = next;
 	ing->len = next != NULL ? rest : 0;
 	fr_splitter_shift(ing->splitter, end);
-	fr_stream_publish(ing->stream, f);
-	fr_frame_unref(f);
+	publish(ing, f, end - start);
 	return next != NULL ? 0 : -1;
 }
 

@@ -1219,6 +1219,51 @@ START_TEST(test_ingest_no_allocation_in_steady_state)
 }
 END_TEST
 
+/*
+ * One read full of tiny frames (a hostile producer): each is copied out of the read
+ * buffer rather than the rest of the buffer being copied on after each (which cost a
+ * quadratic amount of copying per read). Every frame is published whole, in order.
+ */
+START_TEST(test_ingest_many_frames_in_one_read)
+{
+	/* SOI, an SOS without tables, two bytes of entropy data (never FF), EOI. */
+	enum { N = 4096, LEN = 10, HI = 6, LO = 7 };
+	static const uint8_t tiny[LEN] = { 0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0, 0, 0xff, 0xd9 };
+	struct bytes in = { 0 };
+	struct peer *p;
+
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t frame[LEN];
+
+		memcpy(frame, tiny, LEN);
+		frame[HI] = (uint8_t)(i >> 7);	/* which frame this is */
+		frame[LO] = (uint8_t)(i & 0x7f);
+		bytes_add(&in, frame, LEN);
+	}
+	add_sub(&p, 10, false, true);
+	int fd = attach_producer();
+	send_now(fd, in.p, in.len);
+	WAIT_UNTIL(stream->counters.frames_in == N);
+	assert_latest_is(in.p + (N - 1) * LEN, LEN);
+	ck_assert_uint_eq(stream->counters.garbage_bytes, 0);
+	ck_assert_uint_eq(stream->counters.dropped_invalid, 0);
+	WAIT_UNTIL(stream->counters.frames_out + stream->counters.dropped_slow_client == N);
+	/* What the subscriber got: whole frames of the input, in order. */
+	WAIT_UNTIL(p->got.len == stream->counters.frames_out * LEN);
+	long last = -1;
+	for (size_t at = 0; at < p->got.len; at += LEN) {
+		long i = (long)p->got.p[at + HI] << 7 | p->got.p[at + LO];
+
+		ck_assert_int_gt(i, last);
+		ck_assert_mem_eq(p->got.p + at, in.p + i * LEN, LEN);
+		last = i;
+	}
+	ck_assert_int_eq(last, N - 1);
+	bytes_free(&in);
+	close(fd);
+}
+END_TEST
+
 /* A structurally valid JPEG of len bytes (SOI, SOS, entropy data without FF, EOI). */
 static const struct bytes *
 synthetic_jpeg(size_t len)
@@ -1298,26 +1343,42 @@ START_TEST(test_ingest_garbage_counted)
 }
 END_TEST
 
-/* With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
- * dropped as oversize, each counted once, and the buffer never grows past the limit. */
+/*
+ * With --max-frame-size 9000, the frames of 9000 bytes or less pass; the rest are
+ * dropped as oversize, each counted once when it ends, and logged with its real size;
+ * the buffer never grows past the limit.
+ */
 START_TEST(test_ingest_oversize)
 {
 	const struct bytes *in = read_fixture("ffmpeg-320x240-10.mjpeg");
 	struct peer *p;
 	struct bytes want = { 0 };
-	uint64_t n_small = 0;
+	uint64_t n_small = 0, n_over = 0;
+	char first_line[256] = "";
 
 	ingest_max_frame_bytes = 9000;
 	add_sub(&p, 10, false, true);
 	int fd = attach_producer();
+	capture_begin(FR_LOG_WARN);
 	for (size_t i = 0; i < 10; i++) {
 		send_now(fd, in->p + mjpeg_starts[i], mjpeg_len(i));
 		WAIT_UNTIL(stream->counters.bytes_in == mjpeg_starts[i + 1]);
 		if (mjpeg_len(i) <= 9000) {
 			bytes_add(&want, in->p + mjpeg_starts[i], mjpeg_len(i));
 			n_small++;
+			continue;
 		}
+		/* Its EOI came with it: counted now, not when the next frame comes. */
+		n_over++;
+		WAIT_UNTIL(stream->counters.dropped_oversize == n_over);
+		if (first_line[0] == '\0')
+			snprintf(first_line, sizeof first_line,
+			    "warn: stream test: dropped frame: oversize, %zu bytes: larger than "
+			    "--max-frame-size 9000\n", mjpeg_len(i));
 	}
+	const char *log = capture_end();
+	ck_assert_msg(strncmp(log, first_line, strlen(first_line)) == 0,
+	    "log:\n%s\nwant it to begin with:\n%s", log, first_line);
 	ck_assert_uint_eq(n_small, 4);	/* 8607, 8680, 8788, 8906 */
 	ck_assert_uint_eq(stream->counters.frames_in, 4);
 	ck_assert_uint_eq(stream->counters.dropped_oversize, 6);
@@ -1711,6 +1772,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_ingest_producer_replaced);
 	tcase_add_test(tc, test_ingest_garbage_counted);
 	tcase_add_test(tc, test_ingest_oversize);
+	tcase_add_test(tc, test_ingest_many_frames_in_one_read);
 	tcase_add_test(tc, test_ingest_validate);
 	tcase_add_test(tc, test_ingest_idle_producer);
 

@@ -86,11 +86,14 @@ push "$F/restart.jpg"
 good+=("$F/restart.jpg")
 step_ok "truncated-header.bin (producer gone) + a frame"
 
-# Oversize: dropped, and the frame right behind it survives.
+# Oversize: dropped, and the frame right behind it survives. The log says how
+# large the frame really was, and the limit.
 push "$large" "$F/stuffed.jpg"
 good+=("$F/stuffed.jpg") exp_oversize=$((exp_oversize + 1))
 step_ok "$(fsize "$large")-byte frame over --max-frame-size $max + a frame"
-grep -q 'dropped frame: oversize' "$FR_LOG" || fail "no log line for the oversize frame"
+want_line="dropped frame: oversize, $(fsize "$large") bytes: larger than --max-frame-size $max"
+grep -qF "$want_line" "$FR_LOG" ||
+	fail "no log line '$want_line': $(grep 'dropped frame: oversize' "$FR_LOG")"
 
 # A huge frame is dropped without being buffered: the daemon's peak memory
 # hardly moves while 48 MiB go through the 64 KiB limit.
