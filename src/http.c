@@ -336,15 +336,21 @@ presented_token(const struct conn *c, char *buf, size_t len)
 	return NULL;
 }
 
+/* Whether the token the request presents opens what global and own guard. */
+static bool
+opens(const struct conn *c, const char *global, const char *own)
+{
+	char buf[FR_HTTP_AUTHORIZATION_MAX + 1];
+
+	return fr_access_allows(global, own, presented_token(c, buf, sizeof buf));
+}
+
 /* Whether the request may read stream e (NULL: one that does not exist, which only
  * the global token may learn). */
 static bool
 may_read(const struct conn *c, const struct fr_registry_entry *e)
 {
-	char buf[FR_HTTP_AUTHORIZATION_MAX + 1];
-
-	return fr_access_allows(c->http->params.subscribe_token, e ? e->subscribe_token : NULL,
-	    presented_token(c, buf, sizeof buf));
+	return opens(c, c->http->params.subscribe_token, e ? e->subscribe_token : NULL);
 }
 
 static bool
@@ -404,10 +410,7 @@ readable_stream(struct conn *c, const char *name)
 static bool
 may_ingest(const struct conn *c, const struct fr_registry_entry *e)
 {
-	char buf[FR_HTTP_AUTHORIZATION_MAX + 1];
-
-	return fr_access_allows(c->http->params.ingest_token, e ? e->ingest_token : NULL,
-	    presented_token(c, buf, sizeof buf));
+	return opens(c, c->http->params.ingest_token, e ? e->ingest_token : NULL);
 }
 
 static int
@@ -432,6 +435,24 @@ serve_stats(struct conn *c, enum fr_registry_format format)
 	    format == FR_REGISTRY_JSON ? "application/json" :
 	    "text/plain; version=0.0.4; charset=utf-8", body.data, body.len, NULL);
 	fr_buf_fini(&body);
+}
+
+/* ?name=NUMBER: 0 when absent, 1 with *v set, -1 when not a number. */
+static int
+query_number(const struct conn *c, const char *name, double *v)
+{
+	char value[32], *end;
+
+	switch (fr_http_query_get(c->req.query, name, value, sizeof value)) {
+	case FR_HTTP_QUERY_ABSENT:
+		return 0;
+	case FR_HTTP_QUERY_FOUND:
+		break;
+	default:
+		return -1;
+	}
+	*v = strtod(value, &end);
+	return end == value || *end != '\0' ? -1 : 1;
 }
 
 /* ---- snapshots ---- */
@@ -482,8 +503,10 @@ respond_latest(struct conn *c, struct fr_registry_entry *e)
 		return;
 	}
 	if (fr_registry_is_stale(c->http->params.registry, e, now)) {
-		frame_age_headers(extra, sizeof extra - 20, f, now);
-		strcat(extra, "Retry-After: 1\r\n");
+		char age[128];
+
+		frame_age_headers(age, sizeof age, f, now);
+		snprintf(extra, sizeof extra, "%sRetry-After: 1\r\n", age);
 		respond_error(c, 503, extra, "stream '%s' is stale: its newest frame is %.3f s "
 		    "old (stale after %g s)", e->stream->name, now - f->received_at,
 		    fr_registry_stale_after(c->http->params.registry, e));
@@ -496,24 +519,25 @@ respond_latest(struct conn *c, struct fr_registry_entry *e)
 static double
 snapshot_wait(const struct conn *c)
 {
-	char value[32], *end;
+	double wait_s = 0;
+	int r = query_number(c, "wait", &wait_s);
 
-	switch (fr_http_query_get(c->req.query, "wait", value, sizeof value)) {
-	case FR_HTTP_QUERY_ABSENT:
-		return 0;
-	case FR_HTTP_QUERY_FOUND:
-		break;
-	default:
-		return -1;
-	}
-	double wait_s = strtod(value, &end);
-	if (end == value || *end != '\0' || !(wait_s >= 0 && wait_s <= SNAPSHOT_WAIT_MAX_S))
-		return -1;
-	return wait_s;
+	return r < 0 || !(wait_s >= 0 && wait_s <= SNAPSHOT_WAIT_MAX_S) ? -1 : wait_s;
+}
+
+/*
+ * After a waiting snapshot's answer: requests that came while it waited are taken up
+ * by the read callback, not from here, which may run inside the stream's publish.
+ */
+static void
+after_waiting(struct conn *c)
+{
+	if (!c->is_closed && c->state == CONN_HEAD && c->in_len > 0)
+		ev_feed_event(c->http->loop, &c->read_io, EV_READ);
 }
 
 /* The next frame of the stream a waiting snapshot asked for has come, or the stream
- * is going away (f NULL). Requests read meanwhile are taken up after the answer. */
+ * is going away (f NULL). */
 static void
 snapshot_woken(struct fr_stream_waiter *w, struct fr_frame *f)
 {
@@ -523,9 +547,7 @@ snapshot_woken(struct fr_stream_waiter *w, struct fr_frame *f)
 		respond_error(c, 503, "Retry-After: 1\r\n", "the stream was removed");
 	else
 		respond_frame(c, f);
-	/* Not from here: this runs inside the stream's publish. */
-	if (!c->is_closed && c->state == CONN_HEAD && c->in_len > 0)
-		ev_feed_event(c->http->loop, &c->read_io, EV_READ);
+	after_waiting(c);
 }
 
 static void
@@ -533,6 +555,7 @@ snapshot_not_in_time(struct conn *c)
 {
 	fr_stream_cancel_wait(&c->waiter);
 	respond_error(c, 503, "Retry-After: 1\r\n", "no new frame within %g s", c->wait_s);
+	after_waiting(c);
 }
 
 /*
@@ -606,20 +629,16 @@ serve_history(struct conn *c, const char *name)
 static double
 fps_interval(const struct conn *c)
 {
-	char value[32], *end;
+	double fps;
 
-	switch (fr_http_query_get(c->req.query, "fps", value, sizeof value)) {
-	case FR_HTTP_QUERY_ABSENT:
+	switch (query_number(c, "fps", &fps)) {
+	case 0:
 		return 0;
-	case FR_HTTP_QUERY_FOUND:
-		break;
-	default:
-		return -1;
+	case 1:
+		if (fps > 0 && fps <= 1000)
+			return 1.0 / fps;
 	}
-	double fps = strtod(value, &end);
-	if (end == value || *end != '\0' || !(fps > 0 && fps <= 1000))
-		return -1;
-	return 1.0 / fps;
+	return -1;
 }
 
 static void conn_forget(struct conn *c);

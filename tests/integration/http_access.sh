@@ -131,8 +131,7 @@ curl -s -o "$T/waited.jpg" -w '%{http_code}' --max-time 20 -H "$(bearer "$Y2")" 
 waiter=$!
 track "$waiter"
 wait_json "$FR_WAIT" "j['connections_pending'] >= 1"
-frames slice "$src" "$T/one.jpg" --start 4 --count 1 || fail "frames.py slice"
-frames push "$YARD_IN" "$T/one.jpg" >/dev/null || fail "could not push one frame to yard"
+push_frame "$YARD_IN" "$src" 4 "$T/one.jpg"
 wait_exit 20 "$waiter"
 [[ $(cat "$T/waited.code") == 200 ]] && cmp -s "$T/waited.jpg" "$T/one.jpg" ||
 	fail "?wait=15 on stale yard: status $(cat "$T/waited.code"), not the frame pushed"
