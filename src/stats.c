@@ -474,6 +474,7 @@ enum stream_gauge {
 	GAUGE_INPUT_FPS,
 	GAUGE_LATEST_BYTES,
 	GAUGE_LATEST_AGE, /* no sample for a stream without a frame */
+	GAUGE_STALE,
 };
 
 static const struct {
@@ -485,6 +486,8 @@ static const struct {
         "Size of the latest frame in bytes, 0 when there is none."},
     [GAUGE_LATEST_AGE] = {"framerouter_latest_frame_age_seconds",
         "Seconds since the latest frame arrived; absent when there is none."},
+    [GAUGE_STALE] = {"framerouter_stale",
+        "1 while the latest frame is older than the stream's --stale-after, else 0."},
 };
 
 static void
@@ -498,6 +501,8 @@ prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_s
 	fr_buf_puts(b, "} ");
 	if (g == GAUGE_LATEST_BYTES)
 		fr_buf_printf(b, "%zu", has_frame(s) ? s->latest_bytes : (size_t)0);
+	else if (g == GAUGE_STALE)
+		fr_buf_puts(b, s->is_stale ? "1" : "0");
 	else
 		put_double(b, g == GAUGE_INPUT_FPS ? s->input_fps : s->latest_age_s);
 	fr_buf_puts(b, "\n");

@@ -135,11 +135,11 @@ static const char sample_json[] =
     "\"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 /*
- * Samples in /metrics: per stream with a frame, the single-sample families, one per
- * drop reason and the frame age (without a frame, one less); beside the streams,
- * uptime, the process-wide counters and build_info.
+ * Samples in /metrics: per stream with a frame, the single-sample families (stale
+ * among them), one per drop reason and the frame age (without a frame, one less);
+ * beside the streams, uptime, the process-wide counters and build_info.
  */
-enum { STREAM_SAMPLES = 12 + 5, TOP_SAMPLES = 1 + 4 + 1 };
+enum { STREAM_SAMPLES = 13 + 5, TOP_SAMPLES = 1 + 4 + 1 };
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
@@ -221,6 +221,10 @@ static const char sample_prometheus[] =
     HELP_TYPE("framerouter_latest_frame_age_seconds", "gauge",
 	"Seconds since the latest frame arrived; absent when there is none.")
     "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
+    HELP_TYPE("framerouter_stale", "gauge",
+	"1 while the latest frame is older than the stream's --stale-after, else 0.")
+    "framerouter_stale{stream=\"default\"} 0\n"
+    "framerouter_stale{stream=\"cam2\"} 1\n"
     HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
     "framerouter_uptime_seconds 12.346\n"
     PROCESS_FAMILIES("7")
