@@ -4,7 +4,9 @@
  * here only until it is answered or handed on: GET /stream/NAME hands its socket to
  * a multipart subscriber (sub.c) and PUT /ingest/NAME feeds its body to the
  * stream's producer slot (ingest.c). Responses are written from a small buffer
- * plus, for snapshots, straight from the shared frame.
+ * plus, for snapshots, straight from the shared frame; a snapshot with ?wait= waits
+ * on its stream's list until the next frame. Who may do what with which token is
+ * access.c's rule, applied here per stream.
  */
 #include <errno.h>
 #include <stdarg.h>
