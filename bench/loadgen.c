@@ -8,7 +8,9 @@
  * tag parses, the length matches, EOI) and measure latency = time the frame's
  * last byte arrived - time its first byte was sent; late joiners measure
  * connect -> first whole frame; slow ones read at a capped rate, stuck ones never
- * read, idle ones only connect (broker RSS per subscriber). One JSON summary.
+ * read, idle ones only connect (broker RSS per subscriber). Slow ones may ask for
+ * scaled frames (--slow-http-path /stream/NAME?scale=1/2): those are checked for the
+ * tag and a whole JPEG, not against the source's bytes. One JSON summary.
  * It is a measuring tool, not a broker: it trusts nothing it receives, and it
  * stops by itself (duration, drain deadline).
  */
@@ -95,7 +97,7 @@ diex(const char *what)
 
 /* ---- options ---- */
 static struct {
-	const char *input, *producer, *raw, *http, *http_path, *name, *label, *out;
+	const char *input, *producer, *raw, *http, *http_path, *slow_http_path, *name, *label, *out;
 	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs;
 	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s;
 	long max_frames;
@@ -119,7 +121,8 @@ usage(void)
 {
 	fputs("usage: loadgen [--input FILE.mjpeg --producer HOST:PORT] [--raw HOST:PORT]\n"
 	      "  [--http HOST:PORT [--http-path PATH]] [--raw-subs N] [--http-subs N]\n"
-	      "  [--slow-subs N [--slow-rate BYTES/S]] [--stuck-subs N] [--joiners N]\n"
+	      "  [--slow-subs N [--slow-rate BYTES/S] [--slow-http-path PATH]] [--stuck-subs N]\n"
+	      "  [--joiners N]\n"
 	      "  [--joiner-stay] [--join-after S] [--idle-subs N] [--fps N|0=max]\n"
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
@@ -145,14 +148,15 @@ num_arg(const char *s, const char *name, double lo, double hi)
 static void
 parse_options(int argc, char **argv)
 {
-	enum { O_INPUT = 256, O_PRODUCER, O_RAW, O_HTTP, O_HTTP_PATH, O_RAW_SUBS, O_HTTP_SUBS,
+	enum { O_INPUT = 256, O_PRODUCER, O_RAW, O_HTTP, O_HTTP_PATH, O_SLOW_PATH, O_RAW_SUBS, O_HTTP_SUBS,
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
 		O_LABEL, O_OUT, O_QUIET, O_BATCH };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
-		{ "http-path", 1, 0, O_HTTP_PATH }, { "raw-subs", 1, 0, O_RAW_SUBS },
+		{ "http-path", 1, 0, O_HTTP_PATH }, { "slow-http-path", 1, 0, O_SLOW_PATH },
+		{ "raw-subs", 1, 0, O_RAW_SUBS },
 		{ "http-subs", 1, 0, O_HTTP_SUBS }, { "slow-subs", 1, 0, O_SLOW },
 		{ "slow-rate", 1, 0, O_SLOW_RATE }, { "stuck-subs", 1, 0, O_STUCK },
 		{ "joiners", 1, 0, O_JOINERS }, { "joiner-stay", 0, 0, O_JOINER_STAY },
@@ -174,6 +178,7 @@ parse_options(int argc, char **argv)
 		case O_RAW: opt.raw = optarg; break;
 		case O_HTTP: opt.http = optarg; break;
 		case O_HTTP_PATH: opt.http_path = optarg; break;
+		case O_SLOW_PATH: opt.slow_http_path = optarg; break;
 		case O_RAW_SUBS: opt.raw_subs = (int)num_arg(optarg, "--raw-subs", 0, 100000); break;
 		case O_HTTP_SUBS: opt.http_subs = (int)num_arg(optarg, "--http-subs", 0, 100000); break;
 		case O_SLOW: opt.slow_subs = (int)num_arg(optarg, "--slow-subs", 0, 100000); break;
@@ -206,6 +211,8 @@ parse_options(int argc, char **argv)
 		diex("--verify-bytes needs --input");
 	if (opt.http_subs > 0 && opt.http == NULL)
 		diex("--http-subs needs --http");
+	if (opt.slow_http_path != NULL && opt.http == NULL)
+		diex("--slow-http-path needs --http");
 	if (opt.raw == NULL && opt.http == NULL &&
 	    opt.raw_subs + opt.slow_subs + opt.stuck_subs + opt.joiners + opt.idle_subs > 0)
 		diex("subscribers need --raw or --http");
@@ -396,6 +403,7 @@ enum pstate {
 struct conn {
 	enum kind kind;
 	bool is_http, connected, closed, paused, bad_frame, synced, got_first;
+	bool is_scaled;		/* ?scale= or ?q=: whole JPEGs with the tag, not the source's */
 	int fd;
 	enum pstate ps;
 	uint32_t events;
@@ -475,8 +483,11 @@ conn_open(enum kind kind, bool is_http)
 
 	if (c == NULL)
 		die("calloc");
+	const char *path = kind == K_SLOW && opt.slow_http_path ? opt.slow_http_path : opt.http_path;
+
 	c->kind = kind;
 	c->is_http = is_http;
+	c->is_scaled = is_http && (strstr(path, "scale=") != NULL || strstr(path, "q=") != NULL);
 	c->last_seq = -1;
 	c->ps = is_http ? M_HEAD : P_SYNC;
 	c->tokens = opt.slow_rate / 20;
@@ -488,7 +499,7 @@ conn_open(enum kind kind, bool is_http)
 	if (is_http)
 		c->req_len = (size_t)snprintf(c->req, sizeof c->req,
 		    "GET %s HTTP/1.1\r\nHost: bench\r\nUser-Agent: framerouter-loadgen\r\n\r\n",
-		    opt.http_path);
+		    path);
 	c->connect_ns = now_ns();
 	if (connect(c->fd, (const struct sockaddr *)sa, sizeof *sa) < 0 && errno != EINPROGRESS)
 		die("connect");
@@ -558,13 +569,16 @@ header_ok(struct conn *c)
 		return false;
 	size_t len = get_be(c->hdr + 26, 4);
 	uint32_t idx = (uint32_t)get_be(c->hdr + 30, 4);
-	if (len < HDR_LEN + 2 || len > MAX_FRAME || (nsrc > 0 && (idx >= nsrc || src[idx].len != len)))
+	if (len < HDR_LEN + 2 || len > MAX_FRAME || (nsrc > 0 && (idx >= nsrc ||
+	    (!c->is_scaled && src[idx].len != len))))
 		return false;
+	/* A scaled frame keeps the source's tag (its COM segment) but not its length:
+	 * the part's Content-Length is the frame's. */
 	c->body_len = c->is_http ? c->part_len : len;
-	if (c->is_http && c->part_len != len)
+	if (c->is_http && !c->is_scaled && c->part_len != len)
 		return false;
 	c->send_ns = get_be(c->hdr + 18, 8);
-	c->expect = nsrc > 0 ? src[idx].tagged : NULL;
+	c->expect = nsrc > 0 && !c->is_scaled ? src[idx].tagged : NULL;
 	return true;
 }
 
@@ -630,7 +644,8 @@ feed_frame(struct conn *c, const uint8_t *p, size_t n, uint64_t t)
 		k = n - used;
 	if (c->ps == P_BODY) {
 		const uint8_t *q = p + used;
-		if (opt.verify_full && k > 0 && memcmp(q, c->expect + c->body_got, k) != 0)
+		if (opt.verify_full && c->expect != NULL && k > 0 &&
+		    memcmp(q, c->expect + c->body_got, k) != 0)
 			c->bad_frame = true;
 		if (k >= 2) {
 			c->last2[0] = q[k - 2];
@@ -1336,7 +1351,8 @@ main(int argc, char **argv)
 	opened = 0;
 	connect_batch(K_REGULAR, opt.raw == NULL, opt.raw_subs, fds0, &opened);
 	connect_batch(K_REGULAR, true, opt.http_subs, fds0, &opened);
-	connect_batch(K_SLOW, opt.raw == NULL, opt.slow_subs, fds0, &opened);
+	connect_batch(K_SLOW, opt.raw == NULL || opt.slow_http_path != NULL, opt.slow_subs, fds0,
+	    &opened);
 	connect_batch(K_STUCK, opt.raw == NULL, opt.stuck_subs, fds0, &opened);
 	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs;
 	run_loop(now_ns() + 30000000000u, all_ready, NULL);

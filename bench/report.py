@@ -9,6 +9,8 @@ import os
 import platform
 import subprocess
 
+import report_scale
+
 BROKERS = ["framerouter", "reference", "ncat"]
 LABELS = {"ref_sendfile": "reference --sendfile (experiment)"}
 
@@ -314,7 +316,8 @@ def targets(out, res, args):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "doc", "command", "seconds", "quick", "load-start", "load-run", "load-waited",
-              "max-load", "load-settled", "input-frames", "frame-bytes", "elapsed", "perf", "iperf", "framerouter",
+              "max-load", "load-settled", "input-frames", "frame-bytes", "elapsed", "perf", "iperf", "scale-cost",
+              "framerouter",
               "verify", "date", "commit"):
         ap.add_argument("--" + a, default="")
     args = ap.parse_args()
@@ -409,8 +412,8 @@ def main():
     w("")
     w("## Results")
     for name, brokers, largs, title in matrix:
-        if not any(res.get(name, b) for b in brokers):
-            continue
+        if name.startswith("scale_") or not any(res.get(name, b) for b in brokers):
+            continue	# scaled frames: one section of their own, below
         w("")
         w(f"### {title}")
         w("")
@@ -444,6 +447,7 @@ def main():
                     w(f"HTTP / raw at 30 fps x 100 (framerouter): CPU-s per GB **{rx(ratio(cpu_gb(h), cpu_gb(r)))}**, "
                       f"latency p50 {rx(ratio(lat(h, 'p50'), lat(r, 'p50')))}, p99 {rx(ratio(lat(h, 'p99'), lat(r, 'p99')))}. "
                       "The reference and ncat do not speak HTTP.")
+    report_scale.section(w, res, args.results, args.scale_cost)
     w("")
     w("## Targets")
     w("")

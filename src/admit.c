@@ -81,23 +81,34 @@ fr_admit_has_room(struct fr_admit *a, struct fr_registry_entry *e, const struct 
 
 bool
 fr_admit_subscribe(struct fr_admit *a, struct fr_registry_entry *e, int fd,
-    const struct fr_addr *peer, enum fr_sub_protocol protocol, double min_interval_s)
+    const struct fr_addr *peer, enum fr_sub_protocol protocol, double min_interval_s,
+    const struct fr_scale_spec *scale)
 {
 	struct fr_stream *s = e->stream;
 	struct fr_sub_params params = fr_stream_sub_params(s, a->params.client_timeout_s);
+	bool is_scaled = scale != NULL && !fr_scale_spec_is_plain(scale);
+	char label[FR_SCALE_SPEC_TEXT_LEN] = "";
+	struct fr_sub *sub = NULL;
 
 	params.protocol = protocol;
 	params.min_interval_s = min_interval_s;
-	struct fr_sub *sub = fr_sub_new(a->loop, fd, peer, &params);
-	if (sub == NULL) {
-		log_warnx("stream %s: out of memory for subscriber %s", s->name, peer->text);
-		return false;
-	}
+	if (is_scaled)
+		fr_scale_spec_format(scale, label, sizeof label);
+	else if ((sub = fr_sub_new(a->loop, fd, peer, &params)) == NULL)
+		goto no_memory;
 	fr_log_limited(&s->sub_log, ev_now(a->loop), FR_LOG_INFO,
-	    "stream %s: %s subscriber %s connected", s->name,
-	    protocol == FR_SUB_RAW ? "raw" : "http", peer->text);
-	fr_stream_add_sub(s, sub);
+	    "stream %s: %s subscriber %s connected%s%s", s->name,
+	    protocol == FR_SUB_RAW ? "raw" : "http", peer->text, is_scaled ? ", scale " : "",
+	    label);
+	/* A scaled subscriber joins the stream of its size (scale.c). */
+	if (is_scaled && !fr_scale_subscribe(e->scale, scale, fd, peer, &params))
+		goto no_memory;
+	if (sub != NULL)
+		fr_stream_add_sub(s, sub);
 	return true;
+no_memory:
+	log_warnx("stream %s: out of memory for subscriber %s", s->name, peer->text);
+	return false;
 }
 
 /* ---- the pending budget ---- */

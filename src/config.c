@@ -36,6 +36,7 @@ static int set_token_file(void *, const struct fr_config_option *, const char *,
 static int set_acl(void *, const struct fr_config_option *, const char *, char *);
 static int set_user(void *, const struct fr_config_option *, const char *, char *);
 static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
+static int set_scale(void *, const struct fr_config_option *, const char *, char *);
 
 static const setter_fn setters[] = {
 	[FR_KIND_ADDR] = set_addr,
@@ -50,6 +51,7 @@ static const setter_fn setters[] = {
 	[FR_KIND_ACL] = set_acl,
 	[FR_KIND_USER] = set_user,
 	[FR_KIND_LOG_LEVEL] = set_log_level,
+	[FR_KIND_SCALE] = set_scale,
 };
 
 #define AT(field) offsetof(struct fr_config, field)
@@ -154,6 +156,9 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	{ .name = "listen", .arg_name = "ADDR", .kind = FR_KIND_ADDR, .offset = KEY_AT(listen),
 	  .has_offset = KEY_AT(has_listen), .reload = FR_RELOAD_RESTART,
 	  .help = "raw MJPEG subscriber address" },
+	{ .name = "listen-scale", .arg_name = "SCALE", .kind = FR_KIND_SCALE,
+	  .offset = KEY_AT(listen_scale), .reload = FR_RELOAD_RESTART,
+	  .help = "listen= sends the frames scaled: 1/2, 1/4, 1/8 or auto" },
 	/* Per-stream access, besides the global tokens; live like them. */
 	{ .name = "subscribe-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
 	  .offset = KEY_AT(subscribe_token), .reload = FR_RELOAD_LIVE,
@@ -210,19 +215,18 @@ key_text(const struct fr_config_option *k, char *buf, size_t len)
 	return buf;
 }
 
-/* "ingest=ADDR or listen=ADDR": every key of a stream spec, for an error. */
+/* "ingest, listen, ... or stale-after": every key of a stream spec, for an error (their
+ * values are in --help: the list must fit an error line). */
 static const char *
 stream_keys_text(char *buf, size_t len)
 {
 	size_t used = 0, n = 0;
-	char item[64];
 
 	while (fr_config_stream_keys[n].name != NULL)
 		n++;
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		append_choice(buf, len, &used, i, n, key_text(&fr_config_stream_keys[i], item,
-		    sizeof item));
+		append_choice(buf, len, &used, i, n, fr_config_stream_keys[i].name);
 	return buf;
 }
 
@@ -621,18 +625,31 @@ set_log_level(void *base, const struct fr_config_option *o, const char *value, c
 	return 0;
 }
 
+/* The sizes ?scale= takes; the quality is ?q='s alone. */
+static int
+set_scale(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	struct fr_scale_spec *spec = field(base, o->offset);
+
+	if (fr_scale_spec_parse(spec, value, NULL, err) < 0) {
+		snprintf(err, FR_ERR_LEN, "'%.40s': expected 1/2, 1/4, 1/8, 1/1 or auto", value);
+		return -1;
+	}
+	return 0;
+}
+
 int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
 	const struct fr_config_option *o = find_row(fr_config_options, name, strlen(name));
-	char why[FR_ERR_LEN], arg[160];
+	char why[FR_ERR_LEN], arg[256];
 
 	if (o == NULL) {
 		snprintf(err, FR_ERR_LEN, "unknown option '%.64s'", name);
 		return -1;
 	}
 	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
-		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.160s)", o->name,
+		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.220s)", o->name,
 		    arg_text(o, arg, sizeof arg));
 		return -1;
 	}
@@ -725,6 +742,11 @@ fr_config_check(const struct fr_config *c, char *err)
 	for (size_t i = 0; i < c->n_streams; i++) {
 		const struct fr_stream_config *sc = &c->streams[i];
 
+		if (!sc->has_listen && !fr_scale_spec_is_plain(&sc->listen_scale)) {
+			snprintf(err, FR_ERR_LEN, "--stream %s: listen-scale needs listen=ADDR",
+			    sc->name);
+			return -1;
+		}
 		if (sc->has_ingest)
 			addrs[n++] = &sc->ingest;
 		if (sc->has_listen)
@@ -748,7 +770,7 @@ print_help(FILE *out)
 	fprintf(out, "usage: framerouter [OPTION]...\n"
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
-		char arg[160], left[256];
+		char arg[256], left[320];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,
@@ -771,7 +793,7 @@ print_version(FILE *out)
 {
 	fprintf(out, "framerouter %s\nfeatures:", PACKAGE_VERSION);
 #ifdef HAVE_TURBOJPEG
-	fputs(" validate(libjpeg-turbo)", out);
+	fputs(" validate(libjpeg-turbo) scale(libjpeg-turbo)", out);
 #endif
 #ifdef HAVE_LIBSYSTEMD
 	fputs(" sd_notify(libsystemd)", out);

@@ -62,6 +62,20 @@ fr_frame_new(size_t cap)
 }
 
 struct fr_frame *
+fr_frame_new_take(uint8_t *data, size_t len)
+{
+	struct fr_frame *f;
+
+	if (fr_failpoint_hit(&alloc_failpoint) || (f = malloc(sizeof *f)) == NULL) {
+		free(data);
+		return NULL;
+	}
+	frame_init(f, data, len);
+	fr_frame_seal(f, len);
+	return f;
+}
+
+struct fr_frame *
 fr_frame_grow(struct fr_frame *f, size_t new_cap)
 {
 	uint8_t *p;

@@ -13,22 +13,26 @@
 #include "fr/history.h"
 #include "fr/util.h"
 
-static const struct {
-	const char *key;	/* in JSON; a drop reason inside "dropped" */
-	bool is_gauge;
-	bool is_drop;
-} columns[FR_HISTORY_COLUMNS] = {
-	[FR_HISTORY_FRAMES_IN] = { "input_fps", false, false },
-	[FR_HISTORY_BYTES_IN] = { "bytes_in", false, false },
-	[FR_HISTORY_FRAMES_OUT] = { "frames_out", false, false },
-	[FR_HISTORY_DROPPED_SLOW_CLIENT] = { "slow_client", false, true },
-	[FR_HISTORY_DROPPED_FPS_CAP] = { "fps_cap", false, true },
-	[FR_HISTORY_DROPPED_INVALID] = { "invalid", false, true },
-	[FR_HISTORY_DROPPED_OVERSIZE] = { "oversize", false, true },
-	[FR_HISTORY_DROPPED_TRUNCATED] = { "truncated", false, true },
-	[FR_HISTORY_CLIENTS] = { "clients", true, false },
-	[FR_HISTORY_OLDEST_AGE_MS] = { "oldest_frame_age_s", true, false },
+/* The columns' JSON keys; a drop reason's column is keyed by its reason, in "dropped". */
+static const char *const keys[FR_HISTORY_COLUMNS] = {
+	[FR_HISTORY_FRAMES_IN] = "input_fps",
+	[FR_HISTORY_BYTES_IN] = "bytes_in",
+	[FR_HISTORY_FRAMES_OUT] = "frames_out",
+	[FR_HISTORY_CLIENTS] = "clients",
+	[FR_HISTORY_OLDEST_AGE_MS] = "oldest_frame_age_s",
 };
+
+static bool
+is_gauge(size_t c)
+{
+	return c == FR_HISTORY_CLIENTS || c == FR_HISTORY_OLDEST_AGE_MS;
+}
+
+static bool
+is_drop(size_t c)
+{
+	return c >= FR_HISTORY_DROPPED && c < FR_HISTORY_DROPPED + FR_DROP_REASONS;
+}
 
 #define STORED_NONE UINT32_MAX
 
@@ -71,7 +75,7 @@ fr_history_record(struct fr_history *h, const struct fr_history_reading *r, doub
 		bool is_last = j + 1 == k;
 
 		for (size_t c = 0; c < FR_HISTORY_COLUMNS; c++) {
-			if (columns[c].is_gauge) {
+			if (is_gauge(c)) {
 				s->v[c] = stored(r->v[c]);
 				continue;
 			}
@@ -122,18 +126,15 @@ fr_history_format_json(struct fr_buf *b, const struct fr_history *h, uint64_t si
 		first = since < h->next ? since : h->next;
 	fr_buf_printf(b, "{\"first\": %" PRIu64 ", \"next\": %" PRIu64 ", \"at\": %.3f", first,
 	    h->next, h->last_at);
-	bool is_in_dropped = false;
 	for (size_t c = 0; c < FR_HISTORY_COLUMNS; c++) {
-		if (columns[c].is_drop && !is_in_dropped)
-			fr_buf_printf(b, ", \"dropped\": {");
-		else if (is_in_dropped && !columns[c].is_drop)
-			fr_buf_append(b, "}", 1);
-		fr_buf_printf(b, "%s\"%s\": ", is_in_dropped && columns[c].is_drop ? ", " :
-		    columns[c].is_drop ? "" : ", ", columns[c].key);
-		is_in_dropped = columns[c].is_drop;
+		if (!is_drop(c))
+			fr_buf_printf(b, ", \"%s\": ", keys[c]);
+		else
+			fr_buf_printf(b, "%s\"%s\": ", c == FR_HISTORY_DROPPED ? ", \"dropped\": {" :
+			    ", ", fr_stats_drop_name((enum fr_drop_reason)(c - FR_HISTORY_DROPPED)));
 		json_column(b, h, first, c);
+		if (c + 1 == FR_HISTORY_DROPPED + FR_DROP_REASONS)
+			fr_buf_append(b, "}", 1);
 	}
-	if (is_in_dropped)
-		fr_buf_append(b, "}", 1);
 	fr_buf_append(b, "}", 1);
 }

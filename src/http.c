@@ -40,6 +40,7 @@ enum conn_state {
 	CONN_HEAD,		/* waiting for a complete request head */
 	CONN_RESPOND,		/* writing a response */
 	CONN_BODY,		/* feeding an ingest body to a stream */
+	CONN_SCALING,		/* a scaled snapshot: waiting for the scaler */
 	CONN_WAIT,		/* a snapshot waiting for its stream's next frame (?wait=) */
 };
 
@@ -64,13 +65,17 @@ struct conn {
 	struct fr_frame *body_frame;	/* a snapshot's frame, written after out */
 	size_t frame_off;
 	int close_after;
+	/* CONN_SCALING */
+	struct fr_scale_waiter waiter;
 	/* CONN_BODY */
 	struct fr_registry_entry *producing;	/* NULL once replaced or done */
 	struct fr_http_chunked chunked;
 	uint64_t body_left;		/* Content-Length bodies */
 	/* CONN_WAIT: on the stream's waiting list until a frame or the timer comes */
-	struct fr_stream_waiter waiter;
+	struct fr_stream_waiter frame_waiter;
 	double wait_s;
+	struct fr_registry_entry *waiting_on;	/* alive while it can wake us */
+	struct fr_scale_spec waiting_spec;	/* the ?scale= to answer in */
 };
 
 struct fr_http {
@@ -129,6 +134,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)revents;
 	if (c->state == CONN_HEAD)
 		conn_close(c, "no complete request head in time");
+	else if (c->state == CONN_SCALING)
+		conn_close(c, "the scaled snapshot was not ready in time");
 	else if (c->state == CONN_WAIT)
 		snapshot_not_in_time(c);
 	else
@@ -457,6 +464,38 @@ query_number(const struct conn *c, const char *name, double *v)
 	return end == value || *end != '\0' ? -1 : 1;
 }
 
+/*
+ * ?scale= and ?q= into spec. Returns 0; or answers 400 for a value that is not one,
+ * 501 or 503 when the stream cannot scale now (fr_scale_check), and returns -1.
+ */
+static int
+scale_request(struct conn *c, struct fr_registry_entry *e, struct fr_scale_spec *spec)
+{
+	char scale[16], q[16], err[FR_ERR_LEN];
+	enum fr_http_query_result has_scale = fr_http_query_get(c->req.query, "scale", scale,
+	    sizeof scale);
+	enum fr_http_query_result has_q = fr_http_query_get(c->req.query, "q", q, sizeof q);
+
+	if ((has_scale != FR_HTTP_QUERY_FOUND && has_scale != FR_HTTP_QUERY_ABSENT) ||
+	    (has_q != FR_HTTP_QUERY_FOUND && has_q != FR_HTTP_QUERY_ABSENT) ||
+	    fr_scale_spec_parse(spec, has_scale == FR_HTTP_QUERY_FOUND ? scale : NULL,
+	    has_q == FR_HTTP_QUERY_FOUND ? q : NULL, err) < 0) {
+		respond_error(c, 400, NULL, "%s", has_scale != FR_HTTP_QUERY_FOUND &&
+		    has_scale != FR_HTTP_QUERY_ABSENT ? "scale must be 1/2, 1/4, 1/8, 1/1 or auto" :
+		    has_q != FR_HTTP_QUERY_FOUND && has_q != FR_HTTP_QUERY_ABSENT ?
+		    "q must be a whole number from 1 to 100" : err);
+		return -1;
+	}
+	if (fr_scale_spec_is_plain(spec))
+		return 0;
+	int status = fr_scale_check(e->scale, spec, err);
+	if (status != 0) {
+		respond_error(c, status, status == 503 ? "Retry-After: 1\r\n" : NULL, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- snapshots ---- */
 
 /* The longest ?wait= a snapshot may hold its connection (and pending slot) for. */
@@ -491,9 +530,43 @@ respond_frame(struct conn *c, struct fr_frame *f)
 	respond(c, 200, extra, "image/jpeg", NULL, 0, f);
 }
 
+/* The scaler has made the snapshot's frame, or could not. */
+static void
+snapshot_scaled_cb(void *arg, struct fr_frame *f, const char *why)
+{
+	struct conn *c = arg;
+
+	if (f != NULL)
+		respond_frame(c, f);
+	else
+		respond_error(c, 503, "Retry-After: 1\r\n", "%s", why);
+	if (!c->is_closed)
+		process_input(c);	/* a request pipelined behind this one */
+}
+
+/* e's latest frame as spec asks: at once when it is the frame itself or its scaled
+ * size is ready, else when the scaler has made it (CONN_SCALING). */
+static void
+answer_snapshot(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec)
+{
+	if (fr_scale_spec_is_plain(spec)) {
+		respond_frame(c, e->stream->latest);
+		return;
+	}
+	struct fr_frame *f = fr_scale_snapshot(e->scale, spec, &c->waiter, snapshot_scaled_cb, c);
+	if (f != NULL) {
+		respond_frame(c, f);
+		return;
+	}
+	/* Until the worker is done: no reading, and not forever. */
+	ev_io_stop(c->http->loop, &c->read_io);
+	c->state = CONN_SCALING;
+	arm_timer(c, c->http->params.client_timeout_s);
+}
+
 /* The latest frame; 503 while there is none, or while it is older than --stale-after. */
 static void
-respond_latest(struct conn *c, struct fr_registry_entry *e)
+respond_latest(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec)
 {
 	struct fr_frame *f = e->stream->latest;
 	double now = ev_now(c->http->loop);
@@ -514,7 +587,7 @@ respond_latest(struct conn *c, struct fr_registry_entry *e)
 		    fr_registry_stale_after(c->http->params.registry, e));
 		return;
 	}
-	respond_frame(c, f);
+	answer_snapshot(c, e, spec);
 }
 
 /* ?wait=SECONDS: 0 when absent, -1 when not a number from 0 to SNAPSHOT_WAIT_MAX_S. */
@@ -538,24 +611,32 @@ after_waiting(struct conn *c)
 		ev_feed_event(c->http->loop, &c->read_io, EV_READ);
 }
 
-/* The next frame of the stream a waiting snapshot asked for has come, or the stream
- * is going away (f NULL). */
+/* The next frame of the stream a waiting snapshot asked for has come (the stream's
+ * latest now), or the stream is going away (f NULL). */
 static void
 snapshot_woken(struct fr_stream_waiter *w, struct fr_frame *f)
 {
-	struct conn *c = FR_CONTAINER_OF(w, struct conn, waiter);
+	struct conn *c = FR_CONTAINER_OF(w, struct conn, frame_waiter);
+	const struct fr_scale_spec *spec = &c->waiting_spec;
+	char err[FR_ERR_LEN];
+	int status = 0;
 
+	/* A scaled size is checked again: the one checked before the wait may be gone. */
+	if (f != NULL && !fr_scale_spec_is_plain(spec))
+		status = fr_scale_check(c->waiting_on->scale, spec, err);
 	if (f == NULL)
 		respond_error(c, 503, "Retry-After: 1\r\n", "the stream was removed");
+	else if (status != 0)
+		respond_error(c, status, status == 503 ? "Retry-After: 1\r\n" : NULL, "%s", err);
 	else
-		respond_frame(c, f);
+		answer_snapshot(c, c->waiting_on, spec);
 	after_waiting(c);
 }
 
 static void
 snapshot_not_in_time(struct conn *c)
 {
-	fr_stream_cancel_wait(&c->waiter);
+	fr_stream_cancel_wait(&c->frame_waiter);
 	respond_error(c, 503, "Retry-After: 1\r\n", "no new frame within %g s", c->wait_s);
 	after_waiting(c);
 }
@@ -566,12 +647,15 @@ snapshot_not_in_time(struct conn *c)
  * budget meanwhile: waiting snapshots are bounded like any unanswered request.
  */
 static void
-wait_for_frame(struct conn *c, struct fr_registry_entry *e, double wait_s)
+wait_for_frame(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec,
+    double wait_s)
 {
 	c->state = CONN_WAIT;
 	c->wait_s = wait_s;
-	c->waiter.on_frame = snapshot_woken;
-	fr_stream_wait_frame(e->stream, &c->waiter);
+	c->waiting_on = e;
+	c->waiting_spec = *spec;
+	c->frame_waiter.on_frame = snapshot_woken;
+	fr_stream_wait_frame(e->stream, &c->frame_waiter);
 	arm_timer(c, wait_s);
 }
 
@@ -580,16 +664,20 @@ serve_snapshot(struct conn *c, const char *name)
 {
 	struct fr_registry_entry *e = readable_stream(c, name);
 	double wait_s = snapshot_wait(c);
+	struct fr_scale_spec spec;
 
-	if (e == NULL)
+	if (e == NULL || scale_request(c, e, &spec) < 0)
 		return;
-	if (wait_s < 0)
+	if (spec.is_auto)
+		respond_error(c, 400, NULL, "scale=auto is for /stream; a snapshot takes 1/2, "
+		    "1/4, 1/8 or 1/1");
+	else if (wait_s < 0)
 		respond_error(c, 400, NULL, "wait must be a number of seconds from 0 to %g",
 		    SNAPSHOT_WAIT_MAX_S);
 	else if (wait_s > 0)
-		wait_for_frame(c, e, wait_s);
+		wait_for_frame(c, e, &spec, wait_s);
 	else
-		respond_latest(c, e);
+		respond_latest(c, e, &spec);
 }
 
 /* ---- history ---- */
@@ -653,6 +741,7 @@ serve_stream(struct conn *c, const char *name)
 	    FR_HTTP_QUERY_FOUND && strcmp(flag, "1") == 0;
 	struct fr_registry_entry *e = readable_stream(c, name);
 	double interval = fps_interval(c);
+	struct fr_scale_spec spec;
 
 	if (e == NULL)
 		return;
@@ -660,6 +749,8 @@ serve_stream(struct conn *c, const char *name)
 		respond_error(c, 400, NULL, "fps must be a number above 0 and at most 1000");
 		return;
 	}
+	if (scale_request(c, e, &spec) < 0)
+		return;
 	if (!fr_admit_has_room(c->http->params.admit, e, &c->peer)) {
 		respond_error(c, 503, "Retry-After: 1\r\n", "--max-clients reached");
 		return;
@@ -679,7 +770,7 @@ serve_stream(struct conn *c, const char *name)
 
 	conn_forget(c);	/* the socket is the subscriber's now */
 	fr_admit_subscribe(c->http->params.admit, e, fd, &peer,
-	    is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART, interval);
+	    is_advance ? FR_SUB_MULTIPART_ADVANCE_HEADERS : FR_SUB_MULTIPART, interval, &spec);
 }
 
 /* ---- ingest bodies ---- */
@@ -940,8 +1031,9 @@ conn_forget(struct conn *c)
 	ev_io_stop(loop, &c->read_io);
 	ev_io_stop(loop, &c->write_io);
 	ev_timer_stop(loop, &c->timer);
-	fr_stream_cancel_wait(&c->waiter);
+	fr_stream_cancel_wait(&c->frame_waiter);
 	fr_admit_pending_end(c->http->params.admit, &c->pending);
+	fr_scale_snapshot_cancel(&c->waiter);
 	if (c->producing != NULL) {
 		struct fr_registry_entry *e = c->producing;
 
@@ -990,7 +1082,7 @@ on_accept(int fd, const struct fr_addr *peer, void *arg)
 	ev_io_init(&c->read_io, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_io, write_cb, fd, EV_WRITE);
 	ev_timer_init(&c->timer, timer_cb, h->params.head_timeout_s, 0.);
-	fr_list_init(&c->waiter.link);
+	fr_list_init(&c->frame_waiter.link);
 	wait_for_request(c);
 }
 

@@ -95,6 +95,7 @@ setup_stream(struct app *app, const struct fr_stream_config *sc)
 	}
 	fr_raw_set_acls(r, &app->config.allow_ingest, &app->config.allow_listen,
 	    fr_registry_connections_denied(app->registry));
+	fr_raw_set_listen_scale(r, &sc->listen_scale);
 	app->raw[app->n_streams++] = r;
 }
 
@@ -327,6 +328,14 @@ prepare_environment(struct app *app)
 	if (app->config.validate && !fr_validate_is_available()) {
 		fprintf(stderr, "framerouter: --validate: built without libjpeg-turbo\n");
 		return -1;
+	}
+	for (size_t i = 0; i < app->config.n_streams; i++) {
+		if (!fr_scale_spec_is_plain(&app->config.streams[i].listen_scale) &&
+		    !fr_scaler_is_available()) {
+			fprintf(stderr, "framerouter: --stream %s: listen-scale: built without "
+			    "libjpeg-turbo\n", app->config.streams[i].name);
+			return -1;
+		}
 	}
 	if (app->config.user[0] != '\0') {
 		if (fr_user_lookup(&app->user, app->config.user, err) < 0) {

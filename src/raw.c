@@ -14,10 +14,13 @@
 #include "fr/xmalloc.h"
 
 struct fr_raw {
+	struct ev_loop *loop;
 	struct fr_registry_entry *entry;
 	struct fr_admit *admit;
 	struct fr_listener *ingest;	/* NULL: the stream has no raw ingest port */
 	struct fr_listener *listen;	/* NULL: no raw subscriber port */
+	struct fr_scale_spec listen_scale;	/* listen-scale=; plain: none */
+	struct fr_ratelimit refuse_log;
 };
 
 static void
@@ -33,11 +36,20 @@ on_subscriber(int fd, const struct fr_addr *peer, void *arg)
 {
 	struct fr_raw *r = arg;
 
+	char err[FR_ERR_LEN];
+
 	if (!fr_admit_has_room(r->admit, r->entry, peer)) {
 		close(fd);
 		return;
 	}
-	fr_admit_subscribe(r->admit, r->entry, fd, peer, FR_SUB_RAW, 0);
+	if (!fr_scale_spec_is_plain(&r->listen_scale) &&
+	    fr_scale_check(r->entry->scale, &r->listen_scale, err) != 0) {
+		fr_log_limited(&r->refuse_log, ev_now(r->loop), FR_LOG_WARN,
+		    "stream %s: refused subscriber %s: %s", r->entry->stream->name, peer->text, err);
+		close(fd);
+		return;
+	}
+	fr_admit_subscribe(r->admit, r->entry, fd, peer, FR_SUB_RAW, 0, &r->listen_scale);
 }
 
 struct fr_raw *
@@ -46,8 +58,10 @@ fr_raw_new(struct ev_loop *loop, struct fr_registry_entry *e, struct fr_admit *a
 {
 	struct fr_raw *r = fr_xcalloc(1, sizeof *r);
 
+	r->loop = loop;
 	r->entry = e;
 	r->admit = admit;
+	fr_ratelimit_init(&r->refuse_log, 1.0);
 	if (ingest != NULL && (r->ingest = fr_listener_new(loop, "--ingest", ingest, on_producer,
 	    r, err)) == NULL) {
 		free(r);
@@ -74,9 +88,20 @@ fr_raw_start(struct fr_raw *r)
 	}
 	if (r->listen != NULL) {
 		fr_listener_start(r->listen);
-		log_info("stream %s: subscribers read raw MJPEG from %s", name,
-		    fr_listener_addr(r->listen)->text);
+		char label[FR_SCALE_SPEC_TEXT_LEN];
+
+		fr_scale_spec_format(&r->listen_scale, label, sizeof label);
+		log_info("stream %s: subscribers read raw MJPEG from %s%s%s", name,
+		    fr_listener_addr(r->listen)->text,
+		    fr_scale_spec_is_plain(&r->listen_scale) ? "" : ", scaled ",
+		    fr_scale_spec_is_plain(&r->listen_scale) ? "" : label);
 	}
+}
+
+void
+fr_raw_set_listen_scale(struct fr_raw *r, const struct fr_scale_spec *spec)
+{
+	r->listen_scale = *spec;
 }
 
 void

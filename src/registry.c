@@ -54,6 +54,7 @@ static void
 entry_free(struct fr_registry_entry *e)
 {
 	fr_ingest_free(e->ingest);
+	fr_scale_free(e->scale);	/* its subscribers count in the stream's */
 	fr_stream_free(e->stream);
 	free(e->history);
 	free(e);
@@ -104,8 +105,10 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 	/* The history's ring is allocated once here, whole: sampling never allocates. */
 	if ((e = calloc(1, sizeof *e)) == NULL || (e->history = malloc(sizeof *e->history)) ==
 	    NULL || (e->stream = fr_stream_new(name)) == NULL ||
-	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL) {
+	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL ||
+	    (e->scale = fr_scale_new(reg->loop, e->stream)) == NULL) {
 		if (e != NULL) {
+			fr_ingest_free(e->ingest);
 			fr_stream_free(e->stream);
 			free(e->history);
 		}
@@ -217,33 +220,61 @@ fr_registry_clients(const struct fr_registry *reg)
 	return n;
 }
 
-/* Fills one stream's part of the snapshot; its client array is allocated here. */
+/* The client array of a stream's snapshot, with room for each client's scale label. */
+struct snap_clients {
+	struct fr_stats_client *clients;
+	char (*labels)[FR_SCALE_SPEC_TEXT_LEN + 8];
+	size_t n, max;
+	double now;
+};
+
+static void
+snap_client(struct fr_sub *sub, const char *scale, void *arg)
+{
+	struct snap_clients *sn = arg;
+	struct fr_sub_info info;
+
+	if (sn->n == sn->max)
+		return;
+	fr_sub_get_info(sub, &info);
+	if (scale != NULL) {
+		snprintf(sn->labels[sn->n], sizeof sn->labels[sn->n], "%s", scale);
+		scale = sn->labels[sn->n];
+	}
+	double since = fr_sub_sending_since(sub);
+	sn->clients[sn->n++] = (struct fr_stats_client){
+		.peer = info.peer,
+		.protocol = info.protocol,
+		.scale = scale,
+		.connected_s = sn->now - info.connected_at,
+		.sending_age_s = since > 0 ? (sn->now > since ? sn->now - since : 0) : -1,
+		.counters = info.counters,
+	};
+}
+
+/* Fills one stream's part of the snapshot; its client and scaled arrays (one
+ * allocation, clients first) are allocated here. */
 static int
 snapshot_stream(const struct fr_registry *reg, struct fr_registry_entry *e, double now,
     struct fr_stats_stream *out)
 {
 	const struct fr_stream *s = e->stream;
-	struct fr_stats_client *clients = calloc(s->counters.clients + 1, sizeof *clients);
-	size_t n = 0;
+	struct snap_clients sn = { .max = s->counters.clients, .now = now };
+	size_t client_bytes = (sn.max + 1) * (sizeof *sn.clients + sizeof *sn.labels);
+	char *block = calloc(1, client_bytes + FR_SCALE_MAX_SIZES * sizeof(struct fr_stats_scaled));
 
-	if (clients == NULL)
+	if (block == NULL)
 		return -1;
-	for (struct fr_list *l = s->subs.next; l != &s->subs && n <= s->counters.clients;
-	    l = l->next) {
-		struct fr_sub_info info;
-
-		struct fr_sub *sub = fr_sub_from_link(l);
-		double since = fr_sub_sending_since(sub);
-
-		fr_sub_get_info(sub, &info);
-		clients[n++] = (struct fr_stats_client){
-			.peer = info.peer,
-			.protocol = info.protocol,
-			.connected_s = now - info.connected_at,
-			.sending_age_s = since > 0 ? (now > since ? now - since : 0) : -1,
-			.counters = info.counters,
-		};
-	}
+	sn.clients = (struct fr_stats_client *)(void *)block;
+	sn.labels = (void *)(block + (sn.max + 1) * sizeof *sn.clients);
+	struct fr_stats_scaled *scaled = (void *)(block + client_bytes);
+	/* The stream's own subscribers, then those of its scaled sizes (and on auto). */
+	for (struct fr_list *l = s->subs.next; l != &s->subs; l = l->next)
+		if (!fr_scale_is_member(e->scale, fr_sub_from_link(l)))
+			snap_client(fr_sub_from_link(l), NULL, &sn);
+	fr_scale_foreach_sub(e->scale, snap_client, &sn);
+	size_t n = sn.n;
+	struct fr_stats_client *clients = sn.clients;
 	*out = (struct fr_stats_stream){
 		.name = s->name,
 		.counters = s->counters,
@@ -257,6 +288,8 @@ snapshot_stream(const struct fr_registry *reg, struct fr_registry_entry *e, doub
 		.is_stale = fr_registry_is_stale(reg, e, now),
 		.n_clients = n,
 		.clients = clients,
+		.n_scaled = fr_scale_sizes(e->scale, scaled, FR_SCALE_MAX_SIZES),
+		.scaled = scaled,
 	};
 	return 0;
 }
@@ -313,46 +346,49 @@ fr_registry_log_counters(struct fr_registry *reg)
 
 	fr_stats_format_process(line, sizeof line, &reg->counters);
 	log_info("counters: %s", line);
-	for (size_t i = 0; i < reg->n; i++)
+	for (size_t i = 0; i < reg->n; i++) {
 		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
+		fr_scale_log_counters(reg->entries[i]->scale, ev_now(reg->loop));
+	}
 }
 
 /* ---- history and staleness ---- */
 
-/* What e's history records now: its totals, subscribers and the oldest frame in flight. */
+/* The oldest frame a subscriber is writing: the earliest received_at, 0 for none. */
 static void
-read_stream(const struct fr_registry_entry *e, double now, struct fr_history_reading *r)
+oldest_sending_cb(struct fr_sub *sub, const char *scale, void *arg)
 {
-	const struct fr_stream *s = e->stream;
-	const struct fr_stream_counters *c = &s->counters;
+	double *oldest = arg;
+	double since = fr_sub_sending_since(sub);
+
+	(void)scale;
+	if (since > 0 && (*oldest == 0 || since < *oldest))
+		*oldest = since;
+}
+
+/* What e's history records now: its totals, subscribers and the oldest frame in flight
+ * (to its own subscribers and to those of its scaled sizes). */
+static void
+read_stream(struct fr_registry_entry *e, double now, struct fr_history_reading *r)
+{
+	struct fr_stream_counters c = e->stream->counters;
 	double oldest = 0;
 
-	for (struct fr_list *l = s->subs.next; l != &s->subs; l = l->next) {
-		double since = fr_sub_sending_since(fr_sub_from_link(l));
-
-		if (since > 0 && (oldest == 0 || since < oldest))
-			oldest = since;
-	}
+	for (struct fr_list *l = e->stream->subs.next; l != &e->stream->subs; l = l->next)
+		oldest_sending_cb(fr_sub_from_link(l), NULL, &oldest);
+	fr_scale_foreach_sub(e->scale, oldest_sending_cb, &oldest);
 	*r = (struct fr_history_reading){ .v = {
-		[FR_HISTORY_FRAMES_IN] = c->frames_in,
-		[FR_HISTORY_BYTES_IN] = c->bytes_in,
-		[FR_HISTORY_FRAMES_OUT] = c->frames_out,
-		[FR_HISTORY_DROPPED_SLOW_CLIENT] = c->dropped_slow_client,
-		[FR_HISTORY_DROPPED_FPS_CAP] = c->dropped_fps_cap,
-		[FR_HISTORY_DROPPED_INVALID] = c->dropped_invalid,
-		[FR_HISTORY_DROPPED_OVERSIZE] = c->dropped_oversize,
-		[FR_HISTORY_DROPPED_TRUNCATED] = c->dropped_truncated,
-		[FR_HISTORY_CLIENTS] = c->clients,
+		[FR_HISTORY_FRAMES_IN] = c.frames_in,
+		[FR_HISTORY_BYTES_IN] = c.bytes_in,
+		[FR_HISTORY_FRAMES_OUT] = c.frames_out,
+		[FR_HISTORY_CLIENTS] = c.clients,
 		[FR_HISTORY_OLDEST_AGE_MS] = oldest == 0 ? FR_HISTORY_NONE :
 		    (uint64_t)((now > oldest ? now - oldest : 0) * 1000 + 0.5),
 	} };
+	for (int reason = 0; reason < FR_DROP_REASONS; reason++)
+		r->v[FR_HISTORY_DROPPED + reason] = *fr_stats_drop_counter(&c, reason);
 }
 
-/*
- * One clock for every stream: each takes the same number of samples, numbered alike,
- * so that a page polls all of them with one ?since=. A stream added since the last
- * tick has its first sample cover less than a second.
- */
 void
 fr_registry_sample_history(struct fr_registry *reg, double now)
 {

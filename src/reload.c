@@ -88,6 +88,16 @@ same_log_level(const void *a, const void *b)
 	return *(const enum fr_log_level *)a == *(const enum fr_log_level *)b;
 }
 
+static int
+same_scale(const void *a, const void *b)
+{
+	const struct fr_scale_spec *x = a, *y = b;
+
+	if (fr_scale_spec_is_plain(x) || fr_scale_spec_is_plain(y))
+		return fr_scale_spec_is_plain(x) == fr_scale_spec_is_plain(y);
+	return x->denom == y->denom && x->is_auto == y->is_auto && x->quality == y->quality;
+}
+
 static void
 show_addr(char *buf, size_t len, const void *v)
 {
@@ -120,6 +130,15 @@ show_text(char *buf, size_t len, const void *v)
 	const char *s = v;
 
 	snprintf(buf, len, "%s", *s ? s : "(none)");
+}
+
+static void
+show_scale(char *buf, size_t len, const void *v)
+{
+	if (fr_scale_spec_is_plain(v))
+		snprintf(buf, len, "(none)");
+	else
+		fr_scale_spec_format(v, buf, len);
 }
 
 static void
@@ -176,6 +195,8 @@ static const struct kind kinds[] = {
 	[FR_KIND_USER] = { same_text, show_text, describe_change, FR_USER_LEN + 1 },
 	[FR_KIND_LOG_LEVEL] = { same_log_level, show_log_level, describe_change,
 	    sizeof(enum fr_log_level) },
+	[FR_KIND_SCALE] = { same_scale, show_scale, describe_change,
+	    sizeof(struct fr_scale_spec) },
 };
 
 /* ---- one row's value ---- */

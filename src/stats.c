@@ -186,6 +186,9 @@ static const struct fr_counter drop_counters[FR_DROP_REASONS] = {
         .help = "Frames larger than --max-frame-size."},
     [FR_DROP_TRUNCATED] = {STREAM(dropped_truncated), .kind = FR_COUNTER, .key = "truncated",
         .help = "Frames cut short because their producer disconnected or was replaced."},
+    [FR_DROP_SCALE_INVALID] = {STREAM(dropped_scale_invalid), .kind = FR_COUNTER,
+        .key = "scale_invalid",
+        .help = "Source frames that could not be scaled, once per size that wanted them."},
 };
 
 /* A client's "dropped" group: the same reasons, for the frames it skipped. */
@@ -227,7 +230,8 @@ const struct fr_counter fr_counters[] = {
     {GROUP(STREAM, dropped, drop_counters), .kind = FR_COUNTER, .family = "frames_dropped",
         .label = "reason",
         .help = "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps "
-                "cap, or rejected as invalid, oversize or truncated input."},
+                "cap, rejected as invalid, oversize or truncated input, or not scalable for a "
+                "size."},
     {STREAM(garbage_bytes), .kind = FR_COUNTER,
         .help = "Bytes from producers outside any JPEG frame."},
     {STREAM(clients), .kind = FR_GAUGE, .help = "Subscribers connected now."},
@@ -238,6 +242,13 @@ const struct fr_counter fr_counters[] = {
     {STREAM(producer_connects), .kind = FR_COUNTER, .help = "Producer connections accepted."},
     {STREAM(arena_fallbacks), .kind = FR_COUNTER,
         .help = "Frames sent from the heap because the memfd arena had no room."},
+    {STREAM(frames_scaled), .kind = FR_COUNTER,
+        .help = "Scaled frames made for ?scale=, ?q= and listen-scale= subscribers and "
+                "snapshots: one per frame per size, however many subscribers."},
+    {.name = "scale_cpu_s", .scope = FR_SCOPE_STREAM,
+        .offset = offsetof(struct fr_stream_counters, scale_cpu_ns), .kind = FR_COUNTER,
+        .is_nanoseconds = true, .family = "scale_cpu_seconds",
+        .help = "CPU seconds the scaler thread spent making scaled frames."},
 
     {CLIENT(frames_sent), .kind = FR_COUNTER,
         .help = "Frames completely written to this subscriber."},
@@ -280,12 +291,24 @@ has_frame(const struct fr_stats_stream *s)
 
 /* ---- JSON (/stats) ---- */
 
+/* A counter of nanoseconds as seconds: "%.6f". */
+static int
+print_seconds(char *buf, size_t len, uint64_t ns)
+{
+	return snprintf(buf, len, "%" PRIu64 ".%06" PRIu64, ns / 1000000000u,
+	    ns % 1000000000u / 1000u);
+}
+
 static void
 json_value(struct fr_buf *b, const struct fr_counter *c, const void *counters)
 {
 	uint64_t v = value_of(c, counters);
+	char s[32];
 
-	if (c->kind == FR_FLAG)
+	if (c->is_nanoseconds) {
+		print_seconds(s, sizeof s, v);
+		fr_buf_puts(b, s);
+	} else if (c->kind == FR_FLAG)
 		fr_buf_puts(b, v ? "true" : "false");
 	else
 		fr_buf_printf(b, "%" PRIu64, v);
@@ -328,9 +351,40 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 	fr_buf_puts(b, ", \"connected_s\": ");
 	put_double(b, cl->connected_s);
 	json_counters(b, FR_SCOPE_CLIENT, &cl->counters, false);
+	fr_buf_puts(b, ", \"scale\": ");
+	if (cl->scale != NULL)
+		put_json_str(b, cl->scale);
+	else
+		fr_buf_puts(b, "null");
 	fr_buf_puts(b, ", \"frame_age_s\": ");
 	put_double_or_null(b, cl->sending_age_s);
 	fr_buf_puts(b, "}");
+}
+
+/* The scaled sizes in use: [{"scale": "1/2", …}, …]. */
+static void
+json_scaled(struct fr_buf *b, const struct fr_stats_stream *s)
+{
+	fr_buf_puts(b, "[");
+	for (size_t i = 0; i < s->n_scaled; i++) {
+		const struct fr_stats_scaled *z = &s->scaled[i];
+
+		fr_buf_puts(b, i > 0 ? ", {\"scale\": " : "{\"scale\": ");
+		put_json_str(b, z->scale);
+		fr_buf_printf(b,
+		    ", \"clients\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"frames_scaled\": %" PRIu64
+		    ", \"scale_cpu_s\": ", z->clients, z->frames, z->frames_scaled);
+		put_double(b, z->cpu_s);
+		fr_buf_printf(b, ", \"dropped_invalid\": %" PRIu64 ", \"latest_frame\": ",
+		    z->dropped_invalid);
+		if (z->latest_bytes == 0)
+			fr_buf_puts(b, "null}");
+		else
+			fr_buf_printf(b, "{\"bytes\": %zu, \"width\": %d, \"height\": %d, "
+			    "\"quality\": %d}}", z->latest_bytes, z->latest_width, z->latest_height,
+			    z->latest_quality);
+	}
+	fr_buf_puts(b, "]");
 }
 
 /* Width and height are null when unknown (0: the frame was not decoded). */
@@ -370,6 +424,8 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 	put_double(b, s->input_fps);
 	fr_buf_puts(b, ", \"latest_frame\": ");
 	json_latest_frame(b, s);
+	fr_buf_puts(b, ", \"scaled\": ");
+	json_scaled(b, s);
 	fr_buf_puts(b, ", \"client_list\": [");
 	for (size_t i = 0; i < s->n_clients; i++) {
 		if (i > 0)
@@ -438,12 +494,17 @@ prom_sample_start(
 }
 
 static void
-prom_sample(struct fr_buf *b, const char *name, const char *stream, const char *label,
-    const char *key, uint64_t v)
+prom_sample(struct fr_buf *b, const struct fr_counter *c, const char *name, const char *stream,
+    const char *label, const char *key, uint64_t v)
 {
 	bool has_labels = prom_sample_start(b, name, stream, label, key);
+	char s[32];
 
-	fr_buf_printf(b, "%s %" PRIu64 "\n", has_labels ? "}" : "", v);
+	if (c->is_nanoseconds)
+		print_seconds(s, sizeof s, v);
+	else
+		snprintf(s, sizeof s, "%" PRIu64, v);
+	fr_buf_printf(b, "%s %s\n", has_labels ? "}" : "", s);
 }
 
 /* Writes the HELP and TYPE of counter c's family, whose name goes into name. */
@@ -461,11 +522,11 @@ prom_counter_samples(struct fr_buf *b, const struct fr_counter *c, const char *n
     const char *stream, const void *counters)
 {
 	if (c->members == NULL) {
-		prom_sample(b, name, stream, NULL, NULL, value_of(c, counters));
+		prom_sample(b, c, name, stream, NULL, NULL, value_of(c, counters));
 		return;
 	}
 	for (size_t m = 0; m < c->n_members; m++)
-		prom_sample(b, name, stream, c->label, c->members[m].key,
+		prom_sample(b, &c->members[m], name, stream, c->label, c->members[m].key,
 		    value_of(&c->members[m], counters));
 }
 
@@ -561,8 +622,13 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 static bool
 line_add(char *buf, size_t len, size_t *used, const struct fr_counter *c, const void *counters)
 {
-	int n = snprintf(buf + *used, len - *used, "%s%s=%" PRIu64, *used ? " " : "", c->name,
-	    value_of(c, counters));
+	char v[32];
+
+	if (c->is_nanoseconds)
+		print_seconds(v, sizeof v, value_of(c, counters));
+	else
+		snprintf(v, sizeof v, "%" PRIu64, value_of(c, counters));
+	int n = snprintf(buf + *used, len - *used, "%s%s=%s", *used ? " " : "", c->name, v);
 
 	if (n < 0 || (size_t)n >= len - *used)
 		return false;

@@ -112,6 +112,8 @@ fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 		next = l->next;
 		fr_sub_offer(fr_sub_from_link(l), f);
 	}
+	if (s->on_frame != NULL)
+		s->on_frame(s, f, s->on_frame_arg);
 	wake_waiters(s, f);
 }
 
@@ -127,25 +129,51 @@ fr_stream_cancel_wait(struct fr_stream_waiter *w)
 	fr_list_remove(&w->link);
 }
 
+/* One subscriber more (delta 1) or less (-1) for s and the streams it derives from;
+ * each that gains its first or loses its last tells its demand watcher. */
+static void
+count_client(struct fr_stream *s, int delta)
+{
+	for (; s != NULL; s = s->parent) {
+		bool was_zero = s->counters.clients == 0;
+
+		s->counters.clients += (uint64_t)(int64_t)delta;
+		if ((delta > 0 ? was_zero : s->counters.clients == 0) && s->on_demand != NULL)
+			s->on_demand(s, delta > 0, s->on_demand_arg);
+	}
+}
+
 void
 fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub)
 {
 	fr_list_append(&s->subs, fr_sub_link(sub));
-	if (s->counters.clients++ == 0 && s->on_demand != NULL)
-		s->on_demand(s, true, s->on_demand_arg);
+	count_client(s, 1);
 	fr_sub_start(sub);
 	if (s->latest != NULL)
 		fr_sub_offer(sub, s->latest);
 }
 
+void
+fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub)
+{
+	fr_list_remove(fr_sub_link(sub));
+	count_client(s, -1);
+}
+
+void
+fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub)
+{
+	fr_list_remove(fr_sub_link(sub));
+	fr_list_append(&to->subs, fr_sub_link(sub));
+	/* Counted in first, out second: a common ancestor never drops to 0 between. */
+	count_client(to, 1);
+	count_client(from, -1);
+}
+
 static void
 on_sub_close(struct fr_sub *sub, void *stream)
 {
-	struct fr_stream *s = stream;
-
-	fr_list_remove(fr_sub_link(sub));
-	if (--s->counters.clients == 0 && s->on_demand != NULL)
-		s->on_demand(s, false, s->on_demand_arg);
+	fr_stream_remove_sub(stream, sub);
 }
 
 void
@@ -153,6 +181,20 @@ fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg)
 {
 	s->on_demand = fn;
 	s->on_demand_arg = arg;
+}
+
+void
+fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg)
+{
+	s->on_frame = fn;
+	s->on_frame_arg = arg;
+}
+
+void
+fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent)
+{
+	assert(s->counters.clients == 0);
+	s->parent = parent;
 }
 
 struct fr_sub_params

@@ -17,9 +17,8 @@
 #include "option_samples.h"
 
 /* Every key of a stream spec, as an error about an unknown one lists them. */
-#define STREAM_KEYS "ingest=ADDR, listen=ADDR, subscribe-token=TOKEN, " \
-	"subscribe-token-file=FILE, ingest-token=TOKEN, ingest-token-file=FILE or " \
-	"stale-after=SECONDS"
+#define STREAM_KEYS "ingest, listen, listen-scale, subscribe-token, subscribe-token-file, " \
+	"ingest-token, ingest-token-file or stale-after"
 
 static struct fr_config cfg;
 static char err[FR_ERR_LEN];
@@ -500,7 +499,8 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,subscribe-token=TOKEN]"
+	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]"
+	    "[,subscribe-token=TOKEN]"
 	    "[,subscribe-token-file=FILE][,ingest-token=TOKEN][,ingest-token-file=FILE]"
 	    "[,stale-after=SECONDS])", "--stream=");
 }
@@ -555,6 +555,43 @@ START_TEST(test_stream_access_keys)
 	    "cam1,stale-after=86401");
 	ASSERT_ERR("--stream: stream cam1: 'subscribe-token': expected " STREAM_KEYS,
 	    "--stream", "cam1,subscribe-token");
+}
+END_TEST
+
+/* listen-scale=: the sizes of ?scale=, on a stream with a listen address. */
+START_TEST(test_stream_listen_scale)
+{
+	static const struct {
+		const char *value;
+		unsigned denom;
+		bool is_auto;
+	} good[] = { { "1/2", 2, false }, { "1/4", 4, false }, { "1/8", 8, false },
+		{ "auto", 1, true }, { "1/1", 1, false } };
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char spec[80];
+
+		snprintf(spec, sizeof spec, "cam1,listen=127.0.0.1:2001,listen-scale=%s",
+		    good[i].value);
+		ASSERT_RUN("--stream", spec);
+		ck_assert_uint_eq(cfg.streams[1].listen_scale.denom, good[i].denom);
+		ck_assert_int_eq(cfg.streams[1].listen_scale.is_auto, good[i].is_auto);
+		ck_assert_int_eq(cfg.streams[1].listen_scale.quality, 0);
+	}
+	/* Not given: plain, here and on "default". */
+	ASSERT_RUN("--stream", "cam1,listen=127.0.0.1:2001");
+	ck_assert(fr_scale_spec_is_plain(&cfg.streams[1].listen_scale));
+	ck_assert(fr_scale_spec_is_plain(&cfg.streams[0].listen_scale));
+	ASSERT_RUN("--stream", "default,listen-scale=1/4");
+	ck_assert_uint_eq(cfg.streams[0].listen_scale.denom, 4);
+	ASSERT_ERR("--stream: stream cam1: '1/3': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale=1/3");
+	ASSERT_ERR("--stream: stream cam1: '': expected 1/2, 1/4, 1/8, 1/1 or auto", "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale=");
+	ASSERT_ERR("--stream: stream cam1: 'listen-scale': expected " STREAM_KEYS, "--stream",
+	    "cam1,listen=127.0.0.1:2001,listen-scale");
+	ASSERT_ERR("--stream cam1: listen-scale needs listen=ADDR", "--stream",
+	    "cam1,ingest=127.0.0.1:2000,listen-scale=1/2");
 }
 END_TEST
 
@@ -705,7 +742,8 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12345)",
 		"  -l, --listen ADDR                        raw MJPEG subscriber address of stream "
 		"'default' (default 127.0.0.1:12346)",
-		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,subscribe-token=TOKEN]"
+		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]"
+		"[,subscribe-token=TOKEN]"
 		"[,subscribe-token-file=FILE][,ingest-token=TOKEN][,ingest-token-file=FILE]"
 		"[,stale-after=SECONDS] declare a named stream (repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
@@ -1419,6 +1457,7 @@ config_suite(void)
 	tcase_add_test(tc, test_stream_names);
 	tcase_add_test(tc, test_stream_items);
 	tcase_add_test(tc, test_stream_access_keys);
+	tcase_add_test(tc, test_stream_listen_scale);
 	tcase_add_test(tc, test_stream_duplicates);
 	tcase_add_test(tc, test_stream_default);
 	tcase_add_test(tc, test_stream_limit);

@@ -208,13 +208,18 @@ START_TEST(test_json)
 	fr_history_init(&h, 0);
 	ck_assert_str_eq(json(0), "{\"first\": 0, \"next\": 0, \"at\": 0.000, \"input_fps\": [], "
 	    "\"bytes_in\": [], \"frames_out\": [], \"dropped\": {\"slow_client\": [], \"fps_cap\": "
-	    "[], \"invalid\": [], \"oversize\": [], \"truncated\": []}, \"clients\": [], "
+	    "[], \"invalid\": [], \"oversize\": [], \"truncated\": [], \"scale_invalid\": []}, "
+	    "\"clients\": [], "
 	    "\"oldest_frame_age_s\": []}");
 	struct fr_history_reading r = { .v = {
 		[FR_HISTORY_FRAMES_IN] = 30, [FR_HISTORY_BYTES_IN] = 1500000,
-		[FR_HISTORY_FRAMES_OUT] = 60, [FR_HISTORY_DROPPED_SLOW_CLIENT] = 1,
-		[FR_HISTORY_DROPPED_FPS_CAP] = 2, [FR_HISTORY_DROPPED_INVALID] = 3,
-		[FR_HISTORY_DROPPED_OVERSIZE] = 4, [FR_HISTORY_DROPPED_TRUNCATED] = 5,
+		[FR_HISTORY_FRAMES_OUT] = 60,
+		[FR_HISTORY_DROPPED + FR_DROP_SLOW_CLIENT] = 1,
+		[FR_HISTORY_DROPPED + FR_DROP_FPS_CAP] = 2,
+		[FR_HISTORY_DROPPED + FR_DROP_INVALID] = 3,
+		[FR_HISTORY_DROPPED + FR_DROP_OVERSIZE] = 4,
+		[FR_HISTORY_DROPPED + FR_DROP_TRUNCATED] = 5,
+		[FR_HISTORY_DROPPED + FR_DROP_SCALE_INVALID] = 6,
 		[FR_HISTORY_CLIENTS] = 2, [FR_HISTORY_OLDEST_AGE_MS] = 1234,
 	} };
 	fr_history_record(&h, &r, 1001.0004, 1);
@@ -224,7 +229,8 @@ START_TEST(test_json)
 	ck_assert_str_eq(json(0), "{\"first\": 0, \"next\": 2, \"at\": 1002.250, \"input_fps\": "
 	    "[30,29], \"bytes_in\": [1500000,0], \"frames_out\": [60,0], \"dropped\": "
 	    "{\"slow_client\": [1,0], \"fps_cap\": [2,0], \"invalid\": [3,0], \"oversize\": [4,0], "
-	    "\"truncated\": [5,0]}, \"clients\": [2,2], \"oldest_frame_age_s\": [1.234,null]}");
+	    "\"truncated\": [5,0], \"scale_invalid\": [6,0]}, \"clients\": [2,2], "
+	    "\"oldest_frame_age_s\": [1.234,null]}");
 	/* since: from that sample on; past the end, none (first is next). */
 	ck_assert_ptr_nonnull(strstr(json(1), "{\"first\": 1, \"next\": 2, \"at\": 1002.250, "
 	    "\"input_fps\": [29], "));

@@ -1390,8 +1390,8 @@ START_TEST(test_history)
 	    "\"streams\": {\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": [2,1,0], "
 	    "\"bytes_in\": [0,0,0], \"frames_out\": [0,0,0], \"dropped\": {\"slow_client\": "
 	    "[0,0,0], \"fps_cap\": [0,0,0], \"invalid\": [0,0,0], \"oversize\": [0,0,0], "
-	    "\"truncated\": [0,0,0]}, \"clients\": [0,0,0], \"oldest_frame_age_s\": "
-	    "[null,null,null]}}}\n", t0 + 3);
+	    "\"truncated\": [0,0,0], \"scale_invalid\": [0,0,0]}, \"clients\": [0,0,0], "
+	    "\"oldest_frame_age_s\": [null,null,null]}}}\n", t0 + 3);
 	ck_assert_str_eq(r.body->data, want);
 	/* The next poll: only what is new since. */
 	request(c, "GET /stats/history/default?since=2 HTTP/1.1\r\nHost: x\r\n\r\n", &r);

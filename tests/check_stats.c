@@ -51,6 +51,7 @@ static const struct fr_stats_client sample_clients[] = {
 	{
 	    .peer = "[::1]:40002",
 	    .protocol = "http",
+	    .scale = "1/2",
 	    .connected_s = 3.25,
 	    .sending_age_s = -1,
 	    .counters = {.frames_sent = 40,
@@ -60,7 +61,17 @@ static const struct fr_stats_client sample_clients[] = {
 	},
 };
 
-/* "default" has a producer, a decoded latest frame and two clients; "cam2" has nothing. */
+/* One size in use, and one idle. */
+static const struct fr_stats_scaled sample_scaled[] = {
+	{.scale = "1/2", .clients = 1, .frames = 40, .frames_scaled = 41, .cpu_s = 0.0123,
+	    .latest_bytes = 1200, .latest_width = 320, .latest_height = 240, .latest_quality = 75},
+	{.scale = "1/4,q=30", .frames = 3, .frames_scaled = 4, .dropped_invalid = 1},
+};
+
+/*
+ * "default" has a producer, a decoded latest frame, two clients (one of a scaled size)
+ * and two scaled sizes; "cam2" has nothing.
+ */
 static const struct fr_stats_stream sample_streams[] = {
 	{
 	    .name = "default",
@@ -77,7 +88,10 @@ static const struct fr_stats_stream sample_streams[] = {
 		.clients = 2,
 		.clients_refused = 1,
 		.producer_connects = 5,
-		.producer_connected = 1},
+		.producer_connected = 1,
+		.frames_scaled = 45,
+		.scale_cpu_ns = 12345678,
+		.dropped_scale_invalid = 1},
 	    .producer = "127.0.0.1:39999",
 	    .input_fps = 29.97,
 	    .latest_bytes = 5000,
@@ -87,6 +101,8 @@ static const struct fr_stats_stream sample_streams[] = {
 	    .stale_after_s = 5,
 	    .n_clients = 2,
 	    .clients = sample_clients,
+	    .n_scaled = 2,
+	    .scaled = sample_scaled,
 	},
 	{
 	    .name = "cam2",
@@ -114,32 +130,44 @@ static const char sample_json[] =
     "\"streams\": {"
     "\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
     "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
-    "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2}, \"garbage_bytes\": 17, "
+    "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2, \"scale_invalid\": 1}, "
+    "\"garbage_bytes\": 17, "
     "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
-    "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"producer\": \"127.0.0.1:39999\", "
+    "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"frames_scaled\": 45, "
+    "\"scale_cpu_s\": 0.012345, \"producer\": \"127.0.0.1:39999\", "
     "\"input_fps\": 29.970, "
     "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
-    "\"age_s\": 0.033}, \"client_list\": ["
+    "\"age_s\": 0.033}, \"scaled\": ["
+    "{\"scale\": \"1/2\", \"clients\": 1, \"frames\": 40, \"frames_scaled\": 41, "
+    "\"scale_cpu_s\": 0.012, \"dropped_invalid\": 0, \"latest_frame\": {\"bytes\": 1200, "
+    "\"width\": 320, \"height\": 240, \"quality\": 75}}, "
+    "{\"scale\": \"1/4,q=30\", \"clients\": 0, \"frames\": 3, \"frames_scaled\": 4, "
+    "\"scale_cpu_s\": 0.000, \"dropped_invalid\": 1, \"latest_frame\": null}], "
+    "\"client_list\": ["
     "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
     "\"frames_sent\": 300, \"bytes_sent\": 1500000, "
-    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"frame_age_s\": 0.042}, "
+    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"scale\": null, "
+    "\"frame_age_s\": 0.042}, "
     "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
     "\"frames_sent\": 40, \"bytes_sent\": 200000, "
-    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_s\": null}], "
+    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"scale\": \"1/2\", "
+    "\"frame_age_s\": null}], "
     "\"stale_after_s\": 5.000, \"stale\": false}, "
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
-    "\"truncated\": 0}, \"garbage_bytes\": 0, \"clients\": 0, \"clients_refused\": 0, "
+    "\"truncated\": 0, \"scale_invalid\": 0}, \"garbage_bytes\": 0, \"clients\": 0, "
+    "\"clients_refused\": 0, "
     "\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
-    "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"client_list\": [], "
-    "\"stale_after_s\": 2.500, \"stale\": true}}}\n";
+    "\"frames_scaled\": 0, \"scale_cpu_s\": 0.000000, "
+    "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"scaled\": [], "
+    "\"client_list\": [], \"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 /*
  * Samples in /metrics: per stream with a frame, the single-sample families (stale
  * among them), one per drop reason and the frame age (without a frame, one less);
  * beside the streams, uptime, the process-wide counters and build_info.
  */
-enum { STREAM_SAMPLES = 13 + 5, TOP_SAMPLES = 1 + 4 + 1 };
+enum { STREAM_SAMPLES = 15 + 6, TOP_SAMPLES = 1 + 4 + 1 };
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
@@ -176,17 +204,19 @@ static const char sample_prometheus[] =
     "framerouter_bytes_out_total{stream=\"cam2\"} 0\n"
     HELP_TYPE("framerouter_frames_dropped_total", "counter",
 	"Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
-	"or rejected as invalid, oversize or truncated input.")
+	"rejected as invalid, oversize or truncated input, or not scalable for a size.")
     "framerouter_frames_dropped_total{stream=\"default\",reason=\"slow_client\"} 3\n"
     "framerouter_frames_dropped_total{stream=\"default\",reason=\"fps_cap\"} 50\n"
     "framerouter_frames_dropped_total{stream=\"default\",reason=\"invalid\"} 1\n"
     "framerouter_frames_dropped_total{stream=\"default\",reason=\"oversize\"} 4\n"
     "framerouter_frames_dropped_total{stream=\"default\",reason=\"truncated\"} 2\n"
+    "framerouter_frames_dropped_total{stream=\"default\",reason=\"scale_invalid\"} 1\n"
     "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"slow_client\"} 0\n"
     "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"fps_cap\"} 0\n"
     "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"invalid\"} 0\n"
     "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"oversize\"} 0\n"
     "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"truncated\"} 0\n"
+    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"scale_invalid\"} 0\n"
     HELP_TYPE("framerouter_garbage_bytes_total", "counter",
 	"Bytes from producers outside any JPEG frame.")
     "framerouter_garbage_bytes_total{stream=\"default\"} 17\n"
@@ -210,6 +240,15 @@ static const char sample_prometheus[] =
 	"Frames sent from the heap because the memfd arena had no room.")
     "framerouter_arena_fallbacks_total{stream=\"default\"} 0\n"
     "framerouter_arena_fallbacks_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_frames_scaled_total", "counter",
+	"Scaled frames made for ?scale=, ?q= and listen-scale= subscribers and snapshots: one "
+	"per frame per size, however many subscribers.")
+    "framerouter_frames_scaled_total{stream=\"default\"} 45\n"
+    "framerouter_frames_scaled_total{stream=\"cam2\"} 0\n"
+    HELP_TYPE("framerouter_scale_cpu_seconds_total", "counter",
+	"CPU seconds the scaler thread spent making scaled frames.")
+    "framerouter_scale_cpu_seconds_total{stream=\"default\"} 0.012345\n"
+    "framerouter_scale_cpu_seconds_total{stream=\"cam2\"} 0.000000\n"
     HELP_TYPE("framerouter_input_fps", "gauge",
 	"Frames per second received over the last seconds.")
     "framerouter_input_fps{stream=\"default\"} 29.970\n"
@@ -371,15 +410,18 @@ END_TEST
 
 START_TEST(test_log_stream_line)
 {
-	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+	    16, 17000123456, 18};
 	char line[512];
 
+	/* scale_cpu_s counts nanoseconds and shows seconds. */
 	fr_stats_format_stream(line, sizeof line, &c);
 	ck_assert_str_eq(line,
 	    "frames_in=1 bytes_in=2 frames_out=3 bytes_out=4 dropped_slow_client=5 "
 	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
-	    "garbage_bytes=10 clients=11 clients_refused=12 producer_connected=14 "
-	    "producer_connects=13 arena_fallbacks=15");
+	    "dropped_scale_invalid=18 garbage_bytes=10 clients=11 clients_refused=12 "
+	    "producer_connected=14 producer_connects=13 arena_fallbacks=15 frames_scaled=16 "
+	    "scale_cpu_s=17.000123");
 }
 END_TEST
 
@@ -476,18 +518,22 @@ START_TEST(test_json_huge_counters)
 	    "\"frames_out\": 18446744073709551615, \"bytes_out\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
 	    "\"fps_cap\": 18446744073709551615, \"invalid\": 18446744073709551615, "
-	    "\"oversize\": 18446744073709551615, \"truncated\": 18446744073709551615}, "
+	    "\"oversize\": 18446744073709551615, \"truncated\": 18446744073709551615, "
+	    "\"scale_invalid\": 18446744073709551615}, "
 	    "\"garbage_bytes\": 18446744073709551615, \"clients\": 18446744073709551615, "
 	    "\"clients_refused\": 18446744073709551615, \"producer_connected\": true, "
 	    "\"producer_connects\": 18446744073709551615, "
-	    "\"arena_fallbacks\": 18446744073709551615, \"producer\": null, "
+	    "\"arena_fallbacks\": 18446744073709551615, "
+	    "\"frames_scaled\": 18446744073709551615, \"scale_cpu_s\": 18446744073.709551, "
+	    "\"producer\": null, "
 	    "\"input_fps\": 0.000, \"latest_frame\": {\"bytes\": 18446744073709551615, "
-	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"client_list\": ["
+	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"scaled\": [], "
+	    "\"client_list\": ["
 	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "
 	    "\"frames_sent\": 18446744073709551615, \"bytes_sent\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
-	    "\"fps_cap\": 18446744073709551615}, \"frame_age_s\": 1000000000000.000}], "
-	    "\"stale_after_s\": null, \"stale\": false}}}\n");
+	    "\"fps_cap\": 18446744073709551615}, \"scale\": null, "
+	    "\"frame_age_s\": 1000000000000.000}], \"stale_after_s\": null, \"stale\": false}}}\n");
 	/* Python's ints are exact: the digits survive the round trip. */
 	ASSERT_PYTHON(text, "d['streams']['big']['bytes_in'] == 2**64 - 1");
 	free(text);
@@ -943,13 +989,20 @@ assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, vo
 {
 	const struct texts *t = arg;
 	uint64_t v = *field_of(c);
-	char want[512], family[128], labels[128] = "";
+	char want[512], family[128], labels[128] = "", vt[32];
+
+	/* A counter of nanoseconds shows seconds, everywhere. */
+	if (c->is_nanoseconds)
+		snprintf(vt, sizeof vt, "%" PRIu64 ".%06" PRIu64, v / 1000000000u,
+		    v % 1000000000u / 1000u);
+	else
+		snprintf(vt, sizeof vt, "%" PRIu64, v);
 
 	/* JSON: "name": value, or the member's "key": value inside the group's object. */
 	if (group == NULL && c->kind == FR_FLAG)
 		snprintf(want, sizeof want, "\"%s\": true", c->name);
 	else if (group == NULL)
-		snprintf(want, sizeof want, "\"%s\": %" PRIu64 ",", c->name, v);
+		snprintf(want, sizeof want, "\"%s\": %s,", c->name, vt);
 	else
 		snprintf(want, sizeof want, "%s\"%s\": %" PRIu64, c == group->members ? "{" : ", ",
 		    c->key, v);
@@ -977,12 +1030,12 @@ assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, vo
 			snprintf(labels, sizeof labels, "{stream=\"s\"}");
 		else if (group != NULL)
 			snprintf(labels, sizeof labels, "{%s=\"%s\"}", group->label, c->key);
-		snprintf(want, sizeof want, "\n%s%s %" PRIu64 "\n", family, labels, v);
+		snprintf(want, sizeof want, "\n%s%s %s\n", family, labels, vt);
 		assert_in(t->prom, want, c->name);
 	}
 
 	/* SIGUSR1: name=value as a word of its scope's line. */
-	snprintf(want, sizeof want, " %s=%" PRIu64 " ", c->name, v);
+	snprintf(want, sizeof want, " %s=%s ", c->name, vt);
 	assert_in(t->log[c->scope], want, c->name);
 }
 
@@ -1080,6 +1133,7 @@ START_TEST(test_table_drop_reasons)
 	    [FR_DROP_INVALID] = "invalid",
 	    [FR_DROP_OVERSIZE] = "oversize",
 	    [FR_DROP_TRUNCATED] = "truncated",
+	    [FR_DROP_SCALE_INVALID] = "scale_invalid",
 	};
 	struct fr_stats_stream s;
 	struct fr_stats_snapshot snap = one_stream(&s, "d");

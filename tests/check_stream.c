@@ -723,6 +723,75 @@ START_TEST(test_close_demand)
 }
 END_TEST
 
+/* A derived stream (a scaled size): its subscribers count in its parent's clients and
+ * demand; a subscriber moved between the two keeps the parent's demand up; the frame
+ * watcher sees every frame the parent publishes, after its subscribers. */
+static unsigned child_calls, frame_calls;
+static bool child_demand;
+static struct fr_frame *watched;
+
+static void
+on_child_demand(struct fr_stream *s, bool has_demand, void *arg)
+{
+	(void)s, (void)arg;
+	child_calls++;
+	child_demand = has_demand;
+}
+
+static void
+on_frame(struct fr_stream *s, struct fr_frame *f, void *arg)
+{
+	ck_assert_ptr_eq(s, stream);
+	ck_assert_ptr_eq(arg, &frame_calls);
+	frame_calls++;
+	watched = f;
+}
+
+START_TEST(test_derived_stream)
+{
+	struct peer *p1;
+	struct fr_frame *a = make_frame(4000, 1), *b = make_frame(5000, 2);
+	struct fr_stream *child = fr_stream_new("test@1/2");
+
+	ck_assert_ptr_nonnull(child);
+	demand_calls = child_calls = frame_calls = 0;
+	fr_stream_set_parent(child, stream);
+	fr_stream_watch_demand(stream, on_demand, &demand_calls);
+	fr_stream_watch_demand(child, on_child_demand, NULL);
+	fr_stream_watch_frames(stream, on_frame, &frame_calls);
+	struct fr_sub *s1 = add_sub(&p1, 10, false, true);
+	ck_assert_uint_eq(demand_calls, 1);
+	fr_stream_move_sub(stream, child, s1);
+	ck_assert_uint_eq(demand_calls, 1);	/* the parent's demand never dropped */
+	ck_assert_uint_eq(child_calls, 1);
+	ck_assert(child_demand);
+	ck_assert_uint_eq(stream->counters.clients, 1);
+	ck_assert_uint_eq(child->counters.clients, 1);
+	/* The parent's frames go to its watcher, the child's to its subscriber. */
+	publish(a);
+	ck_assert_uint_eq(frame_calls, 1);
+	ck_assert_ptr_eq(watched, a);
+	ev_now_update(loop);
+	fr_stream_publish(child, b);
+	ck_assert_uint_eq(frame_calls, 1);
+	WAIT_UNTIL(p1->got.len == b->len);
+	assert_got(p1, &b, 1);
+	/* Back to the parent: the child's demand ends, the parent's stays. */
+	fr_stream_move_sub(child, stream, s1);
+	ck_assert_uint_eq(child_calls, 2);
+	ck_assert(!child_demand);
+	ck_assert_uint_eq(demand_calls, 1);
+	ck_assert_uint_eq(child->counters.clients, 0);
+	fr_sub_close(s1, "test");
+	ck_assert_uint_eq(demand_calls, 2);
+	ck_assert(!last_demand);
+	ck_assert_uint_eq(stream->counters.clients, 0);
+	fr_stream_watch_demand(stream, NULL, NULL);
+	fr_stream_watch_frames(stream, NULL, NULL);
+	fr_stream_free(child);
+}
+END_TEST
+
 START_TEST(test_close_by_server)
 {
 	struct peer *p1, *p2;
@@ -928,8 +997,9 @@ START_TEST(test_counters_log)
 	ck_assert_str_eq(capture_end(),
 	    "info: stream test: frames_in=1 bytes_in=4100 frames_out=1 bytes_out=4000 "
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
-	    "dropped_truncated=0 garbage_bytes=100 clients=1 clients_refused=0 "
-	    "producer_connected=0 producer_connects=0 arena_fallbacks=0 latest_bytes=4000\n"
+	    "dropped_truncated=0 dropped_scale_invalid=0 garbage_bytes=100 clients=1 "
+	    "clients_refused=0 producer_connected=0 producer_connects=0 arena_fallbacks=0 "
+	    "frames_scaled=0 scale_cpu_s=0.000000 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
 	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
 
@@ -1747,6 +1817,7 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_close_input_ignored);
 	tcase_add_test(tc, test_close_by_server);
 	tcase_add_test(tc, test_close_demand);
+	tcase_add_test(tc, test_derived_stream);
 	tcase_add_test(tc, test_close_during_publish);
 	tcase_add_test(tc, test_close_stream_free);
 

@@ -101,4 +101,15 @@ add_fixture(struct bytes *b, const char *name)
 	return b->len - before;
 }
 
+/* The bytes of the fixture called name as one malloc()ed block, which the caller frees
+ * (or hands to fr_frame_new_take); *len is their number. */
+static inline uint8_t *
+fixture_bytes(const char *name, size_t *len)
+{
+	struct bytes b = { 0 };
+
+	*len = add_fixture(&b, name);
+	return b.p;
+}
+
 #endif /* FR_TESTS_HELPERS_H */

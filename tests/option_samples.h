@@ -35,9 +35,8 @@ static const struct option_sample option_samples[] = {
 	{ "listen", "127.0.0.1:9002", "[::1]:9003", "::1:80",
 	  "--listen: '::1:80': IPv6 addresses go in brackets: [::1]:PORT", "restart: --listen\n" },
 	{ "stream", "cam1,ingest=127.0.0.1:9004", NULL, "cam1,bogus=1",
-	  "--stream: stream cam1: 'bogus=1': expected ingest=ADDR, listen=ADDR, "
-	  "subscribe-token=TOKEN, subscribe-token-file=FILE, ingest-token=TOKEN, "
-	  "ingest-token-file=FILE or stale-after=SECONDS",
+	  "--stream: stream cam1: 'bogus=1': expected ingest, listen, listen-scale, "
+	  "subscribe-token, subscribe-token-file, ingest-token, ingest-token-file or stale-after",
 	  "restart: --stream cam1\n" },
 	{ "http", "127.0.0.1:8080", "unix:/tmp/fr-http.sock", "127.0.0.1",
 	  "--http: '127.0.0.1': expected HOST:PORT, [IPv6]:PORT or unix:/path", "restart: --http\n" },

@@ -65,12 +65,15 @@ bool fr_admit_has_room(struct fr_admit *a, struct fr_registry_entry *e,
 
 /*
  * Makes fd (connected, non-blocking) a subscriber of e's stream with protocol and,
- * for ?fps=, min_interval_s (0: no cap); call it after fr_admit_has_room() said
- * yes. The subscriber is sent the latest frame at once and may already be closed
- * when this returns. Returns false on ENOMEM, with fd closed and the failure logged.
+ * for ?fps=, min_interval_s (0: no cap), of its frames scaled as scale asks (NULL:
+ * as they are; otherwise fr_scale_check() must have said yes); call it after
+ * fr_admit_has_room() said yes. The subscriber is sent the latest frame at once and
+ * may already be closed when this returns. Returns false on ENOMEM, with fd closed
+ * and the failure logged.
  */
 bool fr_admit_subscribe(struct fr_admit *a, struct fr_registry_entry *e, int fd,
-    const struct fr_addr *peer, enum fr_sub_protocol protocol, double min_interval_s);
+    const struct fr_addr *peer, enum fr_sub_protocol protocol, double min_interval_s,
+    const struct fr_scale_spec *scale);
 
 /*
  * Puts a new HTTP connection from peer into the pending budget. When the budget or

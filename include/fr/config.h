@@ -13,6 +13,7 @@
 #include "fr/acl.h"
 #include "fr/addr.h"
 #include "fr/log.h"
+#include "fr/scaler.h"
 #include "fr/user.h"
 #include "fr/util.h"
 
@@ -30,6 +31,7 @@ struct fr_stream_config {
 	char subscribe_token[FR_TOKEN_MAX + 1];
 	char ingest_token[FR_TOKEN_MAX + 1];
 	double stale_after_s;		/* stale-after=; 0: --stale-after applies */
+	struct fr_scale_spec listen_scale;	/* listen-scale=: what listen= subscribers get */
 	int is_from_file;		/* the command line may redeclare it */
 };
 
@@ -90,6 +92,7 @@ enum fr_config_kind {
 	FR_KIND_ACL,		/* [KIND=]CIDR, added to the lists of fr_config_acls */
 	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
 	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
+	FR_KIND_SCALE,		/* struct fr_scale_spec: 1/2, 1/4, 1/8, 1/1 or auto */
 };
 
 /*

@@ -45,6 +45,13 @@ struct fr_frame_wrap {
 struct fr_frame *fr_frame_new(size_t cap);
 
 /*
+ * A sealed frame of the len bytes at data, which the frame owns from now on (they
+ * must come from malloc()), with one reference: for bytes made elsewhere, such as a
+ * scaled frame. NULL on ENOMEM, with data freed.
+ */
+struct fr_frame *fr_frame_new_take(uint8_t *data, size_t len);
+
+/*
  * Grows an unsealed frame that only its builder references to new_cap bytes.
  * Returns f, with its bytes possibly moved, or NULL on ENOMEM with f left unchanged.
  */

@@ -24,12 +24,9 @@ enum fr_history_column {
 	FR_HISTORY_FRAMES_IN,		/* counter: frames published (the input fps) */
 	FR_HISTORY_BYTES_IN,		/* counter: bytes from producers */
 	FR_HISTORY_FRAMES_OUT,		/* counter: frames written whole to subscribers */
-	FR_HISTORY_DROPPED_SLOW_CLIENT,	/* counters: frames dropped, by reason */
-	FR_HISTORY_DROPPED_FPS_CAP,
-	FR_HISTORY_DROPPED_INVALID,
-	FR_HISTORY_DROPPED_OVERSIZE,
-	FR_HISTORY_DROPPED_TRUNCATED,
-	FR_HISTORY_CLIENTS,		/* gauge: subscribers connected */
+	FR_HISTORY_DROPPED,		/* counters: frames dropped, one column per enum
+					 * fr_drop_reason from here on */
+	FR_HISTORY_CLIENTS = FR_HISTORY_DROPPED + FR_DROP_REASONS,	/* gauge: subscribers */
 	FR_HISTORY_OLDEST_AGE_MS,	/* gauge: age of the oldest frame a subscriber was
 					 * writing, in ms; FR_HISTORY_NONE when none was */
 	FR_HISTORY_COLUMNS,
@@ -89,7 +86,7 @@ const struct fr_history_sample *fr_history_sample(const struct fr_history *h, ui
  * Appends one JSON object with the samples numbered since and later (all that are
  * held when since is older):
  *   {"first": F, "next": N, "at": T, "input_fps": [...], "bytes_in": [...],
- *    "frames_out": [...], "dropped": {"slow_client": [...], ...}, "clients": [...],
+ *    "frames_out": [...], "dropped": {REASON: [...], ...}, "clients": [...],
  *    "oldest_frame_age_s": [... or null]}
  * Arrays run oldest first and hold samples F to N - 1; sample N - 1 was taken at T
  * and each one before it a second earlier. A client polls again with since=N.

@@ -28,6 +28,10 @@ struct fr_raw *fr_raw_new(struct ev_loop *loop, struct fr_registry_entry *e,
 /* Starts accepting and logs where. */
 void fr_raw_start(struct fr_raw *r);
 
+/* Subscribers on the listen port get the frames scaled as spec asks (copied; plain:
+ * as they are). Check fr_scaler_is_available() first. */
+void fr_raw_set_listen_scale(struct fr_raw *r, const struct fr_scale_spec *spec);
+
 /* Who may connect (borrowed; may change between events); refusals bump *denied. */
 void fr_raw_set_acls(struct fr_raw *r, const struct fr_acl *ingest, const struct fr_acl *listen,
     uint64_t *denied);

@@ -16,6 +16,7 @@
 #include "fr/buf.h"
 #include "fr/history.h"
 #include "fr/ingest.h"
+#include "fr/scale.h"
 #include "fr/stats.h"
 #include "fr/stream.h"
 
@@ -28,6 +29,7 @@
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
+	struct fr_scale *scale;		/* its scaled sizes */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */
 	/* This stream's own tokens (--stream NAME,subscribe-token=T,ingest-token=T),

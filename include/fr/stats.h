@@ -39,6 +39,9 @@ struct fr_stream_counters {
 	uint64_t producer_connects;	/* producer connections accepted */
 	uint64_t producer_connected;	/* 1 while a producer is connected */
 	uint64_t arena_fallbacks;	/* frames sent from the heap: the arena had no room */
+	uint64_t frames_scaled;		/* made by the scaler: once per frame per size */
+	uint64_t scale_cpu_ns;		/* scaler CPU time spent making them */
+	uint64_t dropped_scale_invalid;	/* source frames that did not scale, per size */
 };
 
 struct fr_client_counters {
@@ -55,6 +58,7 @@ enum fr_drop_reason {
 	FR_DROP_INVALID,
 	FR_DROP_OVERSIZE,
 	FR_DROP_TRUNCATED,
+	FR_DROP_SCALE_INVALID,	/* a size's scaler could not decode the source frame */
 	FR_DROP_REASONS,
 };
 
@@ -90,6 +94,7 @@ struct fr_counter {
 	size_t n_members;
 	const char *key;		/* group member: its JSON key and label value */
 	bool is_logged_last;		/* the SIGUSR1 line has always listed it last */
+	bool is_nanoseconds;		/* the value counts ns; every output shows seconds */
 };
 
 /* Every counter, in output order within each scope. */
@@ -106,9 +111,22 @@ const char *fr_stats_drop_name(enum fr_drop_reason reason);
 struct fr_stats_client {
 	const char *peer;		/* "127.0.0.1:5000" */
 	const char *protocol;		/* "raw" or "http" */
+	const char *scale;		/* "1/2", "auto:1/4", …; NULL: the frames as they are */
 	double connected_s;
 	double sending_age_s;		/* age of the frame being written now; < 0: none */
 	struct fr_client_counters counters;
+};
+
+/* One scaled size of a stream (scale.c). */
+struct fr_stats_scaled {
+	char scale[24];			/* "1/2", "1/4,q=50" */
+	uint64_t clients;		/* its subscribers now */
+	uint64_t frames;		/* scaled frames published to them */
+	uint64_t frames_scaled;		/* made (a few may be replaced before they go out) */
+	double cpu_s;			/* worker CPU time spent on them */
+	uint64_t dropped_invalid;	/* source frames that did not scale */
+	size_t latest_bytes;		/* 0: none (nobody watches) */
+	int latest_width, latest_height, latest_quality;
 };
 
 struct fr_stats_stream {
@@ -123,6 +141,8 @@ struct fr_stats_stream {
 	int is_stale;			/* the latest frame is older than stale_after_s */
 	size_t n_clients;
 	const struct fr_stats_client *clients;
+	size_t n_scaled;
+	const struct fr_stats_scaled *scaled;
 };
 
 struct fr_stats_snapshot {

@@ -38,6 +38,9 @@ struct fr_stream_waiter {
 	struct fr_list link;
 	void (*on_frame)(struct fr_stream_waiter *w, struct fr_frame *f);
 };
+/* Called with every frame the stream publishes (borrowed), after its subscribers were
+ * offered it. Must not free the stream. */
+typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
 
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
@@ -55,6 +58,11 @@ struct fr_stream {
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
 	struct fr_list waiters;		/* struct fr_stream_waiter, woken by the next frame */
+	fr_stream_frame_fn on_frame;	/* NULL: nobody watches the frames */
+	void *on_frame_arg;
+	/* A stream derived from another (its frames scaled): its subscribers count as
+	 * the parent's clients too, so they make demand for the parent's frames. */
+	struct fr_stream *parent;
 };
 
 /*
@@ -82,9 +90,31 @@ void fr_stream_wait_frame(struct fr_stream *s, struct fr_stream_waiter *w);
 
 /* Takes w off its stream's list; nothing if it is on none (its link points at itself). */
 void fr_stream_cancel_wait(struct fr_stream_waiter *w);
+/* Calls fn(s, f, arg) with every frame published from now on (NULL: none). One
+ * watcher per stream: the scaled streams derived from it. */
+void fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg);
+
+/* Makes s a stream derived from parent (which must outlive it): s's subscribers are
+ * counted in parent's clients as well. Call while s has no subscribers. */
+void fr_stream_set_parent(struct fr_stream *s, struct fr_stream *parent);
 
 /* Adds a subscriber and offers it the latest frame, if any. May close it. */
 void fr_stream_add_sub(struct fr_stream *s, struct fr_sub *sub);
+
+/*
+ * Moves a subscriber of from to to (a stream of the same family: a scaled size and
+ * the stream or another size of it). It gets to's next frame, not its latest, which
+ * may show what it was sent already. A stream both belong to keeps its demand
+ * throughout. Never closes the subscriber.
+ */
+void fr_stream_move_sub(struct fr_stream *from, struct fr_stream *to, struct fr_sub *sub);
+
+/*
+ * Takes a subscriber out of s without closing it (it may be added to another
+ * stream): the close callback of fr_stream_sub_params() does this. Ends the
+ * demand when it was the last.
+ */
+void fr_stream_remove_sub(struct fr_stream *s, struct fr_sub *sub);
 
 /*
  * Parameters for a subscriber of s: its counters, its log limit and the close

@@ -75,7 +75,7 @@ expect_json 's["default"]["bytes_in"]' "$src_bytes"
 expect_json 's["default"]["frames_out"]' 0
 expect_json 's["default"]["bytes_out"]' 0
 expect_json 's["default"]["dropped"]' \
-	'{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0}'
+	'{"slow_client": 0, "fps_cap": 0, "invalid": 0, "oversize": 0, "truncated": 0, "scale_invalid": 0}'
 expect_json 's["default"]["garbage_bytes"]' 0
 expect_json 's["default"]["clients"]' 0
 expect_json 's["default"]["clients_refused"]' 0
@@ -218,7 +218,8 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	    want[(name, tuple(sorted(labels.items())))] = float(value)
 	# Every counter of /stats, found by its kind rather than from a list: an integer
 	# or true/false is a counter, framerouter_KEY_total, or a gauge, framerouter_KEY
-	# (whichever /metrics has); a group object is one family with a label.
+	# (whichever /metrics has); a number named NAME_s is seconds,
+	# framerouter_NAME_seconds(_total); a group object is one family with a label.
 	groups = {"dropped": ("framerouter_frames_dropped_total", "reason")}
 	def put_counter(key, value, **labels):
 	    name = "framerouter_%s" % key
@@ -233,6 +234,11 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	                put(family, n, **labels, **{label: k})
 	        elif isinstance(v, (bool, int)):
 	            put_counter(key, v, **labels)
+	        elif isinstance(v, float) and key.endswith("_s"):
+	            name = "framerouter_%s_seconds" % key[:-2]
+	            if (name, tuple(sorted(labels.items()))) not in samples:
+	                name += "_total"
+	            put(name, v, **labels)
 	for name, st in j["streams"].items():
 	    put_counters(st, stream=name)
 	    put("framerouter_input_fps", st["input_fps"], stream=name)
