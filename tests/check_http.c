@@ -24,6 +24,9 @@
 #include <ev.h>
 
 #include "config.h"
+#ifdef HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
 #include "fr/admit.h"
 #include "fr/arena.h"
 #include "fr/buf.h"
@@ -1360,6 +1363,49 @@ START_TEST(test_snapshot_stale)
 }
 END_TEST
 
+#ifdef HAVE_TURBOJPEG
+/* The width and height of a JPEG, from libjpeg-turbo's reading of its header. */
+static void
+jpeg_size(const void *p, size_t len, int *w, int *h)
+{
+	tjhandle tj = tjInitDecompress();
+	int sub, cs;
+
+	ck_assert_ptr_nonnull(tj);
+	ck_assert_int_eq(tjDecompressHeader3(tj, p, (unsigned long)len, w, h, &sub, &cs), 0);
+	tjDestroy(tj);
+}
+
+/* ?wait= with ?scale=: the next frame, scaled, with the source frame's age. */
+START_TEST(test_snapshot_wait_scaled)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *c = client_new();
+	struct response r;
+	int w, h, sw, sh;
+
+	send_str(c, "GET /snapshot?wait=10&scale=1/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	publish_fixture(def, jpeg);
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: image/jpeg\r\n"));
+	double age = number_after(r.head, "\r\nX-Frame-Age: ");
+	ck_assert_msg(age >= 0 && age <= ev_now(loop) - def->stream->latest->received_at + 0.0005,
+	    "%s", r.head);
+	jpeg_size(jpeg->data, jpeg->len, &w, &h);
+	jpeg_size(r.body->data, r.body->len, &sw, &sh);
+	ck_assert_int_eq(sw, (w + 1) / 2);
+	ck_assert_int_eq(sh, (h + 1) / 2);
+	/* A snapshot ?scale=auto waits for nothing: 400 at once. */
+	send_str(c, "GET /snapshot?wait=10&scale=auto HTTP/1.1\r\nHost: x\r\n\r\n");
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(fr_list_is_empty(&def->stream->waiters));
+}
+END_TEST
+#endif
+
 /* ---- history ---- */
 
 /*
@@ -2258,6 +2304,9 @@ http_suite(void)
 	tcase_add_test(tc, test_snapshot_wait);
 	tcase_add_test(tc, test_snapshot_wait_ends);
 	tcase_add_test(tc, test_snapshot_stale);
+#ifdef HAVE_TURBOJPEG
+	tcase_add_test(tc, test_snapshot_wait_scaled);
+#endif
 
 	tc = loop_tcase(s, "history");
 	tcase_add_test(tc, test_history);
