@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,11 +99,11 @@ diex(const char *what)
 /* ---- options ---- */
 static struct {
 	const char *input, *producer, *raw, *http, *http_path, *slow_http_path, *name, *label, *out;
-	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs;
-	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s;
+	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf;
+	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s, slow_pause_s;
 	long max_frames;
 	int broker_pid, connect_batch;
-	bool verify_full, joiner_stay, quiet;
+	bool verify_full, joiner_stay, quiet, producer_process;
 } opt = {
 	.http_path = "/stream/default",
 	.name = "run",
@@ -121,8 +122,8 @@ usage(void)
 {
 	fputs("usage: loadgen [--input FILE.mjpeg --producer HOST:PORT] [--raw HOST:PORT]\n"
 	      "  [--http HOST:PORT [--http-path PATH]] [--raw-subs N] [--http-subs N]\n"
-	      "  [--slow-subs N [--slow-rate BYTES/S] [--slow-http-path PATH]] [--stuck-subs N]\n"
-	      "  [--joiners N]\n"
+	      "  [--slow-subs N [--slow-rate BYTES/S] [--slow-rcvbuf BYTES] [--slow-pause S]\n"
+	      "  [--slow-http-path PATH]] [--stuck-subs N] [--joiners N] [--producer-process]\n"
 	      "  [--joiner-stay] [--join-after S] [--idle-subs N] [--fps N|0=max]\n"
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
@@ -151,7 +152,8 @@ parse_options(int argc, char **argv)
 	enum { O_INPUT = 256, O_PRODUCER, O_RAW, O_HTTP, O_HTTP_PATH, O_SLOW_PATH, O_RAW_SUBS, O_HTTP_SUBS,
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
-		O_LABEL, O_OUT, O_QUIET, O_BATCH };
+		O_LABEL, O_OUT, O_QUIET, O_BATCH, O_SLOW_RCVBUF, O_PRODUCER_PROCESS,
+		O_SLOW_PAUSE };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
@@ -166,7 +168,8 @@ parse_options(int argc, char **argv)
 		{ "settle", 1, 0, O_SETTLE }, { "broker-pid", 1, 0, O_PID },
 		{ "verify-bytes", 0, 0, O_VERIFY }, { "name", 1, 0, O_NAME },
 		{ "label", 1, 0, O_LABEL }, { "out", 1, 0, O_OUT }, { "quiet", 0, 0, O_QUIET },
-		{ "connect-batch", 1, 0, O_BATCH },
+		{ "connect-batch", 1, 0, O_BATCH }, { "slow-rcvbuf", 1, 0, O_SLOW_RCVBUF },
+		{ "producer-process", 0, 0, O_PRODUCER_PROCESS }, { "slow-pause", 1, 0, O_SLOW_PAUSE },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
@@ -200,6 +203,11 @@ parse_options(int argc, char **argv)
 		case O_OUT: opt.out = optarg; break;
 		case O_QUIET: opt.quiet = true; break;
 		case O_BATCH: opt.connect_batch = (int)num_arg(optarg, "--connect-batch", 1, 1e6); break;
+		case O_SLOW_RCVBUF:
+			opt.slow_rcvbuf = (int)num_arg(optarg, "--slow-rcvbuf", 1024, 1 << 30);
+			break;
+		case O_PRODUCER_PROCESS: opt.producer_process = true; break;
+		case O_SLOW_PAUSE: opt.slow_pause_s = num_arg(optarg, "--slow-pause", 0, 0.999); break;
 		default: usage();
 		}
 	}
@@ -207,6 +215,8 @@ parse_options(int argc, char **argv)
 		usage();
 	if (opt.producer != NULL && opt.input == NULL)
 		diex("--producer needs --input");
+	if (opt.producer_process && opt.producer == NULL)
+		diex("--producer-process needs --producer");
 	if (opt.verify_full && opt.input == NULL)
 		diex("--verify-bytes needs --input");
 	if (opt.http_subs > 0 && opt.http == NULL)
@@ -496,6 +506,9 @@ conn_open(enum kind kind, bool is_http)
 		die("socket (raise ulimit -n?)");
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* Before connect(), so that the window it advertises is small from the start. */
+	if (kind == K_SLOW && opt.slow_rcvbuf > 0)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &opt.slow_rcvbuf, sizeof opt.slow_rcvbuf);
 	if (is_http)
 		c->req_len = (size_t)snprintf(c->req, sizeof c->req,
 		    "GET %s HTTP/1.1\r\nHost: bench\r\nUser-Agent: framerouter-loadgen\r\n\r\n",
@@ -1131,11 +1144,17 @@ tick(uint64_t t)
 		double add = opt.slow_rate * (double)(t - last_refill_ns) / 1e9;
 		double burst = opt.slow_rate / 20;
 		last_refill_ns = t;
+		/* --slow-pause: they read nothing for the first S of every second. */
+		if (opt.slow_pause_s > 0 && t > run_start_ns &&
+		    (double)((t - run_start_ns) % 1000000000u) / 1e9 < opt.slow_pause_s)
+			add = -1e18;
 		for (size_t i = 0; i < nconns; i++) {
 			struct conn *c = conns[i];
 			if (c->kind != K_SLOW || c->closed)
 				continue;
 			c->tokens = c->tokens + add > burst ? burst : c->tokens + add;
+			if (c->tokens < 0)
+				c->tokens = 0;
 			if (c->paused && c->tokens >= 1) {
 				c->paused = false;
 				ep_set(c, EPOLLIN);
@@ -1200,7 +1219,7 @@ producer_finished(void)
 static bool
 drained(void)
 {
-	if (!producer_done || producer->sending)
+	if (!producer_done || (producer != NULL && producer->sending))
 		return false;
 	for (size_t i = 0; i < nconns; i++) {
 		struct conn *c = conns[i];
@@ -1208,6 +1227,76 @@ drained(void)
 			return false;
 	}
 	return true;
+}
+
+/* ---- --producer-process ---- */
+
+/* What the producer's process reports back when it is done. */
+struct producer_report {
+	uint64_t frames_sent, producer_bytes, last_seq_sent;
+};
+
+static pid_t producer_pid;
+static int producer_pipe = -1;
+
+static bool
+producer_idle(void)
+{
+	return !producer->sending;
+}
+
+/*
+ * The producer in a child process with a loop of its own (and this run's id, so its
+ * frames count as this run's): the kernel's scheduler, not this loop's turn-taking
+ * with every subscriber, decides how fast it can push, so it can outrun them. It
+ * inherits the CPU affinity; CLOCK_MONOTONIC send times compare across processes.
+ */
+static void
+fork_producer(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		die("pipe");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		close(p[1]);
+		producer_pid = pid;
+		producer_pipe = p[0];
+		return;
+	}
+	close(p[0]);
+	close(epfd);	/* the parent's epoll instance is shared: make one of our own */
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die("epoll_create1");
+	for (size_t i = 0; i < nconns; i++)
+		close(conns[i]->fd);
+	nconns = 0;
+	opt.joiners = opt.slow_subs = opt.broker_pid = 0;
+	producer = conn_open(K_PRODUCER, false);
+	next_due_ns = now_ns();
+	run_loop(run_end_ns + 1000000, producer_finished, tick);
+	run_loop(now_ns() + 5000000000u, producer_idle, NULL);	/* the frame begun */
+	struct producer_report r = { frames_sent, producer_bytes, last_seq_sent };
+	_exit(write(p[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+}
+
+static void
+collect_producer(void)
+{
+	struct producer_report r;
+	int status;
+
+	if (read(producer_pipe, &r, sizeof r) != (ssize_t)sizeof r)
+		diex("the producer process did not report");
+	close(producer_pipe);
+	waitpid(producer_pid, &status, 0);
+	frames_sent = r.frames_sent;
+	producer_bytes = r.producer_bytes;
+	last_seq_sent = r.last_seq_sent;
 }
 
 /* ---- the summary ---- */
@@ -1371,7 +1460,12 @@ main(int argc, char **argv)
 	run_end_ns = run_start_ns + (uint64_t)(opt.duration_s * 1e9);
 	next_join_ns = run_start_ns + (uint64_t)(opt.join_after_s * 1e9);
 	last_refill_ns = run_start_ns;
-	if (opt.producer != NULL) {
+	if (opt.producer != NULL && opt.producer_process) {
+		fork_producer();
+		producer_done = true;
+		run_loop(run_end_ns, NULL, tick);
+		collect_producer();
+	} else if (opt.producer != NULL) {
 		producer = conn_open(K_PRODUCER, false);
 		next_due_ns = run_start_ns;
 		run_loop(run_end_ns + 1000000, producer_finished, tick);
@@ -1380,7 +1474,7 @@ main(int argc, char **argv)
 		run_loop(run_end_ns, NULL, tick);
 	}
 	uint64_t produce_end_ns = now_ns();
-	if (producer != NULL && !stop_flag)	/* stragglers: up to --drain */
+	if (opt.producer != NULL && !stop_flag)	/* stragglers: up to --drain */
 		run_loop(now_ns() + (uint64_t)(opt.drain_s * 1e9), drained, tick);
 	uint64_t end_ns = now_ns();
 	struct proc_sample pb = proc_sample(opt.broker_pid);

@@ -222,6 +222,27 @@ def slow_table(out, res, name, brokers):
             f"| {j['corrupt']} | {f(j['loadgen_cpu_s'], 2)} |")
 
 
+def fresh_table(out, res, name, brokers):
+    """The slow_* rows (issue 11): how old the frames a slow subscriber gets are, and
+    what it costs the subscribers that keep up."""
+    out.append("| broker | slow subscriber: frames received, skipped | its frame age p50 / p99 / max (ms) "
+               "| the others: delivered / expected, skipped | their latency p50 / p99 (ms) | CPU-s per GB "
+               "| producer fps | corrupt | other work CPU-s |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for b in brokers:
+        j = res.get(name, b)
+        if j is None:
+            out.append(f"| {b} | no result (see bench/out/logs/{name}-{b}-r*) ||||||||")
+            continue
+        slow, reg, sl = j["slow"], j["regular"], j["slow_latency_ms"]
+        age = (f"{f(sl['p50'], 0)} / {f(sl['p99'], 0)} / {f(sl['max'], 0)}" if sl["n"] else "—")
+        out.append(
+            f"| {b} | {slow['frames']}, {slow['skipped']} | {age} "
+            f"| {j['frames_delivered']} / {j['frames_expected']}, {reg['skipped']} "
+            f"| {f(lat(j, 'p50'))} / {f(lat(j, 'p99'))} | {f(cpu_gb(j), 3)} | {f(j['fps_achieved'], 0)} "
+            f"| {j['corrupt']} | {other(j)} |")
+
+
 def idle_table(out, res, name, brokers):
     out.append("| broker | subscribers | RSS before → after | RSS per subscriber | connect time (s) "
                "| closed by the broker |")
@@ -288,7 +309,8 @@ def targets(out, res, args):
         else:
             rows.append((f"RSS flat: {what}", "—", verdict(None)))
     keep = []
-    for name in ("fps30_x10", "fps30_x100", "fps30_x500", "fps30_x1000", "http_x100", "slow"):
+    for name in ("fps30_x10", "fps30_x100", "fps30_x500", "fps30_x1000", "http_x100", "slow",
+                 "slow_1m", "slow_250k", "slow_4m"):
         j = res.get(name, "framerouter")
         if j:
             keep.append((name, j["frames_delivered"], j["frames_expected"], j["regular"]["skipped"],
@@ -303,6 +325,23 @@ def targets(out, res, args):
         rows.append(("drops only for the slow ones", f"slow subscriber skipped {j['slow']['skipped']}, "
                      f"the 8 others {j['regular']['skipped']}",
                      verdict(j["regular"]["skipped"] == 0 and j["slow"]["skipped"] > 0)))
+    fr, ref = res.get("maxp_x100", "framerouter"), res.get("maxp_x100", "reference")
+    a, b = cpu_gb(fr), cpu_gb(ref)
+    per = (f"; frames per subscriber (median) {fr['regular']['per_sub_median']} vs "
+           f"{ref['regular']['per_sub_median']}, producer fps {f(fr['fps_achieved'], 0)} vs "
+           f"{f(ref['fps_achieved'], 0)}") if fr and ref else ""
+    rows.append(("CPU-s per delivered GB, max rate x 100 with the producer in its own process "
+                 "≤ 1.2× reference (issue 11)", f"{f(a, 3)} vs {f(b, 3)} = {rx(ratio(a, b))}{per}",
+                 verdict(le(a, b, 1.2))))
+    for name, what, p50, p99 in (("slow_1m", "1 MB/s", 250, 400), ("slow_250k", "250 KB/s", 800, None)):
+        j = res.get(name, "framerouter")
+        sl = j["slow_latency_ms"] if j and j["slow_latency_ms"]["n"] else None
+        lim = f"p50 ≤ {p50} ms" + (f", p99 ≤ {p99} ms" if p99 else "")
+        ok = None if sl is None else sl["p50"] <= p50 and (p99 is None or sl["p99"] <= p99)
+        rows.append((f"a slow subscriber at {what} (32 KiB receive buffer) gets frames no older than: "
+                     f"{lim} (issue 11)",
+                     f"p50 {f(sl['p50'], 0)} ms, p99 {f(sl['p99'], 0)} ms, {j['slow']['frames']} frames"
+                     if sl else "—", verdict(ok)))
     h, r = res.get("http_x100", "framerouter"), res.get("fps30_x100", "framerouter")
     a, b = cpu_gb(h), cpu_gb(r)
     rows.append(("HTTP subscribers cost ≤ 1.1× raw per delivered GB (30 fps x 100)",
@@ -424,6 +463,12 @@ def main():
             w("")
             w("The reference starts a new subscriber at the next frame and ncat at the next byte "
               "(the joiner skips to the next frame start); framerouter sends the latest frame at once.")
+        elif name.startswith("slow_"):
+            fresh_table(out, res, name, brokers)
+            w("")
+            w("*frame age*: the time the slow subscriber received a frame's last byte minus the time the "
+              "producer began sending it, over every frame it received (issue 11: ≤ about two of its own "
+              "frame-transfer times plus one frame interval).")
         elif name in ("slow", "max_stuck"):
             slow_table(out, res, name, brokers)
             if name == "max_stuck":
@@ -451,7 +496,7 @@ def main():
     w("")
     w("## Targets")
     w("")
-    w("From issue 5; framerouter against the reference from the same run.")
+    w("From issues 5 and 11; framerouter against the reference from the same run.")
     w("")
     targets(out, res, args)
     perf = ""

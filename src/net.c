@@ -4,6 +4,7 @@
  * address they concern ("127.0.0.1:12345: Address already in use").
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -104,6 +105,14 @@ fr_net_set_nodelay(int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int
+fr_net_set_notsent_lowat(int fd, size_t bytes)
+{
+	int v = bytes > INT_MAX ? INT_MAX : (int)bytes;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
 }
 
 int

@@ -241,13 +241,11 @@ snap_client(struct fr_sub *sub, const char *scale, void *arg)
 		snprintf(sn->labels[sn->n], sizeof sn->labels[sn->n], "%s", scale);
 		scale = sn->labels[sn->n];
 	}
-	double since = fr_sub_sending_since(sub);
 	sn->clients[sn->n++] = (struct fr_stats_client){
 		.peer = info.peer,
 		.protocol = info.protocol,
 		.scale = scale,
 		.connected_s = sn->now - info.connected_at,
-		.sending_age_s = since > 0 ? (sn->now > since ? sn->now - since : 0) : -1,
 		.counters = info.counters,
 	};
 }
@@ -354,25 +352,44 @@ fr_registry_log_counters(struct fr_registry *reg)
 
 /* ---- history and staleness ---- */
 
-/* The oldest frame a subscriber is writing: the earliest received_at, 0 for none. */
+/*
+ * The age of the oldest frame a subscriber is being sent, in ms (UINT64_MAX: none yet):
+ * for each, the larger of the age its last frame had when its write completed
+ * (frame_age_ms) and the age of the frame it is writing now, so that one that stalls
+ * mid-frame shows too.
+ */
+struct oldest {
+	double now;
+	uint64_t ms;
+};
+
 static void
 oldest_sending_cb(struct fr_sub *sub, const char *scale, void *arg)
 {
-	double *oldest = arg;
+	struct oldest *o = arg;
+	struct fr_sub_info info;
 	double since = fr_sub_sending_since(sub);
 
 	(void)scale;
-	if (since > 0 && (*oldest == 0 || since < *oldest))
-		*oldest = since;
+	fr_sub_get_info(sub, &info);
+	uint64_t ms = info.counters.frames_sent > 0 ? info.counters.frame_age_ms : FR_HISTORY_NONE;
+	if (since > 0) {
+		uint64_t now_ms = (uint64_t)((o->now > since ? o->now - since : 0) * 1000 + 0.5);
+
+		if (ms == FR_HISTORY_NONE || now_ms > ms)
+			ms = now_ms;
+	}
+	if (ms != FR_HISTORY_NONE && (o->ms == FR_HISTORY_NONE || ms > o->ms))
+		o->ms = ms;
 }
 
-/* What e's history records now: its totals, subscribers and the oldest frame in flight
- * (to its own subscribers and to those of its scaled sizes). */
+/* What e's history records now: its totals, subscribers and the oldest frame age
+ * among its own subscribers and those of its scaled sizes. */
 static void
 read_stream(struct fr_registry_entry *e, double now, struct fr_history_reading *r)
 {
 	struct fr_stream_counters c = e->stream->counters;
-	double oldest = 0;
+	struct oldest oldest = { now, FR_HISTORY_NONE };
 
 	for (struct fr_list *l = e->stream->subs.next; l != &e->stream->subs; l = l->next)
 		oldest_sending_cb(fr_sub_from_link(l), NULL, &oldest);
@@ -382,8 +399,7 @@ read_stream(struct fr_registry_entry *e, double now, struct fr_history_reading *
 		[FR_HISTORY_BYTES_IN] = c.bytes_in,
 		[FR_HISTORY_FRAMES_OUT] = c.frames_out,
 		[FR_HISTORY_CLIENTS] = c.clients,
-		[FR_HISTORY_OLDEST_AGE_MS] = oldest == 0 ? FR_HISTORY_NONE :
-		    (uint64_t)((now > oldest ? now - oldest : 0) * 1000 + 0.5),
+		[FR_HISTORY_OLDEST_AGE_MS] = oldest.ms,
 	} };
 	for (int reason = 0; reason < FR_DROP_REASONS; reason++)
 		r->v[FR_HISTORY_DROPPED + reason] = *fr_stats_drop_counter(&c, reason);

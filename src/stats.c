@@ -165,6 +165,48 @@ put_double_or_null(struct fr_buf *b, double v)
 		put_double(b, v);
 }
 
+/* ---- histograms ---- */
+
+const double fr_stats_frame_age_bounds[FR_STATS_FRAME_AGE_BOUNDS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+void
+fr_histogram_observe(struct fr_histogram *h, const double *bounds, size_t n_bounds, double v)
+{
+	size_t i = 0;
+
+	while (i < n_bounds && v > bounds[i])
+		i++;
+	h->buckets[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+/* The histogram of row c in counters, the struct of c's scope. */
+static const struct fr_histogram *
+histogram_of(const struct fr_counter *c, const void *counters)
+{
+	return (const struct fr_histogram *)(const void *)((const char *)counters + c->offset);
+}
+
+/* Cumulative bucket counts stop at UINT64_MAX rather than wrap. */
+static uint64_t
+add_saturating(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* A bucket's upper bound as /stats keys and /metrics le labels spell it: 0.005, 10. */
+static void
+put_bound(struct fr_buf *b, const struct fr_counter *c, size_t i)
+{
+	if (i < c->n_bounds)
+		fr_buf_printf(b, "%g", c->bounds[i]);
+	else
+		fr_buf_puts(b, "+Inf");
+}
+
 /* ---- the counter table ---- */
 
 #define PROCESS(f)                                                                                 \
@@ -249,6 +291,10 @@ const struct fr_counter fr_counters[] = {
         .offset = offsetof(struct fr_stream_counters, scale_cpu_ns), .kind = FR_COUNTER,
         .is_nanoseconds = true, .family = "scale_cpu_seconds",
         .help = "CPU seconds the scaler thread spent making scaled frames."},
+    {STREAM(frame_age_seconds), .kind = FR_HISTOGRAM, .bounds = fr_stats_frame_age_bounds,
+        .n_bounds = FR_STATS_FRAME_AGE_BOUNDS,
+        .help = "Seconds from a frame's arrival to its last byte being written to a "
+                "subscriber, for every frame sent to every subscriber."},
 
     {CLIENT(frames_sent), .kind = FR_COUNTER,
         .help = "Frames completely written to this subscriber."},
@@ -256,6 +302,11 @@ const struct fr_counter fr_counters[] = {
         .help = "Bytes written to this subscriber."},
     {GROUP(CLIENT, dropped, client_drop_counters), .kind = FR_COUNTER,
         .help = "Frames this subscriber skipped, by reason."},
+    {CLIENT(frame_age_ms), .kind = FR_GAUGE,
+        .help = "Milliseconds from the arrival of the last frame sent to this subscriber to "
+                "its last byte being written."},
+    {CLIENT(frame_age_max_ms), .kind = FR_GAUGE,
+        .help = "The largest frame_age_ms of this subscriber over the last 10 to 20 seconds."},
 };
 
 const size_t fr_n_counters = N_ELEMS(fr_counters);
@@ -314,6 +365,26 @@ json_value(struct fr_buf *b, const struct fr_counter *c, const void *counters)
 		fr_buf_printf(b, "%" PRIu64, v);
 }
 
+/* {"count": N, "sum": S, "buckets": {"0.005": n, ..., "+Inf": N}}, the buckets cumulative
+ * as Prometheus has them. */
+static void
+json_histogram(struct fr_buf *b, const struct fr_counter *c, const void *counters)
+{
+	const struct fr_histogram *h = histogram_of(c, counters);
+	uint64_t below = 0;
+
+	fr_buf_printf(b, "{\"count\": %" PRIu64 ", \"sum\": ", h->count);
+	put_double(b, h->sum);
+	fr_buf_puts(b, ", \"buckets\": {");
+	for (size_t i = 0; i <= c->n_bounds; i++) {
+		below = add_saturating(below, h->buckets[i]);
+		fr_buf_puts(b, i ? ", \"" : "\"");
+		put_bound(b, c, i);
+		fr_buf_printf(b, "\": %" PRIu64, below);
+	}
+	fr_buf_puts(b, "}}");
+}
+
 /*
  * The counters of scope as "name": value pairs, a group as "name": {"key": value, ...},
  * separated by ", ", and preceded by one unless they come first in their object.
@@ -328,6 +399,10 @@ json_counters(struct fr_buf *b, enum fr_counter_scope scope, const void *counter
 			continue;
 		fr_buf_printf(b, "%s\"%s\": ", is_first ? "" : ", ", c->name);
 		is_first = false;
+		if (c->kind == FR_HISTOGRAM) {
+			json_histogram(b, c, counters);
+			continue;
+		}
 		if (c->members == NULL) {
 			json_value(b, c, counters);
 			continue;
@@ -356,8 +431,6 @@ json_client(struct fr_buf *b, const struct fr_stats_client *cl)
 		put_json_str(b, cl->scale);
 	else
 		fr_buf_puts(b, "null");
-	fr_buf_puts(b, ", \"frame_age_s\": ");
-	put_double_or_null(b, cl->sending_age_s);
 	fr_buf_puts(b, "}");
 }
 
@@ -511,9 +584,41 @@ prom_sample(struct fr_buf *b, const struct fr_counter *c, const char *name, cons
 static void
 prom_family_start(struct fr_buf *b, const struct fr_counter *c, char *name, size_t len)
 {
+	static const char *const types[] = {
+		[FR_COUNTER] = "counter",
+		[FR_GAUGE] = "gauge",
+		[FR_FLAG] = "gauge",
+		[FR_HISTOGRAM] = "histogram",
+	};
+
 	snprintf(name, len, "framerouter_%s%s", c->family ? c->family : c->name,
 	    c->kind == FR_COUNTER ? "_total" : "");
-	prom_header(b, name, c->kind == FR_COUNTER ? "counter" : "gauge", c->help);
+	prom_header(b, name, types[c->kind], c->help);
+}
+
+/* A histogram's samples: NAME_bucket{…,le="…"} cumulative up to +Inf, NAME_sum, NAME_count. */
+static void
+prom_histogram_samples(struct fr_buf *b, const struct fr_counter *c, const char *name,
+    const char *stream, const void *counters)
+{
+	const struct fr_histogram *h = histogram_of(c, counters);
+	char sample[160];
+	uint64_t below = 0;
+
+	snprintf(sample, sizeof sample, "%s_bucket", name);
+	for (size_t i = 0; i <= c->n_bounds; i++) {
+		below = add_saturating(below, h->buckets[i]);
+		prom_sample_start(b, sample, stream, NULL, NULL);
+		fr_buf_printf(b, "%sle=\"", stream != NULL ? "," : "{");
+		put_bound(b, c, i);
+		fr_buf_printf(b, "\"} %" PRIu64 "\n", below);
+	}
+	snprintf(sample, sizeof sample, "%s_sum", name);
+	fr_buf_printf(b, "%s", prom_sample_start(b, sample, stream, NULL, NULL) ? "} " : " ");
+	put_double(b, h->sum);
+	fr_buf_puts(b, "\n");
+	snprintf(sample, sizeof sample, "%s_count", name);
+	prom_sample(b, c, sample, stream, NULL, NULL, h->count);
 }
 
 /* Counter c's samples: one, or one per member of a group; stream is NULL for none. */
@@ -521,6 +626,10 @@ static void
 prom_counter_samples(struct fr_buf *b, const struct fr_counter *c, const char *name,
     const char *stream, const void *counters)
 {
+	if (c->kind == FR_HISTOGRAM) {
+		prom_histogram_samples(b, c, name, stream, counters);
+		return;
+	}
 	if (c->members == NULL) {
 		prom_sample(b, c, name, stream, NULL, NULL, value_of(c, counters));
 		return;
@@ -623,12 +732,21 @@ static bool
 line_add(char *buf, size_t len, size_t *used, const struct fr_counter *c, const void *counters)
 {
 	char v[32];
+	int n;
 
-	if (c->is_nanoseconds)
-		print_seconds(v, sizeof v, value_of(c, counters));
-	else
-		snprintf(v, sizeof v, "%" PRIu64, value_of(c, counters));
-	int n = snprintf(buf + *used, len - *used, "%s%s=%s", *used ? " " : "", c->name, v);
+	if (c->kind == FR_HISTOGRAM) {
+		const struct fr_histogram *h = histogram_of(c, counters);
+		double sum = isfinite(h->sum) ? h->sum : 0;
+
+		n = snprintf(buf + *used, len - *used, "%s%s_count=%" PRIu64 " %s_sum=%.3f",
+		    *used ? " " : "", c->name, h->count, c->name, sum);
+	} else {
+		if (c->is_nanoseconds)
+			print_seconds(v, sizeof v, value_of(c, counters));
+		else
+			snprintf(v, sizeof v, "%" PRIu64, value_of(c, counters));
+		n = snprintf(buf + *used, len - *used, "%s%s=%s", *used ? " " : "", c->name, v);
+	}
 
 	if (n < 0 || (size_t)n >= len - *used)
 		return false;

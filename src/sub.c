@@ -7,7 +7,9 @@
  * arena is stored with its head and tail around it and goes out with one sendfile(),
  * any other with one sendmsg() from where the pieces lie. It watches for writability only while
  * a write is blocked; a subscriber that keeps up is written to straight from
- * fr_sub_offer().
+ * fr_sub_offer(). On TCP the kernel is kept from queueing much unsent (see fit_lowat()),
+ * so what a slow subscriber falls behind by waits here, as one frame, not as seconds of
+ * old frames in its socket. It measures how old each frame is when its write completes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +35,12 @@
  * taken to be gone (see read_cb). */
 #define SUB_INPUT_ENDED_GRACE_S 2.0
 
+/* The least TCP_NOTSENT_LOWAT (see fit_lowat(); bench/notes.md has why 16 KiB). */
+#define SUB_LOWAT_MIN (16 * 1024)
+
+/* frame_age_max_ms covers this window and the one before it. */
+#define SUB_AGE_WINDOW_S 10.0
+
 struct fr_sub {
 	struct fr_list link;		/* in the owner's subscriber list */
 	struct fr_defer defer;
@@ -41,12 +49,17 @@ struct fr_sub {
 	int is_closed;
 	int has_input_ended;		/* the peer sent FIN: gone, or only half-closed */
 	int is_sendfile_off;		/* the socket refused sendfile(): sendmsg() only */
+	int has_lowat;			/* a TCP socket: it takes TCP_NOTSENT_LOWAT */
+	size_t lowat;			/* what it was set to */
 	ev_io read_io;			/* discards input until EOF */
 	ev_io write_io;			/* on only while a write is blocked */
 	ev_timer idle;			/* on while a write is blocked, or after EOF */
 	double connected_at;
 	double last_progress_at;
 	double next_due_at;		/* ?fps= cap: earliest time for the next frame */
+	double age_window_at;		/* when the current frame-age window began */
+	uint64_t age_max_prev_ms;	/* the largest frame age in the window before */
+	uint64_t age_max_cur_ms;	/* and in the current one */
 	/* The unit being written: head, then sending's bytes, then the tail. */
 	const char *head;		/* the response head, or part_head */
 	size_t head_len;
@@ -121,12 +134,51 @@ store(struct fr_sub *sub, struct fr_frame *f)
 	    strerror(errno));
 }
 
+/* A quarter of a frame of len bytes, rounded down to a power of two, at least
+ * SUB_LOWAT_MIN. */
+static size_t
+lowat_for(size_t len)
+{
+	size_t lowat = SUB_LOWAT_MIN;
+
+	while (lowat <= len / 8)
+		lowat *= 2;
+	return lowat;
+}
+
+/*
+ * TCP_NOTSENT_LOWAT, so that the kernel holds at most about a quarter of a frame (and
+ * at least 16 KiB) unsent, plus one segment and what is in flight: a subscriber that
+ * writes until EAGAIN, as flush() does, then has at most that much of an old frame
+ * ahead of the newest one, and skips the frames in between in fr_sub_offer(). Without
+ * it the kernel's autotuned send buffer (up to 4 MiB) queues seconds of frames for a
+ * slow link. Sized from the frame, not fixed, so that a big frame to a fast subscriber
+ * still takes a few writes, not hundreds; set again only when the frame size leaves
+ * [2 x, 8 x] the value set, so a size that wobbles costs no system call per frame.
+ * Unix sockets have no such option: their send buffer bounds them.
+ */
+static void
+fit_lowat(struct fr_sub *sub, size_t len)
+{
+	if (!sub->has_lowat || (sub->lowat >= len / 8 && sub->lowat <= len / 2))
+		return;
+	size_t want = lowat_for(len);
+	if (want == sub->lowat)
+		return;
+	if (fr_net_set_notsent_lowat(sub->fd, want) < 0) {
+		sub->has_lowat = 0;	/* not TCP after all: never again */
+		return;
+	}
+	sub->lowat = want;
+}
+
 /* Makes f (a reference the caller hands over) the unit being written. */
 static void
 begin_frame(struct fr_sub *sub, struct fr_frame *f)
 {
 	if (fr_frame_wants_store(f))
 		store(sub, f);
+	fit_lowat(sub, f->len);
 	sub->sending = f;
 	sub->offset = 0;
 	sub->head = sub->part_head;
@@ -176,6 +228,33 @@ stop_waiting(struct fr_sub *sub)
 		ev_timer_stop(sub->loop, &sub->idle);
 }
 
+/*
+ * A frame's last byte went to the kernel: how old the frame is now (since its last
+ * byte arrived from the producer), as the last and the largest over the last
+ * SUB_AGE_WINDOW_S to twice that, and in the stream's histogram.
+ */
+static void
+note_age(struct fr_sub *sub, const struct fr_frame *f)
+{
+	double now = ev_now(sub->loop);
+	double age_s = now > f->received_at ? now - f->received_at : 0;
+	uint64_t age_ms = (uint64_t)(age_s * 1000 + 0.5);
+
+	if (now - sub->age_window_at >= SUB_AGE_WINDOW_S) {
+		sub->age_max_prev_ms = now - sub->age_window_at < 2 * SUB_AGE_WINDOW_S ?
+		    sub->age_max_cur_ms : 0;
+		sub->age_max_cur_ms = 0;
+		sub->age_window_at = now;
+	}
+	if (age_ms > sub->age_max_cur_ms)
+		sub->age_max_cur_ms = age_ms;
+	sub->counters.frame_age_ms = age_ms;
+	sub->counters.frame_age_max_ms = sub->age_max_cur_ms > sub->age_max_prev_ms ?
+	    sub->age_max_cur_ms : sub->age_max_prev_ms;
+	fr_histogram_observe(&sub->params.stream_counters->frame_age_seconds,
+	    fr_stats_frame_age_bounds, FR_STATS_FRAME_AGE_BOUNDS, age_s);
+}
+
 /* The unit is written: count it and begin the next frame, if one is waiting. */
 static void
 finish_unit(struct fr_sub *sub)
@@ -183,6 +262,7 @@ finish_unit(struct fr_sub *sub)
 	if (sub->sending != NULL) {
 		sub->counters.frames_sent++;
 		sub->params.stream_counters->frames_out++;
+		note_age(sub, sub->sending);
 		fr_frame_unref(sub->sending);
 	}
 	sub->sending = NULL;
@@ -280,6 +360,7 @@ flush(struct fr_sub *sub)
 	size_t budget = SUB_MAX_BYTES_PER_EVENT;
 
 	while (is_busy(sub)) {
+		size_t asked = unit_len(sub) - sub->offset;
 		ssize_t n = write_some(sub);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -297,7 +378,9 @@ flush(struct fr_sub *sub)
 		sub->last_progress_at = ev_now(sub->loop);
 		if (sub->offset == unit_len(sub))
 			finish_unit(sub);
-		if ((size_t)n >= budget && is_busy(sub)) {
+		/* A short write: the socket is full (past its TCP_NOTSENT_LOWAT, or its
+		 * buffer); the next call would only say EAGAIN. */
+		if (((size_t)n < asked || (size_t)n >= budget) && is_busy(sub)) {
 			wait_writable(sub);
 			return;
 		}
@@ -380,6 +463,12 @@ fr_sub_new(struct ev_loop *loop, int fd, const struct fr_addr *peer,
 	if (params->protocol != FR_SUB_RAW)
 		sub->head = fr_multipart_preamble(style(sub), &sub->head_len);
 	fr_net_set_nodelay(fd);
+	sub->age_window_at = sub->connected_at;
+	/* Before the first byte, so that the preamble and the first frame are bounded too. */
+	if (peer->ss.ss_family != AF_UNIX && fr_net_set_notsent_lowat(fd, SUB_LOWAT_MIN) == 0) {
+		sub->has_lowat = 1;
+		sub->lowat = SUB_LOWAT_MIN;
+	}
 	ev_io_init(&sub->read_io, read_cb, fd, EV_READ);
 	ev_io_init(&sub->write_io, write_cb, fd, EV_WRITE);
 	ev_timer_init(&sub->idle, idle_cb, params->timeout_s, 0.);

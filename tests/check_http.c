@@ -1480,10 +1480,44 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* The oldest frame age of a sample is the age subscribers' last frames had when they
+ * were delivered (frame_age_ms), when no frame is still being written. */
+START_TEST(test_history_age_delivered)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *c = client_new();
+	double t0 = ev_now(loop);
+
+	send_str(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_subscribed(c);
+	WAIT_UNTIL(def->stream->counters.clients == 1);
+	struct fr_frame *f = make_frame(jpeg->data, jpeg->len);
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 1.25;	/* it arrives late: a slow camera link */
+	fr_stream_publish(def->stream, f);
+	WAIT_UNTIL(def->stream->counters.frames_out == 1);
+	fr_registry_sample_history(reg, t0 + 1);
+	const struct fr_history_sample *s = fr_history_sample(def->history,
+	    def->history->next - 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(s->v[FR_HISTORY_OLDEST_AGE_MS] >= 1250 &&
+	    s->v[FR_HISTORY_OLDEST_AGE_MS] < 1250 + 1000 * WAIT_S, "oldest age %u ms",
+	    s->v[FR_HISTORY_OLDEST_AGE_MS]);
+	/* Exactly the subscriber's own frame_age_ms. */
+	struct client *q = client_new();
+	struct response r;
+	char check[128];
+	request(q, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	snprintf(check, sizeof check, "[cl['frame_age_ms'] for cl in "
+	    "d['streams']['default']['client_list']] == [%u]", s->v[FR_HISTORY_OLDEST_AGE_MS]);
+	assert_json(r.body->data, check);
+}
+END_TEST
+
 /*
  * The history's gauges as the registry reads them from a stream: subscribers, and
- * the age of the oldest frame a subscriber is writing (a subscriber that cannot take
- * its frame keeps writing it while it ages).
+ * the oldest frame age among them, which counts the frame a subscriber is still
+ * writing (one that cannot take its frame keeps writing it while it ages).
  */
 START_TEST(test_history_gauges)
 {
@@ -1515,10 +1549,11 @@ START_TEST(test_history_gauges)
 	request(c, "GET /stats/history/default HTTP/1.1\r\nHost: x\r\n\r\n", &r);
 	assert_json(r.body->data, "d['streams']['default']['clients'][-1] == 1 and "
 	    "d['streams']['default']['oldest_frame_age_s'][-1] == 2.5");
-	/* /stats: that subscriber's frame age. */
+	/* It has completed no frame, so its frame_age_ms says nothing yet: the age above is
+	 * the frame it is still writing. */
 	request(c, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
-	assert_json(r.body->data, "[cl['frame_age_s'] is not None and cl['frame_age_s'] >= 0 "
-	    "for cl in d['streams']['default']['client_list']] == [True]");
+	assert_json(r.body->data, "[(cl['frames_sent'], cl['frame_age_ms']) for cl in "
+	    "d['streams']['default']['client_list']] == [(0, 0)]");
 }
 END_TEST
 
@@ -2311,6 +2346,7 @@ http_suite(void)
 	tc = loop_tcase(s, "history");
 	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_history_gauges);
+	tcase_add_test(tc, test_history_age_delivered);
 
 	tc = loop_tcase(s, "ingest");
 	tcase_add_test(tc, test_ingest_content_length);

@@ -45,19 +45,23 @@ static const struct fr_stats_client sample_clients[] = {
 	    .peer = "127.0.0.1:40001",
 	    .protocol = "raw",
 	    .connected_s = 12.5,
-	    .sending_age_s = 0.0421,
-	    .counters = {.frames_sent = 300, .frames_dropped = 2, .bytes_sent = 1500000},
+	    .counters = {.frames_sent = 300,
+		.frames_dropped = 2,
+		.bytes_sent = 1500000,
+		.frame_age_ms = 12,
+		.frame_age_max_ms = 950},
 	},
 	{
 	    .peer = "[::1]:40002",
 	    .protocol = "http",
 	    .scale = "1/2",
 	    .connected_s = 3.25,
-	    .sending_age_s = -1,
 	    .counters = {.frames_sent = 40,
 		.frames_dropped = 1,
 		.frames_dropped_fps_cap = 50,
-		.bytes_sent = 200000},
+		.bytes_sent = 200000,
+		.frame_age_ms = 3,
+		.frame_age_max_ms = 7},
 	},
 };
 
@@ -91,7 +95,11 @@ static const struct fr_stats_stream sample_streams[] = {
 		.producer_connected = 1,
 		.frames_scaled = 45,
 		.scale_cpu_ns = 12345678,
-		.dropped_scale_invalid = 1},
+		.dropped_scale_invalid = 1,
+		/* 340 frames: 100 within 10 ms, 230 within 100 ms, 8 within 1 s, 2 later. */
+		.frame_age_seconds = {.buckets = {[1] = 100, [4] = 230, [7] = 8, [11] = 2},
+		    .count = 340,
+		    .sum = 12.5}},
 	    .producer = "127.0.0.1:39999",
 	    .input_fps = 29.97,
 	    .latest_bytes = 5000,
@@ -134,7 +142,11 @@ static const char sample_json[] =
     "\"garbage_bytes\": 17, "
     "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
     "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"frames_scaled\": 45, "
-    "\"scale_cpu_s\": 0.012345, \"producer\": \"127.0.0.1:39999\", "
+    "\"scale_cpu_s\": 0.012345, "
+    "\"frame_age_seconds\": {\"count\": 340, \"sum\": 12.500, \"buckets\": {\"0.005\": 0, "
+    "\"0.01\": 100, \"0.025\": 100, \"0.05\": 100, \"0.1\": 330, \"0.25\": 330, \"0.5\": 330, "
+    "\"1\": 338, \"2.5\": 338, \"5\": 338, \"10\": 338, \"+Inf\": 340}}, "
+    "\"producer\": \"127.0.0.1:39999\", "
     "\"input_fps\": 29.970, "
     "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
     "\"age_s\": 0.033}, \"scaled\": ["
@@ -146,12 +158,12 @@ static const char sample_json[] =
     "\"client_list\": ["
     "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
     "\"frames_sent\": 300, \"bytes_sent\": 1500000, "
-    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"scale\": null, "
-    "\"frame_age_s\": 0.042}, "
+    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"frame_age_ms\": 12, "
+    "\"frame_age_max_ms\": 950, \"scale\": null}, "
     "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
     "\"frames_sent\": 40, \"bytes_sent\": 200000, "
-    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"scale\": \"1/2\", "
-    "\"frame_age_s\": null}], "
+    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_ms\": 3, "
+    "\"frame_age_max_ms\": 7, \"scale\": \"1/2\"}], "
     "\"stale_after_s\": 5.000, \"stale\": false}, "
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
@@ -159,15 +171,19 @@ static const char sample_json[] =
     "\"clients_refused\": 0, "
     "\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
     "\"frames_scaled\": 0, \"scale_cpu_s\": 0.000000, "
+    "\"frame_age_seconds\": {\"count\": 0, \"sum\": 0.000, \"buckets\": {\"0.005\": 0, "
+    "\"0.01\": 0, \"0.025\": 0, \"0.05\": 0, \"0.1\": 0, \"0.25\": 0, \"0.5\": 0, "
+    "\"1\": 0, \"2.5\": 0, \"5\": 0, \"10\": 0, \"+Inf\": 0}}, "
     "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"scaled\": [], "
     "\"client_list\": [], \"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 /*
  * Samples in /metrics: per stream with a frame, the single-sample families (stale
- * among them), one per drop reason and the frame age (without a frame, one less);
- * beside the streams, uptime, the process-wide counters and build_info.
+ * among them), one per drop reason, the latest frame's age (without a frame, one
+ * less) and the frame-age histogram (12 buckets, sum and count); beside the streams,
+ * uptime, the process-wide counters and build_info.
  */
-enum { STREAM_SAMPLES = 15 + 6, TOP_SAMPLES = 1 + 4 + 1 };
+enum { STREAM_SAMPLES = 15 + 6 + 14, TOP_SAMPLES = 1 + 4 + 1 };
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
@@ -249,6 +265,37 @@ static const char sample_prometheus[] =
 	"CPU seconds the scaler thread spent making scaled frames.")
     "framerouter_scale_cpu_seconds_total{stream=\"default\"} 0.012345\n"
     "framerouter_scale_cpu_seconds_total{stream=\"cam2\"} 0.000000\n"
+    HELP_TYPE("framerouter_frame_age_seconds", "histogram",
+	"Seconds from a frame's arrival to its last byte being written to a subscriber, for "
+	"every frame sent to every subscriber.")
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.005\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.01\"} 100\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.025\"} 100\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.05\"} 100\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.1\"} 330\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.25\"} 330\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.5\"} 330\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"1\"} 338\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"2.5\"} 338\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"5\"} 338\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"10\"} 338\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"+Inf\"} 340\n"
+    "framerouter_frame_age_seconds_sum{stream=\"default\"} 12.500\n"
+    "framerouter_frame_age_seconds_count{stream=\"default\"} 340\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.005\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.01\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.025\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.05\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.1\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.25\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.5\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"1\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"2.5\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"5\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"10\"} 0\n"
+    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"+Inf\"} 0\n"
+    "framerouter_frame_age_seconds_sum{stream=\"cam2\"} 0.000\n"
+    "framerouter_frame_age_seconds_count{stream=\"cam2\"} 0\n"
     HELP_TYPE("framerouter_input_fps", "gauge",
 	"Frames per second received over the last seconds.")
     "framerouter_input_fps{stream=\"default\"} 29.970\n"
@@ -411,7 +458,7 @@ END_TEST
 START_TEST(test_log_stream_line)
 {
 	const struct fr_stream_counters c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-	    16, 17000123456, 18};
+	    16, 17000123456, 18, {.buckets = {[0] = 19}, .count = 19, .sum = 0.25}};
 	char line[512];
 
 	/* scale_cpu_s counts nanoseconds and shows seconds. */
@@ -421,18 +468,19 @@ START_TEST(test_log_stream_line)
 	    "dropped_fps_cap=6 dropped_invalid=7 dropped_oversize=8 dropped_truncated=9 "
 	    "dropped_scale_invalid=18 garbage_bytes=10 clients=11 clients_refused=12 "
 	    "producer_connected=14 producer_connects=13 arena_fallbacks=15 frames_scaled=16 "
-	    "scale_cpu_s=17.000123");
+	    "scale_cpu_s=17.000123 frame_age_seconds_count=19 frame_age_seconds_sum=0.250");
 }
 END_TEST
 
 START_TEST(test_log_client_line)
 {
-	const struct fr_client_counters c = {1, 2, 3, 4};
+	const struct fr_client_counters c = {1, 2, 3, 4, 5, 6};
 	char line[128];
 
 	fr_stats_format_client(line, sizeof line, &c);
 	ck_assert_str_eq(line,
-	    "frames_sent=1 frames_dropped=2 frames_dropped_fps_cap=3 bytes_sent=4");
+	    "frames_sent=1 frames_dropped=2 frames_dropped_fps_cap=3 frame_age_ms=5 "
+	    "frame_age_max_ms=6 bytes_sent=4");
 }
 END_TEST
 
@@ -498,8 +546,7 @@ END_TEST
 
 START_TEST(test_json_huge_counters)
 {
-	struct fr_stats_client cl = {.peer = "p", .protocol = "raw", .connected_s = 1e12,
-		.sending_age_s = 1e12};
+	struct fr_stats_client cl = {.peer = "p", .protocol = "raw", .connected_s = 1e12};
 	struct fr_stats_stream s;
 	struct fr_stats_snapshot snap = one_stream(&s, "big");
 
@@ -525,6 +572,14 @@ START_TEST(test_json_huge_counters)
 	    "\"producer_connects\": 18446744073709551615, "
 	    "\"arena_fallbacks\": 18446744073709551615, "
 	    "\"frames_scaled\": 18446744073709551615, \"scale_cpu_s\": 18446744073.709551, "
+	    /* The histogram's sum is NaN (all ones): 0; its cumulative counts saturate. */
+	    "\"frame_age_seconds\": {\"count\": 18446744073709551615, \"sum\": 0.000, "
+	    "\"buckets\": {\"0.005\": 18446744073709551615, \"0.01\": 18446744073709551615, "
+	    "\"0.025\": 18446744073709551615, \"0.05\": 18446744073709551615, "
+	    "\"0.1\": 18446744073709551615, \"0.25\": 18446744073709551615, "
+	    "\"0.5\": 18446744073709551615, \"1\": 18446744073709551615, "
+	    "\"2.5\": 18446744073709551615, \"5\": 18446744073709551615, "
+	    "\"10\": 18446744073709551615, \"+Inf\": 18446744073709551615}}, "
 	    "\"producer\": null, "
 	    "\"input_fps\": 0.000, \"latest_frame\": {\"bytes\": 18446744073709551615, "
 	    "\"width\": 65535, \"height\": 65535, \"age_s\": 0.000}, \"scaled\": [], "
@@ -532,8 +587,9 @@ START_TEST(test_json_huge_counters)
 	    "{\"peer\": \"p\", \"protocol\": \"raw\", \"connected_s\": 1000000000000.000, "
 	    "\"frames_sent\": 18446744073709551615, \"bytes_sent\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
-	    "\"fps_cap\": 18446744073709551615}, \"scale\": null, "
-	    "\"frame_age_s\": 1000000000000.000}], \"stale_after_s\": null, \"stale\": false}}}\n");
+	    "\"fps_cap\": 18446744073709551615}, \"frame_age_ms\": 18446744073709551615, "
+	    "\"frame_age_max_ms\": 18446744073709551615, \"scale\": null}], "
+	    "\"stale_after_s\": null, \"stale\": false}}}\n");
 	/* Python's ints are exact: the digits survive the round trip. */
 	ASSERT_PYTHON(text, "d['streams']['big']['bytes_in'] == 2**64 - 1");
 	free(text);
@@ -712,7 +768,7 @@ check_prometheus_structure(const char *text)
 	char seen[64][64];	/* family names already closed */
 	size_t n_seen = 0, n_samples = 0;
 	char family[64] = "";
-	int has_help = 0, has_type = 0;
+	int has_help = 0, has_type = 0, is_histogram = 0;
 
 	ck_assert_uint_gt(strlen(text), 0);
 	ck_assert_int_eq(text[strlen(text) - 1], '\n');
@@ -738,17 +794,26 @@ check_prometheus_structure(const char *text)
 			    name);
 			has_type = 1;
 			size_t n = strlen(name);
+			is_histogram = strcmp(kind, "histogram") == 0;
 			if (strcmp(kind, "counter") == 0)
 				ck_assert_msg(n > 6 && strcmp(name + n - 6, "_total") == 0,
 				    "counter %s has no _total", name);
-			else
+			else if (!is_histogram)
 				ck_assert_str_eq(kind, "gauge");
 			ck_assert_msg(strncmp(name, "framerouter_", 12) == 0, "%s", name);
 		} else {
 			ck_assert_int_ne(line[0], '#');
 			size_t n = strlen(family);
-			ck_assert_msg(has_type && strncmp(line, family, n) == 0 &&
-				(line[n] == '{' || line[n] == ' '),
+			ck_assert_msg(has_type && strncmp(line, family, n) == 0,
+			    "sample outside its family %s: %.*s", family, (int)(nl - line), line);
+			/* A histogram's samples are NAME_bucket{…le=…}, NAME_sum and NAME_count. */
+			if (is_histogram && strncmp(line + n, "_bucket{", 8) == 0)
+				ck_assert_msg(memmem(line, (size_t)(nl - line), "le=\"", 4) != NULL,
+				    "bucket without le: %.*s", (int)(nl - line), line);
+			if (is_histogram)
+				n += strncmp(line + n, "_bucket", 7) == 0 ? 7 :
+				    strncmp(line + n, "_count", 6) == 0 ? 6 : 4;
+			ck_assert_msg(line[n] == '{' || line[n] == ' ',
 			    "sample outside its family %s: %.*s", family, (int)(nl - line), line);
 			n_samples++;
 		}
@@ -945,15 +1010,33 @@ field_of(const struct fr_counter *c)
 	return (uint64_t *)((char *)counters_of(c->scope) + c->offset);
 }
 
-/* Flags are 1; every other counter gets a value no other has, of the same length. */
+/* The bytes of c in its struct. */
+static size_t
+field_size(const struct fr_counter *c)
+{
+	return c->kind == FR_HISTOGRAM ? sizeof(struct fr_histogram) : sizeof(uint64_t);
+}
+
+/*
+ * Flags are 1; every other counter gets a value no other has, of the same length. A
+ * histogram gets it as its count, all in its first bucket, and a sum of 1.5.
+ */
 static void
 set_distinct(const struct fr_counter *group, const struct fr_counter *c, void *arg)
 {
 	unsigned *next = arg;
+	uint64_t v = c->kind == FR_FLAG ? 1 : 7000000 + 1013 * (*next)++;
 
 	(void)group;
-	*field_of(c) = c->kind == FR_FLAG ? 1 : 7000000 + 1013 * (*next)++;
+	if (c->kind == FR_HISTOGRAM) {
+		struct fr_histogram *h = (struct fr_histogram *)(void *)field_of(c);
+
+		*h = (struct fr_histogram){.buckets = {[0] = v}, .count = v, .sum = 1.5};
+		return;
+	}
+	*field_of(c) = v;
 }
+
 
 /* One stream "s" with one client, every counter set by set_distinct(). */
 static struct fr_stats_snapshot
@@ -983,6 +1066,36 @@ assert_in(const char *text, const char *what, const char *name)
 	ck_assert_msg(strstr(text, what) != NULL, "%s: no %s in %s", name, what, text);
 }
 
+/* A histogram set by set_distinct() in every output: count, sum and its buckets. */
+static void
+assert_histogram_everywhere(const struct fr_counter *c, const struct texts *t)
+{
+	uint64_t v = ((const struct fr_histogram *)(const void *)field_of(c))->count;
+	char want[512];
+
+	ck_assert_uint_gt(c->n_bounds, 0);
+	ck_assert_uint_lt(c->n_bounds, FR_HISTOGRAM_MAX_BUCKETS);
+	for (size_t i = 1; i < c->n_bounds; i++)
+		ck_assert_msg(c->bounds[i - 1] < c->bounds[i], "%s: bounds not ascending", c->name);
+	snprintf(want, sizeof want, "\"%s\": {\"count\": %" PRIu64 ", \"sum\": 1.500, "
+	    "\"buckets\": {\"%g\": %" PRIu64 ", ", c->name, v, c->bounds[0], v);
+	assert_in(t->json, want, c->name);
+	snprintf(want, sizeof want, "\"+Inf\": %" PRIu64 "}}", v);
+	assert_in(t->json, want, c->name);
+	ck_assert_msg(c->scope == FR_SCOPE_STREAM, "%s: histograms are per stream", c->name);
+	snprintf(want, sizeof want, "\n# TYPE framerouter_%s histogram\n", c->name);
+	assert_in(t->prom, want, c->name);
+	snprintf(want, sizeof want, "\nframerouter_%s_bucket{stream=\"s\",le=\"%g\"} %" PRIu64 "\n",
+	    c->name, c->bounds[c->n_bounds - 1], v);
+	assert_in(t->prom, want, c->name);
+	snprintf(want, sizeof want, "\nframerouter_%s_bucket{stream=\"s\",le=\"+Inf\"} %" PRIu64
+	    "\nframerouter_%s_sum{stream=\"s\"} 1.500\nframerouter_%s_count{stream=\"s\"} %"
+	    PRIu64 "\n", c->name, v, c->name, c->name, v);
+	assert_in(t->prom, want, c->name);
+	snprintf(want, sizeof want, " %s_count=%" PRIu64 " %s_sum=1.500 ", c->name, v, c->name);
+	assert_in(t->log[c->scope], want, c->name);
+}
+
 /* Counter c is in the JSON, the Prometheus text (unless per client) and the log line. */
 static void
 assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, void *arg)
@@ -998,6 +1111,10 @@ assert_everywhere(const struct fr_counter *group, const struct fr_counter *c, vo
 	else
 		snprintf(vt, sizeof vt, "%" PRIu64, v);
 
+	if (c->kind == FR_HISTOGRAM) {
+		assert_histogram_everywhere(c, t);
+		return;
+	}
 	/* JSON: "name": value, or the member's "key": value inside the group's object. */
 	if (group == NULL && c->kind == FR_FLAG)
 		snprintf(want, sizeof want, "\"%s\": true", c->name);
@@ -1061,7 +1178,7 @@ START_TEST(test_table_every_counter_everywhere)
 END_TEST
 
 struct census {
-	size_t n[3];			/* counters by scope */
+	size_t bytes[3];		/* of the counters, by scope */
 	const struct fr_counter *seen[64];
 	size_t n_seen;
 };
@@ -1074,8 +1191,9 @@ count_counter(const struct fr_counter *group, const struct fr_counter *c, void *
 
 	ck_assert_msg(c->scope <= FR_SCOPE_CLIENT, "%s: scope %d", c->name, (int)c->scope);
 	ck_assert_msg(c->offset % sizeof(uint64_t) == 0 &&
-		c->offset + sizeof(uint64_t) <= size_of(c->scope),
+		c->offset + field_size(c) <= size_of(c->scope),
 	    "%s: offset %zu", c->name, c->offset);
+	ck_assert_msg((c->kind == FR_HISTOGRAM) == (c->bounds != NULL), "%s: bounds", c->name);
 	ck_assert_msg(c->name != NULL && strspn(c->name, "abcdefghijklmnopqrstuvwxyz_") ==
 		strlen(c->name) && c->name[0] != '\0', "name %s", c->name);
 	ck_assert_msg(c->help != NULL && c->help[0] != '\0', "%s has no help", c->name);
@@ -1093,7 +1211,7 @@ count_counter(const struct fr_counter *group, const struct fr_counter *c, void *
 	}
 	ck_assert_uint_lt(cs->n_seen, sizeof cs->seen / sizeof cs->seen[0]);
 	cs->seen[cs->n_seen++] = c;
-	cs->n[c->scope]++;
+	cs->bytes[c->scope] += field_size(c);
 }
 
 START_TEST(test_table_covers_structs)
@@ -1103,9 +1221,9 @@ START_TEST(test_table_covers_structs)
 	each_counter(count_counter, &cs);
 	/* Every field has its row: a field without one would be in no output. */
 	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_CLIENT; scope++)
-		ck_assert_msg(cs.n[scope] * sizeof(uint64_t) == size_of(scope),
-		    "scope %d: %zu rows for %zu fields", scope, cs.n[scope],
-		    size_of(scope) / sizeof(uint64_t));
+		ck_assert_msg(cs.bytes[scope] == size_of(scope),
+		    "scope %d: rows for %zu bytes of a struct of %zu", scope, cs.bytes[scope],
+		    size_of(scope));
 	/* Groups: a JSON key, a Prometheus label, members; names unique in their scope. */
 	for (size_t i = 0; i < fr_n_counters; i++) {
 		const struct fr_counter *g = &fr_counters[i];
@@ -1185,21 +1303,23 @@ static const struct fr_stats_client golden_default_clients[] = {
 	    .peer = "127.0.0.1:40001",
 	    .protocol = "raw",
 	    .connected_s = 12.5,
-	    .sending_age_s = 0.2504,
 	    .counters = {.frames_sent = 2001,
 		.frames_dropped = 2002,
 		.frames_dropped_fps_cap = 2003,
-		.bytes_sent = 2004},
+		.bytes_sent = 2004,
+		.frame_age_ms = 2005,
+		.frame_age_max_ms = 2006},
 	},
 	{
 	    .peer = "[::1]:40002",
 	    .protocol = "http",
 	    .connected_s = 3.2499,
-	    .sending_age_s = -1,
 	    .counters = {.frames_sent = 2101,
 		.frames_dropped = 2102,
 		.frames_dropped_fps_cap = 2103,
-		.bytes_sent = 2104},
+		.bytes_sent = 2104,
+		.frame_age_ms = 2105,
+		.frame_age_max_ms = 2106},
 	},
 	{
 	    .peer = "unix:/run/fr/s\"q\\\x01\x7f",
@@ -1213,11 +1333,11 @@ static const struct fr_stats_client golden_odd_clients[] = {
 	    .peer = "peer\nwith a newline \xe6\x97\xa5 \xc3",
 	    .protocol = "raw",
 	    .connected_s = 86400.125,
-	    .sending_age_s = INFINITY,
 	    .counters = {.frames_sent = UINT64_MAX,
 		.frames_dropped = 1,
 		.frames_dropped_fps_cap = 0,
-		.bytes_sent = UINT64_MAX - 1},
+		.bytes_sent = UINT64_MAX - 1,
+		.frame_age_max_ms = UINT64_MAX},
 	},
 };
 
@@ -1238,7 +1358,10 @@ static const struct fr_stats_stream golden_streams[] = {
 		.clients = 1011,
 		.clients_refused = 1012,
 		.producer_connects = 1013,
-		.producer_connected = 1},
+		.producer_connected = 1,
+		.frame_age_seconds = {.buckets = {[0] = 1014, [3] = 1015, [11] = 1016},
+		    .count = 1014 + 1015 + 1016,
+		    .sum = 1017.25}},
 	    .producer = "127.0.0.1:39999",
 	    .input_fps = 29.97,
 	    .latest_bytes = 51234,
@@ -1271,7 +1394,11 @@ static const struct fr_stats_stream golden_streams[] = {
 	    .counters = {.frames_in = UINT64_MAX,
 		.bytes_in = UINT64_MAX - 1,
 		.dropped_truncated = UINT64_MAX - 2,
-		.producer_connected = 1},
+		.producer_connected = 1,
+		/* Cumulative bucket counts saturate; a sum that is not finite shows as 0. */
+		.frame_age_seconds = {.buckets = {[5] = UINT64_MAX, [6] = 3},
+		    .count = UINT64_MAX,
+		    .sum = INFINITY}},
 	    .producer = "[fd00::7]:1\"",
 	    .input_fps = NAN,
 	    .latest_bytes = SIZE_MAX,

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -633,6 +636,195 @@ START_TEST(test_slow_peer_leaves_mid_frame)
 }
 END_TEST
 
+/* ---- freshness: the age of what a subscriber is sent, and its kernel queue ---- */
+
+/* Publishes f as the ingest would had its last byte arrived age_s ago. */
+static void
+publish_aged(struct fr_frame *f, double age_s)
+{
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - age_s;
+	fr_stream_publish(stream, f);
+}
+
+/* The frame-age bucket (index into fr_stats_frame_age_bounds, or past it) of age_s. */
+static size_t
+age_bucket(double age_s)
+{
+	size_t i = 0;
+
+	while (i < FR_STATS_FRAME_AGE_BOUNDS && age_s > fr_stats_frame_age_bounds[i])
+		i++;
+	return i;
+}
+
+/* A frame that arrived 3 s before it was published is 3 s old (and a bit) when its
+ * write completes: the client's last and largest age, and the stream's histogram. */
+START_TEST(test_age_old_frame)
+{
+	struct peer *p;
+	struct fr_frame *f = make_frame(1000, 1);
+	struct fr_sub *sub = add_sub(&p, 60, false, true);
+
+	publish_aged(f, 3.0);
+	WAIT_UNTIL(p->got.len == 1000 && info_of(sub).counters.frames_sent == 1);
+	struct fr_client_counters c = info_of(sub).counters;
+	ck_assert_uint_ge(c.frame_age_ms, 3000);
+	ck_assert_uint_lt(c.frame_age_ms, 3000 + (uint64_t)(WAIT_S * 1000));
+	ck_assert_uint_eq(c.frame_age_max_ms, c.frame_age_ms);
+
+	const struct fr_histogram *h = &stream->counters.frame_age_seconds;
+	size_t bucket = age_bucket((double)c.frame_age_ms / 1000);
+	ck_assert_uint_eq(h->count, 1);
+	ck_assert_uint_eq(h->buckets[bucket], 1);
+	ck_assert_double_ge(h->sum, 3.0);
+	ck_assert_double_lt(h->sum, 3.0 + WAIT_S);
+	ck_assert_uint_eq(bucket, age_bucket(h->sum));	/* the same one observation */
+
+	/* A fresh frame next: the last age drops, the largest stays. */
+	struct fr_frame *g = make_frame(1000, 2);
+	publish_aged(g, 0);
+	WAIT_UNTIL(info_of(sub).counters.frames_sent == 2);
+	struct fr_client_counters c2 = info_of(sub).counters;
+	ck_assert_uint_lt(c2.frame_age_ms, c.frame_age_ms);
+	ck_assert_uint_eq(c2.frame_age_max_ms, c.frame_age_ms);
+	ck_assert_uint_eq(h->count, 2);
+}
+END_TEST
+
+static void
+stop_loop_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w, (void)revents;
+	ev_break(l, EVBREAK_ONE);
+}
+
+/*
+ * A subscriber that is stuck for a while and then drained reports, for the frame it
+ * was stuck on, an age of at least the time it was stuck: the age counts until the
+ * frame's last byte is written, not from when its write began.
+ */
+START_TEST(test_age_stuck_then_drained)
+{
+	struct peer *p;
+	struct fr_frame *f = make_frame(BIG_FRAME, 1);
+	struct fr_sub *sub = add_sub(&p, 60, true, false);
+	ev_timer stuck_for;
+
+	publish_aged(f, 0);
+	double published_at = ev_now(loop);
+	ev_timer_init(&stuck_for, stop_loop_cb, 0.3, 0.);
+	ev_timer_start(loop, &stuck_for);
+	ev_run(loop, 0);
+	ck_assert_uint_eq(info_of(sub).counters.frames_sent, 0);	/* stuck mid-frame */
+	ck_assert_uint_lt(p->got.len + peer_queued(p), BIG_FRAME);
+
+	ev_now_update(loop);
+	double stuck_s = ev_now(loop) - published_at;
+	peer_start_reading(p);
+	WAIT_UNTIL(info_of(sub).counters.frames_sent == 1);
+	struct fr_client_counters c = info_of(sub).counters;
+	ck_assert_uint_ge(c.frame_age_ms, (uint64_t)(stuck_s * 1000));
+	ck_assert_uint_ge(c.frame_age_ms, 300);
+	ck_assert_uint_eq(c.frame_age_max_ms, c.frame_age_ms);
+	ck_assert_uint_eq(stream->counters.frame_age_seconds.count, 1);
+}
+END_TEST
+
+/* A raw subscriber over a real TCP connection on 127.0.0.1, as --listen makes one;
+ * *sub_fd gets its socket (the test may look at it, never close it). */
+static struct fr_sub *
+add_tcp_sub(struct peer **out, int *sub_fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sa_len = sizeof sa;
+	struct fr_addr addr;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &sa_len), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c, 0);
+	ck_assert(connect(c, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EINPROGRESS);
+	int fd = accept4(l, (struct sockaddr *)&sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(l);
+	fr_addr_from_sockaddr(&addr, (struct sockaddr *)&sa, sa_len);
+
+	ck_assert_uint_lt(n_peers, MAX_PEERS);
+	struct peer *p = &peers[n_peers++];
+	memset(p, 0, sizeof *p);
+	p->fd = c;
+	ev_io_init(&p->io, peer_read_cb, p->fd, EV_READ);
+	peer_start_reading(p);
+
+	struct fr_sub_params params = fr_stream_sub_params(stream, 60);
+	params.protocol = FR_SUB_RAW;
+	struct fr_sub *sub = fr_sub_new(loop, fd, &addr, &params);
+	ck_assert_ptr_nonnull(sub);
+	fr_stream_add_sub(stream, sub);
+	*out = p;
+	*sub_fd = fd;
+	return sub;
+}
+
+static int
+lowat_of(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof v;
+
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), 0);
+	return v;
+}
+
+/*
+ * A TCP subscriber's socket has TCP_NOTSENT_LOWAT from the start: 16 KiB, or a quarter
+ * of the frame rounded down to a power of two for big frames, set again only when the
+ * frame size leaves [2 x, 8 x] the value. (A unix socket takes none: the other tests.)
+ */
+START_TEST(test_lowat_from_frame_size)
+{
+	static const struct {
+		size_t len;
+		int lowat;
+	} steps[] = {
+		{ 1000, 16384 },	/* small frames: the least */
+		{ 100000, 16384 },	/* 1080p: still in [2 x, 8 x] 16 KiB */
+		{ 256 * 1024, 65536 },	/* a quarter */
+		{ 200 * 1024, 65536 },	/* within [2 x, 8 x]: kept */
+		{ 500 * 1024, 65536 },	/* still */
+		{ 600 * 1024, 131072 },	/* past 8 x: a quarter, rounded down */
+		{ 100000, 16384 },	/* below 2 x: back to the least */
+	};
+	struct peer *p;
+	int fd;
+
+	add_tcp_sub(&p, &fd);
+	ck_assert_int_eq(lowat_of(fd), 16384);
+	size_t total = 0;
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct fr_frame *f = make_frame(steps[i].len, (unsigned)i);
+
+		publish(f);
+		total += steps[i].len;
+		WAIT_UNTIL(p->got.len == total);
+		ck_assert_msg(lowat_of(fd) == steps[i].lowat, "step %zu: frame of %zu bytes: "
+		    "TCP_NOTSENT_LOWAT %d, expected %d", i, steps[i].len, lowat_of(fd),
+		    steps[i].lowat);
+	}
+	ck_assert_uint_eq(stream->counters.dropped_slow_client, 0);
+
+	/* A unix socket takes no low-water mark; its subscriber is served the same. */
+	struct peer *u;
+	add_sub(&u, 60, false, true);
+	WAIT_UNTIL(u->got.len == 100000);
+}
+END_TEST
+
 /* ---- closing ---- */
 
 START_TEST(test_close_by_peer)
@@ -986,7 +1178,10 @@ START_TEST(test_counters_log)
 	struct peer *p;
 	struct fr_frame *f = make_frame(4000, 1);
 
-	publish(f);
+	/* Received 2 s ago: the subscriber sends it at once, in fr_stream_add_sub(). */
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 2.0;
+	fr_stream_publish(stream, f);
 	struct fr_sub *sub = add_sub(&p, 10, false, true);
 	WAIT_UNTIL(p->got.len == 4000);
 	stream->counters.bytes_in = 4100;
@@ -999,16 +1194,18 @@ START_TEST(test_counters_log)
 	    "dropped_slow_client=0 dropped_fps_cap=0 dropped_invalid=0 dropped_oversize=0 "
 	    "dropped_truncated=0 dropped_scale_invalid=0 garbage_bytes=100 clients=1 "
 	    "clients_refused=0 producer_connected=0 producer_connects=0 arena_fallbacks=0 "
-	    "frames_scaled=0 scale_cpu_s=0.000000 latest_bytes=4000\n"
+	    "frames_scaled=0 scale_cpu_s=0.000000 frame_age_seconds_count=1 "
+	    "frame_age_seconds_sum=2.000 latest_bytes=4000\n"
 	    "info: stream test: client unix:/test/peer0 raw connected_s=1.5 frames_sent=1 "
-	    "frames_dropped=0 frames_dropped_fps_cap=0 bytes_sent=4000\n");
+	    "frames_dropped=0 frames_dropped_fps_cap=0 frame_age_ms=2000 frame_age_max_ms=2000 "
+	    "bytes_sent=4000\n");
 
 	/* A subscriber's close is logged with its counters. */
 	capture_begin(FR_LOG_INFO);
 	fr_sub_close(sub, "test");
 	ck_assert_str_eq(capture_end(),
 	    "info: subscriber unix:/test/peer0: closed: test (frames_sent=1 frames_dropped=0 "
-	    "frames_dropped_fps_cap=0 bytes_sent=4000)\n");
+	    "frames_dropped_fps_cap=0 frame_age_ms=2000 frame_age_max_ms=2000 bytes_sent=4000)\n");
 }
 END_TEST
 
@@ -1811,6 +2008,11 @@ stream_suite(bool heap_only)
 	tcase_add_test(tc, test_slow_peer_leaves_mid_frame);
 	if (!heap_only)	/* about arena files; the heap suite has none */
 		tcase_add_test(tc, test_slow_stuck_pins_no_arena_file);
+
+	tc = loop_tcase(s, "freshness");
+	tcase_add_test(tc, test_age_old_frame);
+	tcase_add_test(tc, test_age_stuck_then_drained);
+	tcase_add_test(tc, test_lowat_from_frame_size);
 
 	tc = loop_tcase(s, "close");
 	tcase_add_test(tc, test_close_by_peer);

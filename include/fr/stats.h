@@ -15,6 +15,27 @@
 
 #include "fr/buf.h"
 
+/*
+ * A histogram: how many observations fell at or below each of its bounds (kept apart,
+ * in its row of the counter table, ascending) and above the last, with their count and
+ * sum, as a Prometheus histogram reports them.
+ */
+#define FR_HISTOGRAM_MAX_BUCKETS 16
+
+struct fr_histogram {
+	uint64_t buckets[FR_HISTOGRAM_MAX_BUCKETS];	/* not cumulative; [n_bounds]: above all */
+	uint64_t count;
+	double sum;
+};
+
+/* Counts v in h, whose bounds are bounds[0 .. n_bounds), n_bounds < FR_HISTOGRAM_MAX_BUCKETS. */
+void fr_histogram_observe(struct fr_histogram *h, const double *bounds, size_t n_bounds,
+    double v);
+
+/* The bounds of frame_age_seconds, in seconds: 5 ms to 10 s. */
+#define FR_STATS_FRAME_AGE_BOUNDS 11
+extern const double fr_stats_frame_age_bounds[FR_STATS_FRAME_AGE_BOUNDS];
+
 /* Process-wide counters, kept by the registry. */
 struct fr_process_counters {
 	uint64_t connections_denied;	/* closed at accept by --allow, on every listener */
@@ -42,6 +63,9 @@ struct fr_stream_counters {
 	uint64_t frames_scaled;		/* made by the scaler: once per frame per size */
 	uint64_t scale_cpu_ns;		/* scaler CPU time spent making them */
 	uint64_t dropped_scale_invalid;	/* source frames that did not scale, per size */
+	/* Seconds from a frame's arrival to its last byte going to a subscriber, one
+	 * observation per frame sent to each subscriber. */
+	struct fr_histogram frame_age_seconds;
 };
 
 struct fr_client_counters {
@@ -49,6 +73,8 @@ struct fr_client_counters {
 	uint64_t frames_dropped;	/* skipped because the client was slow */
 	uint64_t frames_dropped_fps_cap; /* skipped to honour the client's ?fps= */
 	uint64_t bytes_sent;
+	uint64_t frame_age_ms;		/* age of the last frame sent, when its write completed */
+	uint64_t frame_age_max_ms;	/* the largest such age over the last 10 to 20 s */
 };
 
 /* Why a stream dropped a frame; each reason is one stream counter (dropped_REASON). */
@@ -73,20 +99,25 @@ enum fr_counter_kind {
 	FR_COUNTER,	/* only grows: a Prometheus counter, framerouter_NAME_total */
 	FR_GAUGE,	/* a level, up and down: a Prometheus gauge, framerouter_NAME */
 	FR_FLAG,	/* a gauge that is 0 or 1; true or false in /stats */
+	/* A struct fr_histogram, its bucket bounds in the row: a Prometheus histogram,
+	 * {"count", "sum", "buckets": {le: cumulative count}} in /stats, NAME_count and
+	 * NAME_sum in the SIGUSR1 line. */
+	FR_HISTOGRAM,
 };
 
 /*
  * One row of the counter table. A counter is a uint64_t at offset in its scope's
- * struct, called name in the SIGUSR1 line and in /stats. A group row (members != NULL)
- * has no value of its own: it is one JSON object {key: value, ...} called name and one
- * Prometheus family over its members, told apart by label, and each member is a
+ * struct, called name in the SIGUSR1 line and in /stats; a histogram (FR_HISTOGRAM) is a
+ * struct fr_histogram there instead, its bounds in the row. A group row (members !=
+ * NULL) has no value of its own: it is one JSON object {key: value, ...} called name and
+ * one Prometheus family over its members, told apart by label, and each member is a
  * counter of the same scope and kind whose SIGUSR1 name is its own.
  */
 struct fr_counter {
 	const char *name;
 	enum fr_counter_scope scope;
 	enum fr_counter_kind kind;	/* of a group: its members' */
-	size_t offset;			/* of the uint64_t; unused in a group row */
+	size_t offset;			/* of the uint64_t (fr_histogram); unused in a group row */
 	const char *help;		/* one line: the /metrics HELP text and the docs */
 	const char *family;		/* the Prometheus name when not NAME ("frames_dropped") */
 	const char *label;		/* group: the Prometheus label that names a member */
@@ -95,6 +126,8 @@ struct fr_counter {
 	const char *key;		/* group member: its JSON key and label value */
 	bool is_logged_last;		/* the SIGUSR1 line has always listed it last */
 	bool is_nanoseconds;		/* the value counts ns; every output shows seconds */
+	const double *bounds;		/* histogram: its buckets' upper bounds, ascending */
+	size_t n_bounds;
 };
 
 /* Every counter, in output order within each scope. */
@@ -113,7 +146,6 @@ struct fr_stats_client {
 	const char *protocol;		/* "raw" or "http" */
 	const char *scale;		/* "1/2", "auto:1/4", …; NULL: the frames as they are */
 	double connected_s;
-	double sending_age_s;		/* age of the frame being written now; < 0: none */
 	struct fr_client_counters counters;
 };
 

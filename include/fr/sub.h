@@ -3,9 +3,11 @@
  * One subscriber connection. It holds at most two frame references: the frame it
  * is sending (with an offset) and the newest frame it has not begun. A newer frame
  * replaces the unbegun one, which counts as dropped: a slow subscriber skips
- * frames and never builds a backlog. It writes from the shared frame bytes: with
- * sendfile() when they are in a memfd arena, which takes no MSG_NOSIGNAL, so the
- * process must ignore SIGPIPE.
+ * frames and never builds a backlog, in the kernel neither: on TCP it sets
+ * TCP_NOTSENT_LOWAT (a quarter of a frame, at least 16 KiB), so its socket holds little
+ * more than what is in flight. It writes from the shared frame bytes: with sendfile()
+ * when they are in a memfd arena, which takes no MSG_NOSIGNAL, so the process must
+ * ignore SIGPIPE.
  */
 #ifndef FR_SUB_H
 #define FR_SUB_H

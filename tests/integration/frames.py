@@ -162,6 +162,16 @@ def parse_addr(text):
     return socket.AF_INET, (host, int(port))
 
 
+# What a reader that must get every frame asks the kernel to buffer for it. framerouter
+# keeps little unsent for a subscriber (TCP_NOTSENT_LOWAT), so a reader that pauses for
+# longer than its own receive buffer holds skips frames, as promised; the recording roles
+# ask for 2 MiB (the kernel doubles it, within net.core.rmem_max: a second or more of
+# 1080p at 30 fps, five frames at the default 208 KiB), so that a busy test machine's
+# pauses do not count as a slow subscriber. On loopback the kernel's autotuning leaves
+# about 128 KiB, a frame and a half.
+KEEP_UP_RCVBUF = 1 << 21
+
+
 def connect(text, rcvbuf=None):
     family, addr = parse_addr(text)
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -561,7 +571,7 @@ def count_whole_frames(data):
 def cmd_capture(a):
     on_sigterm_exit()
     # A slow reader also keeps the kernel from buffering much on its side.
-    s = connect(a.addr, rcvbuf=16384 if a.rate else None)
+    s = connect(a.addr, rcvbuf=16384 if a.rate else KEEP_UP_RCVBUF)
     if a.rate:
         # SIGUSR1 lifts --rate, so that a slow reader can then catch up quickly.
         def unthrottle(*_):
@@ -580,12 +590,10 @@ def cmd_capture(a):
             if a.ready:
                 write_atomic(a.ready, "%d\n" % local_port(s))
             while True:
-                rate = a.rate
-                if rate:
-                    ahead = t0 + received / rate - time.monotonic()
-                    if ahead > 0:
-                        time.sleep(ahead)
-                b = s.recv(4096 if rate else 1 << 18)
+                # Sleeps in short steps, so that SIGUSR1 lifts the rate at once.
+                while a.rate and t0 + received / a.rate > time.monotonic():
+                    time.sleep(max(0, min(0.1, t0 + received / a.rate - time.monotonic())))
+                b = s.recv(4096 if a.rate else 1 << 18)
                 if not b:
                     print("capture: connection closed by peer", flush=True)
                     break
@@ -724,10 +732,10 @@ def cmd_fanout(a):
     subs = []
     for _ in range(a.clients):
         if a.http:
-            s = connect_http(a.addr, a.http)
+            s = connect_http(a.addr, a.http, rcvbuf=KEEP_UP_RCVBUF)
             m = HttpMatcher(src)
         else:
-            s = connect(a.addr)
+            s = connect(a.addr, rcvbuf=KEEP_UP_RCVBUF)
             m = Matcher(src)
         s.setblocking(False)
         m.sock, m.eof = s, False

@@ -219,7 +219,8 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	# Every counter of /stats, found by its kind rather than from a list: an integer
 	# or true/false is a counter, framerouter_KEY_total, or a gauge, framerouter_KEY
 	# (whichever /metrics has); a number named NAME_s is seconds,
-	# framerouter_NAME_seconds(_total); a group object is one family with a label.
+	# framerouter_NAME_seconds(_total); a group object is one family with a label; a
+	# histogram object (count, sum, buckets) is one Prometheus histogram.
 	groups = {"dropped": ("framerouter_frames_dropped_total", "reason")}
 	def put_counter(key, value, **labels):
 	    name = "framerouter_%s" % key
@@ -232,6 +233,12 @@ http_client request "$HTTP" 'GET /stats' 'GET /metrics' --out "$T/sm" >"$T/sm.ou
 	            family, label = groups[key]
 	            for k, n in v.items():
 	                put(family, n, **labels, **{label: k})
+	        elif isinstance(v, dict) and set(v) == {"count", "sum", "buckets"}:
+	            # A histogram: framerouter_KEY_bucket{le=...}, _sum and _count.
+	            for le, n in v["buckets"].items():
+	                put("framerouter_%s_bucket" % key, n, **labels, le=le)
+	            put("framerouter_%s_sum" % key, v["sum"], **labels)
+	            put("framerouter_%s_count" % key, v["count"], **labels)
 	        elif isinstance(v, (bool, int)):
 	            put_counter(key, v, **labels)
 	        elif isinstance(v, float) and key.endswith("_s"):
