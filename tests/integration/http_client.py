@@ -195,7 +195,9 @@ def boundary_of(content_type):
 def cmd_stream(a):
     on_sigterm_exit()
     host, port, target = split_url(a.url)
-    s = connect(host, port, a.timeout, rcvbuf=16384 if a.rate else None)
+    # A reader that must keep up rides out a busy machine's pauses in its own buffer:
+    # the daemon queues little for it in the kernel (TCP_NOTSENT_LOWAT), see frames.py.
+    s = connect(host, port, a.timeout, rcvbuf=16384 if a.rate else 1 << 21)
     if a.ready:
         write_atomic(a.ready, "%d\n" % s.getsockname()[1])
     s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n" % (target, host, port)).encode() +

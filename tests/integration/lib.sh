@@ -243,7 +243,10 @@ fr_start_default() {
 		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]}
 		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT
 		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" "$@" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
+		# Lost to another process, or to a port this test picked before for another
+		# option ("used twice").
+		grep -qE 'in use|used twice' "$FR_LOG" ||
+			fail "framerouter exited with status $FR_START_RC at startup"
 		note "port race lost (try $try), picking new ports"
 	done
 	fail "could not start framerouter on free ports"
@@ -394,7 +397,8 @@ fr_start_http() {
 		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
 		URL=http://$HTTP
 		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
+		grep -qE 'in use|used twice' "$FR_LOG" ||
+			fail "framerouter exited with status $FR_START_RC at startup"
 		note "port race lost (try $try), picking new ports"
 	done
 	fail "could not start framerouter on free ports"
