@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "fr/history.h"
-#include "fr/util.h"
 
 /* The columns' JSON keys; a drop reason's column is keyed by its reason, in "dropped". */
 static const char *const keys[FR_HISTORY_COLUMNS] = {
