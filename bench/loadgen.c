@@ -10,7 +10,9 @@
  * connect -> first whole frame; slow ones read at a capped rate, stuck ones never
  * read, idle ones only connect (broker RSS per subscriber). Slow ones may ask for
  * scaled frames (--slow-http-path /stream/NAME?scale=1/2): those are checked for the
- * tag and a whole JPEG, not against the source's bytes. One JSON summary.
+ * tag and a whole JPEG, not against the source's bytes. Direct ones read raw from
+ * another broker (--direct: the node a federated stream is ingested on), their
+ * latency and bytes kept apart. One JSON summary.
  * It is a measuring tool, not a broker: it trusts nothing it receives, and it
  * stops by itself (duration, drain deadline).
  */
@@ -99,7 +101,8 @@ diex(const char *what)
 /* ---- options ---- */
 static struct {
 	const char *input, *producer, *raw, *http, *http_path, *slow_http_path, *name, *label, *out;
-	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf;
+	const char *direct;
+	int raw_subs, http_subs, slow_subs, stuck_subs, joiners, idle_subs, slow_rcvbuf, direct_subs;
 	double fps, duration_s, slow_rate, drain_s, settle_s, join_after_s, slow_pause_s;
 	long max_frames;
 	int broker_pid, connect_batch;
@@ -127,7 +130,7 @@ usage(void)
 	      "  [--joiner-stay] [--join-after S] [--idle-subs N] [--fps N|0=max]\n"
 	      "  [--duration S] [--frames N] [--drain S] [--settle S] [--broker-pid PID]\n"
 	      "  [--verify-bytes] [--connect-batch N] [--name NAME] [--label BROKER]\n"
-	      "  [--out FILE.json] [--quiet]\n"
+	      "  [--out FILE.json] [--quiet] [--direct HOST:PORT [--direct-subs N]]\n"
 	      "Subscribers go to --raw if given, else --http (--http-subs always to --http).\n",
 	    stderr);
 	exit(2);
@@ -153,7 +156,7 @@ parse_options(int argc, char **argv)
 		O_SLOW, O_SLOW_RATE, O_STUCK, O_JOINERS, O_JOINER_STAY, O_JOIN_AFTER, O_IDLE,
 		O_FPS, O_DURATION, O_FRAMES, O_DRAIN, O_SETTLE, O_PID, O_VERIFY, O_NAME,
 		O_LABEL, O_OUT, O_QUIET, O_BATCH, O_SLOW_RCVBUF, O_PRODUCER_PROCESS,
-		O_SLOW_PAUSE };
+		O_SLOW_PAUSE, O_DIRECTADDR, O_DIRECTSUBS };
 	static const struct option longopts[] = {
 		{ "input", 1, 0, O_INPUT }, { "producer", 1, 0, O_PRODUCER },
 		{ "raw", 1, 0, O_RAW }, { "http", 1, 0, O_HTTP },
@@ -170,6 +173,7 @@ parse_options(int argc, char **argv)
 		{ "label", 1, 0, O_LABEL }, { "out", 1, 0, O_OUT }, { "quiet", 0, 0, O_QUIET },
 		{ "connect-batch", 1, 0, O_BATCH }, { "slow-rcvbuf", 1, 0, O_SLOW_RCVBUF },
 		{ "producer-process", 0, 0, O_PRODUCER_PROCESS }, { "slow-pause", 1, 0, O_SLOW_PAUSE },
+		{ "direct", 1, 0, O_DIRECTADDR }, { "direct-subs", 1, 0, O_DIRECTSUBS },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
@@ -179,6 +183,10 @@ parse_options(int argc, char **argv)
 		case O_INPUT: opt.input = optarg; break;
 		case O_PRODUCER: opt.producer = optarg; break;
 		case O_RAW: opt.raw = optarg; break;
+		case O_DIRECTADDR: opt.direct = optarg; break;
+		case O_DIRECTSUBS:
+			opt.direct_subs = (int)num_arg(optarg, "--direct-subs", 0, 100000);
+			break;
 		case O_HTTP: opt.http = optarg; break;
 		case O_HTTP_PATH: opt.http_path = optarg; break;
 		case O_SLOW_PATH: opt.slow_http_path = optarg; break;
@@ -226,6 +234,10 @@ parse_options(int argc, char **argv)
 	if (opt.raw == NULL && opt.http == NULL &&
 	    opt.raw_subs + opt.slow_subs + opt.stuck_subs + opt.joiners + opt.idle_subs > 0)
 		diex("subscribers need --raw or --http");
+	if (opt.direct_subs > 0 && opt.direct == NULL)
+		diex("--direct-subs needs --direct");
+	if (opt.direct != NULL && opt.direct_subs == 0)
+		opt.direct_subs = 1;
 	if (opt.raw == NULL && opt.raw_subs > 0)
 		diex("--raw-subs needs --raw");
 }
@@ -395,9 +407,9 @@ pct(const struct samples *s, double q)
 }
 
 /* ---- connections ---- */
-enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE };
+enum kind { K_PRODUCER, K_REGULAR, K_SLOW, K_STUCK, K_JOINER, K_IDLE, K_DIRECT };
 static const char *const kind_names[] = { "producer", "regular", "slow", "stuck", "joiner",
-	"idle" };
+	"idle", "direct" };
 
 enum pstate {
 	P_SYNC,		/* hunting for SOI + our COM tag (start of a raw stream, or after junk) */
@@ -447,9 +459,9 @@ struct conn {
 static int epfd;
 static struct conn **conns;
 static size_t nconns, conns_cap;
-static struct sockaddr_in raw_sa, http_sa, prod_sa;
+static struct sockaddr_in raw_sa, http_sa, prod_sa, direct_sa;
 static uint8_t rbuf[RECV_BUF];
-static struct samples lat_regular, lat_slow, join_ms;
+static struct samples lat_regular, lat_slow, join_ms, lat_direct;
 static uint64_t producer_bytes, sub_bytes_total, frames_sent, last_seq_sent;
 static bool producer_done;
 static struct conn *producer;
@@ -488,7 +500,8 @@ conn_close(struct conn *c)
 static struct conn *
 conn_open(enum kind kind, bool is_http)
 {
-	const struct sockaddr_in *sa = kind == K_PRODUCER ? &prod_sa : is_http ? &http_sa : &raw_sa;
+	const struct sockaddr_in *sa = kind == K_PRODUCER ? &prod_sa : kind == K_DIRECT ?
+	    &direct_sa : is_http ? &http_sa : &raw_sa;
 	struct conn *c = calloc(1, sizeof *c);
 
 	if (c == NULL)
@@ -564,6 +577,8 @@ frame_done(struct conn *c, uint64_t t)
 		samples_add(&lat_regular, lat);
 	else if (c->kind == K_SLOW)
 		samples_add(&lat_slow, lat);
+	else if (c->kind == K_DIRECT)
+		samples_add(&lat_direct, lat);
 	if (!c->got_first) {
 		c->got_first = true;
 		if (c->kind == K_JOINER) {
@@ -794,7 +809,8 @@ sub_readable(struct conn *c)
 	}
 	uint64_t t = now_ns();
 	c->bytes += (uint64_t)n;
-	sub_bytes_total += (uint64_t)n;
+	if (c->kind != K_DIRECT)	/* another broker's bytes: not in its CPU per GB */
+		sub_bytes_total += (uint64_t)n;
 	if (c->kind == K_SLOW)
 		c->tokens -= (double)n;
 	feed(c, rbuf, (size_t)n, t);
@@ -1403,6 +1419,8 @@ main(int argc, char **argv)
 		raw_sa = parse_addr(opt.raw);
 	if (opt.http != NULL)
 		http_sa = parse_addr(opt.http);
+	if (opt.direct != NULL)
+		direct_sa = parse_addr(opt.direct);
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		die("epoll_create1");
 	js = stdout;
@@ -1443,7 +1461,9 @@ main(int argc, char **argv)
 	connect_batch(K_SLOW, opt.raw == NULL || opt.slow_http_path != NULL, opt.slow_subs, fds0,
 	    &opened);
 	connect_batch(K_STUCK, opt.raw == NULL, opt.stuck_subs, fds0, &opened);
-	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs;
+	for (int i = 0; i < opt.direct_subs; i++)	/* not the measured broker's */
+		conn_open(K_DIRECT, false);
+	int nsubs = opt.raw_subs + opt.http_subs + opt.slow_subs + opt.stuck_subs + opt.direct_subs;
 	run_loop(now_ns() + 30000000000u, all_ready, NULL);
 	if (nsubs > 0) {
 		/* A raw subscriber hears nothing back until the first frame: the
@@ -1484,6 +1504,7 @@ main(int argc, char **argv)
 
 	samples_sort(&lat_regular);
 	samples_sort(&lat_slow);
+	samples_sort(&lat_direct);
 	samples_sort(&join_ms);
 	uint64_t reg_frames = 0, reg_corrupt = 0, all_corrupt = 0;
 	size_t nreg = 0;
@@ -1523,10 +1544,11 @@ main(int argc, char **argv)
 	json_ms("latency_ms", &lat_regular, true);
 	json_ms("slow_latency_ms", &lat_slow, true);
 	json_ms("join_ms", &join_ms, true);
+	json_ms("direct_latency_ms", &lat_direct, true);
 	fprintf(js, "\"joiners_started\":%d,", joiners_started);
 	json_proc("broker_proc", pa, pb);
 	fputc(',', js);
-	for (enum kind k = K_REGULAR; k <= K_IDLE; k++) {
+	for (enum kind k = K_REGULAR; k <= K_DIRECT; k++) {
 		json_class(k);
 		fputc(',', js);
 	}

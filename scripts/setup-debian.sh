@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	build-essential autoconf automake pkg-config
-	libev-dev libturbojpeg0-dev libsystemd-dev check
+	libev-dev libturbojpeg0-dev libsystemd-dev libnats-dev check
 	ffmpeg python3 python3-opencv python3-numpy
 )
 if [[ ${1:-} == --test ]]; then
@@ -20,6 +20,7 @@ if [[ ${1:-} == --test ]]; then
 		groff-base man-db systemd			# man page and unit checks
 		ncat						# a real half-closing subscriber
 		nginx openssl					# the TLS proxy recipe (contrib/)
+		nats-server haproxy				# federation: cluster and balancer
 	)
 fi
 

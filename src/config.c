@@ -37,6 +37,8 @@ static int set_acl(void *, const struct fr_config_option *, const char *, char *
 static int set_user(void *, const struct fr_config_option *, const char *, char *);
 static int set_log_level(void *, const struct fr_config_option *, const char *, char *);
 static int set_scale(void *, const struct fr_config_option *, const char *, char *);
+static int set_nats_urls(void *, const struct fr_config_option *, const char *, char *);
+static int set_subject(void *, const struct fr_config_option *, const char *, char *);
 
 static const setter_fn setters[] = {
 	[FR_KIND_ADDR] = set_addr,
@@ -52,6 +54,8 @@ static const setter_fn setters[] = {
 	[FR_KIND_USER] = set_user,
 	[FR_KIND_LOG_LEVEL] = set_log_level,
 	[FR_KIND_SCALE] = set_scale,
+	[FR_KIND_NATS_URLS] = set_nats_urls,
+	[FR_KIND_SUBJECT] = set_subject,
 };
 
 #define AT(field) offsetof(struct fr_config, field)
@@ -140,6 +144,33 @@ const struct fr_config_option fr_config_options[] = {
 	{ .name = "log-level", .short_name = 'L', .arg_name = "LEVEL", .default_value = "info",
 	  .kind = FR_KIND_LOG_LEVEL, .offset = AT(log_level), .reload = FR_RELOAD_LIVE,
 	  .help = "error, warn, info or debug" },
+	/* Federation: the connection is made once, at startup. */
+	{ .name = "nats", .arg_name = "URL[,URL]...", .kind = FR_KIND_NATS_URLS,
+	  .offset = AT(nats_urls), .reload = FR_RELOAD_RESTART,
+	  .help = "publish ingested frames on NATS and serve other nodes' streams from it" },
+	{ .name = "nats-creds", .arg_name = "FILE", .kind = FR_KIND_PATH, .offset = AT(nats_creds),
+	  .reload = FR_RELOAD_RESTART, .help = "NATS user credentials (JWT and NKey seed) file" },
+	{ .name = "nats-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = AT(nats_token), .reload = FR_RELOAD_RESTART,
+	  .help = "NATS authentication token" },
+	{ .name = "nats-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = AT(nats_token), .reload = FR_RELOAD_RESTART,
+	  .help = "read the NATS token from FILE" },
+	{ .name = "nats-ca", .arg_name = "FILE", .kind = FR_KIND_PATH, .offset = AT(nats_ca),
+	  .reload = FR_RELOAD_RESTART, .help = "TLS: trust the NATS servers this CA signed" },
+	{ .name = "nats-cert", .arg_name = "FILE", .kind = FR_KIND_PATH, .offset = AT(nats_cert),
+	  .reload = FR_RELOAD_RESTART, .help = "TLS: client certificate chain (with --nats-key)" },
+	{ .name = "nats-key", .arg_name = "FILE", .kind = FR_KIND_PATH, .offset = AT(nats_key),
+	  .reload = FR_RELOAD_RESTART, .help = "TLS: the client certificate's private key" },
+	{ .name = "nats-prefix", .arg_name = "SUBJECT", .default_value = "framerouter.frames",
+	  .kind = FR_KIND_SUBJECT, .offset = AT(nats_prefix), .reload = FR_RELOAD_RESTART,
+	  .help = "frames of stream NAME travel on SUBJECT.NAME" },
+	{ .name = "node-id", .arg_name = "ID", .kind = FR_KIND_SUBJECT, .offset = AT(node_id),
+	  .reload = FR_RELOAD_RESTART,
+	  .help = "this node's name in the frames it publishes; the host name if not given" },
+	{ .name = "nats-jetstream", .kind = FR_KIND_FLAG, .offset = AT(nats_jetstream),
+	  .reload = FR_RELOAD_RESTART,
+	  .help = "keep each stream's latest frame in JetStream for first subscribers" },
 	{ .name = NULL },
 };
 
@@ -638,6 +669,91 @@ set_scale(void *base, const struct fr_config_option *o, const char *value, char 
 	return 0;
 }
 
+/* Dot-separated tokens of A-Z a-z 0-9 _ -: a NATS subject without wildcards, or a
+ * host name. */
+static int
+set_subject(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	size_t n = strlen(value);
+	int is_token_start = 1;
+
+	if (n == 0 || n >= 200) {
+		snprintf(err, FR_ERR_LEN, "expected 1-199 characters");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int is_dot = value[i] == '.';
+
+		if ((is_dot && is_token_start) || (!is_dot && strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789_-", value[i]) == NULL)) {
+			snprintf(err, FR_ERR_LEN, "'%.64s': expected words of A-Z a-z 0-9 _ - "
+			    "joined by single dots", value);
+			return -1;
+		}
+		is_token_start = is_dot;
+	}
+	if (is_token_start) {
+		snprintf(err, FR_ERR_LEN, "'%.64s': ends with a dot", value);
+		return -1;
+	}
+	memcpy(field(base, o->offset), value, n + 1);
+	return 0;
+}
+
+/* One URL of a --nats list: nats://, tls://, or HOST:PORT, which nats.c reads as nats://. */
+static int
+check_nats_url(const char *url, size_t len, char *err)
+{
+	static const char *const schemes[] = { "nats://", "tls://", "ws://", "wss://" };
+	const char *rest = url;
+
+	if (len == 0) {
+		snprintf(err, FR_ERR_LEN, "an empty URL in the list");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			rest = url + strlen(schemes[i]);
+	if (rest == url && memchr(url, '/', len) != NULL) {
+		snprintf(err, FR_ERR_LEN, "'%.*s': expected nats://HOST:PORT or tls://HOST:PORT",
+		    (int)(len > 64 ? 64 : len), url);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (url[i] <= ' ' || url[i] > '~') {
+			snprintf(err, FR_ERR_LEN, "URLs are visible ASCII without spaces");
+			return -1;
+		}
+	}
+	if ((size_t)(rest - url) == len) {
+		snprintf(err, FR_ERR_LEN, "'%.*s': no host", (int)len, url);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_nats_urls(void *base, const struct fr_config_option *o, const char *value, char *err)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= PATH_MAX) {
+		snprintf(err, FR_ERR_LEN, "expected 1-%d characters", PATH_MAX - 1);
+		return -1;
+	}
+	for (const char *p = value;; p++) {
+		size_t len = strcspn(p, ",");
+
+		if (check_nats_url(p, len, err) < 0)
+			return -1;
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	memcpy(field(base, o->offset), value, n + 1);
+	return 0;
+}
+
 int
 fr_config_set(struct fr_config *c, const char *name, const char *value, char *err)
 {
@@ -797,6 +913,9 @@ print_version(FILE *out)
 #endif
 #ifdef HAVE_LIBSYSTEMD
 	fputs(" sd_notify(libsystemd)", out);
+#endif
+#ifdef HAVE_LIBNATS
+	fputs(" nats(libnats, loaded with --nats)", out);
 #endif
 	fputs("\n", out);
 }

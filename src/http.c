@@ -401,9 +401,14 @@ check_list_auth(struct conn *c)
 static struct fr_registry_entry *
 readable_stream(struct conn *c, const char *name)
 {
-	struct fr_registry_entry *e = fr_registry_find(c->http->params.registry, name);
+	const struct fr_http_params *p = &c->http->params;
+	struct fr_registry_entry *e = fr_registry_find(p->registry, name);
 	char safe[96];
 
+	/* A stream not here may be found elsewhere (NATS), for a token that may learn it. */
+	if (e == NULL && p->discover != NULL && may_read(c, NULL) &&
+	    fr_config_is_valid_stream_name(name))
+		e = p->discover(p->hook_arg, name);
 	if (!may_read(c, e)) {
 		respond_unauthorized(c);
 		return NULL;
@@ -542,6 +547,21 @@ snapshot_scaled_cb(void *arg, struct fr_frame *f, const char *why)
 		respond_error(c, 503, "Retry-After: 1\r\n", "%s", why);
 	if (!c->is_closed)
 		process_input(c);	/* a request pipelined behind this one */
+}
+
+static void
+serve_health(struct conn *c)
+{
+	const struct fr_http_params *p = &c->http->params;
+	char why[128] = "";
+
+	if (p->is_healthy == NULL || p->is_healthy(p->hook_arg, why, sizeof why)) {
+		static const char ok[] = "ok\n";
+		respond(c, 200, "Cache-Control: no-cache\r\n", "text/plain; charset=utf-8", ok,
+		    sizeof ok - 1, NULL);
+		return;
+	}
+	respond_error(c, 503, "Cache-Control: no-cache\r\n", "%s", why);
 }
 
 /* e's latest frame as spec asks: at once when it is the frame itself or its scaled
@@ -910,6 +930,12 @@ route(struct conn *c)
 		else if (check_list_auth(c))
 			respond(c, 200, "Cache-Control: no-cache\r\n", "text/html; charset=utf-8",
 			    fr_page_html, strlen(fr_page_html), NULL);
+	} else if (strcmp(path, "/healthz") == 0) {
+		/* No token: a load balancer's probe learns nothing but up or down. */
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else
+			serve_health(c);
 	} else if (strcmp(path, "/stats") == 0 || strcmp(path, "/metrics") == 0) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");

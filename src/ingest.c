@@ -47,8 +47,11 @@ struct fr_ingest {
 	ev_timer idle;			/* --producer-timeout, while a producer is on */
 	double last_input_at;		/* when the producer last sent bytes */
 	int is_framed;			/* PRODUCER_FEED: multipart, framing is not garbage */
+	int is_self_timed;		/* PRODUCER_FEED: no --producer-timeout, it has its own */
 	fr_ingest_replaced_fn replaced;	/* PRODUCER_FEED: tell it when it is replaced */
 	void *replaced_arg;
+	fr_ingest_vacant_fn vacant;	/* told when the slot empties; NULL: nobody */
+	void *vacant_arg;
 	struct fr_addr peer;
 	/* Producers connecting, leaving, replacing each other: routine one by one, but
 	 * a peer reconnecting in a loop must not flood the log. */
@@ -259,7 +262,16 @@ producer_gone(struct fr_ingest *ing, const char *why)
 		note_drop(ing, &ev);
 	count_garbage(ing);
 	ing->is_framed = 0;
+	ing->is_self_timed = 0;
 	ing->len = 0;
+}
+
+/* The slot is empty and stays so: a source waiting for it may take it. */
+static void
+vacated(struct fr_ingest *ing)
+{
+	if (ing->vacant != NULL && ing->producer == PRODUCER_NONE)
+		ing->vacant(ing->vacant_arg);
 }
 
 /* Disconnects the current producer; an external one is told it was let go. */
@@ -307,6 +319,7 @@ idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	    ing->stream->name, ing->peer.text, silent_s);
 	snprintf(why, sizeof why, "idle for %.1f s", silent_s);
 	drop_producer(ing, why);
+	vacated(ing);
 }
 
 /* Between producers the splitter holds no frame, so the limit may change. */
@@ -332,7 +345,7 @@ producer_connected(struct fr_ingest *ing, const struct fr_addr *peer)
 	ing->stream->counters.producer_connects++;
 	ing->stream->counters.producer_connected = 1;
 	ing->last_input_at = ev_now(ing->loop);
-	if (ing->params.idle_timeout_s > 0) {
+	if (ing->params.idle_timeout_s > 0 && !ing->is_self_timed) {
 		ev_timer_set(&ing->idle, ing->params.idle_timeout_s, 0.);
 		ev_timer_start(ing->loop, &ing->idle);
 	}
@@ -373,13 +386,16 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (n == 0) {
 			producer_gone(ing, "end of stream");
+			vacated(ing);
 			return;
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				producer_gone(ing, strerror(errno));
+				vacated(ing);
+			}
 			return;
 		}
 		if (room == 0)
@@ -426,7 +442,7 @@ fr_ingest_set_params(struct fr_ingest *ing, const struct fr_ingest_params *param
 	ing->next_max_frame_bytes = params->max_frame_bytes;
 	ing->params.validate = params->validate;
 	ing->params.idle_timeout_s = params->idle_timeout_s;
-	if (ing->producer == PRODUCER_NONE)
+	if (ing->producer == PRODUCER_NONE || ing->is_self_timed)
 		return;
 	ev_timer_stop(ing->loop, &ing->idle);
 	if (params->idle_timeout_s > 0) {
@@ -460,16 +476,38 @@ fr_ingest_attach(struct fr_ingest *ing, int fd, const struct fr_addr *peer)
 	ev_io_start(ing->loop, &ing->read_io);
 }
 
-void
-fr_ingest_attach_feed(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
-    fr_ingest_replaced_fn replaced, void *arg)
+static void
+attach_external(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
+    int is_self_timed, fr_ingest_replaced_fn replaced, void *arg)
 {
 	replace_producer(ing, peer);
 	ing->producer = PRODUCER_FEED;
 	ing->is_framed = is_framed;
+	ing->is_self_timed = is_self_timed;
 	ing->replaced = replaced;
 	ing->replaced_arg = arg;
 	producer_connected(ing, peer);
+}
+
+void
+fr_ingest_attach_feed(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
+    fr_ingest_replaced_fn replaced, void *arg)
+{
+	attach_external(ing, peer, is_framed, 0, replaced, arg);
+}
+
+void
+fr_ingest_attach_source(struct fr_ingest *ing, const struct fr_addr *peer,
+    fr_ingest_replaced_fn replaced, void *arg)
+{
+	attach_external(ing, peer, 0, 1, replaced, arg);
+}
+
+void
+fr_ingest_watch_vacancy(struct fr_ingest *ing, fr_ingest_vacant_fn fn, void *arg)
+{
+	ing->vacant = fn;
+	ing->vacant_arg = arg;
 }
 
 void
@@ -497,15 +535,35 @@ fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len)
 }
 
 void
+fr_ingest_end_unit(struct fr_ingest *ing)
+{
+	struct fr_splitter_event ev;
+
+	assert(ing->producer == PRODUCER_FEED);
+	if (fr_splitter_finish(ing->splitter, &ev) == FR_SPLITTER_DROP)
+		fr_stream_note_drop(ing->stream, FR_DROP_TRUNCATED, ev.dropped_bytes,
+		    ev_now(ing->loop), "the upstream's part or image ended mid-frame");
+	count_garbage(ing);
+	ing->len = 0;
+}
+
+void
 fr_ingest_end_feed(struct fr_ingest *ing, const char *why)
 {
 	assert(ing->producer == PRODUCER_FEED);
 	ing->replaced = NULL;
 	producer_gone(ing, why);
+	vacated(ing);
 }
 
 const char *
 fr_ingest_producer(const struct fr_ingest *ing)
 {
 	return ing->producer != PRODUCER_NONE ? ing->peer.text : NULL;
+}
+
+int
+fr_ingest_has_producer(const struct fr_ingest *ing)
+{
+	return ing->producer != PRODUCER_NONE;
 }

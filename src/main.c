@@ -21,6 +21,7 @@
 #include "fr/http.h"
 #include "fr/ingest.h"
 #include "fr/log.h"
+#include "fr/nats.h"
 #include "fr/notify.h"
 #include "fr/raw.h"
 #include "fr/registry.h"
@@ -38,6 +39,8 @@ struct app {
 	struct fr_registry *registry;
 	struct fr_admit *admit;
 	struct fr_http *http;		/* NULL without --http */
+	struct fr_nats *nats;		/* NULL without --nats */
+	struct fr_ratelimit discover_log;
 	struct fr_raw *raw[FR_CONFIG_MAX_STREAMS];	/* each configured stream's ports */
 	size_t n_streams;
 	ev_signal sigterm, sigint, sigusr1, sighup;
@@ -99,6 +102,38 @@ setup_stream(struct app *app, const struct fr_stream_config *sc)
 	app->raw[app->n_streams++] = r;
 }
 
+/* GET /healthz: up while the loop runs and, with --nats, while connected. */
+static bool
+is_healthy(void *arg, char *why, size_t len)
+{
+	struct app *app = arg;
+
+	if (app->nats == NULL || fr_nats_is_connected(app->nats))
+		return true;
+	snprintf(why, len, "nats: %s", fr_nats_state(app->nats));
+	return false;
+}
+
+/* With --nats, any valid name is a stream that some node may ingest. */
+static struct fr_registry_entry *
+discover_stream(void *arg, const char *name)
+{
+	struct app *app = arg;
+	struct fr_registry_entry *e;
+	char err[FR_ERR_LEN];
+
+	if (app->nats == NULL)
+		return NULL;
+	if (fr_registry_add(app->registry, name, false, &e, err) != FR_REGISTRY_OK) {
+		fr_log_limited(&app->discover_log, ev_now(app->loop), FR_LOG_WARN,
+		    "stream %s: cannot serve it from NATS: %s", name, err);
+		return NULL;
+	}
+	fr_log_limited(&app->discover_log, ev_now(app->loop), FR_LOG_INFO,
+	    "stream %s: created for a subscriber, served from NATS", name);
+	return e;
+}
+
 static struct fr_http_params
 http_params(struct app *app)
 {
@@ -113,6 +148,9 @@ http_params(struct app *app)
 		.subscribe_token = c->subscribe_token[0] ? c->subscribe_token : NULL,
 		.allow = &c->allow_http,
 		.connections_denied = fr_registry_connections_denied(app->registry),
+		.is_healthy = is_healthy,
+		.discover = discover_stream,
+		.hook_arg = app,
 	};
 }
 
@@ -151,6 +189,47 @@ setup_http(struct app *app)
 	}
 }
 
+/* --nats: the library is loaded and the options checked now; connecting comes later. */
+static void
+setup_nats(struct app *app)
+{
+	const struct fr_config *c = &app->config;
+	char err[FR_ERR_LEN];
+
+	if (c->nats_urls[0] == '\0')
+		return;
+	struct fr_nats_params p = {
+		.urls = c->nats_urls,
+		.creds_file = c->nats_creds,
+		.token = c->nats_token,
+		.ca_file = c->nats_ca,
+		.cert_file = c->nats_cert,
+		.key_file = c->nats_key,
+		.prefix = c->nats_prefix,
+		.node_id = c->node_id,
+		.jetstream = c->nats_jetstream,
+		.max_frame_bytes = c->max_frame_bytes,
+	};
+	if ((app->nats = fr_nats_new(app->loop, &p, err)) == NULL) {
+		fprintf(stderr, "framerouter: %s\n", err);
+		exit(2);
+	}
+}
+
+static void
+start_nats(struct app *app)
+{
+	char err[FR_ERR_LEN];
+
+	if (app->nats == NULL)
+		return;
+	if (fr_nats_start(app->nats, err) < 0)
+		fatalx("%s", err);	/* logged where the log goes: stderr until --daemon */
+	log_info("nats: node %s, %s, subjects %s.NAME%s", app->config.node_id,
+	    fr_nats_library(), app->config.nats_prefix, app->config.nats_jetstream ?
+	    ", JetStream keeps the latest frame" : "");
+}
+
 static void
 teardown(struct app *app)
 {
@@ -158,6 +237,7 @@ teardown(struct app *app)
 	for (size_t i = 0; i < app->n_streams; i++)
 		fr_raw_free(app->raw[i]);
 	fr_registry_free(app->registry);
+	fr_nats_free(app->nats);
 	fr_admit_free(app->admit);
 	fr_defer_fini();
 	fr_validate_fini();
@@ -206,6 +286,14 @@ switch_log_file(const struct app *app)
 	}
 }
 
+/* --node-id defaults to the host name, which no table default can hold. */
+static void
+default_node_id(struct fr_config *c)
+{
+	if (c->node_id[0] == '\0' && gethostname(c->node_id, sizeof c->node_id - 1) < 0)
+		snprintf(c->node_id, sizeof c->node_id, "framerouter");
+}
+
 /* The new configuration in full, or nothing: a bad line leaves every setting as it was. */
 static void
 reload(struct app *app)
@@ -224,6 +312,7 @@ reload(struct app *app)
 		    "without libjpeg-turbo");
 		return;
 	}
+	default_node_id(&next);
 	memcpy(old_log_file, app->config.log_file, sizeof old_log_file);
 	unsigned n = fr_reload_merge(&app->config, &next, note_change, app);
 	if (strcmp(old_log_file, app->config.log_file) != 0)
@@ -337,6 +426,11 @@ prepare_environment(struct app *app)
 			return -1;
 		}
 	}
+	if (app->config.nats_urls[0] != '\0' && !fr_nats_is_available()) {
+		fprintf(stderr, "framerouter: --nats: built without libnats (Debian: libnats-dev)\n");
+		return -1;
+	}
+	default_node_id(&app->config);
 	if (app->config.user[0] != '\0') {
 		if (fr_user_lookup(&app->user, app->config.user, err) < 0) {
 			fprintf(stderr, "framerouter: --user %s\n", err);
@@ -398,9 +492,14 @@ main(int argc, char **argv)
 	fr_registry_set_idle_timeout(app.registry, app.config.stream_idle_timeout_s);
 	struct fr_admit_params ap = admit_params(&app.config);
 	app.admit = fr_admit_new(app.loop, app.registry, &ap);
+	fr_ratelimit_init(&app.discover_log, 1.0);
+	fr_ratelimit_set_burst(&app.discover_log, 10);
+	setup_nats(&app);
 	for (size_t i = 0; i < app.config.n_streams; i++)
 		setup_stream(&app, &app.config.streams[i]);
 	apply_stream_access(&app);
+	if (app.nats != NULL)
+		fr_nats_serve(app.nats, app.registry);
 	setup_http(&app);
 	warn_open_ingest(&app);
 	if (app.config.daemonize) {
@@ -418,6 +517,7 @@ main(int argc, char **argv)
 	fr_defer_init(app.loop);
 	fr_notify_init(app.loop);
 	fr_registry_start_history(app.registry);
+	start_nats(&app);
 	for (size_t i = 0; i < app.n_streams; i++)
 		fr_raw_start(app.raw[i]);
 	if (app.http != NULL) {

@@ -29,6 +29,7 @@ struct fr_registry {
 	uint64_t history_next;		/* the number of the next sample, for every stream */
 	size_t n;
 	struct fr_registry_entry **entries;	/* max_streams of them; the first n used */
+	struct fr_registry_watcher watcher;	/* all NULL: none */
 };
 
 static void expiry_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -51,8 +52,10 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 }
 
 static void
-entry_free(struct fr_registry_entry *e)
+entry_free(struct fr_registry *reg, struct fr_registry_entry *e)
 {
+	if (reg->watcher.removed != NULL)
+		reg->watcher.removed(e, reg->watcher.arg);
 	fr_ingest_free(e->ingest);
 	fr_scale_free(e->scale);	/* its subscribers count in the stream's */
 	fr_stream_free(e->stream);
@@ -68,7 +71,7 @@ fr_registry_free(struct fr_registry *reg)
 	ev_timer_stop(reg->loop, &reg->expiry);
 	ev_timer_stop(reg->loop, &reg->history_timer);
 	for (size_t i = 0; i < reg->n; i++)
-		entry_free(reg->entries[i]);
+		entry_free(reg, reg->entries[i]);
 	free(reg->entries);
 	free(reg);
 }
@@ -120,7 +123,17 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 	fr_history_init(e->history, reg->history_next);
 	reg->entries[reg->n++] = e;
 	*out = e;
+	if (reg->watcher.added != NULL)
+		reg->watcher.added(e, reg->watcher.arg);
 	return FR_REGISTRY_OK;
+}
+
+void
+fr_registry_watch(struct fr_registry *reg, const struct fr_registry_watcher *w)
+{
+	reg->watcher = w != NULL ? *w : (struct fr_registry_watcher){0};
+	for (size_t i = 0; i < reg->n && reg->watcher.added != NULL; i++)
+		reg->watcher.added(reg->entries[i], reg->watcher.arg);
 }
 
 static bool
@@ -140,7 +153,7 @@ expire(struct fr_registry *reg, size_t i, double now)
 	reg->counters.streams_expired++;
 	memmove(&reg->entries[i], &reg->entries[i + 1], (reg->n - i - 1) * sizeof *reg->entries);
 	reg->n--;
-	entry_free(e);
+	entry_free(reg, e);
 }
 
 /* Runs a few times per timeout: a stream lives at most a fraction longer than it. */
@@ -320,6 +333,8 @@ fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_format fo
 		.n_streams = n,
 		.streams = streams,
 	};
+	if (reg->watcher.stats != NULL)
+		reg->watcher.stats(&snap, reg->watcher.arg);
 	if (format == FR_REGISTRY_JSON)
 		fr_stats_format_json(b, &snap);
 	else
@@ -344,6 +359,8 @@ fr_registry_log_counters(struct fr_registry *reg)
 
 	fr_stats_format_process(line, sizeof line, &reg->counters);
 	log_info("counters: %s", line);
+	if (reg->watcher.log_counters != NULL)
+		reg->watcher.log_counters(reg->watcher.arg);
 	for (size_t i = 0; i < reg->n; i++) {
 		fr_stream_log_counters(reg->entries[i]->stream, ev_now(reg->loop));
 		fr_scale_log_counters(reg->entries[i]->scale, ev_now(reg->loop));

@@ -197,6 +197,9 @@ static const struct kind kinds[] = {
 	    sizeof(enum fr_log_level) },
 	[FR_KIND_SCALE] = { same_scale, show_scale, describe_change,
 	    sizeof(struct fr_scale_spec) },
+	/* May hold credentials: said to have changed, never shown. */
+	[FR_KIND_NATS_URLS] = { same_text, NULL, describe_token, PATH_MAX },
+	[FR_KIND_SUBJECT] = { same_text, show_text, describe_change, PATH_MAX },
 };
 
 /* ---- one row's value ---- */

@@ -879,7 +879,7 @@ fr_scale_new(struct ev_loop *loop, struct fr_stream *s)
 	sc->auto_timer.repeat = AUTO_TICK_S;
 	pthread_mutex_init(&sc->mu, NULL);
 	pthread_cond_init(&sc->cv, NULL);
-	fr_stream_watch_frames(s, frame_cb, sc);
+	fr_stream_watch_frames(s, FR_WATCH_SCALE, frame_cb, sc);
 	return sc;
 }
 
@@ -888,7 +888,7 @@ fr_scale_free(struct fr_scale *sc)
 {
 	if (sc == NULL)
 		return;
-	fr_stream_watch_frames(sc->stream, NULL, NULL);
+	fr_stream_watch_frames(sc->stream, FR_WATCH_SCALE, NULL, NULL);
 	while (!fr_list_is_empty(&sc->members))
 		fr_sub_close(FR_CONTAINER_OF(sc->members.next, struct member, link)->sub,
 		    "shutting down");

@@ -215,6 +215,12 @@ put_bound(struct fr_buf *b, const struct fr_counter *c, size_t i)
 	.name = #f, .scope = FR_SCOPE_STREAM, .offset = offsetof(struct fr_stream_counters, f)
 #define CLIENT(f)                                                                                  \
 	.name = #f, .scope = FR_SCOPE_CLIENT, .offset = offsetof(struct fr_client_counters, f)
+/* In /metrics as framerouter_nats_NAME: a family of its own, beside the process's. */
+#define NATS(f)                                                                                    \
+	.name = #f, .scope = FR_SCOPE_NATS, .offset = offsetof(struct fr_nats_counters, f),        \
+	.family = "nats_" #f
+#define NATS_MEMBER(f)                                                                             \
+	.name = #f, .scope = FR_SCOPE_NATS, .offset = offsetof(struct fr_nats_counters, f)
 
 /* The stream's "dropped" group, by reason: what fr_stream_note_drop() bumps. */
 static const struct fr_counter drop_counters[FR_DROP_REASONS] = {
@@ -239,6 +245,22 @@ static const struct fr_counter client_drop_counters[] = {
         .help = "Frames this subscriber skipped because it had not finished the previous one."},
     {CLIENT(frames_dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
         .help = "Frames skipped to honour this subscriber's ?fps=N."},
+};
+
+/* NATS's "dropped" group: frames lost on the way between nodes, by reason. */
+static const struct fr_counter nats_drop_counters[] = {
+    {NATS_MEMBER(dropped_slow_consumer), .kind = FR_COUNTER, .key = "slow_consumer",
+        .help = "Received frames that gave way to newer ones before the loop took them, or "
+                "that the client's pending limit dropped."},
+    {NATS_MEMBER(dropped_publish), .kind = FR_COUNTER, .key = "publish",
+        .help = "Frames not published: disconnected, or the stream's previous frame was "
+                "still being sent."},
+    {NATS_MEMBER(dropped_too_large), .kind = FR_COUNTER, .key = "too_large",
+        .help = "Frames above the server's max_payload, not published."},
+    {NATS_MEMBER(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
+        .help = "Messages with no whole JPEG frame in them."},
+    {NATS_MEMBER(dropped_stale), .kind = FR_COUNTER, .key = "stale",
+        .help = "Messages older than a frame already taken."},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -307,6 +329,24 @@ const struct fr_counter fr_counters[] = {
                 "its last byte being written."},
     {CLIENT(frame_age_max_ms), .kind = FR_GAUGE,
         .help = "The largest frame_age_ms of this subscriber over the last 10 to 20 seconds."},
+
+    {NATS(connected), .kind = FR_FLAG, .help = "1 while connected to a NATS server, else 0."},
+    {NATS(reconnects), .kind = FR_COUNTER,
+        .help = "NATS connections re-established after a loss."},
+    {NATS(subscriptions), .kind = FR_GAUGE,
+        .help = "Stream subjects this node subscribes to now."},
+    {NATS(frames_published), .kind = FR_COUNTER,
+        .help = "Frames this node ingested and published on NATS."},
+    {NATS(bytes_published), .kind = FR_COUNTER, .help = "Bytes of the frames published on NATS."},
+    {NATS(frames_received), .kind = FR_COUNTER,
+        .help = "NATS messages that became frames of a local stream."},
+    {NATS(bytes_received), .kind = FR_COUNTER,
+        .help = "Bytes of the NATS messages that became frames."},
+    {GROUP(NATS, dropped, nats_drop_counters), .kind = FR_COUNTER,
+        .family = "nats_frames_dropped", .label = "reason",
+        .help = "Frames lost between nodes, by reason: a slow consumer, not published, too "
+                "large for the server, no JPEG in the message, or stale."},
+    {NATS(errors), .kind = FR_COUNTER, .help = "Asynchronous errors the NATS client reported."},
 };
 
 const size_t fr_n_counters = N_ELEMS(fr_counters);
@@ -530,7 +570,21 @@ fr_stats_format_json(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 		fr_buf_puts(b, ": ");
 		json_stream(b, &snap->streams[i]);
 	}
-	fr_buf_puts(b, "}}\n");
+	fr_buf_puts(b, "}");
+	if (snap->nats != NULL) {
+		const struct fr_stats_nats *n = snap->nats;
+
+		fr_buf_puts(b, ", \"nats\": {");
+		json_counters(b, FR_SCOPE_NATS, &n->counters, true);
+		fr_buf_puts(b, ", \"state\": ");
+		put_json_str(b, n->state);
+		fr_buf_puts(b, ", \"server\": ");
+		put_json_str(b, n->server);
+		fr_buf_puts(b, ", \"node_id\": ");
+		put_json_str(b, n->node_id);
+		fr_buf_printf(b, ", \"jetstream\": %s}", n->jetstream ? "true" : "false");
+	}
+	fr_buf_puts(b, "}\n");
 }
 
 /* ---- Prometheus (/metrics) ---- */
@@ -678,6 +732,30 @@ prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_s
 	fr_buf_puts(b, "\n");
 }
 
+/* The NATS connection: its counters, and what it is connected to as an info gauge. */
+static void
+prom_nats(struct fr_buf *b, const struct fr_stats_nats *n)
+{
+	char name[128];
+
+	for (size_t i = 0; i < fr_n_counters; i++) {
+		const struct fr_counter *c = &fr_counters[i];
+
+		if (c->scope != FR_SCOPE_NATS)
+			continue;
+		prom_family_start(b, c, name, sizeof name);
+		prom_counter_samples(b, c, name, NULL, &n->counters);
+	}
+	prom_header(b, "framerouter_nats_info", "gauge",
+	    "Always 1; the labels say the NATS connection's state, its server and this node.");
+	prom_sample_start(b, "framerouter_nats_info", NULL, "state", n->state);
+	fr_buf_puts(b, ",server=\"");
+	put_escaped(b, n->server, ESC_LABEL);
+	fr_buf_puts(b, "\",node=\"");
+	put_escaped(b, n->node_id, ESC_LABEL);
+	fr_buf_puts(b, "\"} 1\n");
+}
+
 /*
  * Families outer, streams inner: the format wants each family's samples together, after
  * its one HELP and TYPE. Per-client data stays out (one series per client connection
@@ -716,6 +794,8 @@ fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot *sna
 		prom_family_start(b, c, name, sizeof name);
 		prom_counter_samples(b, c, name, NULL, &snap->counters);
 	}
+	if (snap->nats != NULL)
+		prom_nats(b, snap->nats);
 	prom_header(b, "framerouter_build_info", "gauge",
 	    "Always 1; the version label says which framerouter this is.");
 	prom_sample_start(b, "framerouter_build_info", NULL, "version", snap->version);
@@ -794,4 +874,10 @@ void
 fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c)
 {
 	format_line(buf, len, FR_SCOPE_CLIENT, c);
+}
+
+void
+fr_stats_format_nats(char *buf, size_t len, const struct fr_nats_counters *c)
+{
+	format_line(buf, len, FR_SCOPE_NATS, c);
 }

@@ -112,8 +112,9 @@ fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 		next = l->next;
 		fr_sub_offer(fr_sub_from_link(l), f);
 	}
-	if (s->on_frame != NULL)
-		s->on_frame(s, f, s->on_frame_arg);
+	for (int w = 0; w < FR_WATCH_SLOTS; w++)
+		if (s->on_frame[w].fn != NULL)
+			s->on_frame[w].fn(s, f, s->on_frame[w].arg);
 	wake_waiters(s, f);
 }
 
@@ -184,10 +185,11 @@ fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg)
 }
 
 void
-fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg)
+fr_stream_watch_frames(struct fr_stream *s, enum fr_stream_frame_watcher who,
+    fr_stream_frame_fn fn, void *arg)
 {
-	s->on_frame = fn;
-	s->on_frame_arg = arg;
+	s->on_frame[who].fn = fn;
+	s->on_frame[who].arg = arg;
 }
 
 void

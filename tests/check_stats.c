@@ -958,6 +958,7 @@ END_TEST
 static struct fr_process_counters every_process;
 static struct fr_stats_stream every_stream;
 static struct fr_stats_client every_client;
+static struct fr_stats_nats every_nats;
 
 static void *
 counters_of(enum fr_counter_scope scope)
@@ -969,6 +970,8 @@ counters_of(enum fr_counter_scope scope)
 		return &every_stream.counters;
 	case FR_SCOPE_CLIENT:
 		return &every_client.counters;
+	case FR_SCOPE_NATS:
+		return &every_nats.counters;
 	}
 	ck_abort_msg("scope %d", (int)scope);
 	return NULL;
@@ -984,6 +987,8 @@ size_of(enum fr_counter_scope scope)
 		return sizeof every_stream.counters;
 	case FR_SCOPE_CLIENT:
 		return sizeof every_client.counters;
+	case FR_SCOPE_NATS:
+		return sizeof every_nats.counters;
 	}
 	ck_abort_msg("scope %d", (int)scope);
 	return 0;
@@ -1048,16 +1053,19 @@ every_counter_snapshot(void)
 	every_client = (struct fr_stats_client){.peer = "p", .protocol = "raw"};
 	every_stream = (struct fr_stats_stream){
 	    .name = "s", .latest_age_s = -1, .n_clients = 1, .clients = &every_client};
+	every_nats = (struct fr_stats_nats){
+	    .state = "connected", .server = "nats://n:4222", .node_id = "a"};
 	each_counter(set_distinct, &next);
 	return (struct fr_stats_snapshot){.version = "v",
 	    .counters = every_process,
 	    .n_streams = 1,
-	    .streams = &every_stream};
+	    .streams = &every_stream,
+	    .nats = &every_nats};
 }
 
 struct texts {
 	char *json, *prom;
-	char log[3][1024]; /* by scope, with a space at each end */
+	char log[4][1024]; /* by scope, with a space at each end */
 };
 
 static void
@@ -1168,17 +1176,23 @@ START_TEST(test_table_every_counter_everywhere)
 	snprintf(t.log[FR_SCOPE_STREAM], sizeof t.log[0], " %s ", line);
 	fr_stats_format_client(line, sizeof line, &every_client.counters);
 	snprintf(t.log[FR_SCOPE_CLIENT], sizeof t.log[0], " %s ", line);
+	fr_stats_format_nats(line, sizeof line, &every_nats.counters);
+	snprintf(t.log[FR_SCOPE_NATS], sizeof t.log[0], " %s ", line);
 	each_counter(assert_everywhere, &t);
 	/* The families are well formed: one stream, no frame, uptime and build_info. */
 	check_prometheus_structure(t.prom);
 	ASSERT_PYTHON(t.json, "d['streams']['s']['client_list'][0]['peer'] == 'p'");
+	ASSERT_PYTHON(t.json, "d['nats']['state'] == 'connected' and d['nats']['node_id'] == 'a' "
+	    "and d['nats']['server'] == 'nats://n:4222' and d['nats']['jetstream'] is False");
+	assert_in(t.prom, "\nframerouter_nats_info{state=\"connected\",server=\"nats://n:4222\","
+	    "node=\"a\"} 1\n", "nats_info");
 	free(t.json);
 	free(t.prom);
 }
 END_TEST
 
 struct census {
-	size_t bytes[3];		/* of the counters, by scope */
+	size_t bytes[4];		/* of the counters, by scope */
 	const struct fr_counter *seen[64];
 	size_t n_seen;
 };
@@ -1189,7 +1203,7 @@ count_counter(const struct fr_counter *group, const struct fr_counter *c, void *
 {
 	struct census *cs = arg;
 
-	ck_assert_msg(c->scope <= FR_SCOPE_CLIENT, "%s: scope %d", c->name, (int)c->scope);
+	ck_assert_msg(c->scope <= FR_SCOPE_NATS, "%s: scope %d", c->name, (int)c->scope);
 	ck_assert_msg(c->offset % sizeof(uint64_t) == 0 &&
 		c->offset + field_size(c) <= size_of(c->scope),
 	    "%s: offset %zu", c->name, c->offset);
@@ -1220,7 +1234,7 @@ START_TEST(test_table_covers_structs)
 
 	each_counter(count_counter, &cs);
 	/* Every field has its row: a field without one would be in no output. */
-	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_CLIENT; scope++)
+	for (int scope = FR_SCOPE_PROCESS; scope <= FR_SCOPE_NATS; scope++)
 		ck_assert_msg(cs.bytes[scope] == size_of(scope),
 		    "scope %d: rows for %zu bytes of a struct of %zu", scope, cs.bytes[scope],
 		    size_of(scope));
@@ -1419,6 +1433,26 @@ static const struct fr_stats_snapshot golden_full = {
 
 static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
 
+/* A node of a federation (--nats): a server URL and a node name that need escaping. */
+static const struct fr_stats_nats golden_nats = {
+    .state = "reconnecting",
+    .server = "nats://10.0.0.7:4222",
+    .node_id = "edge \"1\"\\b",
+    .jetstream = true,
+    .counters = {.connected = 0, .reconnects = 3, .subscriptions = 2, .frames_published = 0,
+        .bytes_published = 0, .frames_received = 9000, .bytes_received = 729000000,
+        .dropped_slow_consumer = 4, .dropped_publish = 1, .dropped_too_large = 0,
+        .dropped_invalid = 5, .dropped_stale = 1, .errors = 2},
+};
+
+static const struct fr_stats_snapshot golden_federated = {
+    .version = "0.9.1",
+    .uptime_s = 60,
+    .n_streams = 1,
+    .streams = golden_streams,
+    .nats = &golden_nats,
+};
+
 static const struct {
 	const char *name;
 	const struct fr_stats_snapshot *snap;
@@ -1426,6 +1460,7 @@ static const struct {
     {"full", &golden_full},
     {"sample", &sample},
     {"empty", &golden_empty},
+    {"federated", &golden_federated},
 };
 
 /*
@@ -1440,6 +1475,10 @@ golden_log(struct fr_buf *b, const struct fr_stats_snapshot *snap)
 
 	fr_stats_format_process(line, sizeof line, &snap->counters);
 	fr_buf_printf(b, "process: %s\n", line);
+	if (snap->nats != NULL) {
+		fr_stats_format_nats(line, sizeof line, &snap->nats->counters);
+		fr_buf_printf(b, "nats: %s\n", line);
+	}
 	for (size_t i = 0; i < snap->n_streams; i++) {
 		const struct fr_stats_stream *s = &snap->streams[i];
 

@@ -939,8 +939,18 @@ on_frame(struct fr_stream *s, struct fr_frame *f, void *arg)
 	watched = f;
 }
 
+/* The second watcher: called after the first, with the same frame. */
+static void
+on_frame_federation(struct fr_stream *s, struct fr_frame *f, void *arg)
+{
+	(void)s;
+	ck_assert_ptr_eq(f, watched);
+	(*(unsigned *)arg)++;
+}
+
 START_TEST(test_derived_stream)
 {
+	unsigned federation_calls = 0;
 	struct peer *p1;
 	struct fr_frame *a = make_frame(4000, 1), *b = make_frame(5000, 2);
 	struct fr_stream *child = fr_stream_new("test@1/2");
@@ -950,7 +960,9 @@ START_TEST(test_derived_stream)
 	fr_stream_set_parent(child, stream);
 	fr_stream_watch_demand(stream, on_demand, &demand_calls);
 	fr_stream_watch_demand(child, on_child_demand, NULL);
-	fr_stream_watch_frames(stream, on_frame, &frame_calls);
+	fr_stream_watch_frames(stream, FR_WATCH_SCALE, on_frame, &frame_calls);
+	fr_stream_watch_frames(stream, FR_WATCH_FEDERATION, on_frame_federation,
+	    &federation_calls);
 	struct fr_sub *s1 = add_sub(&p1, 10, false, true);
 	ck_assert_uint_eq(demand_calls, 1);
 	fr_stream_move_sub(stream, child, s1);
@@ -962,6 +974,7 @@ START_TEST(test_derived_stream)
 	/* The parent's frames go to its watcher, the child's to its subscriber. */
 	publish(a);
 	ck_assert_uint_eq(frame_calls, 1);
+	ck_assert_uint_eq(federation_calls, 1);
 	ck_assert_ptr_eq(watched, a);
 	ev_now_update(loop);
 	fr_stream_publish(child, b);
@@ -979,7 +992,8 @@ START_TEST(test_derived_stream)
 	ck_assert(!last_demand);
 	ck_assert_uint_eq(stream->counters.clients, 0);
 	fr_stream_watch_demand(stream, NULL, NULL);
-	fr_stream_watch_frames(stream, NULL, NULL);
+	fr_stream_watch_frames(stream, FR_WATCH_SCALE, NULL, NULL);
+	fr_stream_watch_frames(stream, FR_WATCH_FEDERATION, NULL, NULL);
 	fr_stream_free(child);
 }
 END_TEST
@@ -1109,11 +1123,12 @@ START_TEST(test_timeout_progress_keeps_alive)
 	struct fr_frame *a = make_frame(192 * 1024, 1);
 	ev_timer pace;
 
-	add_sub(&px, 0.3, true, false);
+	add_sub(&px, 1.0, true, false);
 	px->max_per_read = 4096;
 	paced = px;
 	/* sendfile() to an AF_UNIX socket queues 64 KiB at a time whatever SO_SNDBUF
-	 * says, so the peer must take that in less than the timeout: 0.16 s. */
+	 * says, so the peer must take that in less than the timeout: 0.16 s, with room
+	 * for a busy machine's late timers. */
 	ev_timer_init(&pace, pace_cb, 0.01, 0.01);
 	ev_timer_start(loop, &pace);
 	publish(a);

@@ -61,6 +61,14 @@ struct fr_config {
 	char user[FR_USER_LEN + 1];	/* "USER[:GROUP]" to switch to, "" for none */
 	char config_file[PATH_MAX];
 	enum fr_log_level log_level;
+	/* --nats: federation over NATS (nats.c); "" for none */
+	char nats_urls[PATH_MAX];	/* URL[,URL...] */
+	char nats_creds[PATH_MAX];	/* "" for none */
+	char nats_token[FR_TOKEN_MAX + 1];	/* "" for none */
+	char nats_ca[PATH_MAX], nats_cert[PATH_MAX], nats_key[PATH_MAX];
+	char nats_prefix[PATH_MAX];	/* subjects are PREFIX.NAME */
+	char node_id[PATH_MAX];		/* "" until main fills in the host name */
+	int nats_jetstream;
 };
 
 /*
@@ -93,6 +101,9 @@ enum fr_config_kind {
 	FR_KIND_USER,		/* char[FR_USER_LEN + 1]: USER[:GROUP] */
 	FR_KIND_LOG_LEVEL,	/* enum fr_log_level */
 	FR_KIND_SCALE,		/* struct fr_scale_spec: 1/2, 1/4, 1/8, 1/1 or auto */
+	FR_KIND_NATS_URLS,	/* char[PATH_MAX]: nats:// or tls:// URLs, or HOST:PORT,
+				 * comma-separated; never shown (they may hold credentials) */
+	FR_KIND_SUBJECT,	/* char[PATH_MAX]: tokens of A-Z a-z 0-9 _ - joined by dots */
 };
 
 /*

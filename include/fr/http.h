@@ -8,6 +8,9 @@
 #ifndef FR_HTTP_H
 #define FR_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <ev.h>
 
 #include "fr/addr.h"
@@ -27,6 +30,17 @@ struct fr_http_params {
 	const char *subscribe_token;	/* to read */
 	const struct fr_acl *allow;	/* peers that may connect (borrowed); NULL: all */
 	uint64_t *connections_denied;	/* bumped for each peer allow refuses */
+	/*
+	 * GET /healthz answers 200 while this says yes (NULL: always), else 503 with
+	 * why (one line, up to len bytes): for load balancers' health checks.
+	 */
+	bool (*is_healthy)(void *arg, char *why, size_t len);
+	/*
+	 * A GET for a stream that does not exist, under a valid name: returns the stream
+	 * made for it (federation: served from wherever it is ingested), or NULL for 404.
+	 */
+	struct fr_registry_entry *(*discover)(void *arg, const char *name);
+	void *hook_arg;			/* for is_healthy and discover */
 };
 
 /* Binds addr. NULL with one line in err (FR_ERR_LEN bytes), e.g. the port in use. */

@@ -52,11 +52,44 @@ typedef void (*fr_ingest_replaced_fn)(void *arg);
 void fr_ingest_attach_feed(struct fr_ingest *ing, const struct fr_addr *peer, int is_framed,
     fr_ingest_replaced_fn replaced, void *arg);
 
+/*
+ * Like fr_ingest_attach_feed() for a source that pulls the stream from elsewhere (an
+ * upstream camera, pull.c) and feeds only JPEG bytes (is_framed 0): it watches its own
+ * upstream for stalls, so --producer-timeout does not apply to it. replaced(arg) is
+ * called only when another producer takes over (or at fr_ingest_free).
+ */
+void fr_ingest_attach_source(struct fr_ingest *ing, const struct fr_addr *peer,
+    fr_ingest_replaced_fn replaced, void *arg);
+
 /* Bytes from the external producer (copied into the frame under construction). */
 void fr_ingest_feed(struct fr_ingest *ing, const uint8_t *data, size_t len);
 
+/*
+ * The external producer's current unit (a multipart part, a polled image) has ended:
+ * a frame still in progress is dropped as truncated, and the next bytes start afresh,
+ * so a broken part never swallows the frame in the next one.
+ */
+void fr_ingest_end_unit(struct fr_ingest *ing);
+
 /* The external producer is done (why: for the log); a partial frame is truncated. */
 void fr_ingest_end_feed(struct fr_ingest *ing, const char *why);
+
+/* Called when the producer slot has become empty; see fr_ingest_watch_vacancy(). */
+typedef void (*fr_ingest_vacant_fn)(void *arg);
+
+/*
+ * The hook a pulled stream's source needs to yield to pushed producers: a producer that
+ * connects to the stream's ingest address (or PUTs to /ingest/NAME) replaces the source
+ * (its replaced callback) and wins while it is there; fn(arg) is called each time a
+ * producer leaves and the slot stays empty (end of stream, an error, --producer-timeout,
+ * fr_ingest_end_feed, including the source's own), so that the source can take the slot
+ * again. Not called when one producer replaces another, nor by fr_ingest_free. fn may
+ * attach a producer. One watcher per ingest; NULL stops watching.
+ */
+void fr_ingest_watch_vacancy(struct fr_ingest *ing, fr_ingest_vacant_fn fn, void *arg);
+
+/* True while a producer is connected. */
+int fr_ingest_has_producer(const struct fr_ingest *ing);
 
 /* The producer's address, or NULL when none is connected. */
 const char *fr_ingest_producer(const struct fr_ingest *ing);

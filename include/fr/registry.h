@@ -26,10 +26,13 @@
  * no subscriber for the idle timeout, so it must not be kept beyond a callback unless
  * it has one of those (an HTTP producer keeps the entry it feeds alive).
  */
+struct fr_nats_feed;
+
 struct fr_registry_entry {
 	struct fr_stream *stream;
 	struct fr_ingest *ingest;
 	struct fr_scale *scale;		/* its scaled sizes */
+	struct fr_nats_feed *nats_feed;	/* the watcher's (nats.c) state for it, or NULL */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */
 	/* This stream's own tokens (--stream NAME,subscribe-token=T,ingest-token=T),
@@ -56,6 +59,23 @@ enum fr_registry_error {
 
 struct fr_registry *fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params,
     size_t max_streams);
+
+/*
+ * Someone told of every stream as it comes and goes (federation, nats.c): added(e)
+ * once a stream exists, removed(e) just before it is freed (expiry or shutdown),
+ * stats() to add its own counters to each /stats and /metrics snapshot, and
+ * log_counters() to log them after the process's on SIGUSR1.
+ */
+struct fr_registry_watcher {
+	void (*added)(struct fr_registry_entry *e, void *arg);
+	void (*removed)(struct fr_registry_entry *e, void *arg);
+	void (*stats)(struct fr_stats_snapshot *snap, void *arg);
+	void (*log_counters)(void *arg);
+	void *arg;
+};
+
+/* Sets the one watcher (NULL: none) and tells it of every stream that exists now. */
+void fr_registry_watch(struct fr_registry *reg, const struct fr_registry_watcher *w);
 
 /* Frees every stream, closing its producer and subscribers. NULL does nothing. */
 void fr_registry_free(struct fr_registry *reg);

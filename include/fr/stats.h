@@ -68,6 +68,26 @@ struct fr_stream_counters {
 	struct fr_histogram frame_age_seconds;
 };
 
+/* Federation over NATS (--nats), kept by nats.c. */
+struct fr_nats_counters {
+	uint64_t connected;		/* 1 while connected to a NATS server */
+	uint64_t reconnects;		/* connections re-established after a loss */
+	uint64_t subscriptions;		/* stream subjects subscribed to now */
+	uint64_t frames_published;	/* frames handed to the server */
+	uint64_t bytes_published;
+	uint64_t frames_received;	/* messages that became frames of a local stream */
+	uint64_t bytes_received;
+	uint64_t dropped_slow_consumer;	/* received, given way to newer ones before the loop
+					 * took it, or dropped by the client's pending limit */
+	uint64_t dropped_publish;	/* not published: disconnected, or the publisher was
+					 * still sending an older frame of the stream */
+	uint64_t dropped_too_large;	/* above the server's max_payload: not published */
+	uint64_t dropped_invalid;	/* messages that held no whole JPEG frame */
+	uint64_t dropped_stale;		/* older than a frame already taken (a late JetStream
+					 * answer, a duplicate) */
+	uint64_t errors;		/* asynchronous errors the client reported */
+};
+
 struct fr_client_counters {
 	uint64_t frames_sent;
 	uint64_t frames_dropped;	/* skipped because the client was slow */
@@ -93,6 +113,7 @@ enum fr_counter_scope {
 	FR_SCOPE_PROCESS,	/* struct fr_process_counters: top level of /stats and /metrics */
 	FR_SCOPE_STREAM,	/* struct fr_stream_counters: per stream; /metrics label stream */
 	FR_SCOPE_CLIENT,	/* struct fr_client_counters: per client, never in /metrics */
+	FR_SCOPE_NATS,		/* struct fr_nats_counters: /stats "nats", framerouter_nats_* */
 };
 
 enum fr_counter_kind {
@@ -177,12 +198,22 @@ struct fr_stats_stream {
 	const struct fr_stats_scaled *scaled;
 };
 
+/* Federation over NATS (--nats): the connection and what travelled over it. */
+struct fr_stats_nats {
+	const char *state;		/* "connecting", "connected", "reconnecting", "closed" */
+	const char *server;		/* the URL connected to (no credentials), "" when none */
+	const char *node_id;
+	bool jetstream;			/* --nats-jetstream */
+	struct fr_nats_counters counters;
+};
+
 struct fr_stats_snapshot {
 	const char *version;
 	double uptime_s;
 	struct fr_process_counters counters;
 	size_t n_streams;
 	const struct fr_stats_stream *streams;
+	const struct fr_stats_nats *nats;	/* NULL without --nats */
 };
 
 /* The snapshot as one JSON object (the /stats body). */
@@ -202,5 +233,6 @@ void fr_stats_format_prometheus(struct fr_buf *b, const struct fr_stats_snapshot
 void fr_stats_format_process(char *buf, size_t len, const struct fr_process_counters *c);
 void fr_stats_format_stream(char *buf, size_t len, const struct fr_stream_counters *c);
 void fr_stats_format_client(char *buf, size_t len, const struct fr_client_counters *c);
+void fr_stats_format_nats(char *buf, size_t len, const struct fr_nats_counters *c);
 
 #endif /* FR_STATS_H */

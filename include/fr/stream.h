@@ -42,6 +42,13 @@ struct fr_stream_waiter {
  * offered it. Must not free the stream. */
 typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
 
+/* Who watches a stream's frames: one slot each, called in this order. */
+enum fr_stream_frame_watcher {
+	FR_WATCH_SCALE,		/* the scaled streams derived from it (scale.c) */
+	FR_WATCH_FEDERATION,	/* publishing the frames a node ingests (nats.c) */
+	FR_WATCH_SLOTS,
+};
+
 struct fr_stream {
 	char name[FR_STREAM_NAME_MAX + 1];
 	struct fr_frame *latest;	/* a reference, or NULL before the first frame */
@@ -58,8 +65,10 @@ struct fr_stream {
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
 	struct fr_list waiters;		/* struct fr_stream_waiter, woken by the next frame */
-	fr_stream_frame_fn on_frame;	/* NULL: nobody watches the frames */
-	void *on_frame_arg;
+	struct {
+		fr_stream_frame_fn fn;	/* NULL: nobody in this slot */
+		void *arg;
+	} on_frame[FR_WATCH_SLOTS];
 	/* A stream derived from another (its frames scaled): its subscribers count as
 	 * the parent's clients too, so they make demand for the parent's frames. */
 	struct fr_stream *parent;
@@ -90,9 +99,11 @@ void fr_stream_wait_frame(struct fr_stream *s, struct fr_stream_waiter *w);
 
 /* Takes w off its stream's list; nothing if it is on none (its link points at itself). */
 void fr_stream_cancel_wait(struct fr_stream_waiter *w);
-/* Calls fn(s, f, arg) with every frame published from now on (NULL: none). One
- * watcher per stream: the scaled streams derived from it. */
-void fr_stream_watch_frames(struct fr_stream *s, fr_stream_frame_fn fn, void *arg);
+
+/* Calls fn(s, f, arg) with every frame published from now on (NULL: none), as the
+ * watcher who: one of each per stream. */
+void fr_stream_watch_frames(struct fr_stream *s, enum fr_stream_frame_watcher who,
+    fr_stream_frame_fn fn, void *arg);
 
 /* Makes s a stream derived from parent (which must outlive it): s's subscribers are
  * counted in parent's clients as well. Call while s has no subscribers. */
