@@ -1305,7 +1305,7 @@ START_TEST(test_table_defaults)
 		    o->default_value, notes);
 		n++;
 	}
-	ck_assert_uint_eq(n, 12);
+	ck_assert_uint_eq(n, 13);
 }
 END_TEST
 
