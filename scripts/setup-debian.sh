@@ -20,6 +20,7 @@ if [[ ${1:-} == --test ]]; then
 		groff-base man-db systemd			# man page and unit checks
 		ncat						# a real half-closing subscriber
 		stunnel4					# contrib/stunnel-pull.conf
+		nginx openssl					# the TLS proxy recipe (contrib/)
 		nats-server haproxy				# federation: cluster and balancer
 	)
 fi

@@ -115,6 +115,10 @@ const struct fr_config_option fr_config_options[] = {
 	  .kind = FR_KIND_SECONDS, .offset = AT(stream_idle_timeout_s), .min = 0, .max = 86400,
 	  .reload = FR_RELOAD_LIVE, .help = "remove a stream an HTTP push created after this "
 	  "long with no producer and no subscriber, 0 for never" },
+	{ .name = "stale-after", .arg_name = "SECONDS", .default_value = "0",
+	  .kind = FR_KIND_SECONDS, .offset = AT(stale_after_s), .min = 0, .max = 86400,
+	  .reload = FR_RELOAD_LIVE, .help = "a stream whose newest frame is older is stale: "
+	  "/snapshot answers 503; 0 for never" },
 	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
 	  .offset = AT(ingest_token), .reload = FR_RELOAD_LIVE,
 	  .help = "HTTP ingest requires Authorization: Bearer TOKEN" },
@@ -211,6 +215,22 @@ const struct fr_config_option fr_config_stream_keys[] = {
 	  .kind = FR_KIND_SECONDS, .offset = KEY_AT(pull.reconnect_max_s), .min = 0.1,
 	  .max = 86400, .reload = FR_RELOAD_LIVE,
 	  .help = "the longest wait between attempts to reach the upstream" },
+	/* Per-stream access, besides the global tokens; live like them. */
+	{ .name = "subscribe-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "reading this stream over HTTP takes TOKEN (or --subscribe-token)" },
+	{ .name = "subscribe-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(subscribe_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read this stream's subscribe token from FILE" },
+	{ .name = "ingest-token", .arg_name = "TOKEN", .kind = FR_KIND_TOKEN,
+	  .offset = KEY_AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "pushing to this stream over HTTP takes TOKEN (or --ingest-token)" },
+	{ .name = "ingest-token-file", .arg_name = "FILE", .kind = FR_KIND_TOKEN_FILE,
+	  .offset = KEY_AT(ingest_token), .reload = FR_RELOAD_LIVE,
+	  .help = "read this stream's ingest token from FILE" },
+	{ .name = "stale-after", .arg_name = "SECONDS", .kind = FR_KIND_SECONDS,
+	  .offset = KEY_AT(stale_after_s), .min = 0, .max = 86400, .reload = FR_RELOAD_LIVE,
+	  .help = "--stale-after for this stream; 0 follows --stale-after" },
 	{ .name = NULL },
 };
 
@@ -265,7 +285,7 @@ file_variant(const struct fr_config_option *k)
 }
 
 /*
- * "ingest, listen, from, from-token[-file], ... or reconnect-max": every key of a stream
+ * "ingest, listen, ..., from-token[-file], ... or stale-after": every key of a stream
  * spec by name, for an error (their values are in --help: this must fit an error line
  * after a config file's path).
  */
@@ -519,20 +539,20 @@ set_stream_item(struct fr_stream_config *sc, const char *item, char *err)
 	const char *eq = strchr(item, '=');
 	size_t len = eq != NULL ? (size_t)(eq - item) : strlen(item);
 	const struct fr_config_option *k = find_row(fr_config_stream_keys, item, len);
-	char why[FR_ERR_LEN], keys[224];
+	char why[FR_ERR_LEN], keys[320];
 
 	/* Only the key is quoted: the value of a mistyped from= may hold a password. */
 	if (k == NULL || (k->arg_name != NULL) != (eq != NULL)) {
-		snprintf(why, sizeof why, "'%.*s': expected %.200s", (int)(len < 32 ? len : 32),
+		snprintf(why, sizeof why, "'%.*s': expected %.400s", (int)(len < 32 ? len : 32),
 		    item, stream_keys_text(keys, sizeof keys));
 	} else {
 		char setter_why[FR_ERR_LEN];
 
 		if (setters[k->kind](sc, k, eq != NULL ? eq + 1 : NULL, setter_why) == 0)
 			return 0;
-		snprintf(why, sizeof why, "%s: %.200s", k->name, setter_why);
+		snprintf(why, sizeof why, "%s: %.400s", k->name, setter_why);
 	}
-	snprintf(err, FR_ERR_LEN, "stream %s: %.180s", sc->name, why);
+	snprintf(err, FR_ERR_LEN, "stream %s: %.400s", sc->name, why);
 	return -1;
 }
 
@@ -855,12 +875,14 @@ fr_config_set(struct fr_config *c, const char *name, const char *value, char *er
 		return -1;
 	}
 	if (o->arg_name != NULL && (value == NULL || *value == '\0')) {
+		/* A stream's keys outgrow an error line: --help lists them. */
 		snprintf(err, FR_ERR_LEN, "--%s: needs a value (%.220s)", o->name,
+		    o->kind == FR_KIND_STREAMS ? "NAME[,KEY=VALUE]..., see --help" :
 		    arg_text(o, arg, sizeof arg));
 		return -1;
 	}
 	if (setters[o->kind](c, o, value, why) < 0) {
-		snprintf(err, FR_ERR_LEN, "--%s: %.200s", o->name, why);
+		snprintf(err, FR_ERR_LEN, "--%s: %.440s", o->name, why);
 		return -1;
 	}
 	return 0;
@@ -875,6 +897,21 @@ trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
+}
+
+/* "PATH:LINE: why" in err: why whole, the path cut short when both do not fit. */
+static void
+file_error(char *err, const char *path, unsigned lineno, const char *why)
+{
+	int path_room = FR_ERR_LEN - 16 - (int)strnlen(why, FR_ERR_LEN);
+	int used = snprintf(err, FR_ERR_LEN, "%.*s:%u: ", path_room < 40 ? 40 : path_room, path,
+	    lineno);
+
+	if (used < 0 || used >= FR_ERR_LEN)
+		return;
+	size_t n = strnlen(why, FR_ERR_LEN - 1 - (size_t)used);
+	memcpy(err + used, why, n);
+	err[(size_t)used + n] = '\0';
 }
 
 int
@@ -904,10 +941,7 @@ fr_config_load_file(struct fr_config *c, const char *path, char *err)
 			*value++ = '\0';
 		value = trim(value);
 		if (fr_config_set(c, name, *value ? value : NULL, why) < 0) {
-			/* The path up to 120 bytes, the reason in the rest of the line. */
-			int path_len = (int)strnlen(path, 120);
-			snprintf(err, FR_ERR_LEN, "%.*s:%u: %.*s", path_len, path, lineno,
-			    FR_ERR_LEN - 16 - path_len, why);
+			file_error(err, path, lineno, why);
 			rc = -1;
 			break;
 		}
@@ -964,7 +998,7 @@ print_help(FILE *out)
 	fprintf(out, "usage: framerouter [OPTION]...\n"
 	    "Routes live MJPEG: producers push JPEG frames, subscribers get whole frames.\n\n");
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++) {
-		char arg[256], left[320];
+		char arg[512], left[600];
 
 		snprintf(left, sizeof left, "%c%c%s --%s %s", o->short_name ? '-' : ' ',
 		    o->short_name ? o->short_name : ' ', o->short_name ? "," : " ", o->name,

@@ -4,7 +4,9 @@
  * here only until it is answered or handed on: GET /stream/NAME hands its socket to
  * a multipart subscriber (sub.c) and PUT /ingest/NAME feeds its body to the
  * stream's producer slot (ingest.c). Responses are written from a small buffer
- * plus, for snapshots, straight from the shared frame.
+ * plus, for snapshots, straight from the shared frame; a snapshot with ?wait= waits
+ * on its stream's list until the next frame. Who may do what with which token is
+ * access.c's rule, applied here per stream.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,9 +15,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fr/access.h"
 #include "fr/buf.h"
 #include "fr/config.h"
 #include "fr/defer.h"
@@ -37,6 +41,7 @@ enum conn_state {
 	CONN_RESPOND,		/* writing a response */
 	CONN_BODY,		/* feeding an ingest body to a stream */
 	CONN_SCALING,		/* a scaled snapshot: waiting for the scaler */
+	CONN_WAIT,		/* a snapshot waiting for its stream's next frame (?wait=) */
 };
 
 struct conn {
@@ -66,6 +71,11 @@ struct conn {
 	struct fr_registry_entry *producing;	/* NULL once replaced or done */
 	struct fr_http_chunked chunked;
 	uint64_t body_left;		/* Content-Length bodies */
+	/* CONN_WAIT: on the stream's waiting list until a frame or the timer comes */
+	struct fr_stream_waiter frame_waiter;
+	double wait_s;
+	struct fr_registry_entry *waiting_on;	/* alive while it can wake us */
+	struct fr_scale_spec waiting_spec;	/* the ?scale= to answer in */
 };
 
 struct fr_http {
@@ -76,6 +86,7 @@ struct fr_http {
 };
 
 static void conn_close(struct conn *c, const char *why);
+static void snapshot_not_in_time(struct conn *c);
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void process_input(struct conn *c);
 static void evict_cb(void *arg, const char *why);
@@ -125,6 +136,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c, "no complete request head in time");
 	else if (c->state == CONN_SCALING)
 		conn_close(c, "the scaled snapshot was not ready in time");
+	else if (c->state == CONN_WAIT)
+		snapshot_not_in_time(c);
 	else
 		conn_close(c, "no write progress within --client-timeout");
 }
@@ -320,41 +333,98 @@ stream_name(const char *path, const char *prefix, char *name, size_t name_len)
 	return name;
 }
 
-/* Compares without an early exit, so response time does not leak the token. */
-static int
-tokens_equal(const char *a, const char *b)
+/* The token the request presents: Bearer, or ?token= for clients that cannot set
+ * headers (an <img>, Home Assistant); NULL when it has none. */
+static const char *
+presented_token(const struct conn *c, char *buf, size_t len)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-
-	for (size_t i = 0; i < la; i++)
-		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-	return diff == 0;
-}
-
-/* Bearer token from Authorization, or ?token= for clients that cannot set headers. */
-static int
-is_authorized(struct conn *c, const char *token)
-{
-	char given[FR_HTTP_AUTHORIZATION_MAX + 1];
-
-	if (token == NULL || *token == '\0')
-		return 1;
 	if (strncasecmp(c->req.authorization, "Bearer ", 7) == 0)
-		return tokens_equal(c->req.authorization + 7, token);
-	if (fr_http_query_get(c->req.query, "token", given, sizeof given) == FR_HTTP_QUERY_FOUND)
-		return tokens_equal(given, token);
-	return 0;
+		return c->req.authorization + 7;
+	if (fr_http_query_get(c->req.query, "token", buf, len) == FR_HTTP_QUERY_FOUND)
+		return buf;
+	return NULL;
 }
 
-static int
-check_auth(struct conn *c, const char *token)
+/* Whether the token the request presents opens what global and own guard. */
+static bool
+opens(const struct conn *c, const char *global, const char *own)
 {
-	if (is_authorized(c, token))
-		return 1;
+	char buf[FR_HTTP_AUTHORIZATION_MAX + 1];
+
+	return fr_access_allows(global, own, presented_token(c, buf, sizeof buf));
+}
+
+/* Whether the request may read stream e (NULL: one that does not exist, which only
+ * the global token may learn). */
+static bool
+may_read(const struct conn *c, const struct fr_registry_entry *e)
+{
+	return opens(c, c->http->params.subscribe_token, e ? e->subscribe_token : NULL);
+}
+
+static bool
+may_see_cb(const struct fr_registry_entry *e, void *arg)
+{
+	return may_read(arg, e);
+}
+
+/* A token that opens some stream of its own (not the global one). */
+static bool
+opens_own_cb(const struct fr_registry_entry *e, void *arg)
+{
+	return e->subscribe_token != NULL && *e->subscribe_token != '\0' && may_read(arg, e);
+}
+
+static void
+respond_unauthorized(struct conn *c)
+{
 	respond_error(c, 401, "WWW-Authenticate: Bearer realm=\"framerouter\"\r\n",
 	    "a valid token is required (Authorization: Bearer TOKEN)");
-	return 0;
+}
+
+/*
+ * The page, /stats, /metrics and /stats/history list what the token may see: anyone
+ * may ask without a global subscribe token; with one, a request must present it or a
+ * stream's own token. Answers 401 and returns false otherwise.
+ */
+static bool
+check_list_auth(struct conn *c)
+{
+	if (may_read(c, NULL) || fr_registry_any(c->http->params.registry, opens_own_cb, c))
+		return true;
+	respond_unauthorized(c);
+	return false;
+}
+
+/* Stream name, for reading: 401 when the token does not open it, 404 when there is
+ * none (after the token check, so that only a global token learns which exist). */
+static struct fr_registry_entry *
+readable_stream(struct conn *c, const char *name)
+{
+	const struct fr_http_params *p = &c->http->params;
+	struct fr_registry_entry *e = fr_registry_find(p->registry, name);
+	char safe[96];
+
+	/* A stream not here may be found elsewhere (NATS), for a token that may learn it. */
+	if (e == NULL && p->discover != NULL && may_read(c, NULL) &&
+	    fr_config_is_valid_stream_name(name))
+		e = p->discover(p->hook_arg, name);
+	if (!may_read(c, e)) {
+		respond_unauthorized(c);
+		return NULL;
+	}
+	if (e == NULL) {
+		fr_log_escape(safe, sizeof safe, name, strlen(name));
+		respond_error(c, 404, NULL, "no stream '%s'", safe);
+	}
+	return e;
+}
+
+/* Whether the request may push into stream e (NULL: a new one, which it would create). */
+static bool
+may_ingest(const struct conn *c, const struct fr_registry_entry *e)
+{
+	return opens(c, c->http->params.ingest_token, e ? e->ingest_token : NULL);
 }
 
 static int
@@ -363,29 +433,13 @@ is_get(const struct conn *c)
 	return c->req.method == FR_HTTP_METHOD_GET || c->req.method == FR_HTTP_METHOD_HEAD;
 }
 
-static struct fr_registry_entry *
-find_stream(struct conn *c, const char *name)
-{
-	const struct fr_http_params *p = &c->http->params;
-	struct fr_registry_entry *e = fr_registry_find(p->registry, name);
-	char safe[96];
-
-	if (e == NULL && p->discover != NULL && fr_config_is_valid_stream_name(name))
-		e = p->discover(p->hook_arg, name);
-	if (e == NULL) {
-		fr_log_escape(safe, sizeof safe, name, strlen(name));
-		respond_error(c, 404, NULL, "no stream '%s'", safe);
-	}
-	return e;
-}
-
 static void
 serve_stats(struct conn *c, enum fr_registry_format format)
 {
 	struct fr_buf body;
 
 	fr_buf_init(&body);
-	fr_registry_format_stats(c->http->params.registry, format, &body);
+	fr_registry_format_stats_for(c->http->params.registry, format, may_see_cb, c, &body);
 	if (body.has_failed) {
 		fr_buf_fini(&body);
 		respond_error(c, 500, NULL, "out of memory");
@@ -395,6 +449,24 @@ serve_stats(struct conn *c, enum fr_registry_format format)
 	    format == FR_REGISTRY_JSON ? "application/json" :
 	    "text/plain; version=0.0.4; charset=utf-8", body.data, body.len, NULL);
 	fr_buf_fini(&body);
+}
+
+/* ?name=NUMBER: 0 when absent, 1 with *v set, -1 when not a number. */
+static int
+query_number(const struct conn *c, const char *name, double *v)
+{
+	char value[32], *end;
+
+	switch (fr_http_query_get(c->req.query, name, value, sizeof value)) {
+	case FR_HTTP_QUERY_ABSENT:
+		return 0;
+	case FR_HTTP_QUERY_FOUND:
+		break;
+	default:
+		return -1;
+	}
+	*v = strtod(value, &end);
+	return end == value || *end != '\0' ? -1 : 1;
 }
 
 /*
@@ -429,8 +501,39 @@ scale_request(struct conn *c, struct fr_registry_entry *e, struct fr_scale_spec 
 	return 0;
 }
 
-static const char snapshot_headers[] =
-    "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n";
+/* ---- snapshots ---- */
+
+/* The longest ?wait= a snapshot may hold its connection (and pending slot) for. */
+#define SNAPSHOT_WAIT_MAX_S 30.0
+
+/*
+ * Last-Modified (the frame's arrival, wall clock, as an HTTP-date: RFC 9110 5.6.7) and
+ * X-Frame-Age (seconds since then, three decimals), each a whole header line.
+ */
+static void
+frame_age_headers(char *buf, size_t len, const struct fr_frame *f, double now)
+{
+	time_t at = (time_t)f->received_at;
+	struct tm tm;
+	char date[64] = "";
+	double age = now > f->received_at ? now - f->received_at : 0;
+
+	if (gmtime_r(&at, &tm) != NULL)
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(buf, len, "Last-Modified: %s\r\nX-Frame-Age: %.3f\r\n", date, age);
+}
+
+static void
+respond_frame(struct conn *c, struct fr_frame *f)
+{
+	char extra[256], age[128];
+
+	frame_age_headers(age, sizeof age, f, ev_now(c->http->loop));
+	snprintf(extra, sizeof extra, "Cache-Control: no-cache, no-store\r\n"
+	    "Access-Control-Allow-Origin: *\r\n"
+	    "Access-Control-Expose-Headers: Last-Modified, X-Frame-Age\r\n%s", age);
+	respond(c, 200, extra, "image/jpeg", NULL, 0, f);
+}
 
 /* The scaler has made the snapshot's frame, or could not. */
 static void
@@ -439,7 +542,7 @@ snapshot_scaled_cb(void *arg, struct fr_frame *f, const char *why)
 	struct conn *c = arg;
 
 	if (f != NULL)
-		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, f);
+		respond_frame(c, f);
 	else
 		respond_error(c, 503, "Retry-After: 1\r\n", "%s", why);
 	if (!c->is_closed)
@@ -461,30 +564,18 @@ serve_health(struct conn *c)
 	respond_error(c, 503, "Cache-Control: no-cache\r\n", "%s", why);
 }
 
+/* e's latest frame as spec asks: at once when it is the frame itself or its scaled
+ * size is ready, else when the scaler has made it (CONN_SCALING). */
 static void
-serve_snapshot(struct conn *c, const char *name)
+answer_snapshot(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec)
 {
-	struct fr_registry_entry *e = find_stream(c, name);
-	struct fr_scale_spec spec;
-
-	if (e == NULL || scale_request(c, e, &spec) < 0)
-		return;
-	if (spec.is_auto) {
-		respond_error(c, 400, NULL, "scale=auto is for /stream; a snapshot takes 1/2, "
-		    "1/4, 1/8 or 1/1");
+	if (fr_scale_spec_is_plain(spec)) {
+		respond_frame(c, e->stream->latest);
 		return;
 	}
-	if (e->stream->latest == NULL) {
-		respond_error(c, 503, "Retry-After: 1\r\n", "stream '%s' has no frame yet", name);
-		return;
-	}
-	if (fr_scale_spec_is_plain(&spec)) {
-		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, e->stream->latest);
-		return;
-	}
-	struct fr_frame *f = fr_scale_snapshot(e->scale, &spec, &c->waiter, snapshot_scaled_cb, c);
+	struct fr_frame *f = fr_scale_snapshot(e->scale, spec, &c->waiter, snapshot_scaled_cb, c);
 	if (f != NULL) {
-		respond(c, 200, snapshot_headers, "image/jpeg", NULL, 0, f);
+		respond_frame(c, f);
 		return;
 	}
 	/* Until the worker is done: no reading, and not forever. */
@@ -493,24 +584,171 @@ serve_snapshot(struct conn *c, const char *name)
 	arm_timer(c, c->http->params.client_timeout_s);
 }
 
+/* The latest frame; 503 while there is none, or while it is older than --stale-after. */
+static void
+respond_latest(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec)
+{
+	struct fr_frame *f = e->stream->latest;
+	double now = ev_now(c->http->loop);
+	char extra[192];
+
+	if (f == NULL) {
+		respond_error(c, 503, "Retry-After: 1\r\n", "stream '%s' has no frame yet",
+		    e->stream->name);
+		return;
+	}
+	if (fr_registry_is_stale(c->http->params.registry, e, now)) {
+		char age[128];
+
+		frame_age_headers(age, sizeof age, f, now);
+		snprintf(extra, sizeof extra, "%sRetry-After: 1\r\n", age);
+		respond_error(c, 503, extra, "stream '%s' is stale: its newest frame is %.3f s "
+		    "old (stale after %g s)", e->stream->name, now - f->received_at,
+		    fr_registry_stale_after(c->http->params.registry, e));
+		return;
+	}
+	answer_snapshot(c, e, spec);
+}
+
+/* ?wait=SECONDS: 0 when absent, -1 when not a number from 0 to SNAPSHOT_WAIT_MAX_S. */
+static double
+snapshot_wait(const struct conn *c)
+{
+	double wait_s = 0;
+	int r = query_number(c, "wait", &wait_s);
+
+	return r < 0 || !(wait_s >= 0 && wait_s <= SNAPSHOT_WAIT_MAX_S) ? -1 : wait_s;
+}
+
+/*
+ * After a waiting snapshot's answer: requests that came while it waited are taken up
+ * by the read callback, not from here, which may run inside the stream's publish.
+ */
+static void
+after_waiting(struct conn *c)
+{
+	if (!c->is_closed && c->state == CONN_HEAD && c->in_len > 0)
+		ev_feed_event(c->http->loop, &c->read_io, EV_READ);
+}
+
+/* The next frame of the stream a waiting snapshot asked for has come (the stream's
+ * latest now), or the stream is going away (f NULL). */
+static void
+snapshot_woken(struct fr_stream_waiter *w, struct fr_frame *f)
+{
+	struct conn *c = FR_CONTAINER_OF(w, struct conn, frame_waiter);
+	const struct fr_scale_spec *spec = &c->waiting_spec;
+	char err[FR_ERR_LEN];
+	int status = 0;
+
+	/* A scaled size is checked again: the one checked before the wait may be gone. */
+	if (f != NULL && !fr_scale_spec_is_plain(spec))
+		status = fr_scale_check(c->waiting_on->scale, spec, err);
+	if (f == NULL)
+		respond_error(c, 503, "Retry-After: 1\r\n", "the stream was removed");
+	else if (status != 0)
+		respond_error(c, status, status == 503 ? "Retry-After: 1\r\n" : NULL, "%s", err);
+	else
+		answer_snapshot(c, c->waiting_on, spec);
+	after_waiting(c);
+}
+
+static void
+snapshot_not_in_time(struct conn *c)
+{
+	fr_stream_cancel_wait(&c->frame_waiter);
+	respond_error(c, 503, "Retry-After: 1\r\n", "no new frame within %g s", c->wait_s);
+	after_waiting(c);
+}
+
+/*
+ * Holds the request until the stream publishes a frame (newer than the request, so
+ * never the latest one it has) or wait_s passes. The connection stays in the pending
+ * budget meanwhile: waiting snapshots are bounded like any unanswered request.
+ */
+static void
+wait_for_frame(struct conn *c, struct fr_registry_entry *e, const struct fr_scale_spec *spec,
+    double wait_s)
+{
+	c->state = CONN_WAIT;
+	c->wait_s = wait_s;
+	c->waiting_on = e;
+	c->waiting_spec = *spec;
+	c->frame_waiter.on_frame = snapshot_woken;
+	fr_stream_wait_frame(e->stream, &c->frame_waiter);
+	arm_timer(c, wait_s);
+}
+
+static void
+serve_snapshot(struct conn *c, const char *name)
+{
+	struct fr_registry_entry *e = readable_stream(c, name);
+	double wait_s = snapshot_wait(c);
+	struct fr_scale_spec spec;
+
+	if (e == NULL || scale_request(c, e, &spec) < 0)
+		return;
+	if (spec.is_auto)
+		respond_error(c, 400, NULL, "scale=auto is for /stream; a snapshot takes 1/2, "
+		    "1/4, 1/8 or 1/1");
+	else if (wait_s < 0)
+		respond_error(c, 400, NULL, "wait must be a number of seconds from 0 to %g",
+		    SNAPSHOT_WAIT_MAX_S);
+	else if (wait_s > 0)
+		wait_for_frame(c, e, &spec, wait_s);
+	else
+		respond_latest(c, e, &spec);
+}
+
+/* ---- history ---- */
+
+/* GET /stats/history[/NAME][?since=N]: one stream (name) or every one the token sees. */
+static void
+serve_history(struct conn *c, const char *name)
+{
+	char value[32], *end;
+	uint64_t since = 0;
+	struct fr_buf body;
+
+	if (name != NULL ? readable_stream(c, name) == NULL : !check_list_auth(c))
+		return;
+	switch (fr_http_query_get(c->req.query, "since", value, sizeof value)) {
+	case FR_HTTP_QUERY_ABSENT:
+		break;
+	case FR_HTTP_QUERY_FOUND:
+		errno = 0;
+		since = strtoull(value, &end, 10);
+		if (end != value && *end == '\0' && value[0] != '-' && errno == 0)
+			break;
+		/* fall through */
+	default:
+		respond_error(c, 400, NULL, "since must be a sample number (0 or more)");
+		return;
+	}
+	fr_buf_init(&body);
+	fr_registry_format_history(c->http->params.registry, name, since, may_see_cb, c, &body);
+	if (body.has_failed)
+		respond_error(c, 500, NULL, "out of memory");
+	else
+		respond(c, 200, "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n",
+		    "application/json", body.data, body.len, NULL);
+	fr_buf_fini(&body);
+}
+
 /* ?fps=N as a minimum interval between frames; 0 without a cap, < 0 if invalid. */
 static double
 fps_interval(const struct conn *c)
 {
-	char value[32], *end;
+	double fps;
 
-	switch (fr_http_query_get(c->req.query, "fps", value, sizeof value)) {
-	case FR_HTTP_QUERY_ABSENT:
+	switch (query_number(c, "fps", &fps)) {
+	case 0:
 		return 0;
-	case FR_HTTP_QUERY_FOUND:
-		break;
-	default:
-		return -1;
+	case 1:
+		if (fps > 0 && fps <= 1000)
+			return 1.0 / fps;
 	}
-	double fps = strtod(value, &end);
-	if (end == value || *end != '\0' || !(fps > 0 && fps <= 1000))
-		return -1;
-	return 1.0 / fps;
+	return -1;
 }
 
 static void conn_forget(struct conn *c);
@@ -521,7 +759,7 @@ serve_stream(struct conn *c, const char *name)
 	char flag[8];
 	int is_advance = fr_http_query_get(c->req.query, "advance_headers", flag, sizeof flag) ==
 	    FR_HTTP_QUERY_FOUND && strcmp(flag, "1") == 0;
-	struct fr_registry_entry *e = find_stream(c, name);
+	struct fr_registry_entry *e = readable_stream(c, name);
 	double interval = fps_interval(c);
 	struct fr_scale_spec spec;
 
@@ -636,6 +874,10 @@ serve_ingest(struct conn *c, const char *name)
 	char err[FR_ERR_LEN];
 	enum fr_registry_error why;
 
+	if (!may_ingest(c, e)) {
+		respond_unauthorized(c);
+		return;
+	}
 	if (!c->req.is_chunked && !c->req.has_content_length) {
 		respond_error(c, 411, NULL, "send the body chunked or with a Content-Length");
 		return;
@@ -665,6 +907,13 @@ serve_ingest(struct conn *c, const char *name)
 	body_input(c);
 }
 
+/* /stats/history alone is every stream's, not "default"'s as /stream alone would be. */
+static bool
+is_history_of_all(const char *path)
+{
+	return strcmp(path, "/stats/history") == 0 || strcmp(path, "/stats/history/") == 0;
+}
+
 static void
 route(struct conn *c)
 {
@@ -678,7 +927,7 @@ route(struct conn *c)
 	} else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");
-		else if (check_auth(c, c->http->params.subscribe_token))
+		else if (check_list_auth(c))
 			respond(c, 200, "Cache-Control: no-cache\r\n", "text/html; charset=utf-8",
 			    fr_page_html, strlen(fr_page_html), NULL);
 	} else if (strcmp(path, "/healthz") == 0) {
@@ -690,22 +939,28 @@ route(struct conn *c)
 	} else if (strcmp(path, "/stats") == 0 || strcmp(path, "/metrics") == 0) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");
-		else if (check_auth(c, c->http->params.subscribe_token))
+		else if (check_list_auth(c))
 			serve_stats(c, path[1] == 's' ? FR_REGISTRY_JSON : FR_REGISTRY_PROMETHEUS);
+	} else if (is_history_of_all(path) ||
+	    stream_name(path, "/stats/history", name, sizeof name) != NULL) {
+		if (!is_get(c))
+			respond_error(c, 405, allow_get, "use GET");
+		else
+			serve_history(c, is_history_of_all(path) ? NULL : name);
 	} else if (stream_name(path, "/stream", name, sizeof name) != NULL) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");
-		else if (check_auth(c, c->http->params.subscribe_token))
+		else
 			serve_stream(c, name);
 	} else if (stream_name(path, "/snapshot", name, sizeof name) != NULL) {
 		if (!is_get(c))
 			respond_error(c, 405, allow_get, "use GET");
-		else if (check_auth(c, c->http->params.subscribe_token))
+		else
 			serve_snapshot(c, name);
 	} else if (stream_name(path, "/ingest", name, sizeof name) != NULL) {
 		if (c->req.method != FR_HTTP_METHOD_PUT && c->req.method != FR_HTTP_METHOD_POST)
 			respond_error(c, 405, "Allow: PUT, POST\r\n", "use PUT or POST");
-		else if (check_auth(c, c->http->params.ingest_token))
+		else
 			serve_ingest(c, name);
 	} else {
 		respond_error(c, 404, NULL, "no such path");
@@ -760,12 +1015,21 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+	if (n == 0 && c->state == CONN_WAIT) {
+		/* Half-closed after its request: answered all the same, then closed. */
+		ev_io_stop(loop, w);
+		c->close_after = 1;
+		return;
+	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 		conn_close(c, n == 0 ? "closed by peer" : strerror(errno));
 		return;
 	}
-	if (n < 0)
+	if (n < 0) {
+		/* Also fed by a waiting snapshot's answer: requests read while it waited. */
+		process_input(c);
 		return;
+	}
 	c->in_len += (size_t)n;
 	if (c->state == CONN_BODY)
 		body_input(c);
@@ -793,6 +1057,7 @@ conn_forget(struct conn *c)
 	ev_io_stop(loop, &c->read_io);
 	ev_io_stop(loop, &c->write_io);
 	ev_timer_stop(loop, &c->timer);
+	fr_stream_cancel_wait(&c->frame_waiter);
 	fr_admit_pending_end(c->http->params.admit, &c->pending);
 	fr_scale_snapshot_cancel(&c->waiter);
 	if (c->producing != NULL) {
@@ -843,6 +1108,7 @@ on_accept(int fd, const struct fr_addr *peer, void *arg)
 	ev_io_init(&c->read_io, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_io, write_cb, fd, EV_WRITE);
 	ev_timer_init(&c->timer, timer_cb, h->params.head_timeout_s, 0.);
+	fr_list_init(&c->frame_waiter.link);
 	wait_for_request(c);
 }
 

@@ -67,6 +67,24 @@ dump_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	fr_registry_log_counters(app->registry);
 }
 
+/* A declared stream's own tokens and stale-after, at startup and after each reload. */
+static void
+apply_stream_access(struct app *app)
+{
+	fr_registry_set_stale_after(app->registry, app->config.stale_after_s);
+	for (size_t i = 0; i < app->config.n_streams; i++) {
+		const struct fr_stream_config *sc = &app->config.streams[i];
+		struct fr_registry_entry *e = fr_registry_find(app->registry, sc->name);
+
+		if (e == NULL)	/* added by the reload: that takes a restart */
+			continue;
+		/* The running configuration outlives every entry: borrowed. */
+		e->subscribe_token = sc->subscribe_token;
+		e->ingest_token = sc->ingest_token;
+		e->stale_after_s = sc->stale_after_s;
+	}
+}
+
 static void
 setup_stream(struct app *app, const struct fr_stream_config *sc)
 {
@@ -365,6 +383,7 @@ reload(struct app *app)
 	struct fr_ingest_params ip = ingest_params(&app->config);
 	fr_registry_set_ingest_params(app->registry, &ip);
 	fr_registry_set_idle_timeout(app->registry, app->config.stream_idle_timeout_s);
+	apply_stream_access(app);
 	struct fr_admit_params ap = admit_params(&app->config);
 	fr_admit_set_params(app->admit, &ap);
 	update_pulls(app);
@@ -541,6 +560,7 @@ main(int argc, char **argv)
 	setup_nats(&app);
 	for (size_t i = 0; i < app.config.n_streams; i++)
 		setup_stream(&app, &app.config.streams[i]);
+	apply_stream_access(&app);
 	if (app.nats != NULL)
 		fr_nats_serve(app.nats, app.registry);
 	setup_http(&app);
@@ -559,6 +579,7 @@ main(int argc, char **argv)
 	init_signals(&app);
 	fr_defer_init(app.loop);
 	fr_notify_init(app.loop);
+	fr_registry_start_history(app.registry);
 	start_nats(&app);
 	for (size_t i = 0; i < app.n_streams; i++)
 		fr_raw_start(app.raw[i]);

@@ -3,6 +3,7 @@
  * The table of streams. Few streams (--max-streams, default 64), looked up by
  * name once per connection: a linear search over an array is all it needs.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,18 @@ struct fr_registry {
 	size_t max_streams;
 	struct fr_process_counters counters;
 	double idle_timeout_s;		/* for streams that are not declared; 0: never */
+	double stale_after_s;		/* --stale-after; 0: never */
 	ev_timer expiry;
+	ev_timer history_timer;		/* samples every stream once a second */
+	double history_at;		/* when the last samples were taken (or the start) */
+	uint64_t history_next;		/* the number of the next sample, for every stream */
 	size_t n;
 	struct fr_registry_entry **entries;	/* max_streams of them; the first n used */
 	struct fr_registry_watcher watcher;	/* all NULL: none */
 };
 
 static void expiry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void history_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct fr_registry *
 fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, size_t max_streams)
@@ -40,6 +46,8 @@ fr_registry_new(struct ev_loop *loop, const struct fr_ingest_params *params, siz
 	reg->max_streams = max_streams;
 	reg->entries = fr_xcalloc(max_streams, sizeof *reg->entries);
 	ev_init(&reg->expiry, expiry_cb);
+	ev_timer_init(&reg->history_timer, history_cb, 1.0, 1.0);
+	reg->history_at = reg->started_at;
 	return reg;
 }
 
@@ -52,6 +60,7 @@ entry_free(struct fr_registry *reg, struct fr_registry_entry *e)
 	fr_ingest_free(e->ingest);
 	fr_scale_free(e->scale);	/* its subscribers count in the stream's */
 	fr_stream_free(e->stream);
+	free(e->history);
 	free(e);
 }
 
@@ -61,6 +70,7 @@ fr_registry_free(struct fr_registry *reg)
 	if (reg == NULL)
 		return;
 	ev_timer_stop(reg->loop, &reg->expiry);
+	ev_timer_stop(reg->loop, &reg->history_timer);
 	for (size_t i = 0; i < reg->n; i++)
 		entry_free(reg, reg->entries[i]);
 	free(reg->entries);
@@ -96,18 +106,22 @@ fr_registry_add(struct fr_registry *reg, const char *name, bool is_declared,
 		snprintf(err, FR_ERR_LEN, "--max-streams %zu reached", reg->max_streams);
 		return FR_REGISTRY_FULL;
 	}
-	if ((e = calloc(1, sizeof *e)) == NULL || (e->stream = fr_stream_new(name)) == NULL ||
+	/* The history's ring is allocated once here, whole: sampling never allocates. */
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->history = malloc(sizeof *e->history)) ==
+	    NULL || (e->stream = fr_stream_new(name)) == NULL ||
 	    (e->ingest = fr_ingest_new(reg->loop, e->stream, &reg->params)) == NULL ||
 	    (e->scale = fr_scale_new(reg->loop, e->stream)) == NULL) {
 		if (e != NULL) {
 			fr_ingest_free(e->ingest);
 			fr_stream_free(e->stream);
+			free(e->history);
 		}
 		free(e);
 		snprintf(err, FR_ERR_LEN, "out of memory");
 		return FR_REGISTRY_NO_MEMORY;
 	}
 	e->is_declared = is_declared;
+	fr_history_init(e->history, reg->history_next);
 	reg->entries[reg->n++] = e;
 	*out = e;
 	if (reg->watcher.added != NULL)
@@ -201,6 +215,15 @@ fr_registry_connections_denied(struct fr_registry *reg)
 	return &reg->counters.connections_denied;
 }
 
+bool
+fr_registry_any(struct fr_registry *reg, fr_registry_filter_fn fn, void *arg)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (fn(reg->entries[i], arg))
+			return true;
+	return false;
+}
+
 uint64_t
 fr_registry_clients(const struct fr_registry *reg)
 {
@@ -232,15 +255,20 @@ snap_client(struct fr_sub *sub, const char *scale, void *arg)
 		snprintf(sn->labels[sn->n], sizeof sn->labels[sn->n], "%s", scale);
 		scale = sn->labels[sn->n];
 	}
-	sn->clients[sn->n++] = (struct fr_stats_client){ info.peer, info.protocol, scale,
-		sn->now - info.connected_at, info.counters };
+	sn->clients[sn->n++] = (struct fr_stats_client){
+		.peer = info.peer,
+		.protocol = info.protocol,
+		.scale = scale,
+		.connected_s = sn->now - info.connected_at,
+		.counters = info.counters,
+	};
 }
 
 /* Fills one stream's part of the snapshot; its client and scaled arrays (one
  * allocation, clients first) are allocated here. */
 static int
-snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream *out,
-    struct fr_stats_upstream *upstream)
+snapshot_stream(const struct fr_registry *reg, struct fr_registry_entry *e, double now,
+    struct fr_stats_stream *out, struct fr_stats_upstream *upstream)
 {
 	const struct fr_stream *s = e->stream;
 	struct snap_clients sn = { .max = s->counters.clients, .now = now };
@@ -271,6 +299,8 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 		.latest_width = s->latest ? s->latest->width : 0,
 		.latest_height = s->latest ? s->latest->height : 0,
 		.latest_age_s = s->latest ? now - s->latest->received_at : -1,
+		.stale_after_s = fr_registry_stale_after(reg, e),
+		.is_stale = fr_registry_is_stale(reg, e, now),
 		.n_clients = n,
 		.clients = clients,
 		.n_scaled = fr_scale_sizes(e->scale, scaled, FR_SCALE_MAX_SIZES),
@@ -280,8 +310,8 @@ snapshot_stream(struct fr_registry_entry *e, double now, struct fr_stats_stream 
 }
 
 void
-fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
-    struct fr_buf *b)
+fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_format format,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b)
 {
 	struct fr_stats_stream *streams = calloc(reg->n + 1, sizeof *streams);
 	struct fr_stats_upstream *upstreams = calloc(reg->n + 1, sizeof *upstreams);
@@ -294,11 +324,14 @@ fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format
 		free(upstreams);
 		return;
 	}
-	for (; n < reg->n; n++) {
-		if (snapshot_stream(reg->entries[n], now, &streams[n], &upstreams[n]) < 0) {
+	for (size_t i = 0; i < reg->n; i++) {
+		if (may_see != NULL && !may_see(reg->entries[i], arg))
+			continue;
+		if (snapshot_stream(reg, reg->entries[i], now, &streams[n], &upstreams[n]) < 0) {
 			b->has_failed = 1;
 			goto out;
 		}
+		n++;
 	}
 	struct fr_stats_snapshot snap = {
 		.version = PACKAGE_VERSION,
@@ -318,6 +351,13 @@ out:
 		free((void *)streams[i].clients);
 	free(streams);
 	free(upstreams);
+}
+
+void
+fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
+    struct fr_buf *b)
+{
+	fr_registry_format_stats_for(reg, format, NULL, NULL, b);
 }
 
 void
@@ -342,4 +382,137 @@ fr_registry_log_counters(struct fr_registry *reg)
 		}
 		fr_scale_log_counters(e->scale, ev_now(reg->loop));
 	}
+}
+
+/* ---- history and staleness ---- */
+
+/*
+ * The age of the oldest frame a subscriber is being sent, in ms (UINT64_MAX: none yet):
+ * for each, the larger of the age its last frame had when its write completed
+ * (frame_age_ms) and the age of the frame it is writing now, so that one that stalls
+ * mid-frame shows too.
+ */
+struct oldest {
+	double now;
+	uint64_t ms;
+};
+
+static void
+oldest_sending_cb(struct fr_sub *sub, const char *scale, void *arg)
+{
+	struct oldest *o = arg;
+	struct fr_sub_info info;
+	double since = fr_sub_sending_since(sub);
+
+	(void)scale;
+	fr_sub_get_info(sub, &info);
+	uint64_t ms = info.counters.frames_sent > 0 ? info.counters.frame_age_ms : FR_HISTORY_NONE;
+	if (since > 0) {
+		uint64_t now_ms = (uint64_t)((o->now > since ? o->now - since : 0) * 1000 + 0.5);
+
+		if (ms == FR_HISTORY_NONE || now_ms > ms)
+			ms = now_ms;
+	}
+	if (ms != FR_HISTORY_NONE && (o->ms == FR_HISTORY_NONE || ms > o->ms))
+		o->ms = ms;
+}
+
+/* What e's history records now: its totals, subscribers and the oldest frame age
+ * among its own subscribers and those of its scaled sizes. */
+static void
+read_stream(struct fr_registry_entry *e, double now, struct fr_history_reading *r)
+{
+	struct fr_stream_counters c = e->stream->counters;
+	struct oldest oldest = { now, FR_HISTORY_NONE };
+
+	for (struct fr_list *l = e->stream->subs.next; l != &e->stream->subs; l = l->next)
+		oldest_sending_cb(fr_sub_from_link(l), NULL, &oldest);
+	fr_scale_foreach_sub(e->scale, oldest_sending_cb, &oldest);
+	*r = (struct fr_history_reading){ .v = {
+		[FR_HISTORY_FRAMES_IN] = c.frames_in,
+		[FR_HISTORY_BYTES_IN] = c.bytes_in,
+		[FR_HISTORY_FRAMES_OUT] = c.frames_out,
+		[FR_HISTORY_CLIENTS] = c.clients,
+		[FR_HISTORY_OLDEST_AGE_MS] = oldest.ms,
+	} };
+	for (int reason = 0; reason < FR_DROP_REASONS; reason++)
+		r->v[FR_HISTORY_DROPPED + reason] = *fr_stats_drop_counter(&c, reason);
+}
+
+void
+fr_registry_sample_history(struct fr_registry *reg, double now)
+{
+	uint64_t k = fr_history_steps(now - reg->history_at);
+
+	if (now < reg->history_at)	/* the wall clock was set back: count from here */
+		reg->history_at = now;
+	if (k == 0)
+		return;
+	for (size_t i = 0; i < reg->n; i++) {
+		struct fr_history_reading r;
+
+		read_stream(reg->entries[i], now, &r);
+		fr_history_record(reg->entries[i]->history, &r, now, k);
+	}
+	reg->history_next += k;
+	reg->history_at = now;
+}
+
+static void
+history_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fr_registry *reg = FR_CONTAINER_OF(w, struct fr_registry, history_timer);
+
+	(void)revents;
+	fr_registry_sample_history(reg, ev_now(loop));
+}
+
+void
+fr_registry_start_history(struct fr_registry *reg)
+{
+	ev_timer_start(reg->loop, &reg->history_timer);
+}
+
+void
+fr_registry_format_history(struct fr_registry *reg, const char *only, uint64_t since,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b)
+{
+	bool is_first = true;
+
+	fr_buf_printf(b, "{\"interval_s\": 1, \"seconds\": %d, \"next\": %" PRIu64
+	    ", \"streams\": {", FR_HISTORY_SECONDS, reg->history_next);
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct fr_registry_entry *e = reg->entries[i];
+
+		if ((only != NULL && strcmp(e->stream->name, only) != 0) ||
+		    (may_see != NULL && !may_see(e, arg)))
+			continue;
+		/* Stream names are [A-Za-z0-9._-] (fr_registry_add): nothing to escape. */
+		fr_buf_printf(b, "%s\"%s\": ", is_first ? "" : ", ", e->stream->name);
+		fr_history_format_json(b, e->history, since);
+		is_first = false;
+	}
+	fr_buf_append(b, "}}\n", 3);
+}
+
+void
+fr_registry_set_stale_after(struct fr_registry *reg, double stale_after_s)
+{
+	reg->stale_after_s = stale_after_s;
+}
+
+double
+fr_registry_stale_after(const struct fr_registry *reg, const struct fr_registry_entry *e)
+{
+	return e->stale_after_s > 0 ? e->stale_after_s : reg->stale_after_s;
+}
+
+bool
+fr_registry_is_stale(const struct fr_registry *reg, const struct fr_registry_entry *e,
+    double now)
+{
+	double limit = fr_registry_stale_after(reg, e);
+	const struct fr_frame *f = e->stream->latest;
+
+	return limit > 0 && f != NULL && now - f->received_at > limit;
 }

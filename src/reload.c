@@ -7,6 +7,7 @@
  * halfway, is worse than asking for a restart.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -326,12 +327,17 @@ stream_index(const struct fr_config *c, const char *name)
 	return i;
 }
 
-/* True if name is an option too: a key of stream "default" that its option's row compares. */
+/*
+ * True if key k of stream "default" is an option's field too (ingest, listen), which
+ * that option's row compares. A key that only shares an option's name (stale-after,
+ * the tokens: one stream's setting, not the global one) is a key like any other.
+ */
 static int
-is_option(const char *name)
+is_option(const struct fr_config_option *k)
 {
 	for (const struct fr_config_option *o = fr_config_options; o->name != NULL; o++)
-		if (strcmp(o->name, name) == 0)
+		if (strcmp(o->name, k->name) == 0 &&
+		    o->offset == offsetof(struct fr_config, streams) + k->offset)
 			return 1;
 	return 0;
 }
@@ -348,7 +354,7 @@ merge_stream_keys(struct merge *m, struct fr_stream_config *running,
 	char label[FR_STREAM_NAME_MAX + 64];
 
 	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++) {
-		if ((is_default && is_option(k->name)) || k->kind == FR_KIND_TOKEN_FILE ||
+		if ((is_default && is_option(k)) || k->kind == FR_KIND_TOKEN_FILE ||
 		    same(k, running, next))
 			continue;
 		if (k->reload == FR_RELOAD_RESTART) {

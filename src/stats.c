@@ -155,6 +155,16 @@ put_double(struct fr_buf *b, double v)
 	fr_buf_printf(b, "%.3f", v);
 }
 
+/* A value that is absent when negative: null. */
+static void
+put_double_or_null(struct fr_buf *b, double v)
+{
+	if (v < 0)
+		fr_buf_puts(b, "null");
+	else
+		put_double(b, v);
+}
+
 /* ---- histograms ---- */
 
 const double fr_stats_frame_age_bounds[FR_STATS_FRAME_AGE_BOUNDS] = {
@@ -614,7 +624,9 @@ json_stream(struct fr_buf *b, const struct fr_stats_stream *s)
 			fr_buf_puts(b, ", ");
 		json_client(b, &s->clients[i]);
 	}
-	fr_buf_puts(b, "]}");
+	fr_buf_puts(b, "], \"stale_after_s\": ");
+	put_double_or_null(b, s->stale_after_s > 0 ? s->stale_after_s : -1);
+	fr_buf_printf(b, ", \"stale\": %s}", s->is_stale ? "true" : "false");
 }
 
 /*
@@ -765,6 +777,7 @@ enum stream_gauge {
 	GAUGE_INPUT_FPS,
 	GAUGE_LATEST_BYTES,
 	GAUGE_LATEST_AGE, /* no sample for a stream without a frame */
+	GAUGE_STALE,
 };
 
 static const struct {
@@ -776,6 +789,8 @@ static const struct {
         "Size of the latest frame in bytes, 0 when there is none."},
     [GAUGE_LATEST_AGE] = {"framerouter_latest_frame_age_seconds",
         "Seconds since the latest frame arrived; absent when there is none."},
+    [GAUGE_STALE] = {"framerouter_stale",
+        "1 while the latest frame is older than the stream's --stale-after, else 0."},
 };
 
 static void
@@ -789,6 +804,8 @@ prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_s
 	fr_buf_puts(b, "} ");
 	if (g == GAUGE_LATEST_BYTES)
 		fr_buf_printf(b, "%zu", has_frame(s) ? s->latest_bytes : (size_t)0);
+	else if (g == GAUGE_STALE)
+		fr_buf_puts(b, s->is_stale ? "1" : "0");
 	else
 		put_double(b, g == GAUGE_INPUT_FPS ? s->input_fps : s->latest_age_s);
 	fr_buf_puts(b, "\n");

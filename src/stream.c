@@ -11,6 +11,29 @@
 
 #include "fr/stream.h"
 
+/*
+ * Calls every waiter once with f. The list is taken over first: a waiter that waits
+ * again from its callback waits for the frame after f.
+ */
+static void
+wake_waiters(struct fr_stream *s, struct fr_frame *f)
+{
+	struct fr_list woken;
+
+	if (fr_list_is_empty(&s->waiters))
+		return;
+	woken = s->waiters;
+	woken.next->prev = woken.prev->next = &woken;
+	fr_list_init(&s->waiters);
+	while (!fr_list_is_empty(&woken)) {
+		struct fr_stream_waiter *w = FR_CONTAINER_OF(woken.next, struct fr_stream_waiter,
+		    link);
+
+		fr_list_remove(&w->link);
+		w->on_frame(w, f);
+	}
+}
+
 struct fr_stream *
 fr_stream_new(const char *name)
 {
@@ -22,6 +45,7 @@ fr_stream_new(const char *name)
 	if ((s->arena = fr_arena_new(0)) == NULL)
 		log_warn("stream %s: no memfd arena, sending frames with sendmsg", s->name);
 	fr_list_init(&s->subs);
+	fr_list_init(&s->waiters);
 	for (size_t i = 0; i < FR_DROP_REASONS; i++)
 		fr_ratelimit_init(&s->drop_log[i], 1.0);
 	fr_ratelimit_init(&s->garbage_log, 1.0);
@@ -38,6 +62,7 @@ fr_stream_free(struct fr_stream *s)
 		return;
 	while (!fr_list_is_empty(&s->subs))
 		fr_sub_close(fr_sub_from_link(s->subs.next), "shutting down");
+	wake_waiters(s, NULL);
 	fr_frame_unref(s->latest);
 	fr_arena_unref(s->arena);	/* its files close with their last frame */
 	free(s);
@@ -90,6 +115,19 @@ fr_stream_publish(struct fr_stream *s, struct fr_frame *f)
 	for (int w = 0; w < FR_WATCH_SLOTS; w++)
 		if (s->on_frame[w].fn != NULL)
 			s->on_frame[w].fn(s, f, s->on_frame[w].arg);
+	wake_waiters(s, f);
+}
+
+void
+fr_stream_wait_frame(struct fr_stream *s, struct fr_stream_waiter *w)
+{
+	fr_list_append(&s->waiters, &w->link);
+}
+
+void
+fr_stream_cancel_wait(struct fr_stream_waiter *w)
+{
+	fr_list_remove(&w->link);
 }
 
 /* One subscriber more (delta 1) or less (-1) for s and the streams it derives from;

@@ -578,3 +578,9 @@ fr_sub_from_link(struct fr_list *link)
 {
 	return FR_CONTAINER_OF(link, struct fr_sub, link);
 }
+
+double
+fr_sub_sending_since(const struct fr_sub *sub)
+{
+	return sub->sending != NULL ? sub->sending->received_at : 0;
+}

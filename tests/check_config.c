@@ -16,6 +16,11 @@
 #include "fr/config.h"
 #include "option_samples.h"
 
+/* Every key of a stream spec, as an error about an unknown one lists them. */
+#define STREAM_KEYS "ingest, listen, listen-scale, from, from-token[-file], poll-fps, " \
+	"on-demand, linger, reconnect-max, subscribe-token[-file], ingest-token[-file] or " \
+	"stale-after"
+
 static struct fr_config cfg;
 static char err[FR_ERR_LEN];
 
@@ -495,17 +500,14 @@ START_TEST(test_stream_names)
 	ASSERT_ERR("--stream: 'listen=127.0.0.1:2001': stream names are 1-64 of A-Z a-z 0-9 . _ -",
 	    "--stream", ",listen=127.0.0.1:2001");
 	ASSERT_ERR("--stream: '': stream names are 1-64 of A-Z a-z 0-9 . _ -", "--stream", ",,");
-	ASSERT_ERR("--stream: needs a value (NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE]"
-	    "[,from=URL][,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
-	    "[,linger=SECONDS][,reconnect-max=SECONDS])", "--stream=");
+	ASSERT_ERR("--stream: needs a value (NAME[,KEY=VALUE]..., see --help)", "--stream=");
 }
 END_TEST
 
 START_TEST(test_stream_items)
 {
 	char spec[4000];
-#define KEYS "expected ingest, listen, listen-scale, from, from-token[-file], poll-fps, " \
-	"on-demand, linger or reconnect-max"
+#define KEYS "expected " STREAM_KEYS
 
 	ASSERT_ERR("--stream: stream cam1: 'foo': " KEYS, "--stream", "cam1,foo=bar");
 	ASSERT_ERR("--stream: stream cam1: 'ingest': " KEYS, "--stream", "cam1,ingest");
@@ -528,6 +530,31 @@ START_TEST(test_stream_items)
 	memset(spec, 'a', sizeof spec - 1);
 	spec[sizeof spec - 1] = '\0';
 	ASSERT_ERR("--stream: stream spec too long", "--stream", spec);
+}
+END_TEST
+
+/* A stream's own tokens (also from files) and stale-after, apart from the global ones. */
+START_TEST(test_stream_access_keys)
+{
+	ASSERT_RUN("--subscribe-token", "global", "--stream",
+	    "cam1,subscribe-token=cam-secret,ingest-token-file=" SAMPLE_TOKEN_FILE
+	    ",stale-after=2.5", "--stream", "default,ingest-token=def-in");
+	ck_assert_str_eq(cfg.subscribe_token, "global");
+	ck_assert_str_eq(cfg.ingest_token, "");
+	ck_assert_str_eq(cfg.streams[1].subscribe_token, "cam-secret");
+	ck_assert_str_eq(cfg.streams[1].ingest_token, "Linux");
+	ck_assert(cfg.streams[1].stale_after_s == 2.5);
+	ck_assert_str_eq(cfg.streams[0].ingest_token, "def-in");
+	ck_assert_str_eq(cfg.streams[0].subscribe_token, "");
+	ck_assert(cfg.streams[0].stale_after_s == 0);
+	ASSERT_ERR("--stream: stream cam1: subscribe-token: tokens are visible ASCII without spaces, & or #",
+	    "--stream", "cam1,subscribe-token=a&b");
+	ASSERT_ERR("--stream: stream cam1: ingest-token-file: /nonexistent/t: No such file or directory",
+	    "--stream", "cam1,ingest-token-file=/nonexistent/t");
+	ASSERT_ERR("--stream: stream cam1: stale-after: 86401 out of range (0-86400)", "--stream",
+	    "cam1,stale-after=86401");
+	ASSERT_ERR("--stream: stream cam1: 'subscribe-token': expected " STREAM_KEYS,
+	    "--stream", "cam1,subscribe-token");
 }
 END_TEST
 
@@ -790,7 +817,9 @@ START_TEST(test_help)
 		"'default' (default 127.0.0.1:12346)",
 		"  -s, --stream NAME[,ingest=ADDR][,listen=ADDR][,listen-scale=SCALE][,from=URL]"
 		"[,from-token=TOKEN][,from-token-file=FILE][,poll-fps=FPS][,on-demand]"
-		"[,linger=SECONDS][,reconnect-max=SECONDS] declare a named stream, pushed to it or "
+		"[,linger=SECONDS][,reconnect-max=SECONDS][,subscribe-token=TOKEN]"
+		"[,subscribe-token-file=FILE][,ingest-token=TOKEN][,ingest-token-file=FILE]"
+		"[,stale-after=SECONDS] declare a named stream, pushed to it or "
 		"pulled from=URL (repeatable)",
 		"      --http ADDR                          serve the HTTP endpoints (streams, "
 		"snapshots, ingest, stats) here",
@@ -812,6 +841,8 @@ START_TEST(test_help)
 		"HTTP pushes (default 64)",
 		"      --stream-idle-timeout SECONDS        remove a stream an HTTP push created after "
 		"this long with no producer and no subscriber, 0 for never (default 60)",
+		"      --stale-after SECONDS                a stream whose newest frame is older is "
+		"stale: /snapshot answers 503; 0 for never (default 0)",
 		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "
 		"TOKEN",
 		"      --ingest-token-file FILE             read the ingest token from FILE",
@@ -1297,10 +1328,14 @@ START_TEST(test_table_token_files)
 }
 END_TEST
 
-/* The stream keys; a key that is also an option sets that option's field of "default". */
+/*
+ * The stream keys. A key that is also an option either sets that option's field of
+ * "default" (ingest, listen) or is that option for one stream (the tokens, stale-after):
+ * then it takes the same kind of value and reloads the same way, in its own field.
+ */
 START_TEST(test_table_stream_keys)
 {
-	size_t n = 0;
+	size_t n = 0, n_per_stream = 0;
 
 	for (const struct fr_config_option *k = fr_config_stream_keys; k->name != NULL; k++) {
 		assert_row_shape(k, fr_config_stream_keys);
@@ -1311,11 +1346,16 @@ START_TEST(test_table_stream_keys)
 			continue;
 		ck_assert_int_eq(o->kind, k->kind);
 		ck_assert_int_eq(o->reload, k->reload);
-		ck_assert_uint_eq(o->offset, offsetof(struct fr_config, streams) + k->offset);
+		if (o->offset != offsetof(struct fr_config, streams) + k->offset) {
+			ck_assert_uint_eq(k->has_offset, 0);
+			n_per_stream++;
+			continue;
+		}
 		ck_assert_uint_eq(o->has_offset, offsetof(struct fr_config, streams) + k->has_offset);
 		n++;
 	}
 	ck_assert_uint_eq(n, 2);	/* ingest and listen */
+	ck_assert_uint_eq(n_per_stream, 5);	/* the four token keys and stale-after */
 }
 END_TEST
 
@@ -1341,7 +1381,7 @@ START_TEST(test_table_defaults)
 		    o->default_value, notes);
 		n++;
 	}
-	ck_assert_uint_eq(n, 12);
+	ck_assert_uint_eq(n, 13);
 }
 END_TEST
 
@@ -1509,6 +1549,7 @@ config_suite(void)
 	tcase_add_test(tc, test_stream_names);
 	tcase_add_test(tc, test_stream_items);
 	tcase_add_test(tc, test_stream_pull);
+	tcase_add_test(tc, test_stream_access_keys);
 	tcase_add_test(tc, test_stream_listen_scale);
 	tcase_add_test(tc, test_stream_duplicates);
 	tcase_add_test(tc, test_stream_default);

@@ -18,11 +18,15 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
 
 #include "config.h"
+#ifdef HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
 #include "fr/admit.h"
 #include "fr/arena.h"
 #include "fr/buf.h"
@@ -115,7 +119,7 @@ apply_params(void)
 
 /* ---- what a test owns (released in teardown, also when it fails) ---- */
 
-enum { MAX_OWNED = 16 };
+enum { MAX_OWNED = 128 };
 static struct fr_buf owned_bufs[MAX_OWNED];
 static size_t n_owned_bufs;
 static struct fr_frame *owned_frames[MAX_OWNED];
@@ -164,8 +168,11 @@ make_frame(const void *bytes, size_t len)
 static void
 publish_fixture(struct fr_registry_entry *e, const struct fr_buf *jpeg)
 {
+	struct fr_frame *f = make_frame(jpeg->data, jpeg->len);
+
 	ev_now_update(loop);
-	fr_stream_publish(e->stream, make_frame(jpeg->data, jpeg->len));
+	f->received_at = ev_now(loop);	/* as ingest.c stamps it */
+	fr_stream_publish(e->stream, f);
 }
 
 /* ---- the test's clients ---- */
@@ -442,6 +449,74 @@ expect_subscribed(struct client *c)
 	expect_bytes(c, preamble, len);
 }
 
+/* What every snapshot answer says before its age lines. */
+#define SNAPSHOT_HEADERS                                                               \
+	"Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"          \
+	"Access-Control-Expose-Headers: Last-Modified, X-Frame-Age\r\n"
+
+/* t as an HTTP-date (RFC 9110 5.6.7), in whole seconds. */
+static const char *
+http_date(double t, char buf[static 64])
+{
+	time_t at = (time_t)t;
+	struct tm tm;
+
+	ck_assert_ptr_nonnull(gmtime_r(&at, &tm));
+	ck_assert_uint_gt(strftime(buf, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm), 0);
+	return buf;
+}
+
+/*
+ * "X-Frame-Age: S.mmm\r\n" came, with exactly three decimals, and says how old a
+ * frame that arrived at received_at was when the answer was written: at least 0 and
+ * at most what the loop's clock says now (the server shares it), give or take the
+ * rounding to milliseconds.
+ */
+static void
+expect_age(struct client *c, double received_at)
+{
+	expect_str(c, "X-Frame-Age: ");
+	WAIT_UNTIL(memchr(unread(c), '\n', available(c)) != NULL || c->saw_eof);
+	const char *p = unread(c), *dot = memchr(p, '.', available(c));
+	char *end;
+	double age = strtod(p, &end);
+
+	ck_assert_msg(dot != NULL && end == dot + 4 && strncmp(end, "\r\n", 2) == 0 &&
+	    strspn(p, "0123456789") == (size_t)(dot - p) && strspn(dot + 1, "0123456789") == 3,
+	    "bad X-Frame-Age: %s", visible((const uint8_t *)p, available(c)));
+	ck_assert_msg(age >= 0 && age <= ev_now(loop) - received_at + 0.0005,
+	    "X-Frame-Age %.3f, but the frame is %.4f s old", age, ev_now(loop) - received_at);
+	take(c, (size_t)(end - p) + 2);
+}
+
+/*
+ * A snapshot answer with frame f: the exact head (with connection, a "Connection:"
+ * line or ""), its age, then f's bytes unless is_head.
+ */
+static void
+expect_snapshot_as(struct client *c, const struct fr_frame *f, bool is_head,
+    const char *connection)
+{
+	char want[512], date[64];
+
+	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
+	    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n" SNAPSHOT_HEADERS
+	    "Last-Modified: %s\r\n", f->len, http_date(f->received_at, date));
+	expect_str(c, want);
+	expect_age(c, f->received_at);
+	expect_str(c, connection);
+	expect_str(c, "\r\n");
+	if (!is_head)
+		expect_bytes(c, f->data, f->len);
+}
+
+/* The same on a connection that stays open. */
+static void
+expect_snapshot(struct client *c, const struct fr_frame *f, bool is_head)
+{
+	expect_snapshot_as(c, f, is_head, "");
+}
+
 /* A whole response whose body is not known in advance. */
 struct response {
 	int status;
@@ -669,7 +744,6 @@ START_TEST(test_routing_snapshot)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
 	struct client *c = client_new();
-	char want[512];
 
 	send_str(c, "GET /snapshot/default HTTP/1.1\r\nHost: x\r\n\r\n");
 	expect_error(c, "503 Service Unavailable", "stream 'default' has no frame yet",
@@ -678,19 +752,15 @@ START_TEST(test_routing_snapshot)
 	expect_error(c, "404 Not Found", "no stream 'nosuch'", NULL, "");
 
 	publish_fixture(def, jpeg);
-	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
-	    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
-	    jpeg->len);
+	ck_assert_mem_eq(def->stream->latest->data, jpeg->data, jpeg->len);
 	/* /snapshot alone is the default stream's. */
 	for (int i = 0; i < 2; i++) {
 		send_str(c, i == 0 ? "GET /snapshot/default HTTP/1.1\r\nHost: x\r\n\r\n" :
 		    "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n");
-		expect_str(c, want);
-		expect_bytes(c, jpeg->data, jpeg->len);
+		expect_snapshot(c, def->stream->latest, false);
 	}
 	send_str(c, "HEAD /snapshot/default HTTP/1.1\r\nHost: x\r\n\r\n");
-	expect_str(c, want);
+	expect_snapshot(c, def->stream->latest, true);
 	/* Sent and done: only the test and the latest slot hold the frame. */
 	ck_assert_uint_eq(def->stream->latest->refs, 2);
 	expect_silence(c);
@@ -882,6 +952,593 @@ START_TEST(test_tokens_ingest)
 }
 END_TEST
 
+static struct fr_registry_entry *find(const char *name);
+
+/* ---- per-stream tokens ---- */
+
+/* A declared stream with its own tokens (NULL: none), as main.c sets them. */
+static struct fr_registry_entry *
+add_stream(const char *name, const char *subscribe_token, const char *ingest_token)
+{
+	struct fr_registry_entry *e;
+	char err[FR_ERR_LEN];
+
+	ck_assert_int_eq(fr_registry_add(reg, name, true, &e, err), FR_REGISTRY_OK);
+	e->subscribe_token = subscribe_token;
+	e->ingest_token = ingest_token;
+	return e;
+}
+
+/* Closes the client made last and frees its slot for the next one. */
+static void
+client_drop(struct client *c)
+{
+	ck_assert_ptr_eq(c, &clients[n_clients - 1]);
+	client_close(c);
+	fr_buf_fini(&c->out);
+	fr_buf_fini(&c->in);
+	n_clients--;
+}
+
+/* The status GET (or PUT with an empty body) of target gets with auth ("" or a whole
+ * "Authorization: ...\r\n" line), on a connection of its own. */
+static int
+status_of(const char *method, const char *target, const char *auth)
+{
+	struct client *c = client_new();
+	struct response r;
+	char req[512];
+
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\n%s%s\r\n", method, target, auth,
+	    strcmp(method, "PUT") == 0 ? "Content-Length: 0\r\n" : "");
+	request(c, req, &r);
+	client_drop(c);
+	return r.status;
+}
+
+/* The body of a 200 answer to GET target with auth. */
+static const char *
+body_of(const char *target, const char *auth)
+{
+	struct client *c = client_new();
+	struct response r;
+	char req[512];
+
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", target, auth);
+	request(c, req, &r);
+	client_drop(c);
+	ck_assert_msg(r.status == 200, "GET %s: %s", target, r.head);
+	return r.body->data;
+}
+
+#define CAM_TOKEN "Authorization: Bearer cam-tok\r\n"
+#define GLOBAL_TOKEN "Authorization: Bearer s3cret\r\n"
+
+/*
+ * A stream's own subscribe token opens that stream, on every endpoint that reads it,
+ * and lists it in /stats, /metrics and /stats/history; streams without a token are
+ * open to all while there is no global token; the global token opens everything.
+ */
+START_TEST(test_tokens_per_stream)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct fr_registry_entry *cam = add_stream("cam", "cam-tok", NULL);
+
+	add_stream("open", NULL, NULL);
+	add_stream("lab", "lab-tok", NULL);
+	publish_fixture(cam, jpeg);
+	publish_fixture(find("open"), jpeg);
+	static const char *const reads[] = { "/stream/cam", "/snapshot/cam",
+		"/stats/history/cam" };
+	for (size_t i = 0; i < FR_ARRAY_LEN(reads); i++) {
+		char with_query[128];
+
+		ck_assert_int_eq(status_of("GET", reads[i], ""), 401);
+		ck_assert_int_eq(status_of("GET", reads[i], "Authorization: Bearer cam-to\r\n"),
+		    401);
+		ck_assert_int_eq(status_of("GET", reads[i], CAM_TOKEN), 200);
+		snprintf(with_query, sizeof with_query, "%s?token=cam-tok", reads[i]);
+		ck_assert_int_eq(status_of("GET", with_query, ""), 200);
+		/* lab's token is no key to cam. */
+		ck_assert_int_eq(status_of("GET", reads[i], "Authorization: Bearer lab-tok\r\n"),
+		    401);
+	}
+	ck_assert_int_eq(status_of("GET", "/snapshot/lab", CAM_TOKEN), 401);
+	ck_assert_int_eq(status_of("GET", "/snapshot/open", ""), 200);
+	ck_assert_int_eq(status_of("GET", "/snapshot/open", CAM_TOKEN), 200);
+	ck_assert_int_eq(status_of("GET", "/snapshot/nosuch", ""), 404);
+	/* The lists: what the token may see, and nothing else. */
+	assert_json(body_of("/stats", ""), "list(d['streams']) == ['default', 'open']");
+	assert_json(body_of("/stats", CAM_TOKEN), "list(d['streams']) == ['default', 'cam', "
+	    "'open']");
+	assert_json(body_of("/stats?token=lab-tok", ""), "list(d['streams']) == ['default', "
+	    "'open', 'lab']");
+	assert_json(body_of("/stats/history", ""), "list(d['streams']) == ['default', 'open']");
+	assert_json(body_of("/stats/history?token=cam-tok", ""), "list(d['streams']) == "
+	    "['default', 'cam', 'open']");
+	ck_assert_ptr_null(strstr(body_of("/metrics", ""), "stream=\"cam\""));
+	ck_assert_ptr_nonnull(strstr(body_of("/metrics", CAM_TOKEN),
+	    "framerouter_frames_in_total{stream=\"cam\"} 1\n"));
+	ck_assert_int_eq(status_of("GET", "/", ""), 200);
+
+	/* With a global token, it opens everything; a stream's own token opens its
+	 * stream and lists only it; no token (or a wrong one) opens nothing. */
+	http_params.subscribe_token = "s3cret";
+	apply_params();
+	for (size_t i = 0; i < FR_ARRAY_LEN(reads); i++) {
+		ck_assert_int_eq(status_of("GET", reads[i], ""), 401);
+		ck_assert_int_eq(status_of("GET", reads[i], CAM_TOKEN), 200);
+		ck_assert_int_eq(status_of("GET", reads[i], GLOBAL_TOKEN), 200);
+	}
+	ck_assert_int_eq(status_of("GET", "/snapshot/open", CAM_TOKEN), 401);
+	ck_assert_int_eq(status_of("GET", "/snapshot/open", GLOBAL_TOKEN), 200);
+	/* Which streams exist is the global token's to learn. */
+	ck_assert_int_eq(status_of("GET", "/snapshot/nosuch", CAM_TOKEN), 401);
+	ck_assert_int_eq(status_of("GET", "/snapshot/nosuch", GLOBAL_TOKEN), 404);
+	static const char *const lists[] = { "/", "/stats", "/metrics", "/stats/history" };
+	for (size_t i = 0; i < FR_ARRAY_LEN(lists); i++) {
+		ck_assert_int_eq(status_of("GET", lists[i], ""), 401);
+		ck_assert_int_eq(status_of("GET", lists[i], "Authorization: Bearer nope\r\n"), 401);
+		ck_assert_int_eq(status_of("GET", lists[i], CAM_TOKEN), 200);
+		ck_assert_int_eq(status_of("GET", lists[i], GLOBAL_TOKEN), 200);
+	}
+	assert_json(body_of("/stats", CAM_TOKEN), "list(d['streams']) == ['cam']");
+	assert_json(body_of("/stats/history", CAM_TOKEN), "list(d['streams']) == ['cam']");
+	assert_json(body_of("/stats", GLOBAL_TOKEN), "list(d['streams']) == ['default', 'cam', "
+	    "'open', 'lab']");
+	const char *metrics = body_of("/metrics", CAM_TOKEN);
+	ck_assert_ptr_nonnull(strstr(metrics, "{stream=\"cam\"}"));
+	ck_assert_ptr_null(strstr(metrics, "{stream=\"open\"}"));
+	ck_assert_ptr_null(strstr(metrics, "{stream=\"default\"}"));
+
+	/* A new token (SIGHUP) counts from the next request on. */
+	cam->subscribe_token = "new-tok";
+	ck_assert_int_eq(status_of("GET", "/snapshot/cam", CAM_TOKEN), 401);
+	ck_assert_int_eq(status_of("GET", "/snapshot/cam?token=new-tok", ""), 200);
+	cam->subscribe_token = "";	/* removed: only the global token now */
+	ck_assert_int_eq(status_of("GET", "/snapshot/cam?token=new-tok", ""), 401);
+	ck_assert_int_eq(status_of("GET", "/snapshot/cam", GLOBAL_TOKEN), 200);
+}
+END_TEST
+
+/* A stream's own ingest token opens pushing to it; the global one opens every stream
+ * and creates new ones; the subscribe tokens open no ingest. */
+START_TEST(test_tokens_per_stream_ingest)
+{
+	struct fr_registry_entry *cam = add_stream("cam", "cam-tok", "cam-in");
+
+	add_stream("open", NULL, NULL);
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam", ""), 401);
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam", CAM_TOKEN), 401);
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam", "Authorization: Bearer cam-in\r\n"), 204);
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam?token=cam-in", ""), 204);
+	ck_assert_uint_eq(cam->stream->counters.producer_connects, 2);
+	ck_assert_int_eq(status_of("PUT", "/ingest/open", ""), 204);
+	ck_assert_int_eq(status_of("PUT", "/ingest/new1", ""), 204);
+
+	http_params.ingest_token = "in-tok";
+	apply_params();
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam", "Authorization: Bearer cam-in\r\n"), 204);
+	ck_assert_int_eq(status_of("PUT", "/ingest/cam", "Authorization: Bearer in-tok\r\n"), 204);
+	ck_assert_int_eq(status_of("PUT", "/ingest/open", "Authorization: Bearer cam-in\r\n"), 401);
+	ck_assert_int_eq(status_of("PUT", "/ingest/open", "Authorization: Bearer in-tok\r\n"), 204);
+	/* A stream's token creates no stream. */
+	ck_assert_int_eq(status_of("PUT", "/ingest/new2", "Authorization: Bearer cam-in\r\n"), 401);
+	ck_assert_ptr_null(fr_registry_find(reg, "new2"));
+	ck_assert_uint_eq(cam->stream->counters.producer_connects, 4);
+}
+END_TEST
+
+/* ---- snapshots: age, ?wait=, --stale-after ---- */
+
+/* Last-Modified and X-Frame-Age tell when a frame arrived, to the second and the ms. */
+START_TEST(test_snapshot_age)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct fr_frame *f = make_frame(jpeg->data, jpeg->len);
+	struct client *c = client_new();
+	char want[512];
+
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 12.25;
+	fr_stream_publish(def->stream, f);
+	send_str(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_snapshot(c, f, false);
+	/* An arrival time spelled out, against an independent reading of RFC 9110. */
+	f->received_at = 1700000000.75;
+	send_str(c, "HEAD /snapshot HTTP/1.1\r\nHost: x\r\n\r\n");
+	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
+	    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n" SNAPSHOT_HEADERS
+	    "Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n", f->len);
+	expect_str(c, want);
+	expect_age(c, f->received_at);
+	expect_str(c, "\r\n");
+	expect_silence(c);
+}
+END_TEST
+
+/* The number after prefix in text, or -1. */
+static double
+number_after(const char *text, const char *prefix)
+{
+	const char *at = strstr(text, prefix);
+
+	return at != NULL ? strtod(at + strlen(prefix), NULL) : -1;
+}
+
+/*
+ * ?wait= holds the request until a frame newer than it is published, answers that
+ * frame (not the latest one it had), and 503 with Retry-After when none comes in time.
+ */
+START_TEST(test_snapshot_wait)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	const struct fr_buf *other = read_fixture("ffmpeg-320x240-10.mjpeg");
+	struct client *c = client_new();
+	struct response r;
+
+	/* None yet: a waiting snapshot gets the first frame. */
+	send_str(c, "GET /snapshot/default?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	expect_silence(c);
+	publish_fixture(def, jpeg);
+	expect_snapshot(c, def->stream->latest, false);
+
+	/* With a frame, the next one: published after the request, and pipelined requests
+	 * behind it are answered after it, in order. */
+	send_str(c, "GET /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	/* Held, and in the pending budget like any unanswered request. */
+	ck_assert_uint_eq(fr_admit_pending_count(admit), 1);
+	expect_silence(c);
+	struct fr_frame *next = make_frame(other->data, 5000);
+	ev_now_update(loop);
+	next->received_at = ev_now(loop);
+	fr_stream_publish(def->stream, next);
+	expect_snapshot(c, next, false);
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 200);
+	assert_json(r.body->data, "d['streams']['default']['frames_in'] == 2");
+
+	/* None in time: 503, Retry-After, and the connection goes on with what came. */
+	send_str(c, "GET /snapshot?wait=0.2 HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_error(c, "503 Service Unavailable", "no new frame within 0.2 s",
+	    "Retry-After: 1\r\n", "");
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(fr_list_is_empty(&def->stream->waiters));
+	/* wait=0 is no wait; HEAD waits too and gets the head. */
+	send_str(c, "GET /snapshot?wait=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_snapshot(c, next, false);
+	send_str(c, "HEAD /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	publish_fixture(def, jpeg);
+	expect_snapshot(c, def->stream->latest, true);
+	static const char *const bad[] = { "31", "30.5", "-1", "x", "1e9", "", "nan" };
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+		char req[128];
+
+		snprintf(req, sizeof req, "GET /snapshot?wait=%s HTTP/1.1\r\nHost: x\r\n\r\n",
+		    bad[i]);
+		send_str(c, req);
+		expect_error(c, "400 Bad Request", "wait must be a number of seconds from 0 to 30",
+		    NULL, "");
+	}
+	send_str(c, "GET /snapshot?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n");	/* 30 is fine */
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	publish_fixture(def, jpeg);
+	expect_snapshot(c, def->stream->latest, false);
+	expect_silence(c);
+}
+END_TEST
+
+/*
+ * A waiting snapshot leaves no trace when its client goes (reset), is answered and
+ * then closed when its client half-closes, is evicted from a full pending budget like
+ * any unanswered request, and gets 503 when its stream is removed.
+ */
+START_TEST(test_snapshot_wait_ends)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *gone = client_new(), *half = client_new();
+
+	send_str(gone, "GET /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	send_str(half, "GET /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(def->stream->waiters.next->next != &def->stream->waiters);	/* two */
+	ck_assert_int_eq(shutdown(half->fd, SHUT_WR), 0);
+	client_reset(gone);
+	WAIT_UNTIL(fr_admit_pending_count(admit) == 1);
+	publish_fixture(def, jpeg);
+	expect_snapshot_as(half, def->stream->latest, false, CLOSE);
+	expect_eof(half);
+	ck_assert(fr_list_is_empty(&def->stream->waiters));
+
+	/* A budget of two: the third waiting request evicts the oldest. */
+	admit_params.max_pending = 2;
+	apply_params();
+	struct client *w[3];
+	for (int i = 0; i < 3; i++) {
+		w[i] = client_new();
+		send_str(w[i], "GET /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+		WAIT_UNTIL(fr_admit_pending_count(admit) == (unsigned)(i < 2 ? i + 1 : 2) &&
+		    available(w[0]) == 0);
+		if (i < 2)
+			WAIT_UNTIL(def->stream->waiters.prev != &def->stream->waiters &&
+			    fr_admit_pending_count(admit) == (unsigned)i + 1);
+	}
+	expect_eof(w[0]);
+	ck_assert_uint_eq(fr_registry_counters(reg)->pending_evicted, 1);
+	publish_fixture(def, jpeg);
+	expect_snapshot(w[1], def->stream->latest, false);
+	expect_snapshot(w[2], def->stream->latest, false);
+
+	/* A pushed stream that expires while a snapshot waits for it. */
+	struct client *c = client_new();
+	send_str(c, "PUT /ingest/pushed HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+	    "GET /snapshot/pushed?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_str(c, "HTTP/1.1 204 No Content\r\n" SERVER "\r\n");
+	WAIT_UNTIL(find("pushed") != NULL && !fr_list_is_empty(&find("pushed")->stream->waiters));
+	fr_registry_set_idle_timeout(reg, 0.05);
+	expect_error(c, "503 Service Unavailable", "the stream was removed", "Retry-After: 1\r\n",
+	    "");
+	ck_assert_ptr_null(fr_registry_find(reg, "pushed"));
+	fr_registry_set_idle_timeout(reg, 0);
+}
+END_TEST
+
+/*
+ * --stale-after: a snapshot of a stream whose newest frame is older is 503 with the
+ * frame's age, /stats says so; a stream's own stale-after overrides the global one;
+ * ?wait= on a stale stream answers the next (fresh) frame.
+ */
+START_TEST(test_snapshot_stale)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct fr_frame *f = make_frame(jpeg->data, jpeg->len);
+	struct client *c = client_new();
+	struct response r;
+	char date[64];
+
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 100;
+	fr_stream_publish(def->stream, f);
+	request(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);	/* no --stale-after: never stale */
+	assert_json(body_of("/stats", ""), "d['streams']['default']['stale'] is False and "
+	    "d['streams']['default']['stale_after_s'] is None");
+
+	fr_registry_set_stale_after(reg, 99.5);
+	request(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nRetry-After: 1\r\n"));
+	char want[96];
+	snprintf(want, sizeof want, "\r\nLast-Modified: %s\r\n", http_date(f->received_at, date));
+	ck_assert_ptr_nonnull(strstr(r.head, want));
+	double age = number_after(r.head, "\r\nX-Frame-Age: ");
+	ck_assert_msg(age >= 100 && age <= ev_now(loop) - f->received_at + 0.0005, "%s", r.head);
+	ck_assert_ptr_nonnull(strstr(r.body->data, "503 Service Unavailable: stream 'default' is "
+	    "stale: its newest frame is 10"));
+	ck_assert_ptr_nonnull(strstr(r.body->data, " s old (stale after 99.5 s)\n"));
+	assert_json(body_of("/stats", ""), "d['streams']['default']['stale'] is True and "
+	    "d['streams']['default']['stale_after_s'] == 99.5");
+
+	/* The stream's own limit wins. */
+	def->stale_after_s = 1000;
+	request(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	assert_json(body_of("/stats", ""), "d['streams']['default']['stale'] is False and "
+	    "d['streams']['default']['stale_after_s'] == 1000");
+	def->stale_after_s = 0.5;
+	request(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 503);
+
+	/* Waiting on a stale stream: the next frame is fresh. */
+	send_str(c, "GET /snapshot?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	publish_fixture(def, jpeg);
+	expect_snapshot(c, def->stream->latest, false);
+	request(c, "GET /snapshot HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	expect_silence(c);
+}
+END_TEST
+
+#ifdef HAVE_TURBOJPEG
+/* The width and height of a JPEG, from libjpeg-turbo's reading of its header. */
+static void
+jpeg_size(const void *p, size_t len, int *w, int *h)
+{
+	tjhandle tj = tjInitDecompress();
+	int sub, cs;
+
+	ck_assert_ptr_nonnull(tj);
+	ck_assert_int_eq(tjDecompressHeader3(tj, p, (unsigned long)len, w, h, &sub, &cs), 0);
+	tjDestroy(tj);
+}
+
+/* ?wait= with ?scale=: the next frame, scaled, with the source frame's age. */
+START_TEST(test_snapshot_wait_scaled)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *c = client_new();
+	struct response r;
+	int w, h, sw, sh;
+
+	send_str(c, "GET /snapshot?wait=10&scale=1/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(!fr_list_is_empty(&def->stream->waiters));
+	publish_fixture(def, jpeg);
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: image/jpeg\r\n"));
+	double age = number_after(r.head, "\r\nX-Frame-Age: ");
+	ck_assert_msg(age >= 0 && age <= ev_now(loop) - def->stream->latest->received_at + 0.0005,
+	    "%s", r.head);
+	jpeg_size(jpeg->data, jpeg->len, &w, &h);
+	jpeg_size(r.body->data, r.body->len, &sw, &sh);
+	ck_assert_int_eq(sw, (w + 1) / 2);
+	ck_assert_int_eq(sh, (h + 1) / 2);
+	/* A snapshot ?scale=auto waits for nothing: 400 at once. */
+	send_str(c, "GET /snapshot?wait=10&scale=auto HTTP/1.1\r\nHost: x\r\n\r\n");
+	next_response(c, false, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(fr_list_is_empty(&def->stream->waiters));
+}
+END_TEST
+#endif
+
+/* ---- history ---- */
+
+/*
+ * GET /stats/history[/NAME][?since=N]: the samples the registry took (here at times
+ * the test chooses), as fr_history_format_json writes them, with since for the next
+ * poll; one stream or all; errors for a bad since, an unknown stream, a wrong method.
+ */
+START_TEST(test_history)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct fr_registry_entry *cam = add_stream("cam", NULL, NULL);
+	/* The registry started a moment ago: t0 + 1 is one sample after its start. */
+	double t0 = ev_now(loop);
+	struct client *c = client_new();
+	struct response r;
+	char want[4096];
+
+	publish_fixture(def, jpeg);
+	publish_fixture(def, jpeg);
+	fr_registry_sample_history(reg, t0 + 1);
+	publish_fixture(def, jpeg);
+	fr_registry_sample_history(reg, t0 + 2);
+	fr_registry_sample_history(reg, t0 + 3);
+	request(c, "GET /stats/history/default HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: application/json\r\n"));
+	snprintf(want, sizeof want, "{\"interval_s\": 1, \"seconds\": 600, \"next\": 3, "
+	    "\"streams\": {\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": [2,1,0], "
+	    "\"bytes_in\": [0,0,0], \"frames_out\": [0,0,0], \"dropped\": {\"slow_client\": "
+	    "[0,0,0], \"fps_cap\": [0,0,0], \"invalid\": [0,0,0], \"oversize\": [0,0,0], "
+	    "\"truncated\": [0,0,0], \"scale_invalid\": [0,0,0]}, \"clients\": [0,0,0], "
+	    "\"oldest_frame_age_s\": [null,null,null]}}}\n", t0 + 3);
+	ck_assert_str_eq(r.body->data, want);
+	/* The next poll: only what is new since. */
+	request(c, "GET /stats/history/default?since=2 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "d['streams']['default']['first'] == 2 and "
+	    "d['streams']['default']['input_fps'] == [0]");
+	request(c, "GET /stats/history/default?since=3 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "d['streams']['default']['first'] == 3 and "
+	    "d['streams']['default']['input_fps'] == [] and d['streams']['default']['next'] == 3");
+	/* Every stream: the same object per stream, as the registry writes it. */
+	struct fr_buf *mine = new_buf();
+	fr_registry_format_history(reg, NULL, 0, NULL, NULL, mine);
+	request(c, "GET /stats/history HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	ck_assert_str_eq(r.body->data, mine->data);
+	assert_json(r.body->data, "list(d['streams']) == ['default', 'cam'] and "
+	    "d['streams']['cam']['input_fps'] == [0, 0, 0]");
+	/* A stream added later numbers its samples with the others: one since fits all. */
+	struct fr_registry_entry *late = add_stream("late", NULL, NULL);
+	publish_fixture(late, jpeg);
+	fr_registry_sample_history(reg, t0 + 4);
+	request(c, "GET /stats/history?since=3 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "d['next'] == 4 and [(s['first'], s['next'], s['input_fps']) "
+	    "for s in d['streams'].values()] == [(3, 4, [0]), (3, 4, [0]), (3, 4, [1])]");
+	ck_assert_uint_eq(cam->history->next, 4);
+	/* Errors. */
+	static const char *const bad[] = { "-1", "x", "1.5", "", "99999999999999999999999" };
+	for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+		char req[128];
+
+		snprintf(req, sizeof req, "GET /stats/history?since=%s HTTP/1.1\r\nHost: x\r\n\r\n",
+		    bad[i]);
+		send_str(c, req);
+		expect_error(c, "400 Bad Request", "since must be a sample number (0 or more)", NULL,
+		    "");
+	}
+	send_str(c, "GET /stats/history/nosuch HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_error(c, "404 Not Found", "no stream 'nosuch'", NULL, "");
+	send_str(c, "POST /stats/history HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	expect_error(c, "405 Method Not Allowed", "use GET", "Allow: GET, HEAD\r\n", "");
+	expect_silence(c);
+}
+END_TEST
+
+/* The oldest frame age of a sample is the age subscribers' last frames had when they
+ * were delivered (frame_age_ms), when no frame is still being written. */
+START_TEST(test_history_age_delivered)
+{
+	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
+	struct client *c = client_new();
+	double t0 = ev_now(loop);
+
+	send_str(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect_subscribed(c);
+	WAIT_UNTIL(def->stream->counters.clients == 1);
+	struct fr_frame *f = make_frame(jpeg->data, jpeg->len);
+	ev_now_update(loop);
+	f->received_at = ev_now(loop) - 1.25;	/* it arrives late: a slow camera link */
+	fr_stream_publish(def->stream, f);
+	WAIT_UNTIL(def->stream->counters.frames_out == 1);
+	fr_registry_sample_history(reg, t0 + 1);
+	const struct fr_history_sample *s = fr_history_sample(def->history,
+	    def->history->next - 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(s->v[FR_HISTORY_OLDEST_AGE_MS] >= 1250 &&
+	    s->v[FR_HISTORY_OLDEST_AGE_MS] < 1250 + 1000 * WAIT_S, "oldest age %u ms",
+	    s->v[FR_HISTORY_OLDEST_AGE_MS]);
+	/* Exactly the subscriber's own frame_age_ms. */
+	struct client *q = client_new();
+	struct response r;
+	char check[128];
+	request(q, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	snprintf(check, sizeof check, "[cl['frame_age_ms'] for cl in "
+	    "d['streams']['default']['client_list']] == [%u]", s->v[FR_HISTORY_OLDEST_AGE_MS]);
+	assert_json(r.body->data, check);
+}
+END_TEST
+
+/*
+ * The history's gauges as the registry reads them from a stream: subscribers, and
+ * the oldest frame age among them, which counts the frame a subscriber is still
+ * writing (one that cannot take its frame keeps writing it while it ages).
+ */
+START_TEST(test_history_gauges)
+{
+	double t0 = ev_now(loop);
+	struct client *stuck = client_connect(NULL, 4096);
+	/* Larger than any socket buffer (tcp_wmem's largest is 4 MiB): never all sent. */
+	size_t len = 16 * 1024 * 1024;
+	uint8_t *bytes = calloc(1, len);
+	ck_assert_ptr_nonnull(bytes);
+	struct fr_frame *f = make_frame(bytes, len);
+	struct response r;
+
+	free(bytes);
+	send_str(stuck, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	WAIT_UNTIL(def->stream->counters.clients == 1);
+	ev_io_stop(loop, &stuck->read_io);	/* it reads no more */
+	ev_now_update(loop);
+	f->received_at = ev_now(loop);
+	fr_stream_publish(def->stream, f);
+	ck_assert_double_gt(fr_sub_sending_since(fr_sub_from_link(def->stream->subs.next)), 0);
+	fr_registry_sample_history(reg, t0 + 1);
+	fr_registry_sample_history(reg, f->received_at + 2.5);
+	const struct fr_history_sample *s = fr_history_sample(def->history,
+	    def->history->next - 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->v[FR_HISTORY_CLIENTS], 1);
+	ck_assert_uint_eq(s->v[FR_HISTORY_OLDEST_AGE_MS], 2500);
+	struct client *c = client_new();
+	request(c, "GET /stats/history/default HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "d['streams']['default']['clients'][-1] == 1 and "
+	    "d['streams']['default']['oldest_frame_age_s'][-1] == 2.5");
+	/* It has completed no frame, so its frame_age_ms says nothing yet: the age above is
+	 * the frame it is still writing. */
+	request(c, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_json(r.body->data, "[(cl['frames_sent'], cl['frame_age_ms']) for cl in "
+	    "d['streams']['default']['client_list']] == [(0, 0)]");
+}
+END_TEST
+
 /* ---- ingest ---- */
 
 static struct fr_registry_entry *
@@ -933,7 +1590,7 @@ START_TEST(test_ingest_content_length)
 {
 	const struct fr_buf *mjpeg = read_fixture("ffmpeg-320x240-10.mjpeg");
 	struct client *c = client_new();
-	char req[256], want[512];
+	char req[256];
 	const size_t last_at = 81516;
 
 	snprintf(req, sizeof req, "PUT /ingest/cam HTTP/1.1\r\nHost: x\r\n"
@@ -946,12 +1603,10 @@ START_TEST(test_ingest_content_length)
 
 	/* Kept alive: the next request on the same connection reads what came. */
 	send_str(c, "GET /snapshot/cam HTTP/1.1\r\nHost: x\r\n\r\n");
-	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
-	    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
-	    mjpeg->len - last_at);
-	expect_str(c, want);
-	expect_bytes(c, mjpeg->data + last_at, mjpeg->len - last_at);
+	const struct fr_frame *latest = find("cam")->stream->latest;
+	ck_assert_uint_eq(latest->len, mjpeg->len - last_at);
+	ck_assert_mem_eq(latest->data, mjpeg->data + last_at, latest->len);
+	expect_snapshot(c, latest, false);
 	expect_silence(c);
 }
 END_TEST
@@ -1180,13 +1835,8 @@ START_TEST(test_decoding_names)
 {
 	const struct fr_buf *jpeg = read_fixture("ffmpeg-frame.jpg");
 	struct client *c = client_new();
-	char want[512];
 
 	publish_fixture(def, jpeg);
-	snprintf(want, sizeof want, "HTTP/1.1 200 OK\r\n" SERVER
-	    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
-	    jpeg->len);
 	static const char *const same[] = { "defaul%74", "%64%65%66%61%75%6c%74", "%64efault",
 		"defaul%74?x=1" };
 	for (size_t i = 0; i < FR_ARRAY_LEN(same); i++) {
@@ -1194,8 +1844,7 @@ START_TEST(test_decoding_names)
 
 		snprintf(req, sizeof req, "GET /snapshot/%s HTTP/1.1\r\nHost: x\r\n\r\n", same[i]);
 		send_str(c, req);
-		expect_str(c, want);
-		expect_bytes(c, jpeg->data, jpeg->len);
+		expect_snapshot(c, def->stream->latest, false);
 	}
 	/* %00 decodes to no name; an escaped '/' is a byte of the name, not a separator. */
 	send_str(c, "GET /snapshot/%00 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -1664,6 +2313,22 @@ http_suite(void)
 	tc = loop_tcase(s, "tokens");
 	tcase_add_test(tc, test_tokens_subscribe);
 	tcase_add_test(tc, test_tokens_ingest);
+	tcase_add_test(tc, test_tokens_per_stream);
+	tcase_add_test(tc, test_tokens_per_stream_ingest);
+
+	tc = loop_tcase(s, "snapshots");
+	tcase_add_test(tc, test_snapshot_age);
+	tcase_add_test(tc, test_snapshot_wait);
+	tcase_add_test(tc, test_snapshot_wait_ends);
+	tcase_add_test(tc, test_snapshot_stale);
+#ifdef HAVE_TURBOJPEG
+	tcase_add_test(tc, test_snapshot_wait_scaled);
+#endif
+
+	tc = loop_tcase(s, "history");
+	tcase_add_test(tc, test_history);
+	tcase_add_test(tc, test_history_gauges);
+	tcase_add_test(tc, test_history_age_delivered);
 
 	tc = loop_tcase(s, "ingest");
 	tcase_add_test(tc, test_ingest_content_length);

@@ -134,6 +134,34 @@ START_TEST(test_pulls)
 }
 END_TEST
 
+/*
+ * A stream's own tokens and stale-after take effect at once, noted per stream, tokens
+ * never shown; "default"'s keys are its own, not the global options of the same name.
+ */
+START_TEST(test_stream_access_keys)
+{
+	set(&running, "stream", "cam1,subscribe-token=old-secret,stale-after=5");
+	set(&next, "stream", "cam1,subscribe-token=new-secret,ingest-token=in-secret");
+	set(&next, "stream", "default,subscribe-token=def-secret,stale-after=2");
+	ck_assert_uint_eq(fr_reload_merge(&running, &next, record_note, notes), 5);
+	ck_assert_str_eq(notes,
+	    "applied: stream default: subscribe-token set\n"
+	    "applied: stream default: stale-after 0 -> 2\n"
+	    "applied: stream cam1: subscribe-token changed\n"
+	    "applied: stream cam1: ingest-token set\n"
+	    "applied: stream cam1: stale-after 5 -> 0\n");
+	ck_assert_ptr_null(strstr(notes, "secret"));
+	ck_assert_str_eq(running.streams[1].subscribe_token, "new-secret");
+	ck_assert_str_eq(running.streams[1].ingest_token, "in-secret");
+	ck_assert(running.streams[1].stale_after_s == 0);
+	ck_assert_str_eq(running.streams[0].subscribe_token, "def-secret");
+	ck_assert(running.streams[0].stale_after_s == 2);
+	/* The global options stayed as they were. */
+	ck_assert_str_eq(running.subscribe_token, "");
+	ck_assert(running.stale_after_s == 0);
+}
+END_TEST
+
 START_TEST(test_restart_settings)
 {
 	set(&running, "stream", "cam1,ingest=127.0.0.1:2000");
@@ -247,6 +275,7 @@ reload_suite(void)
 	tcase_add_test(tc, test_nothing_changed);
 	tcase_add_test(tc, test_live_settings);
 	tcase_add_test(tc, test_tokens_stay_secret);
+	tcase_add_test(tc, test_stream_access_keys);
 	tcase_add_test(tc, test_restart_settings);
 	tcase_add_test(tc, test_pulls);
 	suite_add_tcase(s, tc);

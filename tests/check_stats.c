@@ -106,6 +106,7 @@ static const struct fr_stats_stream sample_streams[] = {
 	    .latest_width = 640,
 	    .latest_height = 480,
 	    .latest_age_s = 0.0331,
+	    .stale_after_s = 5,
 	    .n_clients = 2,
 	    .clients = sample_clients,
 	    .n_scaled = 2,
@@ -114,6 +115,8 @@ static const struct fr_stats_stream sample_streams[] = {
 	{
 	    .name = "cam2",
 	    .latest_age_s = -1,
+	    .stale_after_s = 2.5,
+	    .is_stale = 1,
 	},
 };
 
@@ -160,7 +163,8 @@ static const char sample_json[] =
     "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
     "\"frames_sent\": 40, \"bytes_sent\": 200000, "
     "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_ms\": 3, "
-    "\"frame_age_max_ms\": 7, \"scale\": \"1/2\"}]}, "
+    "\"frame_age_max_ms\": 7, \"scale\": \"1/2\"}], "
+    "\"stale_after_s\": 5.000, \"stale\": false}, "
     "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
     "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
     "\"truncated\": 0, \"scale_invalid\": 0}, \"garbage_bytes\": 0, \"clients\": 0, "
@@ -171,15 +175,15 @@ static const char sample_json[] =
     "\"0.01\": 0, \"0.025\": 0, \"0.05\": 0, \"0.1\": 0, \"0.25\": 0, \"0.5\": 0, "
     "\"1\": 0, \"2.5\": 0, \"5\": 0, \"10\": 0, \"+Inf\": 0}}, "
     "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"scaled\": [], "
-    "\"client_list\": []}}}\n";
+    "\"client_list\": [], \"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 /*
- * Samples in /metrics: per stream with a frame, the single-sample families, one per
- * drop reason, the latest frame's age (without a frame, one less) and the frame-age
- * histogram (12 buckets, sum and count); beside the streams,
+ * Samples in /metrics: per stream with a frame, the single-sample families (stale
+ * among them), one per drop reason, the latest frame's age (without a frame, one
+ * less) and the frame-age histogram (12 buckets, sum and count); beside the streams,
  * uptime, the process-wide counters and build_info.
  */
-enum { STREAM_SAMPLES = 14 + 6 + 14, TOP_SAMPLES = 1 + 4 + 1 };
+enum { STREAM_SAMPLES = 15 + 6 + 14, TOP_SAMPLES = 1 + 4 + 1 };
 
 #define HELP_TYPE(name, type, help) "# HELP " name " " help "\n# TYPE " name " " type "\n"
 
@@ -303,6 +307,10 @@ static const char sample_prometheus[] =
     HELP_TYPE("framerouter_latest_frame_age_seconds", "gauge",
 	"Seconds since the latest frame arrived; absent when there is none.")
     "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
+    HELP_TYPE("framerouter_stale", "gauge",
+	"1 while the latest frame is older than the stream's --stale-after, else 0.")
+    "framerouter_stale{stream=\"default\"} 0\n"
+    "framerouter_stale{stream=\"cam2\"} 1\n"
     HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
     "framerouter_uptime_seconds 12.346\n"
     PROCESS_FAMILIES("7")
@@ -580,7 +588,8 @@ START_TEST(test_json_huge_counters)
 	    "\"frames_sent\": 18446744073709551615, \"bytes_sent\": 18446744073709551615, "
 	    "\"dropped\": {\"slow_client\": 18446744073709551615, "
 	    "\"fps_cap\": 18446744073709551615}, \"frame_age_ms\": 18446744073709551615, "
-	    "\"frame_age_max_ms\": 18446744073709551615, \"scale\": null}]}}}\n");
+	    "\"frame_age_max_ms\": 18446744073709551615, \"scale\": null}], "
+	    "\"stale_after_s\": null, \"stale\": false}}}\n");
 	/* Python's ints are exact: the digits survive the round trip. */
 	ASSERT_PYTHON(text, "d['streams']['big']['bytes_in'] == 2**64 - 1");
 	free(text);
@@ -1470,6 +1479,7 @@ static const struct fr_stats_stream golden_streams[] = {
 	    .latest_width = 1920,
 	    .latest_height = 1080,
 	    .latest_age_s = 0.0331,
+	    .stale_after_s = 10,
 	    .n_clients = 3,
 	    .clients = golden_default_clients,
 	},
@@ -1482,6 +1492,8 @@ static const struct fr_stats_stream golden_streams[] = {
 	    .input_fps = 0.5,
 	    .latest_bytes = 777,
 	    .latest_age_s = 1.5,
+	    .stale_after_s = 0.75,
+	    .is_stale = 1,
 	},
 	{
 	    /* No frame yet: a size without an age still means none. */

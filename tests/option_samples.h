@@ -36,7 +36,8 @@ static const struct option_sample option_samples[] = {
 	  "--listen: '::1:80': IPv6 addresses go in brackets: [::1]:PORT", "restart: --listen\n" },
 	{ "stream", "cam1,ingest=127.0.0.1:9004", NULL, "cam1,bogus=1",
 	  "--stream: stream cam1: 'bogus': expected ingest, listen, listen-scale, from, "
-	  "from-token[-file], poll-fps, on-demand, linger or reconnect-max",
+	  "from-token[-file], poll-fps, on-demand, linger, reconnect-max, "
+	  "subscribe-token[-file], ingest-token[-file] or stale-after",
 	  "restart: --stream cam1\n" },
 	{ "http", "127.0.0.1:8080", "unix:/tmp/fr-http.sock", "127.0.0.1",
 	  "--http: '127.0.0.1': expected HOST:PORT, [IPv6]:PORT or unix:/path", "restart: --http\n" },
@@ -61,6 +62,8 @@ static const struct option_sample option_samples[] = {
 	{ "stream-idle-timeout", "5", "30", "86401",
 	  "--stream-idle-timeout: 86401 out of range (0-86400)",
 	  "applied: stream-idle-timeout 60 -> 5\n" },
+	{ "stale-after", "2.5", "7", "-1", "--stale-after: -1 out of range (0-86400)",
+	  "applied: stale-after 0 -> 2.5\n" },
 	{ "ingest-token", "in-secret", "file-secret", "a b",
 	  "--ingest-token: tokens are visible ASCII without spaces, & or #",
 	  "applied: ingest-token set\n" },

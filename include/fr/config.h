@@ -38,6 +38,10 @@ struct fr_stream_config {
 	struct fr_addr ingest;		/* raw TCP producer address */
 	struct fr_addr listen;		/* raw TCP subscriber address */
 	int has_ingest, has_listen;
+	/* Accepted for this stream besides the global tokens; "" for none. */
+	char subscribe_token[FR_TOKEN_MAX + 1];
+	char ingest_token[FR_TOKEN_MAX + 1];
+	double stale_after_s;		/* stale-after=; 0: --stale-after applies */
 	struct fr_scale_spec listen_scale;	/* listen-scale=: what listen= subscribers get */
 	struct fr_pull_config pull;	/* if has_pull */
 	int has_pull;
@@ -60,6 +64,7 @@ struct fr_config {
 	double stream_idle_timeout_s;	/* pushed streams expire; 0: never */
 	double client_timeout_s;
 	double producer_timeout_s;	/* 0: producers may stay silent forever */
+	double stale_after_s;		/* /snapshot refuses older frames; 0: never */
 	struct fr_acl allow_ingest;	/* --allow: raw producer listeners */
 	struct fr_acl allow_listen;	/* raw subscriber listeners */
 	struct fr_acl allow_http;	/* the HTTP listener */

@@ -2,7 +2,8 @@
 /*
  * The HTTP front end (--http): routes requests to streams. GET /stream/NAME turns
  * the connection into a multipart subscriber, PUT|POST /ingest/NAME into the
- * stream's producer; /snapshot, /stats, /metrics and / are answered from memory.
+ * stream's producer; /snapshot (at once or, with ?wait=, at the next frame), /stats,
+ * /stats/history, /metrics and / are answered from memory.
  */
 #ifndef FR_HTTP_H
 #define FR_HTTP_H
@@ -23,8 +24,10 @@ struct fr_http_params {
 	struct fr_admit *admit;		/* subscribers and the pending budget */
 	double client_timeout_s;	/* no write progress for this long: closed */
 	double head_timeout_s;		/* no complete request head for this long: closed */
-	const char *ingest_token;	/* required as Bearer token to ingest; NULL: none */
-	const char *subscribe_token;	/* required to read anything; NULL: none */
+	/* The global tokens, which open every stream (a stream's own tokens are in its
+	 * registry entry); NULL: none. */
+	const char *ingest_token;	/* to push */
+	const char *subscribe_token;	/* to read */
 	const struct fr_acl *allow;	/* peers that may connect (borrowed); NULL: all */
 	uint64_t *connections_denied;	/* bumped for each peer allow refuses */
 	/*

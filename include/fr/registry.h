@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "fr/buf.h"
+#include "fr/history.h"
 #include "fr/ingest.h"
 #include "fr/pull.h"
 #include "fr/scale.h"
@@ -37,7 +38,17 @@ struct fr_registry_entry {
 	struct fr_nats_feed *nats_feed;	/* the watcher's (nats.c) state for it, or NULL */
 	bool is_declared;		/* --stream, or default: never expires */
 	double idle_since;		/* unused since then; 0 while in use */
+	/* This stream's own tokens (--stream NAME,subscribe-token=T,ingest-token=T),
+	 * accepted besides the global ones; NULL or "" for none. Borrowed: whoever sets
+	 * them keeps them alive (main.c: the running configuration). */
+	const char *subscribe_token;
+	const char *ingest_token;
+	double stale_after_s;		/* this stream's --stale-after; 0: the global one */
+	struct fr_history *history;	/* the last ten minutes, one sample a second */
 };
+
+/* Whether whoever asks may see entry e (its name, counters and history). */
+typedef bool (*fr_registry_filter_fn)(const struct fr_registry_entry *e, void *arg);
 
 struct fr_registry;
 
@@ -97,6 +108,9 @@ struct fr_process_counters *fr_registry_counters(struct fr_registry *reg);
 /* The process-wide count of connections refused by --allow, for listeners to bump. */
 uint64_t *fr_registry_connections_denied(struct fr_registry *reg);
 
+/* True when fn(e, arg) holds for some stream e. */
+bool fr_registry_any(struct fr_registry *reg, fr_registry_filter_fn fn, void *arg);
+
 /* Subscribers connected to all streams together. */
 uint64_t fr_registry_clients(const struct fr_registry *reg);
 
@@ -105,6 +119,40 @@ enum fr_registry_format { FR_REGISTRY_JSON, FR_REGISTRY_PROMETHEUS };
 /* Every counter of every stream and subscriber, formatted into b. */
 void fr_registry_format_stats(struct fr_registry *reg, enum fr_registry_format format,
     struct fr_buf *b);
+
+/* The same for the streams may_see(e, arg) accepts only (may_see NULL: all). */
+void fr_registry_format_stats_for(struct fr_registry *reg, enum fr_registry_format format,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b);
+
+/*
+ * GET /stats/history: one JSON object, {"interval_s": 1, "seconds": 600, "next": N,
+ * "streams": {NAME: history, ...}} with each stream's samples numbered since and
+ * later (see fr_history_format_json), for the stream called only (NULL: every stream
+ * that may_see accepts; may_see NULL: all). Samples are numbered alike for every
+ * stream; N is the number of the next, for the next poll's since.
+ */
+void fr_registry_format_history(struct fr_registry *reg, const char *only, uint64_t since,
+    fr_registry_filter_fn may_see, void *arg, struct fr_buf *b);
+
+/*
+ * Takes a history sample of every stream at now (wall clock, as ev_now): what the
+ * history timer does once a second; a late call takes one per second it missed, an
+ * early one (under half a second) none. Never allocates.
+ */
+void fr_registry_sample_history(struct fr_registry *reg, double now);
+
+/* Starts the one timer that samples every stream's history once a second. */
+void fr_registry_start_history(struct fr_registry *reg);
+
+/* --stale-after: a stream whose newest frame is older is stale (0: never). */
+void fr_registry_set_stale_after(struct fr_registry *reg, double stale_after_s);
+
+/* The limit that applies to e: its own stale-after, else --stale-after; 0: none. */
+double fr_registry_stale_after(const struct fr_registry *reg, const struct fr_registry_entry *e);
+
+/* True when e has a frame and it is older than e's limit at now. */
+bool fr_registry_is_stale(const struct fr_registry *reg, const struct fr_registry_entry *e,
+    double now);
 
 /* Writes every counter to the log (SIGUSR1). */
 void fr_registry_log_counters(struct fr_registry *reg);

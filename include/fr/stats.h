@@ -238,6 +238,8 @@ struct fr_stats_stream {
 	size_t latest_bytes;		/* 0 when there is no frame yet */
 	int latest_width, latest_height; /* 0 when unknown (no --validate) */
 	double latest_age_s;		/* < 0 when there is no frame yet */
+	double stale_after_s;		/* --stale-after for this stream; 0: none */
+	int is_stale;			/* the latest frame is older than stale_after_s */
 	size_t n_clients;
 	const struct fr_stats_client *clients;
 	size_t n_scaled;

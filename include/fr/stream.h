@@ -28,6 +28,16 @@ struct fr_stream;
  */
 typedef void (*fr_stream_demand_fn)(struct fr_stream *s, bool has_demand, void *arg);
 
+/*
+ * Someone waiting for a stream's next frame (GET /snapshot/NAME?wait=). Embedded in
+ * the waiter's own struct; on_frame is called once, from fr_stream_publish with the
+ * new frame (borrowed), or with NULL when the stream is being freed. The waiter is
+ * off the list by then, and may wait again or be freed.
+ */
+struct fr_stream_waiter {
+	struct fr_list link;
+	void (*on_frame)(struct fr_stream_waiter *w, struct fr_frame *f);
+};
 /* Called with every frame the stream publishes (borrowed), after its subscribers were
  * offered it. Must not free the stream. */
 typedef void (*fr_stream_frame_fn)(struct fr_stream *s, struct fr_frame *f, void *arg);
@@ -54,6 +64,7 @@ struct fr_stream {
 	double input_fps;		/* over the last complete window */
 	fr_stream_demand_fn on_demand;	/* NULL: nobody watches the demand */
 	void *on_demand_arg;
+	struct fr_list waiters;		/* struct fr_stream_waiter, woken by the next frame */
 	struct {
 		fr_stream_frame_fn fn;	/* NULL: nobody in this slot */
 		void *arg;
@@ -82,6 +93,12 @@ void fr_stream_publish(struct fr_stream *s, struct fr_frame *f);
 /* Calls fn(s, has_demand, arg) from now on when demand starts or stops (NULL: never).
  * One watcher per stream: the stream's one source. */
 void fr_stream_watch_demand(struct fr_stream *s, fr_stream_demand_fn fn, void *arg);
+
+/* Calls w->on_frame once, with the next frame published (or NULL, see above). */
+void fr_stream_wait_frame(struct fr_stream *s, struct fr_stream_waiter *w);
+
+/* Takes w off its stream's list; nothing if it is on none (its link points at itself). */
+void fr_stream_cancel_wait(struct fr_stream_waiter *w);
 
 /* Calls fn(s, f, arg) with every frame published from now on (NULL: none), as the
  * watcher who: one of each per stream. */

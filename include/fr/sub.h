@@ -78,6 +78,12 @@ struct fr_sub_info {
 
 void fr_sub_get_info(const struct fr_sub *sub, struct fr_sub_info *info);
 
+/*
+ * When the frame the subscriber is writing now arrived (its received_at), or 0 while
+ * it writes none: now minus this is the age of what it is being sent.
+ */
+double fr_sub_sending_since(const struct fr_sub *sub);
+
 /* The intrusive list link its owner uses. */
 struct fr_list *fr_sub_link(struct fr_sub *sub);
 struct fr_sub *fr_sub_from_link(struct fr_list *link);

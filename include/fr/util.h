@@ -12,7 +12,7 @@
 #define FR_STREAM_NAME_MAX 64
 
 /* Room for a one-line error message written by a callee for its caller. */
-#define FR_ERR_LEN 256
+#define FR_ERR_LEN 512
 
 #define FR_CONTAINER_OF(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))

@@ -367,6 +367,13 @@ bg_frames() {
 	bg timeout "$secs" "$PY" "$FRAMES_PY" "$@"
 }
 
+# push_frame ADDR SOURCE INDEX FILE: frame INDEX of SOURCE, saved in FILE, pushed to
+# ADDR by a producer that connects, sends it and leaves.
+push_frame() {
+	frames slice "$2" "$4" --start "$3" --count 1 || fail "frames.py slice $2 --start $3"
+	frames push "$1" "$4" >/dev/null || fail "could not push one frame to $1"
+}
+
 # check_capture CAPTURE ARG...: frames.py check, failing the test on a mismatch.
 check_capture() {
 	local out

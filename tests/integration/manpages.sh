@@ -312,12 +312,12 @@ fr_stop
 FR_PID=$up_pid
 fr_stop
 
-# Every key of a pulled stream (the --stream keys from from= on, in src/config.c) has its
-# own entry in the PULLED STREAMS section.
+# Every key of a pulled stream (the --stream keys from from= to reconnect-max=, in src/config.c) has
+# its own entry in the PULLED STREAMS section.
 if [[ -f $FR_SRCDIR/src/config.c ]]; then
 	pull_keys=$(sed -n '/^const struct fr_config_option fr_config_stream_keys/,/^};/p' \
 		"$FR_SRCDIR/src/config.c" | grep -oE '\.name = "[a-z-]+"' | sed -E 's/.*"(.*)"/\1/' |
-		sed -n '/^from$/,$p')
+		sed -n '/^from$/,/^reconnect-max$/p')
 	(($(wc -w <<<"$pull_keys") >= 7)) || fail "found only these pull keys in src/config.c: $pull_keys"
 	section=$(sed -n '/^\.SH PULLED STREAMS/,/^\.SH /p' "$MAN8" | sed 's/\\-/-/g; s/\\f[BIRP]//g')
 	for k in $pull_keys; do
