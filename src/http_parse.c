@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fr/ascii.h"
 #include "fr/http_parse.h"
 
 enum head_state {
@@ -63,40 +64,11 @@ static const struct {
 
 /* ---- character classes ---- */
 
-static bool
-is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-hex_value(uint8_t c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static uint8_t
-to_lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
-}
-
 bool
 fr_http_is_tchar(uint8_t c)
 {
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+	return fr_ascii_is_alpha(c) || fr_ascii_is_digit(c) ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 bool
@@ -105,19 +77,13 @@ fr_http_is_field_vchar(uint8_t c)
 	return (c > 0x20 && c < 0x7f) || c >= 0x80;
 }
 
-static bool
-is_blank(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /*
  * Bytes allowed in a request-target outside a %-escape. RFC 3986 is stricter, but clients
  * leave '|', '{' and the like unescaped and nothing here interprets them; what matters is
  * that the target has no blanks, controls, non-ASCII bytes or fragment ('#').
  */
-static bool
-is_target_char(uint8_t c)
+bool
+fr_http_is_target_char(uint8_t c)
 {
 	return c > 0x20 && c < 0x7f && c != '#';
 }
@@ -126,7 +92,8 @@ is_target_char(uint8_t c)
 static bool
 is_authority_char(uint8_t c)
 {
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("-._~!$&'()*+,;=:[]%", c));
+	return fr_ascii_is_alpha(c) || fr_ascii_is_digit(c) ||
+	    (c != '\0' && strchr("-._~!$&'()*+,;=:[]%", c));
 }
 
 bool
@@ -135,7 +102,7 @@ fr_http_equals_nocase(const char *s, size_t len, const char *lower)
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		if (lower[i] == '\0' || to_lower((uint8_t)s[i]) != (uint8_t)lower[i])
+		if (lower[i] == '\0' || fr_ascii_to_lower((uint8_t)s[i]) != (uint8_t)lower[i])
 			return false;
 	return lower[i] == '\0';
 }
@@ -240,9 +207,9 @@ step_target(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 		append(req->path, FR_HTTP_PATH_MAX, &p->tok_len, c);
 		p->is_asterisk = true;
 		p->state = H_ASTERISK;
-	} else if (is_alpha(c)) {
+	} else if (fr_ascii_is_alpha(c)) {
 		/* RFC 9112 3.2.2: a server MUST accept the absolute-form. */
-		p->name[p->tok_len++] = (char)to_lower(c);
+		p->name[p->tok_len++] = (char)fr_ascii_to_lower(c);
 		p->state = H_SCHEME;
 	} else {
 		return fail(p, 400, "request-target is not in origin, absolute or asterisk form");
@@ -261,11 +228,11 @@ step_scheme(struct fr_http_parser *p, uint8_t c)
 		return 0;
 	}
 	/* RFC 3986 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-	if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
+	if (!fr_ascii_is_alpha(c) && !fr_ascii_is_digit(c) && c != '+' && c != '-' && c != '.')
 		return fail(p, 400, "invalid byte in the request-target scheme");
 	if (p->tok_len >= strlen("https"))
 		return fail(p, 400, "request-target scheme is not http or https");
-	p->name[p->tok_len++] = (char)to_lower(c);
+	p->name[p->tok_len++] = (char)fr_ascii_to_lower(c);
 	return 0;
 }
 
@@ -278,7 +245,7 @@ step_pct(struct fr_http_parser *p, uint8_t c, bool *was_escape)
 {
 	*was_escape = false;
 	if (p->pct_left > 0) {
-		if (hex_value(c) < 0)
+		if (fr_ascii_hex_value(c) < 0)
 			return fail(p, 400, "bad %-escape in the request-target");
 		p->pct_left--;
 		*was_escape = true;
@@ -347,7 +314,7 @@ step_path_query(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c
 		p->state = H_QUERY;
 		return 0;
 	}
-	if (!was_escape && !is_target_char(c))
+	if (!was_escape && !fr_http_is_target_char(c))
 		return fail(p, 400, "invalid byte in the request-target");
 	if (is_path && !append(req->path, FR_HTTP_PATH_MAX, &p->tok_len, c))
 		return fail(p, 414, "path too long");
@@ -381,7 +348,7 @@ step_version(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 		if (c != (uint8_t)proto[at])
 			return fail(p, 400, "malformed HTTP version");
 	} else if (at == 5 || at == 7) {
-		if (!is_digit(c))
+		if (!fr_ascii_is_digit(c))
 			return fail(p, 400, "malformed HTTP version");
 		*(at == 5 ? &p->major : &p->minor) = (unsigned)(c - '0');
 	} else if (at == 6) {
@@ -447,7 +414,7 @@ fr_http_next_element(const char **s, const char **elem, size_t *elem_len)
 	const char *q = *s;
 
 	for (;;) {
-		while (is_blank((uint8_t)*q))
+		while (fr_ascii_is_blank((uint8_t)*q))
 			q++;
 		if (*q != ',')
 			break;
@@ -459,7 +426,7 @@ fr_http_next_element(const char **s, const char **elem, size_t *elem_len)
 	while (*q != '\0' && *q != ',')
 		q++;
 	const char *end = q;
-	while (end > *elem && is_blank((uint8_t)end[-1]))
+	while (end > *elem && fr_ascii_is_blank((uint8_t)end[-1]))
 		end--;
 	*elem_len = (size_t)(end - *elem);
 	*s = q;
@@ -476,7 +443,7 @@ fr_http_parse_length(const char *value, bool has_length, uint64_t *length)
 		uint64_t v = 0;
 
 		for (size_t i = 0; i < elem_len; i++) {
-			if (!is_digit((uint8_t)elem[i]))
+			if (!fr_ascii_is_digit((uint8_t)elem[i]))
 				return FR_HTTP_LENGTH_NOT_A_NUMBER;
 			unsigned d = (unsigned)(elem[i] - '0');
 			if (v > (FR_HTTP_LENGTH_MAX - d) / 10)
@@ -669,13 +636,13 @@ step_field_start(struct fr_http_parser *p, struct fr_http_request *req, uint8_t 
 	if (c == '\n')
 		return end_head(p, req);
 	/* RFC 9112 5.2 (obs-fold) and 2.2 (whitespace before the first field): reject. */
-	if (is_blank(c))
+	if (fr_ascii_is_blank(c))
 		return fail(p, 400, "field line starts with whitespace");
 	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "invalid byte in a field name");
 	if (++req->header_count > FR_HTTP_HEADERS_MAX)
 		return fail(p, 431, "too many header fields");
-	p->name[0] = (char)to_lower(c);
+	p->name[0] = (char)fr_ascii_to_lower(c);
 	p->tok_len = 1;
 	p->state = H_NAME;
 	return 0;
@@ -703,13 +670,13 @@ step_name(struct fr_http_parser *p, uint8_t c)
 		return 0;
 	}
 	/* RFC 9112 5.1: whitespace between a field name and the colon MUST get 400. */
-	if (is_blank(c))
+	if (fr_ascii_is_blank(c))
 		return fail(p, 400, "whitespace before the colon of a field");
 	if (!fr_http_is_tchar(c))
 		return fail(p, 400, "invalid byte in a field name");
 	/* Longer names are none of ours; count them on without keeping them. */
 	if (p->tok_len < sizeof p->name)
-		p->name[p->tok_len++] = (char)to_lower(c);
+		p->name[p->tok_len++] = (char)fr_ascii_to_lower(c);
 	return 0;
 }
 
@@ -727,7 +694,7 @@ step_value(struct fr_http_parser *p, struct fr_http_request *req, uint8_t c)
 	}
 	if (c == '\n')
 		return end_field(p, req);
-	if (is_blank(c)) {
+	if (fr_ascii_is_blank(c)) {
 		if (p->value_len > 0 && p->value_fill < FR_HTTP_VALUE_MAX)
 			p->value[p->value_fill] = (char)c;
 		if (p->value_len > 0)
@@ -862,7 +829,7 @@ step_size_line(struct fr_http_chunked *c, uint8_t b)
 		c->state = c->size == 0 ? C_TRAILER : C_DATA;
 		return true;
 	}
-	int v = c->state == C_SIZE ? hex_value(b) : -1;
+	int v = c->state == C_SIZE ? fr_ascii_hex_value(b) : -1;
 	if (v < 0 && c->digits == 0)
 		return chunked_fail(c, "chunk-size is not hexadecimal");
 	if (b == '\r') {
@@ -883,7 +850,7 @@ step_size_line(struct fr_http_chunked *c, uint8_t b)
 	}
 	if (b == ';') {
 		c->has_semicolon = true;
-	} else if (!is_blank(b)) {
+	} else if (!fr_ascii_is_blank(b)) {
 		if (!fr_http_is_field_vchar(b))
 			return chunked_fail(c, "control byte in a chunk-size line");
 		if (!c->has_semicolon)
@@ -919,7 +886,7 @@ step_trailer(struct fr_http_chunked *c, uint8_t b)
 	case C_TRAILER_VALUE:
 		if (b == '\r')
 			c->state = C_TRAILER_LF;
-		else if (!is_blank(b) && !fr_http_is_field_vchar(b))
+		else if (!fr_ascii_is_blank(b) && !fr_http_is_field_vchar(b))
 			return chunked_fail(c, "control byte in a trailer field");
 		return true;
 	default:
@@ -1013,8 +980,8 @@ decode_byte(const char *s, size_t *i, bool is_form)
 		(*i)++;
 		return c;
 	}
-	int hi = hex_value((uint8_t)s[*i + 1]);
-	int lo = hi < 0 ? -1 : hex_value((uint8_t)s[*i + 2]);
+	int hi = fr_ascii_hex_value((uint8_t)s[*i + 1]);
+	int lo = hi < 0 ? -1 : fr_ascii_hex_value((uint8_t)s[*i + 2]);
 	if (lo < 0 || (hi == 0 && lo == 0))
 		return -1;
 	*i += 3;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fr/ascii.h"
 #include "fr/http_response.h"
 
 enum head_state {
@@ -50,24 +51,6 @@ static const struct {
 	{ "content-type", F_CONTENT_TYPE },
 	{ "location", F_LOCATION },
 };
-
-static bool
-is_blank(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool
-is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static uint8_t
-to_lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
-}
 
 void
 fr_http_response_parser_init(struct fr_http_response_parser *p, size_t max_head_bytes)
@@ -108,7 +91,7 @@ step_version(struct fr_http_response_parser *p, struct fr_http_response *resp, u
 			return fail(p, "not an HTTP/1.x response");
 		return 0;
 	}
-	if (!is_digit(c))
+	if (!fr_ascii_is_digit(c))
 		return fail(p, "not an HTTP/1.x response");
 	resp->minor_version = c == '0' ? 0 : 1;
 	p->tok_len = 0;
@@ -129,7 +112,7 @@ step_status(struct fr_http_response_parser *p, struct fr_http_response *resp, ui
 	if (p->tok_len == 1 && c == ' ')
 		return 0;
 	if (p->tok_len <= 3) {
-		if (!is_digit(c))
+		if (!fr_ascii_is_digit(c))
 			return fail(p, "malformed status code");
 		resp->status = resp->status * 10 + (c - '0');
 		p->tok_len++;
@@ -163,7 +146,7 @@ step_reason(struct fr_http_response_parser *p, struct fr_http_response *resp, ui
 		p->state = R_FIELD_START;
 		return 0;
 	}
-	if (!is_blank(c) && !fr_http_is_field_vchar(c))
+	if (!fr_ascii_is_blank(c) && !fr_http_is_field_vchar(c))
 		return fail(p, "control byte in the reason phrase");
 	if (c < 0x7f && p->tok_len < FR_HTTP_REASON_MAX) {
 		resp->reason[p->tok_len++] = (char)c;
@@ -323,13 +306,13 @@ step_field_start(struct fr_http_response_parser *p, struct fr_http_response *res
 	}
 	if (c == '\n')
 		return end_head(p, resp);
-	if (is_blank(c))
+	if (fr_ascii_is_blank(c))
 		return fail(p, "obsolete line folding in a header");
 	if (!fr_http_is_tchar(c))
 		return fail(p, "invalid byte in a field name");
 	if (++resp->header_count > FR_HTTP_RESPONSE_HEADERS_MAX)
 		return fail(p, "too many header fields");
-	p->name[0] = (char)to_lower(c);
+	p->name[0] = (char)fr_ascii_to_lower(c);
 	p->tok_len = 1;
 	p->state = R_NAME;
 	return 0;
@@ -345,14 +328,14 @@ step_name(struct fr_http_response_parser *p, uint8_t c)
 		return 0;
 	}
 	/* RFC 9112 5.1: a proxy would reject it; a client may drop the blanks. */
-	if (is_blank(c)) {
+	if (fr_ascii_is_blank(c)) {
 		p->state = R_NAME_WS;
 		return 0;
 	}
 	if (p->state == R_NAME_WS || !fr_http_is_tchar(c))
 		return fail(p, "invalid byte in a field name");
 	if (p->tok_len < sizeof p->name)
-		p->name[p->tok_len++] = (char)to_lower(c);
+		p->name[p->tok_len++] = (char)fr_ascii_to_lower(c);
 	return 0;
 }
 
@@ -366,7 +349,7 @@ step_value(struct fr_http_response_parser *p, struct fr_http_response *resp, uin
 	}
 	if (c == '\n')
 		return end_field(p, resp);
-	if (is_blank(c)) {
+	if (fr_ascii_is_blank(c)) {
 		if (p->value_len > 0 && p->value_fill < FR_HTTP_LOCATION_MAX)
 			p->value[p->value_fill] = (char)c;
 		if (p->value_len > 0)
@@ -450,7 +433,7 @@ fr_http_response_parse(struct fr_http_response_parser *p, const uint8_t *buf, si
 bool
 fr_http_media_type_is(const char *ct, const char *type)
 {
-	while (is_blank((uint8_t)*ct))
+	while (fr_ascii_is_blank((uint8_t)*ct))
 		ct++;
 	size_t len = strcspn(ct, "; \t");
 	size_t type_len = strlen(type);
@@ -477,7 +460,7 @@ param_value(const char *v, char *out, size_t out_len)
 			out[n++] = *v;
 		}
 	} else {
-		while (*v != '\0' && *v != ';' && !is_blank((uint8_t)*v)) {
+		while (*v != '\0' && *v != ';' && !fr_ascii_is_blank((uint8_t)*v)) {
 			if (n + 1 >= out_len)
 				return false;
 			out[n++] = *v++;
@@ -495,16 +478,16 @@ fr_http_boundary(const char *ct, char *out, size_t out_len)
 	out[0] = '\0';
 	while (p != NULL) {
 		p++;
-		while (is_blank((uint8_t)*p))
+		while (fr_ascii_is_blank((uint8_t)*p))
 			p++;
 		if (strncasecmp(p, "boundary", 8) == 0) {
 			const char *v = p + 8;
 
-			while (is_blank((uint8_t)*v))
+			while (fr_ascii_is_blank((uint8_t)*v))
 				v++;
 			if (*v == '=') {
 				v++;
-				while (is_blank((uint8_t)*v))
+				while (fr_ascii_is_blank((uint8_t)*v))
 					v++;
 				/* RFC 2046 5.1.1: 1 to 70 characters. */
 				if (!param_value(v, out, out_len) || strlen(out) > 70) {

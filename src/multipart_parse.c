@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "fr/ascii.h"
 #include "fr/http_parse.h"
 #include "fr/multipart_parse.h"
 
@@ -26,12 +27,6 @@ enum state {
 };
 
 enum { PADDING_MAX = 256 };	/* RFC 2046 transport-padding after a delimiter */
-
-static bool
-is_blank(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
 
 /* KMP: fail[m] is the longest proper border of delim[0, m). */
 static void
@@ -97,7 +92,7 @@ trim_line(struct fr_multipart_parser *p)
 {
 	size_t n = p->line_len;
 
-	while (n > 0 && (p->line[n - 1] == '\r' || is_blank((uint8_t)p->line[n - 1])))
+	while (n > 0 && (p->line[n - 1] == '\r' || fr_ascii_is_blank((uint8_t)p->line[n - 1])))
 		n--;
 	p->line[n] = '\0';
 	return n;
@@ -165,7 +160,7 @@ end_head_line(struct fr_multipart_parser *p)
 	if (colon == NULL)
 		return FR_MULTIPART_MORE;	/* not a field: skipped, like any other */
 	size_t name_len = (size_t)(colon - p->line);
-	while (name_len > 0 && is_blank((uint8_t)p->line[name_len - 1]))
+	while (name_len > 0 && fr_ascii_is_blank((uint8_t)p->line[name_len - 1]))
 		name_len--;
 	if (!fr_http_equals_nocase(p->line, name_len, "content-length"))
 		return FR_MULTIPART_MORE;
@@ -217,7 +212,7 @@ step_delim_tail(struct fr_multipart_parser *p, uint8_t c)
 	case S_DELIM_TAIL:
 		if (c == '-' && p->count == 0) {
 			p->state = S_CLOSE;
-		} else if (is_blank(c)) {
+		} else if (fr_ascii_is_blank(c)) {
 			if (++p->count > PADDING_MAX)
 				return fail(p, "boundary line too long");
 		} else if (c == '\r') {

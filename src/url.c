@@ -8,45 +8,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fr/ascii.h"
+#include "fr/http_parse.h"
 #include "fr/url.h"
 #include "fr/util.h"
-
-static bool
-is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-hex_value(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* RFC 3986 3.2.2 reg-name and IPv4address, without %-escapes: what DNS names use. */
 static bool
 is_host_char(char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-/* What a request-target may carry as it is: visible ASCII, no fragment. */
-static bool
-is_target_char(char c)
-{
-	return c > 0x20 && c < 0x7f && c != '#';
+	return fr_ascii_is_alpha(c) || fr_ascii_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 size_t
@@ -91,8 +62,8 @@ set_userinfo(struct fr_url *u, const char *s, size_t len, char *err)
 		int c = (unsigned char)s[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-			int lo = hi < 0 ? -1 : hex_value(s[i + 2]);
+			int hi = i + 2 < len ? fr_ascii_hex_value(s[i + 1]) : -1;
+			int lo = hi < 0 ? -1 : fr_ascii_hex_value(s[i + 2]);
 
 			if (lo < 0) {
 				snprintf(err, FR_ERR_LEN, "bad %%-escape in the user info");
@@ -138,7 +109,7 @@ set_hostport(struct fr_url *u, const char *s, size_t len, char *err)
 		}
 		host_len = (size_t)(close - s - 1);
 		for (size_t i = 1; i <= host_len; i++) {
-			if (hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.') {
+			if (fr_ascii_hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.') {
 				snprintf(err, FR_ERR_LEN, "bad IPv6 address");
 				return -1;
 			}
@@ -178,7 +149,7 @@ set_hostport(struct fr_url *u, const char *s, size_t len, char *err)
 	}
 	unsigned long port = 0;
 	for (size_t i = 1; i < rest_len; i++) {
-		if (!is_digit(rest[i]) || (port = port * 10 + (unsigned)(rest[i] - '0')) > 65535) {
+		if (!fr_ascii_is_digit(rest[i]) || (port = port * 10 + (unsigned)(rest[i] - '0')) > 65535) {
 			snprintf(err, FR_ERR_LEN, "port is not a number in 1-65535");
 			return -1;
 		}
@@ -209,7 +180,7 @@ set_target(struct fr_url *u, const char *s, size_t len, char *err)
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (!is_target_char(s[i])) {
+		if (!fr_http_is_target_char(s[i])) {
 			snprintf(err, FR_ERR_LEN, "invalid character in the path or query");
 			return -1;
 		}
@@ -242,9 +213,9 @@ scheme_len(const char *s)
 {
 	size_t n = 0;
 
-	if (!is_alpha(s[0]))
+	if (!fr_ascii_is_alpha(s[0]))
 		return 0;
-	while (is_alpha(s[n]) || is_digit(s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+	while (fr_ascii_is_alpha(s[n]) || fr_ascii_is_digit(s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
 		n++;
 	return strncmp(s + n, "://", 3) == 0 ? n : 0;
 }

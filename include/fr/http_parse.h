@@ -206,6 +206,10 @@ bool fr_http_is_tchar(uint8_t c);
 /* RFC 9110 5.5: field-vchar = VCHAR / obs-text, a byte of a field value but a blank. */
 bool fr_http_is_field_vchar(uint8_t c);
 
+/* A byte a request-target (or a URL's path and query) may carry outside a %-escape:
+ * visible ASCII but '#'. */
+bool fr_http_is_target_char(uint8_t c);
+
 /* True if s[0, len) is lower (given in lower case), compared case-insensitively. */
 bool fr_http_equals_nocase(const char *s, size_t len, const char *lower);
 
