@@ -98,7 +98,8 @@ check_frame(const uint8_t *stream, size_t stream_len, const uint8_t *buf, size_t
 		fail("frame does not run from FF D8 to FF D9", 0);
 	if (n > max)
 		fail("frame larger than max_frame_bytes", 0);
-	if (base + ev->end > stream_len || memcmp(buf + ev->start, stream + base + ev->start, n) != 0)
+	if (base + ev->end > stream_len ||
+	    memcmp(buf + ev->start, stream + base + ev->start, n) != 0)
 		fail("frame bytes differ from the stream", 0);
 }
 

@@ -400,7 +400,8 @@ set_token(void *base, const struct fr_config_option *o, const char *value, char 
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (value[i] <= ' ' || value[i] > '~' || value[i] == '&' || value[i] == '#') {
-			snprintf(err, FR_ERR_LEN, "tokens are visible ASCII without spaces, & or #");
+			snprintf(err, FR_ERR_LEN,
+			    "tokens are visible ASCII without spaces, & or #");
 			return -1;
 		}
 	}
@@ -464,7 +465,8 @@ set_acl(void *base, const struct fr_config_option *o, const char *value, char *e
 	if (fr_cidr_parse(&parsed, cidr, err) < 0)
 		return -1;
 	for (const struct fr_config_acl *a = fr_config_acls; a->kind != NULL; a++)
-		if ((only == NULL || a == only) && fr_acl_add(field(base, a->offset), &parsed, err) < 0)
+		if ((only == NULL || a == only) &&
+		    fr_acl_add(field(base, a->offset), &parsed, err) < 0)
 			return -1;
 	return 0;
 }
@@ -503,7 +505,10 @@ fr_config_is_valid_stream_name(const char *name)
 	/* "." and ".." are path segments to a browser (RFC 3986 5.2.4): no URL reaches them. */
 	if (strspn(name, ".") == n)
 		return 0;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+	static const char allowed[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+
+	return strspn(name, allowed) == n;
 }
 
 /* The stream called name: an existing one, or a new slot. NULL when full. */
@@ -667,7 +672,8 @@ static int
 check_range(const struct fr_config_option *o, double v, const char *value, char *err)
 {
 	if (v < o->min || v > o->max) {
-		snprintf(err, FR_ERR_LEN, "%.40s out of range (%.10g-%.10g)", value, o->min, o->max);
+		snprintf(err, FR_ERR_LEN, "%.40s out of range (%.10g-%.10g)", value, o->min,
+		    o->max);
 		return -1;
 	}
 	return 0;
@@ -983,7 +989,8 @@ fr_config_check(const struct fr_config *c, char *err)
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = i + 1; j < n; j++) {
 			if (strcmp(addrs[i]->text, addrs[j]->text) == 0) {
-				snprintf(err, FR_ERR_LEN, "address %s is used twice", addrs[i]->text);
+				snprintf(err, FR_ERR_LEN, "address %s is used twice",
+				    addrs[i]->text);
 				return -1;
 			}
 		}

@@ -129,8 +129,9 @@ fr_history_format_json(struct fr_buf *b, const struct fr_history *h, uint64_t si
 		if (!is_drop(c))
 			fr_buf_printf(b, ", \"%s\": ", keys[c]);
 		else
-			fr_buf_printf(b, "%s\"%s\": ", c == FR_HISTORY_DROPPED ? ", \"dropped\": {" :
-			    ", ", fr_stats_drop_name((enum fr_drop_reason)(c - FR_HISTORY_DROPPED)));
+			fr_buf_printf(b, "%s\"%s\": ",
+			    c == FR_HISTORY_DROPPED ? ", \"dropped\": {" : ", ",
+			    fr_stats_drop_name((enum fr_drop_reason)(c - FR_HISTORY_DROPPED)));
 		json_column(b, h, first, c);
 		if (c + 1 == FR_HISTORY_DROPPED + FR_DROP_REASONS)
 			fr_buf_append(b, "}", 1);

@@ -269,8 +269,9 @@ respond(struct conn *c, int status, const char *extra, const char *content_type,
 	if (status != 204)
 		fr_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
 	/* RFC 9112 9.3: HTTP/1.0 closes unless both sides say keep-alive. */
-	fr_buf_printf(&c->out, "%s%s\r\n", extra ? extra : "", c->close_after ?
-	    "Connection: close\r\n" : c->req.minor_version == 0 ? "Connection: keep-alive\r\n" : "");
+	fr_buf_printf(&c->out, "%s%s\r\n", extra ? extra : "",
+	    c->close_after ? "Connection: close\r\n" :
+	    c->req.minor_version == 0 ? "Connection: keep-alive\r\n" : "");
 	if (c->req.method != FR_HTTP_METHOD_HEAD) {
 		if (frame != NULL)
 			c->body_frame = fr_frame_ref(frame);

@@ -134,7 +134,8 @@ log_emit(enum fr_log_level level, const char *msg, const char *suffix)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(log_file != NULL ? log_file : stderr, "%s.%03ldZ %s: %s%s%s\n", when,
-	    ts.tv_nsec / 1000000L, level_names[level], msg, suffix ? ": " : "", suffix ? suffix : "");
+	    ts.tv_nsec / 1000000L, level_names[level], msg, suffix ? ": " : "",
+	    suffix ? suffix : "");
 }
 
 static void log_vwrite(enum fr_log_level level, const char *fmt, va_list ap, const char *suffix)

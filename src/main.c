@@ -490,7 +490,8 @@ prepare_environment(struct app *app)
 		}
 	}
 	if (app->config.nats_urls[0] != '\0' && !fr_nats_is_available()) {
-		fprintf(stderr, "framerouter: --nats: built without libnats (Debian: libnats-dev)\n");
+		fprintf(stderr,
+		    "framerouter: --nats: built without libnats (Debian: libnats-dev)\n");
 		return -1;
 	}
 	default_node_id(&app->config);

@@ -559,8 +559,9 @@ js_main(void *arg)
 		struct fr_nats_feed *f = NULL;
 		if (!n->is_js_ready || !is_connected || (f = queue_pop_locked(&n->fetch_queue)) ==
 		    NULL) {
-			wait_until(n, &n->fetch_queue.cv, !n->is_js_ready && is_connected ? retry_at :
-			    0);
+			double until = !n->is_js_ready && is_connected ? retry_at : 0;
+
+			wait_until(n, &n->fetch_queue.cv, until);
 			continue;
 		}
 		bool is_wanted = f->want_sub && !f->is_released;

@@ -45,7 +45,8 @@ on_subscriber(int fd, const struct fr_addr *peer, void *arg)
 	if (!fr_scale_spec_is_plain(&r->listen_scale) &&
 	    fr_scale_check(r->entry->scale, &r->listen_scale, err) != 0) {
 		fr_log_limited(&r->refuse_log, ev_now(r->loop), FR_LOG_WARN,
-		    "stream %s: refused subscriber %s: %s", r->entry->stream->name, peer->text, err);
+		    "stream %s: refused subscriber %s: %s", r->entry->stream->name, peer->text,
+		    err);
 		close(fd);
 		return;
 	}

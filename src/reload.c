@@ -309,8 +309,8 @@ merge_acls(struct merge *m, const struct fr_config_option *o, struct fr_config *
 			return;
 		}
 		for (size_t i = 0; i < is->n && used < sizeof list; i++)
-			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "",
-			    is->cidrs[i].text);
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+			    i ? " " : "", is->cidrs[i].text);
 		noted(m, FR_RELOAD_APPLIED, "allow %s: %s", a->kind, is->n ? list : "everyone");
 		*was = *is;
 	}
@@ -376,7 +376,8 @@ merge_streams(struct merge *m, struct fr_config *running, const struct fr_config
 		size_t j = stream_index(running, is->name);
 
 		/* "default" is stream 0 of both. */
-		if (j == running->n_streams || merge_stream_keys(m, &running->streams[j], is, i == 0))
+		if (j == running->n_streams ||
+		    merge_stream_keys(m, &running->streams[j], is, i == 0))
 			noted(m, FR_RELOAD_NEEDS_RESTART, "--stream %s", is->name);
 	}
 	for (size_t i = 1; i < running->n_streams; i++)

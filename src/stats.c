@@ -226,62 +226,64 @@ put_bound(struct fr_buf *b, const struct fr_counter *c, size_t i)
 
 /* The stream's "dropped" group, by reason: what fr_stream_note_drop() bumps. */
 static const struct fr_counter drop_counters[FR_DROP_REASONS] = {
-    [FR_DROP_SLOW_CLIENT] = {STREAM(dropped_slow_client), .kind = FR_COUNTER, .key = "slow_client",
-        .help = "Frames a subscriber skipped because it had not finished the previous one."},
-    [FR_DROP_FPS_CAP] = {STREAM(dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
-        .help = "Frames skipped to honour a subscriber's ?fps=N."},
-    [FR_DROP_INVALID] = {STREAM(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
-        .help = "Frames with a broken marker structure, or rejected by --validate."},
-    [FR_DROP_OVERSIZE] = {STREAM(dropped_oversize), .kind = FR_COUNTER, .key = "oversize",
-        .help = "Frames larger than --max-frame-size."},
-    [FR_DROP_TRUNCATED] = {STREAM(dropped_truncated), .kind = FR_COUNTER, .key = "truncated",
-        .help = "Frames cut short because their producer disconnected or was replaced."},
-    [FR_DROP_SCALE_INVALID] = {STREAM(dropped_scale_invalid), .kind = FR_COUNTER,
-        .key = "scale_invalid",
-        .help = "Source frames that could not be scaled, once per size that wanted them."},
+	[FR_DROP_SLOW_CLIENT] = {STREAM(dropped_slow_client), .kind = FR_COUNTER,
+	    .key = "slow_client",
+	    .help = "Frames a subscriber skipped because it had not finished the previous one."},
+	[FR_DROP_FPS_CAP] = {STREAM(dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
+	    .help = "Frames skipped to honour a subscriber's ?fps=N."},
+	[FR_DROP_INVALID] = {STREAM(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
+	    .help = "Frames with a broken marker structure, or rejected by --validate."},
+	[FR_DROP_OVERSIZE] = {STREAM(dropped_oversize), .kind = FR_COUNTER, .key = "oversize",
+	    .help = "Frames larger than --max-frame-size."},
+	[FR_DROP_TRUNCATED] = {STREAM(dropped_truncated), .kind = FR_COUNTER, .key = "truncated",
+	    .help = "Frames cut short because their producer disconnected or was replaced."},
+	[FR_DROP_SCALE_INVALID] = {STREAM(dropped_scale_invalid), .kind = FR_COUNTER,
+	    .key = "scale_invalid",
+	    .help = "Source frames that could not be scaled, once per size that wanted them."},
 };
 
 /* A client's "dropped" group: the same reasons, for the frames it skipped. */
 static const struct fr_counter client_drop_counters[] = {
-    {CLIENT(frames_dropped), .kind = FR_COUNTER, .key = "slow_client",
-        .help = "Frames this subscriber skipped because it had not finished the previous one."},
-    {CLIENT(frames_dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
-        .help = "Frames skipped to honour this subscriber's ?fps=N."},
+	{CLIENT(frames_dropped), .kind = FR_COUNTER, .key = "slow_client",
+	    .help = "Frames this subscriber skipped because it had not finished the previous one."},
+	{CLIENT(frames_dropped_fps_cap), .kind = FR_COUNTER, .key = "fps_cap",
+	    .help = "Frames skipped to honour this subscriber's ?fps=N."},
 };
 
 /* A pulled stream's "failures" group, by reason: what pull.c's failure() bumps. */
 static const struct fr_counter upstream_failure_counters[FR_UPSTREAM_FAILURES] = {
-    [FR_UPSTREAM_DNS] = {UPSTREAM(failures_dns), .kind = FR_COUNTER, .key = "dns",
-        .help = "The upstream's host name did not resolve."},
-    [FR_UPSTREAM_REFUSED] = {UPSTREAM(failures_refused), .kind = FR_COUNTER, .key = "refused",
-        .help = "The connection was refused, or the upstream unreachable."},
-    [FR_UPSTREAM_TIMEOUT] = {UPSTREAM(failures_timeout), .kind = FR_COUNTER, .key = "timeout",
-        .help = "No answer, or no frame, within --producer-timeout."},
-    [FR_UPSTREAM_HTTP_STATUS] = {UPSTREAM(failures_http_status), .kind = FR_COUNTER,
-        .key = "http_status", .help = "An HTTP error status, or a redirect not followed."},
-    [FR_UPSTREAM_BAD_CONTENT_TYPE] = {UPSTREAM(failures_bad_content_type), .kind = FR_COUNTER,
-        .key = "bad_content_type", .help = "An answer that is neither MJPEG nor a JPEG image."},
-    [FR_UPSTREAM_BAD_RESPONSE] = {UPSTREAM(failures_bad_response), .kind = FR_COUNTER,
-        .key = "bad_response",
-        .help = "A malformed or endless response head, or broken chunked or multipart framing."},
-    [FR_UPSTREAM_CLOSED] = {UPSTREAM(failures_closed), .kind = FR_COUNTER, .key = "closed",
-        .help = "The upstream closed the connection."},
+	[FR_UPSTREAM_DNS] = {UPSTREAM(failures_dns), .kind = FR_COUNTER, .key = "dns",
+	    .help = "The upstream's host name did not resolve."},
+	[FR_UPSTREAM_REFUSED] = {UPSTREAM(failures_refused), .kind = FR_COUNTER, .key = "refused",
+	    .help = "The connection was refused, or the upstream unreachable."},
+	[FR_UPSTREAM_TIMEOUT] = {UPSTREAM(failures_timeout), .kind = FR_COUNTER, .key = "timeout",
+	    .help = "No answer, or no frame, within --producer-timeout."},
+	[FR_UPSTREAM_HTTP_STATUS] = {UPSTREAM(failures_http_status), .kind = FR_COUNTER,
+	    .key = "http_status", .help = "An HTTP error status, or a redirect not followed."},
+	[FR_UPSTREAM_BAD_CONTENT_TYPE] = {UPSTREAM(failures_bad_content_type), .kind = FR_COUNTER,
+	    .key = "bad_content_type", .help = "An answer that is neither MJPEG nor a JPEG image."},
+	[FR_UPSTREAM_BAD_RESPONSE] = {UPSTREAM(failures_bad_response), .kind = FR_COUNTER,
+	    .key = "bad_response",
+	    .help = "A malformed or endless response head, or broken chunked or multipart "
+		    "framing."},
+	[FR_UPSTREAM_CLOSED] = {UPSTREAM(failures_closed), .kind = FR_COUNTER, .key = "closed",
+	    .help = "The upstream closed the connection."},
 };
 
 /* NATS's "dropped" group: frames lost on the way between nodes, by reason. */
 static const struct fr_counter nats_drop_counters[] = {
-    {NATS_MEMBER(dropped_slow_consumer), .kind = FR_COUNTER, .key = "slow_consumer",
-        .help = "Received frames that gave way to newer ones before the loop took them, or "
-                "that the client's pending limit dropped."},
-    {NATS_MEMBER(dropped_publish), .kind = FR_COUNTER, .key = "publish",
-        .help = "Frames not published: disconnected, or the stream's previous frame was "
-                "still being sent."},
-    {NATS_MEMBER(dropped_too_large), .kind = FR_COUNTER, .key = "too_large",
-        .help = "Frames above the server's max_payload, not published."},
-    {NATS_MEMBER(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
-        .help = "Messages with no whole JPEG frame in them."},
-    {NATS_MEMBER(dropped_stale), .kind = FR_COUNTER, .key = "stale",
-        .help = "Messages older than a frame already taken."},
+	{NATS_MEMBER(dropped_slow_consumer), .kind = FR_COUNTER, .key = "slow_consumer",
+	    .help = "Received frames that gave way to newer ones before the loop took them, or "
+		    "that the client's pending limit dropped."},
+	{NATS_MEMBER(dropped_publish), .kind = FR_COUNTER, .key = "publish",
+	    .help = "Frames not published: disconnected, or the stream's previous frame was "
+		    "still being sent."},
+	{NATS_MEMBER(dropped_too_large), .kind = FR_COUNTER, .key = "too_large",
+	    .help = "Frames above the server's max_payload, not published."},
+	{NATS_MEMBER(dropped_invalid), .kind = FR_COUNTER, .key = "invalid",
+	    .help = "Messages with no whole JPEG frame in them."},
+	{NATS_MEMBER(dropped_stale), .kind = FR_COUNTER, .key = "stale",
+	    .help = "Messages older than a frame already taken."},
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -298,84 +300,88 @@ static const struct fr_counter nats_drop_counters[] = {
  * FR_GOLDEN_UPDATE=1 tests/check_stats rewrites the golden files in tests/golden.
  */
 const struct fr_counter fr_counters[] = {
-    {PROCESS(connections_denied), .kind = FR_COUNTER,
-        .help = "Connections closed at accept because --allow does not admit the address."},
-    {PROCESS(streams_expired), .kind = FR_COUNTER,
-        .help = "Streams created by an HTTP push and removed after --stream-idle-timeout."},
-    {PROCESS(pending_evicted), .kind = FR_COUNTER,
-        .help = "HTTP connections not handed on that were closed to make room because the "
-                "--max-pending budget, in all or per address, was full."},
-    {PROCESS(connections_pending), .kind = FR_GAUGE,
-        .help = "HTTP connections not handed on to a subscriber or producer yet."},
+	{PROCESS(connections_denied), .kind = FR_COUNTER,
+	    .help = "Connections closed at accept because --allow does not admit the address."},
+	{PROCESS(streams_expired), .kind = FR_COUNTER,
+	    .help = "Streams created by an HTTP push and removed after --stream-idle-timeout."},
+	{PROCESS(pending_evicted), .kind = FR_COUNTER,
+	    .help = "HTTP connections not handed on that were closed to make room because the "
+		    "--max-pending budget, in all or per address, was full."},
+	{PROCESS(connections_pending), .kind = FR_GAUGE,
+	    .help = "HTTP connections not handed on to a subscriber or producer yet."},
 
-    {STREAM(frames_in), .kind = FR_COUNTER, .help = "Whole JPEG frames received from producers."},
-    {STREAM(bytes_in), .kind = FR_COUNTER, .help = "Bytes received from producers."},
-    {STREAM(frames_out), .kind = FR_COUNTER, .help = "Frames completely written to subscribers."},
-    {STREAM(bytes_out), .kind = FR_COUNTER, .help = "Bytes written to subscribers."},
-    {GROUP(STREAM, dropped, drop_counters), .kind = FR_COUNTER, .family = "frames_dropped",
-        .label = "reason",
-        .help = "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps "
-                "cap, rejected as invalid, oversize or truncated input, or not scalable for a "
-                "size."},
-    {STREAM(garbage_bytes), .kind = FR_COUNTER,
-        .help = "Bytes from producers outside any JPEG frame."},
-    {STREAM(clients), .kind = FR_GAUGE, .help = "Subscribers connected now."},
-    {STREAM(clients_refused), .kind = FR_COUNTER,
-        .help = "Subscribers refused because the server was full."},
-    {STREAM(producer_connected), .kind = FR_FLAG,
-        .help = "1 while a producer is connected, else 0."},
-    {STREAM(producer_connects), .kind = FR_COUNTER, .help = "Producer connections accepted."},
-    {STREAM(arena_fallbacks), .kind = FR_COUNTER,
-        .help = "Frames sent from the heap because the memfd arena had no room."},
-    {STREAM(frames_scaled), .kind = FR_COUNTER,
-        .help = "Scaled frames made for ?scale=, ?q= and listen-scale= subscribers and "
-                "snapshots: one per frame per size, however many subscribers."},
-    {.name = "scale_cpu_s", .scope = FR_SCOPE_STREAM,
-        .offset = offsetof(struct fr_stream_counters, scale_cpu_ns), .kind = FR_COUNTER,
-        .is_nanoseconds = true, .family = "scale_cpu_seconds",
-        .help = "CPU seconds the scaler thread spent making scaled frames."},
-    {STREAM(frame_age_seconds), .kind = FR_HISTOGRAM, .bounds = fr_stats_frame_age_bounds,
-        .n_bounds = FR_STATS_FRAME_AGE_BOUNDS,
-        .help = "Seconds from a frame's arrival to its last byte being written to a "
-                "subscriber, for every frame sent to every subscriber."},
+	{STREAM(frames_in), .kind = FR_COUNTER,
+	    .help = "Whole JPEG frames received from producers."},
+	{STREAM(bytes_in), .kind = FR_COUNTER, .help = "Bytes received from producers."},
+	{STREAM(frames_out), .kind = FR_COUNTER,
+	    .help = "Frames completely written to subscribers."},
+	{STREAM(bytes_out), .kind = FR_COUNTER, .help = "Bytes written to subscribers."},
+	{GROUP(STREAM, dropped, drop_counters), .kind = FR_COUNTER, .family = "frames_dropped",
+	    .label = "reason",
+	    .help = "Frames dropped, by reason: skipped for a slow subscriber or a subscriber's "
+		    "fps cap, rejected as invalid, oversize or truncated input, or not scalable "
+		    "for a size."},
+	{STREAM(garbage_bytes), .kind = FR_COUNTER,
+	    .help = "Bytes from producers outside any JPEG frame."},
+	{STREAM(clients), .kind = FR_GAUGE, .help = "Subscribers connected now."},
+	{STREAM(clients_refused), .kind = FR_COUNTER,
+	    .help = "Subscribers refused because the server was full."},
+	{STREAM(producer_connected), .kind = FR_FLAG,
+	    .help = "1 while a producer is connected, else 0."},
+	{STREAM(producer_connects), .kind = FR_COUNTER, .help = "Producer connections accepted."},
+	{STREAM(arena_fallbacks), .kind = FR_COUNTER,
+	    .help = "Frames sent from the heap because the memfd arena had no room."},
+	{STREAM(frames_scaled), .kind = FR_COUNTER,
+	    .help = "Scaled frames made for ?scale=, ?q= and listen-scale= subscribers and "
+		    "snapshots: one per frame per size, however many subscribers."},
+	{.name = "scale_cpu_s", .scope = FR_SCOPE_STREAM,
+	    .offset = offsetof(struct fr_stream_counters, scale_cpu_ns), .kind = FR_COUNTER,
+	    .is_nanoseconds = true, .family = "scale_cpu_seconds",
+	    .help = "CPU seconds the scaler thread spent making scaled frames."},
+	{STREAM(frame_age_seconds), .kind = FR_HISTOGRAM, .bounds = fr_stats_frame_age_bounds,
+	    .n_bounds = FR_STATS_FRAME_AGE_BOUNDS,
+	    .help = "Seconds from a frame's arrival to its last byte being written to a "
+		    "subscriber, for every frame sent to every subscriber."},
 
-    {CLIENT(frames_sent), .kind = FR_COUNTER,
-        .help = "Frames completely written to this subscriber."},
-    {CLIENT(bytes_sent), .kind = FR_COUNTER, .is_logged_last = true,
-        .help = "Bytes written to this subscriber."},
-    {GROUP(CLIENT, dropped, client_drop_counters), .kind = FR_COUNTER,
-        .help = "Frames this subscriber skipped, by reason."},
-    {CLIENT(frame_age_ms), .kind = FR_GAUGE,
-        .help = "Milliseconds from the arrival of the last frame sent to this subscriber to "
-                "its last byte being written."},
-    {CLIENT(frame_age_max_ms), .kind = FR_GAUGE,
-        .help = "The largest frame_age_ms of this subscriber over the last 10 to 20 seconds."},
+	{CLIENT(frames_sent), .kind = FR_COUNTER,
+	    .help = "Frames completely written to this subscriber."},
+	{CLIENT(bytes_sent), .kind = FR_COUNTER, .is_logged_last = true,
+	    .help = "Bytes written to this subscriber."},
+	{GROUP(CLIENT, dropped, client_drop_counters), .kind = FR_COUNTER,
+	    .help = "Frames this subscriber skipped, by reason."},
+	{CLIENT(frame_age_ms), .kind = FR_GAUGE,
+	    .help = "Milliseconds from the arrival of the last frame sent to this subscriber to "
+		    "its last byte being written."},
+	{CLIENT(frame_age_max_ms), .kind = FR_GAUGE,
+	    .help = "The largest frame_age_ms of this subscriber over the last 10 to 20 seconds."},
 
-    {UPSTREAM(attempts), .kind = FR_COUNTER, .family = "upstream_attempts",
-        .help = "Attempts to reach a pulled stream's upstream (the hops of a redirect are one)."},
-    {UPSTREAM(connects), .kind = FR_COUNTER, .family = "upstream_connects",
-        .help = "Attempts that began streaming."},
-    {GROUP(UPSTREAM, failures, upstream_failure_counters), .kind = FR_COUNTER,
-        .family = "upstream_failures", .label = "reason",
-        .help = "Failed attempts and ended streams of a pulled stream, by reason."},
+	{UPSTREAM(attempts), .kind = FR_COUNTER, .family = "upstream_attempts",
+	    .help = "Attempts to reach a pulled stream's upstream (the hops of a redirect are "
+		    "one)."},
+	{UPSTREAM(connects), .kind = FR_COUNTER, .family = "upstream_connects",
+	    .help = "Attempts that began streaming."},
+	{GROUP(UPSTREAM, failures, upstream_failure_counters), .kind = FR_COUNTER,
+	    .family = "upstream_failures", .label = "reason",
+	    .help = "Failed attempts and ended streams of a pulled stream, by reason."},
 
-    {NATS(connected), .kind = FR_FLAG, .help = "1 while connected to a NATS server, else 0."},
-    {NATS(reconnects), .kind = FR_COUNTER,
-        .help = "NATS connections re-established after a loss."},
-    {NATS(subscriptions), .kind = FR_GAUGE,
-        .help = "Stream subjects this node subscribes to now."},
-    {NATS(frames_published), .kind = FR_COUNTER,
-        .help = "Frames this node ingested and published on NATS."},
-    {NATS(bytes_published), .kind = FR_COUNTER, .help = "Bytes of the frames published on NATS."},
-    {NATS(frames_received), .kind = FR_COUNTER,
-        .help = "NATS messages that became frames of a local stream."},
-    {NATS(bytes_received), .kind = FR_COUNTER,
-        .help = "Bytes of the NATS messages that became frames."},
-    {GROUP(NATS, dropped, nats_drop_counters), .kind = FR_COUNTER,
-        .family = "nats_frames_dropped", .label = "reason",
-        .help = "Frames lost between nodes, by reason: a slow consumer, not published, too "
-                "large for the server, no JPEG in the message, or stale."},
-    {NATS(errors), .kind = FR_COUNTER, .help = "Asynchronous errors the NATS client reported."},
+	{NATS(connected), .kind = FR_FLAG, .help = "1 while connected to a NATS server, else 0."},
+	{NATS(reconnects), .kind = FR_COUNTER,
+	    .help = "NATS connections re-established after a loss."},
+	{NATS(subscriptions), .kind = FR_GAUGE,
+	    .help = "Stream subjects this node subscribes to now."},
+	{NATS(frames_published), .kind = FR_COUNTER,
+	    .help = "Frames this node ingested and published on NATS."},
+	{NATS(bytes_published), .kind = FR_COUNTER,
+	    .help = "Bytes of the frames published on NATS."},
+	{NATS(frames_received), .kind = FR_COUNTER,
+	    .help = "NATS messages that became frames of a local stream."},
+	{NATS(bytes_received), .kind = FR_COUNTER,
+	    .help = "Bytes of the NATS messages that became frames."},
+	{GROUP(NATS, dropped, nats_drop_counters), .kind = FR_COUNTER,
+	    .family = "nats_frames_dropped", .label = "reason",
+	    .help = "Frames lost between nodes, by reason: a slow consumer, not published, too "
+		    "large for the server, no JPEG in the message, or stale."},
+	{NATS(errors), .kind = FR_COUNTER, .help = "Asynchronous errors the NATS client reported."},
 };
 
 const size_t fr_n_counters = N_ELEMS(fr_counters);
@@ -560,8 +566,9 @@ json_scaled(struct fr_buf *b, const struct fr_stats_stream *s)
 		fr_buf_puts(b, i > 0 ? ", {\"scale\": " : "{\"scale\": ");
 		put_json_str(b, z->scale);
 		fr_buf_printf(b,
-		    ", \"clients\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"frames_scaled\": %" PRIu64
-		    ", \"scale_cpu_s\": ", z->clients, z->frames, z->frames_scaled);
+		    ", \"clients\": %" PRIu64 ", \"frames\": %" PRIu64
+		    ", \"frames_scaled\": %" PRIu64 ", \"scale_cpu_s\": ", z->clients, z->frames,
+		    z->frames_scaled);
 		put_double(b, z->cpu_s);
 		fr_buf_printf(b, ", \"dropped_invalid\": %" PRIu64 ", \"latest_frame\": ",
 		    z->dropped_invalid);
@@ -682,8 +689,8 @@ prom_header(struct fr_buf *b, const char *name, const char *type, const char *he
  * the caller to close.
  */
 static bool
-prom_sample_start(
-    struct fr_buf *b, const char *name, const char *stream, const char *label, const char *value)
+prom_sample_start(struct fr_buf *b, const char *name, const char *stream, const char *label,
+    const char *value)
 {
 	fr_buf_puts(b, name);
 	if (stream != NULL) {
@@ -701,7 +708,7 @@ prom_sample_start(
 
 static void
 prom_sample(struct fr_buf *b, const struct fr_counter *c, const char *name, const char *stream,
-    const char *label, const char *key, uint64_t v)
+	const char *label, const char *key, uint64_t v)
 {
 	bool has_labels = prom_sample_start(b, name, stream, label, key);
 	char s[32];
@@ -732,7 +739,7 @@ prom_family_start(struct fr_buf *b, const struct fr_counter *c, char *name, size
 /* A histogram's samples: NAME_bucket{…,le="…"} cumulative up to +Inf, NAME_sum, NAME_count. */
 static void
 prom_histogram_samples(struct fr_buf *b, const struct fr_counter *c, const char *name,
-    const char *stream, const void *counters)
+	const char *stream, const void *counters)
 {
 	const struct fr_histogram *h = histogram_of(c, counters);
 	char sample[160];
@@ -757,7 +764,7 @@ prom_histogram_samples(struct fr_buf *b, const struct fr_counter *c, const char 
 /* Counter c's samples: one, or one per member of a group; stream is NULL for none. */
 static void
 prom_counter_samples(struct fr_buf *b, const struct fr_counter *c, const char *name,
-    const char *stream, const void *counters)
+	const char *stream, const void *counters)
 {
 	if (c->kind == FR_HISTOGRAM) {
 		prom_histogram_samples(b, c, name, stream, counters);
@@ -783,14 +790,14 @@ enum stream_gauge {
 static const struct {
 	const char *name, *help;
 } stream_gauges[] = {
-    [GAUGE_INPUT_FPS] = {"framerouter_input_fps",
-        "Frames per second received over the last seconds."},
-    [GAUGE_LATEST_BYTES] = {"framerouter_latest_frame_bytes",
-        "Size of the latest frame in bytes, 0 when there is none."},
-    [GAUGE_LATEST_AGE] = {"framerouter_latest_frame_age_seconds",
-        "Seconds since the latest frame arrived; absent when there is none."},
-    [GAUGE_STALE] = {"framerouter_stale",
-        "1 while the latest frame is older than the stream's --stale-after, else 0."},
+	[GAUGE_INPUT_FPS] = {"framerouter_input_fps",
+	    "Frames per second received over the last seconds."},
+	[GAUGE_LATEST_BYTES] = {"framerouter_latest_frame_bytes",
+	    "Size of the latest frame in bytes, 0 when there is none."},
+	[GAUGE_LATEST_AGE] = {"framerouter_latest_frame_age_seconds",
+	    "Seconds since the latest frame arrived; absent when there is none."},
+	[GAUGE_STALE] = {"framerouter_stale",
+	    "1 while the latest frame is older than the stream's --stale-after, else 0."},
 };
 
 static void
@@ -813,7 +820,7 @@ prom_stream_gauge(struct fr_buf *b, enum stream_gauge g, const struct fr_stats_s
 
 /* The states pull.c reports, for the Prometheus state set. */
 static const char *const upstream_states[] = {
-    "idle", "connecting", "streaming", "backoff", "paused",
+	"idle", "connecting", "streaming", "backoff", "paused",
 };
 
 /*

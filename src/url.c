@@ -17,7 +17,8 @@
 static bool
 is_host_char(char c)
 {
-	return fr_ascii_is_alpha(c) || fr_ascii_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+	return fr_ascii_is_alpha(c) || fr_ascii_is_digit(c) || c == '-' || c == '.' || c == '_' ||
+	    c == '~';
 }
 
 size_t
@@ -149,7 +150,8 @@ set_hostport(struct fr_url *u, const char *s, size_t len, char *err)
 	}
 	unsigned long port = 0;
 	for (size_t i = 1; i < rest_len; i++) {
-		if (!fr_ascii_is_digit(rest[i]) || (port = port * 10 + (unsigned)(rest[i] - '0')) > 65535) {
+		if (!fr_ascii_is_digit(rest[i]) ||
+		    (port = port * 10 + (unsigned)(rest[i] - '0')) > 65535) {
 			snprintf(err, FR_ERR_LEN, "port is not a number in 1-65535");
 			return -1;
 		}
@@ -215,7 +217,8 @@ scheme_len(const char *s)
 
 	if (!fr_ascii_is_alpha(s[0]))
 		return 0;
-	while (fr_ascii_is_alpha(s[n]) || fr_ascii_is_digit(s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+	while (fr_ascii_is_alpha(s[n]) || fr_ascii_is_digit(s[n]) || s[n] == '+' || s[n] == '-' ||
+	    s[n] == '.')
 		n++;
 	return strncmp(s + n, "://", 3) == 0 ? n : 0;
 }
