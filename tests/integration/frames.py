@@ -503,6 +503,33 @@ def cmd_slice(a):
 
 # ---- network roles ----
 
+def read_until_end(s, deadline, frames=None, out=None):
+    """Reads s until EOF, a reset, `frames` whole frames or the deadline (a
+    time.monotonic() time): returns (how, the bytes read), how being "eof",
+    "reset", "frames" or "open" (the deadline came). out, a binary file, gets
+    each piece as it comes."""
+    got = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "open", got
+        s.settimeout(left)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return "open", got
+        except ConnectionResetError:
+            return "reset", got
+        if not b:
+            return "eof", got
+        got += b
+        if out is not None:
+            out.write(b)
+            out.flush()
+        if frames is not None and count_whole_frames(got) >= frames:
+            return "frames", got
+
+
 def hold_until_closed(s):
     """Waits until the daemon closes the connection (or SIGTERM)."""
     while True:
