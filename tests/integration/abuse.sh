@@ -56,6 +56,27 @@ queue_empty() { (($(accept_queue "$1") == 0)); }
 progress_ge() { [[ -s $1 ]] && (($(cat "$1") >= $2)); }
 
 # one_line FILE: FILE's first line (a helper's summary).
+
+# readers NAME SOURCE RAW HTTP: RAW raw and HTTP /stream subscribers that must get
+# every frame of SOURCE, whole and in order (frames.py fanout), their reports in
+# $T/NAME.out and $T/NAME-http.out; returns once they are connected.
+# readers_ok NAME WHAT: waits for them to end; fails with WHAT unless each got
+# every frame.
+declare -A READERS_PID
+readers() {
+	local name=$1 src=$2
+	bg_frames 120 fanout "$LISTEN" --clients "$3" --source "$src" --ready "$T/$name.ports" \
+		--timeout 100 >"$T/$name.out" 2>&1
+	READERS_PID[$name]=$BG_PID
+	bg_frames 120 fanout "$HTTP" --http /stream --clients "$4" --source "$src" \
+		--ready "$T/$name-http.ports" --timeout 100 >"$T/$name-http.out" 2>&1
+	READERS_PID[$name-http]=$BG_PID
+	wait_until "$FR_WAIT" "the raw $name subscribers to connect" test -s "$T/$name.ports"
+	wait_until "$FR_WAIT" "the HTTP $name subscribers to connect" test -s "$T/$name-http.ports"
+}
+readers_ok() {
+	wait_checks 90 "$2" "${READERS_PID[$1]}" "$T/$1.out" "${READERS_PID[$1-http]}" "$T/$1-http.out"
+}
 one_line() { head -n 1 "$1"; }
 
 # log_has PATTERN: the daemon's log has a line matching the extended regex PATTERN.
@@ -92,14 +113,7 @@ NFLOOD=2000
 NHTTP=200
 fr_start_http limit --max-clients "$MAXC"
 # The slots are held by 15 raw and 5 HTTP subscribers.
-bg_frames 120 fanout "$LISTEN" --clients $((MAXC - 5)) --source "$seq320" --ready "$T/held.ports" \
-	--timeout 100 >"$T/held.out" 2>&1
-held_pid=$BG_PID
-bg_frames 120 fanout "$HTTP" --http /stream --clients 5 --source "$seq320" --ready "$T/held-http.ports" \
-	--timeout 100 >"$T/held-http.out" 2>&1
-held_http_pid=$BG_PID
-wait_until "$FR_WAIT" "the raw subscribers to connect" test -s "$T/held.ports"
-wait_until "$FR_WAIT" "the HTTP subscribers to connect" test -s "$T/held-http.ports"
+readers held "$seq320" $((MAXC - 5)) 5
 wait_stat "$FR_WAIT" clients -eq "$MAXC"
 bg_frames 120 push "$INGEST" "$seq320" --fps 30 --progress "$T/limit.progress"
 push_pid=$BG_PID
@@ -141,14 +155,8 @@ logged=$(grep -c 'refused subscriber' "$FR_LOG")
 note "$logged 'refused subscriber' log lines for $NFLOOD refusals (rate-limited): $(grep 'refused subscriber' "$FR_LOG" | tail -n 1 | sed 's/.*warn[a-z]*: //')"
 
 # The held subscribers got every frame of the producer, byte-identical, in order.
-wait_exit 60 "$push_pid"
-((WAIT_RC == 0)) || fail "the producer exited with $WAIT_RC"
-wait_exit 90 "$held_pid"
-held_rc=$WAIT_RC
-wait_exit 90 "$held_http_pid"
-held_http_rc=$WAIT_RC
-cat "$T/held.out" "$T/held-http.out"
-((held_rc == 0 && held_http_rc == 0)) || fail "the $MAXC held subscribers did not all get every frame"
+wait_ok 60 "$push_pid" "the producer"
+readers_ok held "the $MAXC held subscribers did not all get every frame"
 wait_stat "$FR_WAIT" clients -eq 0
 expect_stat frames_in 150
 expect_stat dropped_slow_client 0
@@ -173,8 +181,7 @@ grep -qE "^Max open files +$NOFILE " "/proc/$FR_PID/limits" || fail "the daemon'
 loop_src=$F/ffmpeg-320x240-10.mjpeg
 twice=(--source "$loop_src" --source "$loop_src")
 bg_frames 120 push "$INGEST" "$loop_src" --fps 5 --loop
-bg_frames 120 capture "$LISTEN" "$T/fd-reader.mjpeg" --ready "$T/fd-reader.port"
-wait_until "$FR_WAIT" "the reader to connect" test -s "$T/fd-reader.port"
+subscribe fd-reader 120
 wait_stat "$FR_WAIT" clients -eq 1
 NHOLD=$((NOFILE + 40))
 bg_abuse 120 hold "$LISTEN" --count "$NHOLD" --ready "$T/hold.ready"
@@ -280,16 +287,11 @@ fr_stop
 
 # ==== 4. half-open subscribers are cut by --client-timeout ====
 fr_start_http halfopen --client-timeout 1
-bg_frames 120 fanout "$LISTEN" --clients 3 --source "$seq1080" --ready "$T/ho-readers.ports" \
-	--timeout 100 >"$T/ho-readers.out" 2>&1
-readers_pid=$BG_PID
-bg_frames 120 fanout "$HTTP" --http /stream --clients 2 --source "$seq1080" \
-	--ready "$T/ho-http-readers.ports" --timeout 100 >"$T/ho-http-readers.out" 2>&1
-http_readers_pid=$BG_PID
+readers ho-readers "$seq1080" 3 2
 bg_abuse 120 halfopen "$LISTEN" --count 3 --ready "$T/ho1.ports"
 bg_abuse 120 halfopen "$LISTEN" --count 2 --read-first 200000 --ready "$T/ho2.ports"
 bg_abuse 120 halfopen "$HTTP" --http /stream --count 2 --ready "$T/ho3.ports"
-for f in ho-readers ho-http-readers ho1 ho2 ho3; do
+for f in ho1 ho2 ho3; do
 	wait_until "$FR_WAIT" "the $f subscribers to connect" test -s "$T/$f.ports"
 done
 wait_stat "$FR_WAIT" clients -eq 12
@@ -304,14 +306,8 @@ for p in $(cat "$T/ho1.ports" "$T/ho2.ports" "$T/ho3.ports"); do
 		fail "half-open subscriber $p: closed because '${why:-it was not closed}'"
 done
 note "$(grep "no write progress" "$FR_LOG" | head -n 1 | sed 's/.*info: //')"
-wait_exit 60 "$push_pid"
-((WAIT_RC == 0)) || fail "the producer exited with $WAIT_RC"
-wait_exit 90 "$readers_pid"
-rc1=$WAIT_RC
-wait_exit 90 "$http_readers_pid"
-rc2=$WAIT_RC
-cat "$T/ho-readers.out" "$T/ho-http-readers.out"
-((rc1 == 0 && rc2 == 0)) || fail "a reader did not get every 1080p frame while half-open subscribers were cut"
+wait_ok 60 "$push_pid" "the producer"
+readers_ok ho-readers "a reader did not get every 1080p frame while half-open subscribers were cut"
 wait_stat "$FR_WAIT" clients -eq 0
 expect_stat frames_in 180
 fr_stop
@@ -344,8 +340,7 @@ silent() {
 	note "$name: $(cat "$T/$name.out")"
 }
 fr_start_http idle --producer-timeout 1
-bg_frames 120 capture "$LISTEN" "$T/idle-sub.mjpeg" --ready "$T/idle-sub.port"
-wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/idle-sub.port"
+subscribe idle-sub 120
 wait_stat "$FR_WAIT" clients -eq 1
 pieces mid 0 2 0.5	# silent mid-frame: the partial frame counts as truncated
 silent mid "$INGEST"
@@ -381,8 +376,7 @@ fr_stop
 # Without the option (default 10 s), a silent producer stays until a new one
 # replaces it.
 fr_start_http replaced
-bg_frames 120 capture "$LISTEN" "$T/rep-sub.mjpeg" --ready "$T/rep-sub.port"
-wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/rep-sub.port"
+subscribe rep-sub 120
 wait_stat "$FR_WAIT" clients -eq 1
 pieces old 0 2 0.5
 bg_frames 60 push "$INGEST" "$T/old.bin" --hold --ready "$T/old.port" >"$T/old.out" 2>&1
@@ -408,14 +402,7 @@ fr_stop
 
 # ==== 6. junk on the subscriber port and the HTTP port ====
 fr_start_http junk
-bg_frames 120 fanout "$LISTEN" --clients 2 --source "$seq320" --ready "$T/j-readers.ports" \
-	--timeout 100 >"$T/j-readers.out" 2>&1
-jreaders_pid=$BG_PID
-bg_frames 120 fanout "$HTTP" --http /stream --clients 2 --source "$seq320" \
-	--ready "$T/j-http-readers.ports" --timeout 100 >"$T/j-http-readers.out" 2>&1
-jhttp_pid=$BG_PID
-wait_until "$FR_WAIT" "the readers to connect" test -s "$T/j-readers.ports"
-wait_until "$FR_WAIT" "the HTTP readers to connect" test -s "$T/j-http-readers.ports"
+readers j-readers "$seq320" 2 2
 wait_stat "$FR_WAIT" clients -eq 4
 bg_frames 120 push "$INGEST" "$seq320" --fps 20 --progress "$T/j.progress"
 push_pid=$BG_PID
@@ -450,14 +437,8 @@ note "junk on the HTTP port ended while the producer was at frame $(cat "$T/j.pr
 wait_exit $((30 * SLOW)) "$slowloris_pid"
 note "endless request head: $(cat "$T/slowloris.out")"
 ((WAIT_RC == 0)) || fail "a request head that never ends was not closed"
-wait_exit 60 "$push_pid"
-((WAIT_RC == 0)) || fail "the producer exited with $WAIT_RC"
-wait_exit 90 "$jreaders_pid"
-rc1=$WAIT_RC
-wait_exit 90 "$jhttp_pid"
-rc2=$WAIT_RC
-cat "$T/j-readers.out" "$T/j-http-readers.out"
-((rc1 == 0 && rc2 == 0)) || fail "a reader did not get every frame while junk arrived on both ports"
+wait_ok 60 "$push_pid" "the producer"
+readers_ok j-readers "a reader did not get every frame while junk arrived on both ports"
 wait_stat "$FR_WAIT" clients -eq "$NJUNK"
 expect_stat frames_in 150
 expect_stat garbage_bytes 0

@@ -48,17 +48,18 @@ whole and valid, and a capture can be checked for order without a source file.
 ADDR is HOST:PORT (IPv4). Exit status: 0 ok, 1 check failed, 2 usage or I/O error.
 """
 
-import argparse
 import errno
 import os
 import random
 import re
 import selectors
-import signal
 import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from frames import Cli, on_sigterm_exit, write_atomic  # noqa: E402
 
 TAG = b"framerouter abuse frame "
 NUM_DIGITS = 10
@@ -67,17 +68,6 @@ NUM_DIGITS = 10
 def parse_addr(text):
     host, _, port = text.rpartition(":")
     return host, int(port)
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fp:
-        fp.write(text)
-    os.replace(tmp, path)
-
-
-def on_sigterm_exit():
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def rst_close(s):
@@ -628,35 +618,27 @@ def cmd_blast(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    q = sub.add_parser("mkframes")
-    q.add_argument("template")
-    q.add_argument("out")
+    cli = Cli(__doc__)
+    q = cli.command("mkframes", cmd_mkframes, "template", "out")
     q.add_argument("--count", type=int, required=True)
-    q = sub.add_parser("checkseq")
-    q.add_argument("capture")
-    q.add_argument("template")
+    q = cli.command("checkseq", cmd_checkseq, "capture", "template")
     q.add_argument("--min", type=int)
     q.add_argument("--last", type=int)
-    q = sub.add_parser("flood")
-    q.add_argument("addr")
+    q = cli.command("flood", cmd_flood, "addr")
     q.add_argument("--count", type=int, required=True)
     q.add_argument("--batch", type=int, default=100)
     q.add_argument("--http", metavar="PATH")
     q.add_argument("--timeout", type=float, default=60)
-    q = sub.add_parser("hold")
-    q.add_argument("addr")
+    q = cli.command("hold", cmd_hold, "addr")
     q.add_argument("--count", type=int, required=True)
     q.add_argument("--ready", required=True)
     q.add_argument("--http", action="store_true")
-    q = sub.add_parser("halfopen")
-    q.add_argument("addr")
+    q = cli.command("halfopen", cmd_halfopen, "addr")
     q.add_argument("--count", type=int, required=True)
     q.add_argument("--ready", required=True)
     q.add_argument("--http", metavar="PATH")
     q.add_argument("--read-first", type=int, default=0)
-    q = sub.add_parser("churn")
+    q = cli.command("churn", cmd_churn)
     q.add_argument("--listen", required=True)
     q.add_argument("--http", required=True)
     q.add_argument("--ingest", required=True)
@@ -666,29 +648,17 @@ def main():
     q.add_argument("--producers", type=int, required=True)
     q.add_argument("--http-producers", type=int, default=0)
     q.add_argument("--parallel", type=int, default=10)
-    q = sub.add_parser("httpjunk")
-    q.add_argument("addr")
-    q.add_argument("kind")
+    q = cli.command("httpjunk", cmd_httpjunk, "addr", "kind")
     q.add_argument("--timeout", type=float, default=20)
-    q = sub.add_parser("silent")
-    q.add_argument("addr")
-    q.add_argument("file")
+    q = cli.command("silent", cmd_silent, "addr", "file")
     q.add_argument("--http", metavar="PATH")
     q.add_argument("--ready", required=True)
     q.add_argument("--timeout", type=float, default=60)
-    q = sub.add_parser("blast")
-    q.add_argument("addr")
-    q.add_argument("template")
+    q = cli.command("blast", cmd_blast, "addr", "template")
     q.add_argument("--bytes", type=int, required=True)
     q.add_argument("--result")
-    a = p.parse_args()
-    return globals()["cmd_" + a.cmd](a)
+    return cli.run(errors=(OSError, ValueError))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (OSError, ValueError) as e:
-        print("abuse_client.py %s: %s" % (sys.argv[1] if len(sys.argv) > 1 else "", e),
-              file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

@@ -22,10 +22,9 @@
 . "$(dirname "$0")/lib.sh"
 need curl
 
-src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
+src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg src_frames=10
 frame=$FR_FIXTURES_DIR/ffmpeg-frame.jpg
-src_frames=$(frame_count "$src")
-((src_frames == 10)) || fail "$src should hold 10 frames"
+expect_frames "$src" "$src_frames"
 
 "$PY" -c 'import socket; socket.socket().bind(("127.0.0.2", 0))' 2>/dev/null ||
 	skip "a client cannot bind to 127.0.0.2 here"
@@ -44,7 +43,6 @@ has_v6=0
 #       N connections from SRC one after the other, each read until it ends;
 #       stops at the first one left open. Prints the tally.
 cat >"$T/peer.py" <<'EOF'
-import argparse
 import os
 import socket
 import sys
@@ -71,30 +69,6 @@ def open_from(src, addr, timeout):
     return s
 
 
-def read_until_end(s, deadline, frames=None, out=None):
-    """Reads until EOF, a reset, N whole frames or the deadline: (how, bytes)."""
-    got = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "open", got
-        s.settimeout(left)
-        try:
-            b = s.recv(65536)
-        except socket.timeout:
-            return "open", got
-        except ConnectionResetError:
-            return "reset", got
-        if not b:
-            return "eof", got
-        got += b
-        if out is not None:
-            out.write(b)
-            out.flush()
-        if frames is not None and F.count_whole_frames(got) >= frames:
-            return "frames", got
-
-
 def cmd_probe(a):
     s = open_from(a.src, a.addr, a.timeout)
     if s is None:
@@ -110,7 +84,7 @@ def cmd_probe(a):
                        % a.http).encode())
     except OSError:
         pass    # closed by the daemon while sending: the read below tells how
-    how, got = read_until_end(s, time.monotonic() + a.timeout)
+    how, got = F.read_until_end(s, time.monotonic() + a.timeout)
     s.close()
     status = "-"
     if got.startswith(b"HTTP/") and b" " in got:
@@ -128,7 +102,7 @@ def cmd_sub(a):
     if a.ready:
         F.write_atomic(a.ready, "%d\n" % F.local_port(s))
     with open(a.out, "wb") as out:
-        how, got = read_until_end(s, time.monotonic() + a.timeout, a.frames, out)
+        how, got = F.read_until_end(s, time.monotonic() + a.timeout, a.frames, out)
     s.close()
     if how == "frames":
         # Keep the whole frames only: the start of the next one may have come too.
@@ -147,7 +121,7 @@ def cmd_flood(a):
         if s is None:
             tally["refused"] += 1
             continue
-        how, got = read_until_end(s, time.monotonic() + a.timeout)
+        how, got = F.read_until_end(s, time.monotonic() + a.timeout)
         s.close()
         tally[how] += 1
         data += 1 if got else 0
@@ -159,31 +133,19 @@ def cmd_flood(a):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="cmd", required=True)
-    q = sub.add_parser("probe")
-    q.add_argument("src")
-    q.add_argument("addr")
+    cli = F.Cli("peer.py: connections from a chosen source address")
+    q = cli.command("probe", cmd_probe, "src", "addr")
     q.add_argument("--send")
     q.add_argument("--http")
     q.add_argument("--timeout", type=float, default=10)
-    q.set_defaults(func=cmd_probe)
-    q = sub.add_parser("sub")
-    q.add_argument("src")
-    q.add_argument("addr")
-    q.add_argument("out")
+    q = cli.command("sub", cmd_sub, "src", "addr", "out")
     q.add_argument("--frames", type=int)
     q.add_argument("--ready")
     q.add_argument("--timeout", type=float, default=10)
-    q.set_defaults(func=cmd_sub)
-    q = sub.add_parser("flood")
-    q.add_argument("src")
-    q.add_argument("addr")
+    q = cli.command("flood", cmd_flood, "src", "addr")
     q.add_argument("--count", type=int, required=True)
     q.add_argument("--timeout", type=float, default=10)
-    q.set_defaults(func=cmd_flood)
-    a = p.parse_args()
-    return a.func(a)
+    return cli.run()
 
 
 sys.exit(main())
@@ -336,11 +298,7 @@ wait_until "$FR_WAIT" "the log line for the denied HTTP client" grep -qE -- \
 note "HTTP: 127.0.0.2 closed without an answer, 127.0.0.1 got 200"
 
 # unix: sockets are never filtered.
-frames push "unix:$T/in.sock" "$frame" >/dev/null || fail "cannot push to unix:$T/in.sock"
-_local_has_frame() { fr_stats local && [[ $(stat_of frames_in) == 1 ]]; }
-wait_until "$FR_WAIT" "a frame on stream local" _local_has_frame
-timeout "$FR_WAIT" "$FR_GRAB" "unix:$T/out.sock" -o "$T/unix.jpg" || fail "grab unix:$T/out.sock exited with $?"
-cmp -s "$T/unix.jpg" "$frame" || fail "grab over unix:$T/out.sock got other bytes"
+push_grab local "unix:$T/in.sock" "unix:$T/out.sock" "$frame"
 note "unix: sockets: pushed and grabbed a frame under --allow 127.0.0.1/32"
 
 expect_denied_count "$denied"
@@ -444,24 +402,14 @@ fr_stop
 # a stream v6 with ingest=V6_IN and listen=V6_OUT on [::1], then ARG..., where
 # @PORT@ stands for one more free port (SPARE_PORT). Retries when a port is taken.
 fr_start_v6() {
-	local name=$1 try a args
+	local name=$1
 	shift
-	for try in 1 2 3 4 5; do
-		pick_ports 6 v6
-		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]} HTTP_PORT=${PORTS[2]}
-		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
-		URL=http://$HTTP
-		V6_IN="[::1]:${PORTS[3]}" V6_OUT="[::1]:${PORTS[4]}" SPARE_PORT=${PORTS[5]}
-		args=(--ingest "$INGEST" --listen "$LISTEN" --http "$HTTP"
-			--stream "v6,ingest=$V6_IN,listen=$V6_OUT")
-		for a; do
-			args+=("${a//@PORT@/$SPARE_PORT}")
-		done
-		fr_start "$name" "${args[@]}" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter exited with status $FR_START_RC at startup"
-		note "port race lost (try $try), picking new ports"
-	done
-	fail "could not start framerouter on free ports"
+	FR_PORTS_V6=1 fr_start_ports "$name" 6 --ingest 127.0.0.1:@P1@ --listen 127.0.0.1:@P2@ \
+		--http 127.0.0.1:@P3@ --stream "v6,ingest=[::1]:@P4@,listen=[::1]:@P5@" "${@//@PORT@/@P6@}"
+	INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]} HTTP_PORT=${PORTS[2]}
+	INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
+	URL=http://$HTTP
+	V6_IN="[::1]:${PORTS[3]}" V6_OUT="[::1]:${PORTS[4]}" SPARE_PORT=${PORTS[5]}
 }
 
 # v6_frame: pushes one frame from ::1 to V6_IN and waits for stream v6 to take it.
@@ -558,24 +506,7 @@ fi
 # fr_start_wild NAME ARG...: fr_start with @P1@ .. @P4@ in ARG replaced by free
 # ports (on ::1 too when there is IPv6); retries with new ports when one is taken (0.0.0.0 may collide with
 # a port in use on another address).
-fr_start_wild() {
-	local name=$1 try a
-	shift
-	for try in 1 2 3 4 5; do
-		pick_ports 4 "$( ((has_v6)) && echo v6)"
-		local args=()
-		for a; do
-			a=${a//@P1@/${PORTS[0]}}
-			a=${a//@P2@/${PORTS[1]}}
-			a=${a//@P3@/${PORTS[2]}}
-			args+=("${a//@P4@/${PORTS[3]}}")
-		done
-		fr_start "$name" "${args[@]}" && return 0
-		grep -q 'in use' "$FR_LOG" || fail "framerouter ${args[*]} exited with status $FR_START_RC at startup"
-		note "port race lost (try $try), picking new ports"
-	done
-	fail "could not start framerouter on free ports"
-}
+fr_start_wild() { FR_PORTS_V6=$has_v6 fr_start_ports "$1" 4 "${@:2}"; }
 # warns_for OPTION: startup warnings that name OPTION (not, e.g., --ingest-token).
 warns_for() {
 	grep -E 'warn: .*is not a loopback address' "$FR_LOG" | grep -cE -- "$1([^-[:alnum:]]|$)"

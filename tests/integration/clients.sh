@@ -81,18 +81,10 @@ grep -q usage "$T/out" || fail "grab --help printed no usage"
 note "grab: bad usage exits 2"
 
 # ---- unix:/path and [::1] ----
-frames push "unix:$T/in.sock" "$FR_FIXTURES_DIR/ffmpeg-frame.jpg" >/dev/null || fail "cannot push to unix:$T/in.sock"
-_local_has_frame() { fr_stats local && [[ $(stat_of frames_in) == 1 ]]; }
-wait_until "$FR_WAIT" "a frame on stream local" _local_has_frame
-timeout 20 "$FR_GRAB" "unix:$T/out.sock" -o "$T/unix.jpg" || fail "grab unix:$T/out.sock exited with $?"
-cmp -s "$T/unix.jpg" "$FR_FIXTURES_DIR/ffmpeg-frame.jpg" || fail "grab over unix:$T/out.sock got other bytes"
+push_grab local "unix:$T/in.sock" "unix:$T/out.sock" "$FR_FIXTURES_DIR/ffmpeg-frame.jpg"
 note "unix:/path: pushed and grabbed a frame"
 if ((has_v6)); then
-	frames push "$V6_IN" "$FR_FIXTURES_DIR/baseline.jpg" >/dev/null || fail "cannot push to $V6_IN"
-	_v6_has_frame() { fr_stats v6 && [[ $(stat_of frames_in) == 1 ]]; }
-	wait_until "$FR_WAIT" "a frame on stream v6" _v6_has_frame
-	timeout 20 "$FR_GRAB" "$V6_OUT" -o "$T/v6.jpg" || fail "grab $V6_OUT exited with $?"
-	cmp -s "$T/v6.jpg" "$FR_FIXTURES_DIR/baseline.jpg" || fail "grab over $V6_OUT got other bytes"
+	push_grab v6 "$V6_IN" "$V6_OUT" "$FR_FIXTURES_DIR/baseline.jpg"
 	note "[::1]: pushed to $V6_IN and grabbed from $V6_OUT"
 else
 	note "no IPv6 loopback here: [::1] not checked"

@@ -49,21 +49,13 @@ push_pid=$BG_PID
 
 # Join mid-stream: the first bytes must be a whole frame, and it must decode.
 wait_until $((SECS + 30)) "the producer to be half-way" progress_ge $((nsrc / 2))
-timeout 30 "$PY" "$FRAMES_PY" join "$LISTEN" --source "$src" --out "$T/joiner-first.jpg" \
-	--frames 5 >"$T/join.out" 2>&1
-join_rc=$?
-cat "$T/join.out"
-((join_rc == 0)) || fail "the mid-stream subscriber did not get whole source frames in order"
-decodes "$T/joiner-first.jpg"
+join_midstream "$src" "$LISTEN"
 note "mid-stream joiner: first frame is whole, byte-identical and decodable"
 
-wait_exit $((SECS + 60)) "$push_pid"
-((WAIT_RC == 0)) || fail "the producer exited with $WAIT_RC"
+wait_ok $((SECS + 60)) "$push_pid" "the producer"
 note "producer sent $nsrc frames in $(elapsed_ms "$start") ms"
-wait_exit 90 "$fanout_pid"
-fanout_rc=$WAIT_RC
-cat "$T/fanout.out"
-((fanout_rc == 0)) || fail "not every subscriber got every frame byte-identical and in order"
+wait_checks 90 "not every subscriber got every frame byte-identical and in order" \
+	"$fanout_pid" "$T/fanout.out"
 
 # The slow subscriber skipped to newer frames but got only whole ones, in order.
 wait_until 60 "the slow subscriber to read what it was sent" sub_synced "$slow_port" "$T/slow.mjpeg"
@@ -94,9 +86,8 @@ fr_start_default timeout --client-timeout 1
 bg_frames 120 stuck "$LISTEN" --ready "$T/stuck2.port"
 wait_until "$FR_WAIT" "the stuck subscriber to connect" test -s "$T/stuck2.port"
 stuck_port=$(cat "$T/stuck2.port")
-bg_frames 120 capture "$LISTEN" "$T/reader.mjpeg" --ready "$T/reader.port"
-reader_pid=$BG_PID
-wait_until "$FR_WAIT" "the reader to connect" test -s "$T/reader.port"
+subscribe reader 120
+reader_pid=$SUB_PID
 reader_port=$(cat "$T/reader.port")
 wait_stat "$FR_WAIT" clients -eq 2
 rm -f "$T/push.progress"

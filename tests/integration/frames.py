@@ -503,6 +503,33 @@ def cmd_slice(a):
 
 # ---- network roles ----
 
+def read_until_end(s, deadline, frames=None, out=None):
+    """Reads s until EOF, a reset, `frames` whole frames or the deadline (a
+    time.monotonic() time): returns (how, the bytes read), how being "eof",
+    "reset", "frames" or "open" (the deadline came). out, a binary file, gets
+    each piece as it comes."""
+    got = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "open", got
+        s.settimeout(left)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return "open", got
+        except ConnectionResetError:
+            return "reset", got
+        if not b:
+            return "eof", got
+        got += b
+        if out is not None:
+            out.write(b)
+            out.flush()
+        if frames is not None and count_whole_frames(got) >= frames:
+            return "frames", got
+
+
 def hold_until_closed(s):
     """Waits until the daemon closes the connection (or SIGTERM)."""
     while True:
@@ -845,40 +872,58 @@ def cmd_join(a):
     return 0
 
 
+class Cli:
+    """A command line of subcommands, each run by a function fn(a) of the parsed
+    arguments (for the helpers here: frames.py, http_client.py, abuse_client.py)."""
+
+    def __init__(self, doc):
+        self.parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+        self.sub = self.parser.add_subparsers(dest="cmd", required=True)
+
+    def command(self, name, fn, *positionals):
+        """Adds the subcommand NAME, run by fn(a), with these positional arguments;
+        returns its parser for the options."""
+        q = self.sub.add_parser(name)
+        for arg in positionals:
+            q.add_argument(arg)
+        q.set_defaults(fn=fn)
+        return q
+
+    def run(self, errors=(OSError,)):
+        """Parses the command line and runs its subcommand: its exit status, or 2
+        (printed as "PROGRAM CMD: error") when it raises one of errors."""
+        a = self.parser.parse_args()
+        try:
+            return a.fn(a)
+        except errors as e:
+            print("%s %s: %s" % (self.parser.prog, a.cmd, e), file=sys.stderr)
+            return 2
+
+
 def http_opt(q):
     q.add_argument("--http", metavar="PATH", help="subscribe over HTTP: GET PATH "
                    "(e.g. /stream/default) from ADDR, the --http address")
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    cli = Cli(__doc__)
+    cli.command("split", cmd_split, "file")
 
-    q = sub.add_parser("split")
-    q.add_argument("file")
-    q.set_defaults(fn=cmd_split)
-
-    q = sub.add_parser("check")
-    q.add_argument("capture")
+    q = cli.command("check", cmd_check, "capture")
     q.add_argument("--source", action="append", required=True,
                    help="source file (repeatable: frames are taken in order)")
     q.add_argument("--expect", help="'all', or the exact source indexes, e.g. 0,1,3")
     q.add_argument("--min", type=int)
     q.add_argument("--http", action="store_true",
                    help="CAPTURE is an HTTP multipart response (capture --http)")
-    q.set_defaults(fn=cmd_check)
 
-    q = sub.add_parser("slice")
-    q.add_argument("src")
-    q.add_argument("out")
+    q = cli.command("slice", cmd_slice, "src", "out")
     q.add_argument("--start", type=int, default=0)
     q.add_argument("--count", type=int, required=True)
     q.add_argument("--fraction", type=float, default=0.0,
                    help="also this much of the next frame")
-    q.set_defaults(fn=cmd_slice)
 
-    q = sub.add_parser("push")
-    q.add_argument("addr")
+    q = cli.command("push", cmd_push, "addr")
     q.add_argument("files", nargs="+")
     q.add_argument("--fps", type=float, help="send whole frames at this rate "
                    "(default: all bytes at once, as they are)")
@@ -886,27 +931,21 @@ def main():
     q.add_argument("--hold", action="store_true", help="stay connected until the peer closes")
     q.add_argument("--progress", help="file updated with the number of frames sent")
     q.add_argument("--ready", help="file that gets the local port once connected")
-    q.set_defaults(fn=cmd_push)
 
-    q = sub.add_parser("capture")
-    q.add_argument("addr")
-    q.add_argument("out")
+    q = cli.command("capture", cmd_capture, "addr", "out")
+    http_opt(q)
     q.add_argument("--frames", type=int, help="stop after this many whole frames")
     q.add_argument("--ready", help="file that gets the local port once connected")
     q.add_argument("--junk", type=int, default=0, help="first send this many random bytes")
     q.add_argument("--rate", type=float, help="read at most this many bytes per second "
                    "(until SIGUSR1)")
-    http_opt(q)
-    q.set_defaults(fn=cmd_capture)
 
-    q = sub.add_parser("stuck")
-    q.add_argument("addr")
+    q = cli.command("stuck", cmd_stuck, "addr")
+    http_opt(q)
     q.add_argument("--ready", required=True)
-    http_opt(q)
-    q.set_defaults(fn=cmd_stuck)
 
-    q = sub.add_parser("fanout")
-    q.add_argument("addr")
+    q = cli.command("fanout", cmd_fanout, "addr")
+    http_opt(q)
     q.add_argument("--clients", type=int, default=100)
     q.add_argument("--source", required=True)
     q.add_argument("--ready", required=True, help="file that gets the local ports")
@@ -915,24 +954,15 @@ def main():
                    "received a byte for this long since frames began to flow")
     q.add_argument("--summary", help="file that gets one line per subscriber: protocol, "
                    "port, frames, digest and list of the source frames received")
-    http_opt(q)
-    q.set_defaults(fn=cmd_fanout)
 
-    q = sub.add_parser("join")
-    q.add_argument("addr")
+    q = cli.command("join", cmd_join, "addr")
+    http_opt(q)
     q.add_argument("--source", required=True)
     q.add_argument("--out", required=True, help="where to save the first frame")
     q.add_argument("--frames", type=int, default=5)
     q.add_argument("--timeout", type=float, default=10)
-    http_opt(q)
-    q.set_defaults(fn=cmd_join)
 
-    a = p.parse_args()
-    try:
-        return a.fn(a)
-    except OSError as e:
-        print("frames.py %s: %s" % (a.cmd, e), file=sys.stderr)
-        return 2
+    return cli.run()
 
 
 if __name__ == "__main__":

@@ -42,31 +42,19 @@ URL is http://HOST:PORT/PATH; ADDR is HOST:PORT. Exit status: 0 ok, 1 check
 failed, 2 usage or I/O error.
 """
 
-import argparse
 import os
-import signal
 import socket
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import frames  # noqa: E402  (split_frames, source_frames)
+import frames  # noqa: E402  (split_frames, source_frames, set_rcvbuf)
+from frames import Cli, on_sigterm_exit, write_atomic  # noqa: E402
 
 
 class ProtocolError(Exception):
     pass
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fp:
-        fp.write(text)
-    os.replace(tmp, path)
-
-
-def on_sigterm_exit():
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def split_url(url):
@@ -81,14 +69,8 @@ def split_url(url):
 
 def connect(host, port, timeout, rcvbuf=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf is not None and rcvbuf > 1 << 20:
-        # Past net.core.rmem_max where allowed (root), like frames.py's keep-up readers.
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
-        except (OSError, AttributeError):
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    elif rcvbuf is not None:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if rcvbuf is not None:
+        frames.set_rcvbuf(s, rcvbuf)
     s.settimeout(timeout)
     s.connect((socket.gethostbyname(host), port))
     return s
@@ -481,12 +463,9 @@ def cmd_push(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    cli = Cli(__doc__)
 
-    q = sub.add_parser("stream")
-    q.add_argument("url")
-    q.add_argument("out")
+    q = cli.command("stream", cmd_stream, "url", "out")
     q.add_argument("--frames", type=int)
     q.add_argument("--duration", type=float)
     q.add_argument("--ready")
@@ -496,37 +475,26 @@ def main():
     q.add_argument("--head-out")
     q.add_argument("--timeout", type=float, default=10)
     q.add_argument("--header", action="append", default=[])
-    q.set_defaults(fn=cmd_stream)
 
-    q = sub.add_parser("stuck")
-    q.add_argument("url")
+    q = cli.command("stuck", cmd_stuck, "url")
     q.add_argument("--ready", required=True)
-    q.set_defaults(fn=cmd_stuck)
 
-    q = sub.add_parser("request")
-    q.add_argument("addr")
+    q = cli.command("request", cmd_request, "addr")
     q.add_argument("requests", nargs="+")
     q.add_argument("--one-by-one", action="store_true")
     q.add_argument("--out")
     q.add_argument("--header", action="append", default=[])
     q.add_argument("--timeout", type=float, default=10)
-    q.set_defaults(fn=cmd_request)
 
-    q = sub.add_parser("slow")
-    q.add_argument("addr")
-    q.add_argument("data")
+    q = cli.command("slow", cmd_slow, "addr", "data")
     q.add_argument("--interval", type=float, default=0)
     q.add_argument("--timeout", type=float, default=30)
-    q.set_defaults(fn=cmd_slow)
 
-    q = sub.add_parser("multipart")
-    q.add_argument("out")
+    q = cli.command("multipart", cmd_multipart, "out")
     q.add_argument("files", nargs="+")
     q.add_argument("--boundary", required=True)
-    q.set_defaults(fn=cmd_multipart)
 
-    q = sub.add_parser("push")
-    q.add_argument("url")
+    q = cli.command("push", cmd_push, "url")
     q.add_argument("files", nargs="+")
     q.add_argument("--fps", type=float)
     q.add_argument("--loop", action="store_true")
@@ -535,14 +503,8 @@ def main():
     q.add_argument("--abort-after", type=int)
     q.add_argument("--header", action="append", default=[])
     q.add_argument("--timeout", type=float, default=10)
-    q.set_defaults(fn=cmd_push)
 
-    a = p.parse_args()
-    try:
-        return a.fn(a)
-    except OSError as e:
-        print("http_client.py %s: %s" % (a.cmd, e), file=sys.stderr)
-        return 2
+    return cli.run()
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@
 need curl
 
 src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
-(($(frame_count "$src") == 10)) || fail "$src should hold 10 frames"
+expect_frames "$src" 10
 frames slice "$src" "$T/last.jpg" --start 9 --count 1 || fail "frames.py slice"
 src_bytes=$(stat -c %s "$src")
 last_bytes=$(stat -c %s "$T/last.jpg")
 # A second stream, pushed over HTTP: three different encoder outputs.
 cat "$FR_FIXTURES_DIR/baseline.jpg" "$FR_FIXTURES_DIR/progressive.jpg" \
 	"$FR_FIXTURES_DIR/restart.jpg" >"$T/three.mjpeg"
-(($(frame_count "$T/three.mjpeg") == 3)) || fail "three.mjpeg should hold 3 frames"
+expect_frames "$T/three.mjpeg" 3
 
 # body_has FILE TEXT: the response body saved in FILE mentions TEXT.
 body_has() { grep -qF -- "$2" "$1" || fail "the response body does not mention '$2': $(head -c 300 "$1")"; }

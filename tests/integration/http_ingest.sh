@@ -379,11 +379,20 @@ http_push() {
 	wait_until "$FR_WAIT" "producer $1 to connect" test -s "$T/$1.port"
 	wait_until "$FR_WAIT" "producer $1 to be the stream's producer" producer_is "$(cat "$T/$1.port")"
 }
-# replaced NAME PID: producer NAME (pid PID) ended because the daemon closed its
-# connection.
+# replaced NAME PID BY: producer NAME (pid PID) ended because the daemon closed its
+# connection, and the daemon logged that producer BY replaces it.
 replaced() {
 	wait_exit "$FR_WAIT" "$2"
 	grep -q 'closed by peer' "$T/$1.out" || fail "producer $1 was not closed by the daemon: $(cat "$T/$1.out")"
+	grep -q "producer 127.0.0.1:$(cat "$T/$3.port") replaces 127.0.0.1:$(cat "$T/$1.port")" "$FR_LOG" ||
+		fail "no log line 'producer ... replaces ...' for $3 replacing $1"
+}
+
+# frames_flow: the current producer's frames flow: stream default takes 3 more.
+frames_flow() {
+	local before
+	before=$(json_eval 's["default"]["frames_in"]')
+	wait_json "$FR_WAIT" "s['default']['frames_in'] >= $before + 3"
 }
 
 http_push h1
@@ -393,28 +402,22 @@ bg_frames 60 push "$INGEST" "$fix" --fps "$FPS" --loop --ready "$T/r1.port" >"$T
 r1_pid=$BG_PID
 wait_until "$FR_WAIT" "the raw producer to connect" test -s "$T/r1.port"
 wait_until "$FR_WAIT" "the raw producer to replace the HTTP one" producer_is "$(cat "$T/r1.port")"
-replaced h1 "$h1_pid"
-grep -q "producer 127.0.0.1:$(cat "$T/r1.port") replaces 127.0.0.1:$(cat "$T/h1.port")" "$FR_LOG" ||
-	fail "no 'replaces' log line for the raw producer"
+replaced h1 "$h1_pid" r1
 note "a raw TCP producer replaced an HTTP one: $(cat "$T/h1.out")"
 
-before=$(json_eval 's["default"]["frames_in"]')
-wait_json "$FR_WAIT" "s['default']['frames_in'] >= $before + 3"
+frames_flow
 http_push h2
 h2_pid=$BG_PID
-replaced r1 "$r1_pid"
-grep -q "producer 127.0.0.1:$(cat "$T/h2.port") replaces 127.0.0.1:$(cat "$T/r1.port")" "$FR_LOG" ||
-	fail "no 'replaces' log line for the HTTP producer"
+replaced r1 "$r1_pid" h2
 note "an HTTP producer replaced a raw one: $(tail -n 1 "$T/r1.out")"
 
-before=$(json_eval 's["default"]["frames_in"]')
-wait_json "$FR_WAIT" "s['default']['frames_in'] >= $before + 3"
+frames_flow
 http_push h3
 h3_pid=$BG_PID
-replaced h2 "$h2_pid"
+replaced h2 "$h2_pid" h3
 note "an HTTP producer replaced an HTTP one: $(cat "$T/h2.out")"
-before=$(json_eval 's["default"]["frames_in"]')
-wait_json "$FR_WAIT" "s['default']['frames_in'] >= $before + 3 and s['default']['producer_connects'] == 4"
+frames_flow
+expect_json 's["default"]["producer_connects"]' 4
 expect_json 's["default"]["producer_connected"]' true
 expect_json 's["default"]["clients"]' 1
 expect_json 's["default"]["garbage_bytes"]' 0

@@ -142,6 +142,28 @@ wait_exit() {
 }
 _fr_gone() { ! kill -0 "$1" 2>/dev/null || [[ $(proc_stat "$1" 1) == Z ]]; }
 
+# wait_ok SECONDS PID WHAT: wait_exit, failing the test unless WHAT (our child PID)
+# exited 0.
+wait_ok() {
+	wait_exit "$1" "$2"
+	((WAIT_RC == 0)) || fail "$3 exited with status $WAIT_RC"
+}
+
+# wait_checks SECONDS WHAT PID REPORT [PID REPORT]...: waits for each checking
+# client PID (one that exits 0 only when what it received was right) and prints
+# its REPORT file; then fails the test with WHAT unless every one exited 0.
+wait_checks() {
+	local secs=$1 what=$2 bad=0
+	shift 2
+	while (($# >= 2)); do
+		wait_exit "$secs" "$1"
+		((WAIT_RC == 0)) || bad=1
+		cat "$2"
+		shift 2
+	done
+	((bad == 0)) || fail "$what"
+}
+
 # alive_or_fail [WHEN]: fails the test if the daemon (FR_PID) has exited, with its status.
 alive_or_fail() {
 	local rc
@@ -203,17 +225,25 @@ is_listening() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 # waits until it is ready (its listeners accept connections). Sets FR_PID and
 # FR_LOG. Returns 1 if the daemon exited during startup (the caller decides),
 # leaving its status in FR_START_RC.
+# FR_LOG_FILE=FILE fr_start...: the daemon logs with --log-file FILE (appended
+# to, and FR_LOG), its stderr goes to $T/NAME.stderr. FR_ERR: where stderr went.
 fr_start() {
 	local name=$1
 	shift
-	FR_LOG=$T/$name.log
-	: >"$FR_LOG"
-	_fr_daemons+=("$FR_LOG")
-	"$FR_BIN" "$@" 2>>"$FR_LOG" &
+	if [[ -n ${FR_LOG_FILE:-} ]]; then
+		FR_LOG=$FR_LOG_FILE FR_ERR=$T/$name.stderr
+		set -- --log-file "$FR_LOG" "$@"
+		_fr_daemons+=("$FR_LOG" "$FR_ERR")
+	else
+		FR_LOG=$T/$name.log FR_ERR=$T/$name.log
+		_fr_daemons+=("$FR_LOG")
+	fi
+	: >"$FR_ERR"
+	"$FR_BIN" "$@" 2>>"$FR_ERR" &
 	FR_PID=$!
 	_fr_pids+=("$FR_PID")
 	local deadline=$((SECONDS + FR_WAIT))
-	until grep -q ' ready$' "$FR_LOG"; do
+	until grep -qs ' ready$' "$FR_LOG"; do
 		if _fr_gone "$FR_PID"; then
 			wait "$FR_PID"
 			FR_START_RC=$?
@@ -245,8 +275,31 @@ fr_start_default() {
 		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" "$@" && return 0
 		# Lost to another process, or to a port this test picked before for another
 		# option ("used twice").
-		grep -qE 'in use|used twice' "$FR_LOG" ||
+		grep -qsE 'in use|used twice' "$FR_LOG" "$FR_ERR" ||
 			fail "framerouter exited with status $FR_START_RC at startup"
+		note "port race lost (try $try), picking new ports"
+	done
+	fail "could not start framerouter on free ports"
+}
+
+# fr_start_ports NAME N ARG...: fr_start NAME ARG... with @P1@ .. @PN@ in ARG
+# replaced by N ports free on 127.0.0.1 (and on ::1 with FR_PORTS_V6=1), left in
+# PORTS. Retries with new ports when another process took one in the meantime.
+fr_start_ports() {
+	local name=$1 n=$2 try a i args
+	shift 2
+	for try in 1 2 3 4 5; do
+		pick_ports "$n" "$( ((${FR_PORTS_V6:-0})) && echo v6)"
+		args=()
+		for a; do
+			for ((i = 1; i <= n; i++)); do
+				a=${a//@P$i@/${PORTS[i - 1]}}
+			done
+			args+=("$a")
+		done
+		fr_start "$name" "${args[@]}" && return 0
+		grep -qsE 'in use|used twice' "$FR_LOG" "$FR_ERR" ||
+			fail "framerouter ${args[*]} exited with status $FR_START_RC at startup"
 		note "port race lost (try $try), picking new ports"
 	done
 	fail "could not start framerouter on free ports"
@@ -367,12 +420,32 @@ bg_frames() {
 	bg timeout "$secs" "$PY" "$FRAMES_PY" "$@"
 }
 
+# subscribe NAME [SECONDS]: a raw subscriber to $LISTEN that records into
+# $T/NAME.mjpeg (frames.py capture, killed after SECONDS, default 60); returns once
+# it is connected, its local port in $T/NAME.port and its pid in SUB_PID.
+subscribe() {
+	bg_frames "${2:-60}" capture "$LISTEN" "$T/$1.mjpeg" --ready "$T/$1.port"
+	SUB_PID=$BG_PID
+	wait_until "$FR_WAIT" "subscriber $1 to connect" test -s "$T/$1.port"
+}
+
 # push_frame ADDR SOURCE INDEX FILE: frame INDEX of SOURCE, saved in FILE, pushed to
 # ADDR by a producer that connects, sends it and leaves.
 push_frame() {
 	frames slice "$2" "$4" --start "$3" --count 1 || fail "frames.py slice $2 --start $3"
 	frames push "$1" "$4" >/dev/null || fail "could not push one frame to $1"
 }
+
+# push_grab STREAM IN OUT FILE: pushes the frame FILE to IN, waits for stream
+# STREAM to take it (its first frame), and fails the test unless framerouter-grab
+# OUT (into $T/STREAM.jpg) gets it, byte-identical.
+push_grab() {
+	frames push "$2" "$4" >/dev/null || fail "cannot push to $2"
+	wait_until "$FR_WAIT" "a frame on stream $1" _fr_has_first_frame "$1"
+	timeout "$FR_WAIT" "$FR_GRAB" "$3" -o "$T/$1.jpg" || fail "grab $3 exited with $?"
+	cmp -s "$T/$1.jpg" "$4" || fail "grab over $3 got other bytes than $4"
+}
+_fr_has_first_frame() { fr_stats "$1" && [[ $(stat_of frames_in) == 1 ]]; }
 
 # check_capture CAPTURE ARG...: frames.py check, failing the test on a mismatch.
 check_capture() {
@@ -387,6 +460,10 @@ check_capture() {
 # a partial frame at the end are skipped; use check_capture for strictness).
 frame_count() { frames split "$1" 2>/dev/null | head -n 1 | sed -n 's/.*: \([0-9]*\) frames,.*/\1/p'; }
 
+# expect_frames FILE N: fails the test unless FILE (a source it counts on) holds N
+# whole frames.
+expect_frames() { (($(frame_count "$1") == $2)) || fail "$1 should hold $2 frames"; }
+
 # has_frames FILE N: FILE holds at least N whole frames (for wait_until).
 has_frames() { [[ -f $1 ]] && (($(frame_count "$1") >= $2)); }
 
@@ -396,6 +473,20 @@ decodes() {
 	out=$(timeout 60 ffmpeg -nostdin -v error -i "$1" -f null - 2>&1)
 	local rc=$?
 	((rc == 0)) && [[ -z $out ]] || fail "ffmpeg cannot decode $1 cleanly (status $rc): $(head -c 500 <<<"$out")"
+}
+
+# join_midstream SOURCE ADDR [--http PATH]: a subscriber joins ADDR while SOURCE is
+# being pushed (frames.py join); fails the test unless its first bytes are a whole
+# frame of SOURCE, the next ones follow in order, and that first frame decodes.
+join_midstream() {
+	local src=$1
+	shift
+	timeout 30 "$PY" "$FRAMES_PY" join "$@" --source "$src" --out "$T/joiner-first.jpg" \
+		--frames 5 >"$T/join.out" 2>&1
+	local rc=$?
+	cat "$T/join.out"
+	((rc == 0)) || fail "the mid-stream subscriber ($*) did not get whole source frames in order"
+	decodes "$T/joiner-first.jpg"
 }
 
 # elapsed_ms START_NS: milliseconds since START_NS (date +%s%N).
@@ -420,7 +511,7 @@ fr_start_http() {
 		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT HTTP=127.0.0.1:$HTTP_PORT
 		URL=http://$HTTP
 		fr_start "$name" --ingest "$INGEST" --listen "$LISTEN" --http "$HTTP" "$@" && return 0
-		grep -qE 'in use|used twice' "$FR_LOG" ||
+		grep -qsE 'in use|used twice' "$FR_LOG" "$FR_ERR" ||
 			fail "framerouter exited with status $FR_START_RC at startup"
 		note "port race lost (try $try), picking new ports"
 	done

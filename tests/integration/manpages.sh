@@ -258,35 +258,55 @@ mentioned() {
 	grep -qE -- "(^|[^A-Za-z0-9_-])$1([^A-Za-z0-9_]|-[^A-Za-z0-9]|-?\$)" "$T/plain"
 }
 
+# man_text [SECTION]: framerouter.8 as plain text (no \- or font escapes): the
+# whole page, or its .SH SECTION only.
+man_text() {
+	if (($#)); then
+		sed -n "/^\.SH $1/,/^\.SH /p" "$MAN8"
+	else
+		cat "$MAN8"
+	fi | sed 's/\\-/-/g; s/\\f[BIRP]//g'
+}
+
+# at_least N WHAT WORD...: fails unless there are N WORDs or more (WHAT: what they
+# are; fewer means the daemon, or this test's parsing of it, lost some).
+at_least() {
+	local n=$1 what=$2
+	shift 2
+	(($# >= n)) || fail "found only these $what: $*"
+}
+
+# all_mentioned WHAT WORD...: framerouter.8 mentions every WORD; fails with those
+# it does not (WHAT: what they are).
+all_mentioned() {
+	local what=$1 k missing=()
+	shift
+	for k; do
+		mentioned "$k" "$MAN8" || missing+=("$k")
+	done
+	((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these $what: ${missing[*]}"
+}
+
 # A live dump: a stream with a frame and one raw subscriber, so every counter the
 # SIGUSR1 dump writes (stream line and client line) is there.
 need curl
 fr_start_http counters
 frames push "$INGEST" "$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg" >/dev/null || fail "push failed"
 wait_stat "$FR_WAIT" frames_in -eq 10
-bg_frames 30 capture "$LISTEN" "$T/capture.mjpeg" --ready "$T/capture.port"
-wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/capture.port"
+subscribe capture 30
 wait_stat "$FR_WAIT" clients -eq 1
 client=$(head -n 1 "$T/clients.txt")
 keys=$( (printf '%s\n' "$STATS" "$client") | grep -oE '[a-z_]+=' | tr -d = | sort -u)
-(($(wc -w <<<"$keys") >= 15)) || fail "the SIGUSR1 dump has only these counters: $keys"
-missing=()
-for k in $keys; do
-	mentioned "$k" "$MAN8" || missing+=("$k")
-done
-((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these counters of the SIGUSR1 dump: ${missing[*]}"
+at_least 15 "counters in the SIGUSR1 dump" $keys
+all_mentioned "counters of the SIGUSR1 dump" $keys
 note "framerouter.8 mentions all $(wc -w <<<"$keys") counters of the SIGUSR1 dump"
 
 expect_http 200 "$T/metrics" "$URL/metrics"
 families=$(sed -n 's/^# TYPE \([a-z_:]*\) .*/\1/p' "$T/metrics" | sort -u)
-(($(wc -w <<<"$families") >= 10)) || fail "/metrics has only these families: $families"
+at_least 10 "families in /metrics" $families
 labels=$(grep -v '^#' "$T/metrics" | grep -oE '[a-z_]+="[^"]*"' | sed -E 's/="[^"]*"//' | sort -u)
 reasons=$(grep -oE 'reason="[a-z_]+"' "$T/metrics" | sed -E 's/reason="(.*)"/\1/' | sort -u)
-missing=()
-for k in $families $labels $reasons; do
-	mentioned "$k" "$MAN8" || missing+=("$k")
-done
-((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these /metrics names: ${missing[*]}"
+all_mentioned "/metrics names" $families $labels $reasons
 note "framerouter.8 mentions all $(wc -w <<<"$families") /metrics families, labels and reasons"
 
 # A pulled stream (from the daemon above): its SIGUSR1 line and its /metrics families.
@@ -297,16 +317,12 @@ wait_json "$FR_WAIT" "s['up']['upstream']['state'] == 'streaming'"
 kill -USR1 "$FR_PID"
 wait_until "$FR_WAIT" "the upstream line of the dump" grep -q "stream up: upstream " "$FR_LOG"
 keys=$(grep "stream up: upstream " "$FR_LOG" | tail -n 1 | grep -oE '[a-z_]+=' | tr -d = | sort -u)
-(($(wc -w <<<"$keys") >= 9)) || fail "the upstream line of the dump has only: $keys"
+at_least 9 "counters in the upstream line of the dump" $keys
 expect_http 200 "$T/metrics" "$URL/metrics"
 families=$(sed -n 's/^# TYPE \(framerouter_upstream_[a-z_]*\) .*/\1/p' "$T/metrics" | sort -u)
-(($(wc -w <<<"$families") >= 5)) || fail "/metrics has only these upstream families: $families"
+at_least 5 "upstream families in /metrics" $families
 labels=$(grep '^framerouter_upstream' "$T/metrics" | grep -oE '[a-z_]+="[^"]*"' | sed -E 's/="([^"]*)"/ \1/' | tr ' ' '\n' | grep -vE '^(up|url|stream|http:.*)$' | sort -u)
-missing=()
-for k in $keys $families $labels; do
-	mentioned "$k" "$MAN8" || missing+=("$k")
-done
-((${#missing[@]} == 0)) || fail "framerouter.8 does not mention these names of a pulled stream: ${missing[*]}"
+all_mentioned "names of a pulled stream" $keys $families $labels
 note "framerouter.8 mentions the $(wc -w <<<"$keys") counters of a pulled stream's dump line and its $(wc -w <<<"$families") /metrics families"
 fr_stop
 FR_PID=$up_pid
@@ -318,8 +334,8 @@ if [[ -f $FR_SRCDIR/src/config.c ]]; then
 	pull_keys=$(sed -n '/^const struct fr_config_option fr_config_stream_keys/,/^};/p' \
 		"$FR_SRCDIR/src/config.c" | grep -oE '\.name = "[a-z-]+"' | sed -E 's/.*"(.*)"/\1/' |
 		sed -n '/^from$/,/^reconnect-max$/p')
-	(($(wc -w <<<"$pull_keys") >= 7)) || fail "found only these pull keys in src/config.c: $pull_keys"
-	section=$(sed -n '/^\.SH PULLED STREAMS/,/^\.SH /p' "$MAN8" | sed 's/\\-/-/g; s/\\f[BIRP]//g')
+	at_least 7 "pull keys in src/config.c" $pull_keys
+	section=$(man_text "PULLED STREAMS")
 	for k in $pull_keys; do
 		grep -A1 '^\.TP' <<<"$section" | grep -qE "^\.B[IR]* $k(=| |\$)" ||
 			fail "the PULLED STREAMS section of framerouter.8 has no entry for $k"
@@ -331,12 +347,11 @@ fi
 if [[ -f $FR_SRCDIR/src/http.c ]]; then
 	paths=$(grep -oE '(strcmp\(path|stream_name\(path), "/[a-z.]*"' "$FR_SRCDIR/src/http.c" |
 		sed -E 's/.*"(.*)"/\1/' | sort -u)
-	(($(wc -w <<<"$paths") >= 6)) || fail "found only these paths in src/http.c: $paths"
+	at_least 6 "paths in src/http.c" $paths
+	man_text >"$T/plain"
 	for p in $paths; do
 		[[ $p == / ]] && p='GET /'
-		sed 's/\\-/-/g; s/\\f[BIRP]//g' "$MAN8" >"$T/plain"
-		grep -qF -- "$p" "$T/plain" ||
-			fail "framerouter.8 does not mention the HTTP endpoint $p"
+		grep -qF -- "$p" "$T/plain" || fail "framerouter.8 does not mention the HTTP endpoint $p"
 	done
 	note "framerouter.8 mentions the HTTP endpoints:" $paths
 fi
@@ -346,7 +361,7 @@ if [[ -f $FR_SRCDIR/src/main.c ]]; then
 	sigs=$(grep -oE 'ev_signal_init\([^;]*(SIG[A-Z0-9]+)\)' "$FR_SRCDIR/src/main.c" |
 		grep -oE 'SIG[A-Z0-9]+' | sort -u)
 	[[ -n $sigs ]] || fail "found no ev_signal_init in src/main.c"
-	section=$(sed -n '/^\.SH SIGNALS/,/^\.SH /p' "$MAN8")
+	section=$(man_text SIGNALS)
 	for s in $sigs; do
 		grep -qw -- "$s" <<<"$section" || fail "the SIGNALS section of framerouter.8 does not mention $s"
 	done

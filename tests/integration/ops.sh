@@ -22,10 +22,9 @@
 . "$(dirname "$0")/lib.sh"
 need curl
 
-src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
+src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg src_frames=10
 frame=$FR_FIXTURES_DIR/ffmpeg-frame.jpg
-src_frames=$(frame_count "$src")
-((src_frames == 10)) || fail "$src should hold 10 frames"
+expect_frames "$src" "$src_frames"
 
 
 # reload_ends: lines that end a reload ("reload: ... changed", "reload: nothing
@@ -48,48 +47,11 @@ _reload_ended() {
 # log_has ERE: the daemon's log has a line matching ERE.
 log_has() { grep -qE -- "$1" "$FR_LOG"; }
 
-# fr_start_logfile NAME LOGFILE ARG...: like fr_start_default, with --log-file
-# LOGFILE: waits for the "ready" line in LOGFILE, stderr goes to $T/NAME.stderr.
-# FR_LOG is LOGFILE (for fr_stats and fail). Returns 1 if the daemon exited during
-# startup, its status in FR_START_RC.
-fr_start_logfile() {
-	local name=$1 log=$2 try
-	shift 2
-	FR_LOG=$log
-	_fr_daemons+=("$log" "$T/$name.stderr")
-	for try in 1 2 3 4 5; do
-		pick_ports 2
-		INGEST_PORT=${PORTS[0]} LISTEN_PORT=${PORTS[1]}
-		INGEST=127.0.0.1:$INGEST_PORT LISTEN=127.0.0.1:$LISTEN_PORT
-		: >"$T/$name.stderr"
-		"$FR_BIN" --log-file "$log" --ingest "$INGEST" --listen "$LISTEN" "$@" 2>>"$T/$name.stderr" &
-		FR_PID=$!
-		_fr_pids+=("$FR_PID")
-		local deadline=$((SECONDS + FR_WAIT))
-		until grep -qs ' ready$' "$log"; do
-			if _fr_gone "$FR_PID"; then
-				wait "$FR_PID"
-				FR_START_RC=$?
-				grep -qs 'in use' "$log" "$T/$name.stderr" || return 1
-				note "port race lost (try $try), picking new ports"
-				continue 2
-			fi
-			((SECONDS < deadline)) || fail "framerouter --log-file $log $* not ready after ${FR_WAIT}s"
-			sleep 0.02
-		done
-		is_listening "$INGEST_PORT" && is_listening "$LISTEN_PORT" ||
-			fail "framerouter is ready but its ports are not listening"
-		return 0
-	done
-	fail "could not start framerouter on free ports"
-}
-
 # ==== 1. --log-file ====
 log=$T/framerouter.log
 printf 'a line from before\n' >"$log"
 printf 'max-clients 50\n' >"$T/logfile.conf"
-fr_start_logfile logfile "$log" --config "$T/logfile.conf" ||
-	fail "framerouter --log-file exited with status $FR_START_RC: $(cat "$T/logfile.stderr")"
+FR_LOG_FILE=$log fr_start_default logfile --config "$T/logfile.conf"
 [[ $(head -n 1 "$log") == "a line from before" ]] || fail "--log-file did not append to $log: $(head -n 2 "$log")"
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z info: framerouter [^ ]+ ready$' "$log" ||
 	fail "no 'YYYY-MM-DDTHH:MM:SS.mmmZ info: framerouter VERSION ready' line in $log: $(tail -n 3 "$log")"
@@ -181,11 +143,10 @@ log_has 'info: reload: log-level info -> debug' || fail "no 'info: reload: log-l
 note "$(grep -E 'reload: (max-clients|log-level)' "$FR_LOG" | sed 's/.*info: //' | paste -sd ';' -), $(last_reload_end | sed 's/.*info: //')"
 
 # max-clients 2 is in force: a third raw subscriber is refused, two are served.
-bg_frames 60 capture "$LISTEN" "$T/s1.mjpeg" --ready "$T/s1.port"
-s1_pid=$BG_PID
-bg_frames 60 capture "$LISTEN" "$T/s2.mjpeg" --ready "$T/s2.port"
-s2_pid=$BG_PID
-wait_until "$FR_WAIT" "two subscribers to connect" test -s "$T/s1.port" -a -s "$T/s2.port"
+subscribe s1
+s1_pid=$SUB_PID
+subscribe s2
+s2_pid=$SUB_PID
 wait_stat "$FR_WAIT" clients -eq 2
 expect_stat clients_refused 0
 bg_frames 60 capture "$LISTEN" "$T/s3.mjpeg"
@@ -257,11 +218,10 @@ alive_or_fail "after a failed reload"
 ! log_has 'reload: log-level debug -> info' || fail "a failed reload applied log-level info"
 ! log_has 'reload: max-clients 2 ->' || fail "a failed reload changed max-clients"
 expect_http 200 "$T/r" "$URL/stats"
-bg_frames 60 capture "$LISTEN" "$T/b1.mjpeg" --ready "$T/b1.port"
-b1_pid=$BG_PID
-bg_frames 60 capture "$LISTEN" "$T/b2.mjpeg" --ready "$T/b2.port"
-b2_pid=$BG_PID
-wait_until "$FR_WAIT" "two subscribers to connect" test -s "$T/b1.port" -a -s "$T/b2.port"
+subscribe b1
+b1_pid=$SUB_PID
+subscribe b2
+b2_pid=$SUB_PID
 wait_stat "$FR_WAIT" clients -eq 2
 wait_until "$FR_WAIT" "subscriber 1 to get the latest frame" has_frames "$T/b1.mjpeg" 1
 wait_until "$FR_WAIT" "subscriber 2 to get the latest frame" has_frames "$T/b2.mjpeg" 1
@@ -328,12 +288,7 @@ else
 	_watchdogs() { alive_or_fail "while waiting for WATCHDOG=1"; (($(grep -c 'WATCHDOG=1' "$nlog") >= 3)); }
 	wait_until "$FR_WAIT" "3 datagrams WATCHDOG=1 (WATCHDOG_USEC=300000)" _watchdogs
 	note "3 WATCHDOG=1 within $(elapsed_ms "$start") ms of READY=1 (WATCHDOG_USEC=300000)"
-	timeout "$FR_WAIT" "$FR_GRAB" "$LISTEN" -o "$T/notify.jpg" &
-	grab_pid=$!
-	track "$grab_pid"
-	frames push "$INGEST" "$frame" >/dev/null || fail "cannot push"
-	wait_exit "$FR_WAIT" "$grab_pid"
-	((WAIT_RC == 0)) || fail "grab exited with $WAIT_RC"
+	push_grab default "$INGEST" "$LISTEN" "$frame"
 	# SIGHUP: RELOADING=1, then READY=1.
 	n0=$(wc -l <"$nlog")
 	hup
@@ -384,12 +339,7 @@ else
 			fail "--user nobody:nogroup: Uid is $(ids "$FR_PID" Uid)"
 		[[ $(ids "$FR_PID" Gid) == "$nogroup_gid $nogroup_gid $nogroup_gid $nogroup_gid" ]] ||
 			fail "--user nobody:nogroup: Gid is $(ids "$FR_PID" Gid)"
-		timeout "$FR_WAIT" "$FR_GRAB" "$LISTEN" -o "$T/user-group.jpg" &
-		grab_pid=$!
-		track "$grab_pid"
-		frames push "$INGEST" "$frame" >/dev/null || fail "cannot push"
-		wait_exit "$FR_WAIT" "$grab_pid"
-		((WAIT_RC == 0)) || fail "grab from the daemon running as nobody:nogroup exited with $WAIT_RC"
+		push_grab default "$INGEST" "$LISTEN" "$frame"
 		note "--user nobody:nogroup: Uid $(ids "$FR_PID" Uid), Gid $(ids "$FR_PID" Gid)"
 		fr_stop
 	fi

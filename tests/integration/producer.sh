@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 src=$FR_FIXTURES_DIR/ffmpeg-320x240-10.mjpeg
-((($(frame_count "$src")) == 10)) || fail "$src should hold 10 frames"
+expect_frames "$src" 10
 
 # pieces NAME START COUNT [FRACTION]: source frames START..START+COUNT-1, plus
 # FRACTION of the next one, in $T/NAME.bin.
@@ -29,8 +29,7 @@ latest_is() {
 
 # ---- a producer killed mid-frame, then a new producer ----
 fr_start_default killed
-bg_frames 60 capture "$LISTEN" "$T/sub1.mjpeg" --ready "$T/sub1.port"
-wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/sub1.port"
+subscribe sub1
 wait_stat "$FR_WAIT" clients -eq 1
 
 pieces p1 0 2 0.5
@@ -68,8 +67,7 @@ fr_stop
 
 # ---- a second producer replaces a live first one ----
 fr_start_default replaced
-bg_frames 60 capture "$LISTEN" "$T/sub2.mjpeg" --ready "$T/sub2.port"
-wait_until "$FR_WAIT" "the subscriber to connect" test -s "$T/sub2.port"
+subscribe sub2
 wait_stat "$FR_WAIT" clients -eq 1
 pieces first 0 3 0.5
 bg_frames 60 push "$INGEST" "$T/first.bin" --hold --ready "$T/first.port" >"$T/first.out" 2>&1

@@ -17,7 +17,7 @@ FPS=25
 READ_S=2	# how long the half-closed subscriber reads
 seq=$T/seq.mjpeg
 "$PY" "$ABUSE_PY" mkframes "$FR_FIXTURES_DIR/baseline.jpg" "$seq" --count 150 || fail "cannot make $seq"
-[[ $(frame_count "$seq") == 150 ]] || fail "$seq does not hold 150 whole frames"
+expect_frames "$seq" 150
 # The producer loops over seq: frame 149 may be followed by frame 0.
 twice=(--source "$seq" --source "$seq")
 
@@ -39,26 +39,9 @@ import frames as F  # noqa: E402
 s = F.connect(addr)
 s.shutdown(socket.SHUT_WR)
 F.write_atomic(ready, "%d\n" % F.local_port(s))
-data = bytearray()
-end = "time"
-deadline = time.monotonic() + float(seconds)
-while True:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        break
-    s.settimeout(left)
-    try:
-        b = s.recv(1 << 16)
-    except socket.timeout:
-        break
-    except ConnectionResetError:
-        end = "reset by the daemon"
-        break
-    if not b:
-        end = "closed by the daemon"
-        break
-    data += b
+how, data = F.read_until_end(s, time.monotonic() + float(seconds))
 s.close()
+end = {"open": "time", "eof": "closed by the daemon", "reset": "reset by the daemon"}[how]
 with open(out, "wb") as f:
     f.write(data)
 whole = F.raw_capture_frames(bytes(data))[0]
@@ -83,9 +66,8 @@ _clients_are() {
 
 fr_start_default halfclose --log-level debug
 # A normal subscriber, connected throughout.
-bg_frames 120 capture "$LISTEN" "$T/reader.mjpeg" --ready "$T/reader.port"
-reader_pid=$BG_PID
-wait_until "$FR_WAIT" "the normal subscriber to connect" test -s "$T/reader.port"
+subscribe reader 120
+reader_pid=$SUB_PID
 wait_clients 1
 bg_frames 120 push "$INGEST" "$seq" --fps "$FPS" --loop
 push_pid=$BG_PID
