@@ -14,6 +14,8 @@
 
 #include "fr/addr.h"
 
+#include "suite.h"
+
 /* Parses s, which must be accepted, and checks its canonical text. */
 static void
 accept_as(struct fr_addr *a, const char *s, const char *text)
@@ -328,43 +330,22 @@ static Suite *
 addr_suite(void)
 {
 	Suite *s = suite_create("addr");
-	TCase *tc;
 
-	tc = tcase_create("accepted");
-	tcase_add_test(tc, test_accept_ipv4);
-	tcase_add_test(tc, test_accept_port_leading_zeros);
-	tcase_add_test(tc, test_accept_localhost);
-	tcase_add_test(tc, test_accept_ipv6);
-	tcase_add_test(tc, test_accept_unix);
-	tcase_add_test(tc, test_accept_unix_longest_path);
-	tcase_add_test(tc, test_text_round_trip);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "accepted", FR_TESTS(test_accept_ipv4, test_accept_port_leading_zeros,
+	    test_accept_localhost, test_accept_ipv6, test_accept_unix,
+	    test_accept_unix_longest_path, test_text_round_trip));
 
-	tc = tcase_create("canonical");
-	tcase_add_test(tc, test_accept_ipv6_canonical);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "canonical", FR_TESTS(test_accept_ipv6_canonical));
 
-	tc = tcase_create("rejected");
-	tcase_add_test(tc, test_reject_port);
-	tcase_add_test(tc, test_reject_host);
-	tcase_add_test(tc, test_reject_ipv6);
-	tcase_add_test(tc, test_reject_unix);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "rejected", FR_TESTS(test_reject_port, test_reject_host, test_reject_ipv6,
+	    test_reject_unix));
 
-	tc = tcase_create("predicates");
-	tcase_add_test(tc, test_loopback);
-	tcase_add_test(tc, test_from_sockaddr);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "predicates", FR_TESTS(test_loopback, test_from_sockaddr));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(addr_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(addr_suite());
 }

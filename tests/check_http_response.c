@@ -18,6 +18,7 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "suite.h"
 
 /* ffmpeg -f lavfi -i testsrc2 -c:v mjpeg -f mpjpeg -listen 1 http://127.0.0.1:18555/ */
 static const char ffmpeg_head[] =
@@ -408,30 +409,15 @@ int
 main(void)
 {
 	Suite *s = suite_create("http_response");
-	TCase *tc = tcase_create("real servers");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_loop_test(tc, test_real_ffmpeg, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_framerouter, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_python_still, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_camera, 0, CHUNKINGS);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("heads");
-	tcase_add_loop_test(tc, test_status_lines, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_interim, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_fields, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_field_errors, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits, 0, CHUNKINGS);
+	fr_tcase_loop(s, "real servers", FR_TESTS(test_real_ffmpeg, test_real_framerouter,
+	    test_real_python_still, test_real_camera), CHUNKINGS);
+
+	TCase *tc = fr_tcase_loop(s, "heads", FR_TESTS(test_status_lines, test_interim,
+	    test_fields, test_field_errors, test_limits), CHUNKINGS);
+
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("media types");
-	tcase_add_test(tc, test_media_types);
-	tcase_add_test(tc, test_boundaries);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+
+	fr_tcase(s, "media types", FR_TESTS(test_media_types, test_boundaries));
+	return fr_run_suite(s);
 }

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "helpers.h"
 #include "loop_wait.h"
+#include "suite.h"
 #include "fr/defer.h"
 #include "fr/log.h"
 #include "fr/quality.h"
@@ -548,23 +549,16 @@ scale_suite(void)
 {
 	Suite *s = suite_create("scale");
 #ifdef HAVE_TURBOJPEG
-	TCase *tc = tcase_create("sizes");
+	TCase *tc = fr_tcase(s, "sizes", FR_TESTS(test_once_per_frame, test_quality,
+	    test_latest_at_once, test_size_limit, test_snapshot, test_undecodable,
+	    test_free_while_busy));
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_once_per_frame);
-	tcase_add_test(tc, test_quality);
-	tcase_add_test(tc, test_latest_at_once);
-	tcase_add_test(tc, test_size_limit);
-	tcase_add_test(tc, test_snapshot);
-	tcase_add_test(tc, test_undecodable);
-	tcase_add_test(tc, test_free_while_busy);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("auto");
+
+	tc = fr_tcase(s, "auto", FR_TESTS(test_auto));
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_auto);
-	suite_add_tcase(s, tc);
 #endif
 	return s;
 }
@@ -572,10 +566,5 @@ scale_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(scale_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(scale_suite());
 }
