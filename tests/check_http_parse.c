@@ -122,27 +122,16 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
     int chunking)
 {
 	struct fr_http_parser p;
-	struct chunker c;
-	uint8_t *buf = NULL;
-	size_t visible = 0, poisoned = 0;
+	struct growing_input g;
 
 	fr_http_parser_init(&p, max_head_bytes);
-	chunker_init(&c, (enum chunking)chunking);
+	growing_input_init(&g, in, in_len, (enum chunking)chunking);
 	*r = (struct head_run){ .res = FR_HTTP_PARSE_MORE };
 	do {
-		size_t n = visible < in_len ? chunker_next(&c, in_len - visible) : 0;
-
-		buf = realloc(buf, visible + n > 0 ? visible + n : 1);
-		REQUIRE(buf != NULL, "out of memory");
-		/* After MORE, everything visible has been examined; realloc keeps the NULs
-		 * written before, so only the bytes of the last chunk need them. */
-		memset(buf + poisoned, 0, visible - poisoned);
-		poisoned = visible;
-		memcpy(buf + visible, (const uint8_t *)in + visible, n);
-		visible += n;
-		r->res = fr_http_parse_head(&p, buf, visible, &r->req);
+		growing_input_next(&g);
+		r->res = fr_http_parse_head(&p, g.buf, g.visible, &r->req);
 		r->calls++;
-	} while (r->res == FR_HTTP_PARSE_MORE && visible < in_len);
+	} while (r->res == FR_HTTP_PARSE_MORE && g.visible < in_len);
 	r->head_len = p.head_len;
 	r->status = p.status;
 	r->error = p.error;
@@ -151,7 +140,7 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
 		struct fr_http_request before;
 
 		memcpy(&before, &r->req, sizeof before);
-		enum fr_http_parse_result again = fr_http_parse_head(&p, buf, visible, &r->req);
+		enum fr_http_parse_result again = fr_http_parse_head(&p, g.buf, g.visible, &r->req);
 
 		REQUIRE(again == r->res && p.head_len == r->head_len && p.status == r->status,
 		    "%s: a call after the end changed the result", chunking_name(chunking));
@@ -160,7 +149,7 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
 	}
 	if (chunking == CHUNKING_WHOLE)
 		REQUIRE(r->calls == 1, "whole input took %zu calls", r->calls);
-	free(buf);
+	growing_input_free(&g);
 }
 
 static void
@@ -1719,16 +1708,6 @@ START_TEST(test_fuzz_chunked)
 END_TEST
 
 /* ---- the suite ---- */
-
-/* A test case of the tests listed, each run at every chunking. */
-static void
-chunked_tcase(Suite *s, const char *name, const TTest *const *tests)
-{
-	TCase *tc = fr_tcase_loop(s, name, tests, CHUNKINGS);
-
-	/* The 1-byte runs of the 24 KiB heads take a while under valgrind. */
-	tcase_set_timeout(tc, 120);
-}
 
 static Suite *
 http_parse_suite(void)

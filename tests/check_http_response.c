@@ -57,37 +57,28 @@ static void
 run_head_max(struct run *r, const void *in, size_t in_len, size_t max, int chunking)
 {
 	struct fr_http_response_parser p;
-	struct chunker c;
-	uint8_t *buf = NULL;
-	size_t visible = 0, poisoned = 0;
+	struct growing_input g;
 
 	fr_http_response_parser_init(&p, max);
-	chunker_init(&c, (enum chunking)chunking);
+	growing_input_init(&g, in, in_len, (enum chunking)chunking);
 	r->res = FR_HTTP_PARSE_MORE;
 	do {
-		size_t n = visible < in_len ? chunker_next(&c, in_len - visible) : 0;
-
-		buf = realloc(buf, visible + n > 0 ? visible + n : 1);
-		REQUIRE(buf != NULL, "out of memory");
-		memset(buf + poisoned, 0, visible - poisoned);
-		poisoned = visible;
-		memcpy(buf + visible, (const uint8_t *)in + visible, n);
-		visible += n;
-		r->res = fr_http_response_parse(&p, buf, visible, &r->resp);
-	} while (r->res == FR_HTTP_PARSE_MORE && visible < in_len);
+		growing_input_next(&g);
+		r->res = fr_http_response_parse(&p, g.buf, g.visible, &r->resp);
+	} while (r->res == FR_HTTP_PARSE_MORE && g.visible < in_len);
 	r->head_len = p.head_len;
 	r->error = p.error;
 	r->pos = p.pos;
 	if (r->res != FR_HTTP_PARSE_MORE) {
 		struct fr_http_response before = r->resp;
 
-		REQUIRE(fr_http_response_parse(&p, buf, visible, &r->resp) == r->res &&
+		REQUIRE(fr_http_response_parse(&p, g.buf, g.visible, &r->resp) == r->res &&
 		    p.head_len == r->head_len, "%s: a call after the end changed the result",
 		    chunking_name(chunking));
 		REQUIRE(memcmp(&before, &r->resp, sizeof before) == 0,
 		    "%s: a call after the end changed the response", chunking_name(chunking));
 	}
-	free(buf);
+	growing_input_free(&g);
 }
 
 static void

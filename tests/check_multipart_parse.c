@@ -435,9 +435,6 @@ main(void)
 	fr_tcase_loop(s, "servers", FR_TESTS(test_framerouter_plain, test_framerouter_advance,
 	    test_ffmpeg_mpjpeg), CHUNKINGS);
 
-	TCase *tc = fr_tcase_loop(s, "format", FR_TESTS(test_quirks, test_errors, test_random),
-	    CHUNKINGS);
-
-	tcase_set_timeout(tc, 120);
+	chunked_tcase(s, "format", FR_TESTS(test_quirks, test_errors, test_random));
 	return fr_run_suite(s);
 }

@@ -1802,16 +1802,6 @@ END_TEST
 
 /* ---- the suite ---- */
 
-/* A test case of the tests listed, each run at every chunking. */
-static void
-chunked_tcase(Suite *s, const char *name, const TTest *const *tests)
-{
-	TCase *tc = fr_tcase_loop(s, name, tests, CHUNKINGS);
-
-	/* 1-byte chunks over the large fixtures under sanitizers take a while. */
-	tcase_set_timeout(tc, 120);
-}
-
 static Suite *
 splitter_suite(void)
 {
