@@ -41,6 +41,7 @@
 #include "fr/util.h"
 
 #include "loop_wait.h"
+#include "sockets.h"
 #include "suite.h"
 
 #ifndef FR_FIXTURES_DIR
@@ -202,22 +203,19 @@ client_read_cb(struct ev_loop *l, ev_io *w, int revents)
 	(void)revents;
 	for (;;) {
 		size_t want = c->max_per_read ? c->max_per_read : sizeof chunk;
-		ssize_t n = recv(c->fd, chunk, want, 0);
+		ssize_t n = socket_recv(c->fd, chunk, want);
 
-		if (n > 0) {
-			fr_buf_append(&c->in, chunk, (size_t)n);
-			ck_assert(!c->in.has_failed);
-			if (c->max_per_read)
-				return;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == 0)
 			return;
-		c->saw_eof = true;
-		ev_io_stop(l, w);
-		return;
+		if (n < 0) {
+			c->saw_eof = true;
+			ev_io_stop(l, w);
+			return;
+		}
+		fr_buf_append(&c->in, chunk, (size_t)n);
+		ck_assert(!c->in.has_failed);
+		if (c->max_per_read)
+			return;
 	}
 }
 

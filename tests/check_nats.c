@@ -38,6 +38,7 @@
 
 #include "helpers.h"
 #include "loop_wait.h"
+#include "sockets.h"
 #include "suite.h"
 
 #define WAIT_S 10.0
@@ -297,7 +298,7 @@ peer_add(struct peer *p, struct fr_stream *s)
 	struct fr_addr addr;
 
 	memset(p, 0, sizeof *p);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	socket_pair(sv, false);
 	ck_assert_int_eq(fr_addr_parse(&addr, "unix:/test/peer", err), 0);
 	struct fr_sub_params params = fr_stream_sub_params(s, 10);
 	params.protocol = FR_SUB_RAW;

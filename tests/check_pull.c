@@ -30,6 +30,7 @@
 
 #include "helpers.h"
 #include "loop_wait.h"
+#include "sockets.h"
 #include "suite.h"
 
 #define WAIT_S 10.0
@@ -569,7 +570,7 @@ START_TEST(test_pushed_producer_wins)
 	struct fr_pull_config c = config("tcp://127.0.0.1:%u");
 	start_pull(&c, 10);
 	WAIT_UNTIL(stream->counters.frames_in == 3);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	socket_pair(sv, false);
 	fr_ingest_attach(ingest, sv[0], &peer);
 	ck_assert(is_state("paused"));
 	ck_assert_str_eq(fr_ingest_producer(ingest), "pusher");

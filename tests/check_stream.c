@@ -40,6 +40,7 @@
 #include "chunking.h"
 #include "helpers.h"
 #include "loop_wait.h"
+#include "sockets.h"
 #include "suite.h"
 
 /* Bigger than any socket buffer a subscriber with small buffers has. */
@@ -110,22 +111,18 @@ peer_read_cb(struct ev_loop *l, ev_io *w, int revents)
 
 	(void)revents;
 	for (;;) {
-		size_t want = p->max_per_read ? p->max_per_read : sizeof buf;
-		ssize_t n = recv(p->fd, buf, want, 0);
+		ssize_t n = socket_recv(p->fd, buf, p->max_per_read ? p->max_per_read : sizeof buf);
 
-		if (n > 0) {
-			bytes_add(&p->got, buf, (size_t)n);
-			if (p->max_per_read)
-				return;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == 0)
 			return;
-		p->saw_eof = 1;	/* EOF, or ECONNRESET */
-		ev_io_stop(l, w);
-		return;
+		if (n < 0) {
+			p->saw_eof = 1;	/* EOF, or ECONNRESET */
+			ev_io_stop(l, w);
+			return;
+		}
+		bytes_add(&p->got, buf, (size_t)n);
+		if (p->max_per_read)
+			return;
 	}
 }
 
@@ -177,14 +174,7 @@ add_sub_as(struct peer **out, double timeout_s, bool small_buffers, bool is_read
 	char err[FR_ERR_LEN], name[32];
 
 	ck_assert_uint_lt(n_peers, MAX_PEERS);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-	    0);
-	if (small_buffers) {
-		int size = 4096;
-
-		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
-		ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
-	}
+	socket_pair(sv, small_buffers);
 	struct peer *p = &peers[n_peers];
 	memset(p, 0, sizeof *p);
 	p->fd = sv[1];
@@ -1251,8 +1241,7 @@ attach_producer(void)
 		ingest = fr_ingest_new(loop, stream, &params);
 		ck_assert_ptr_nonnull(ingest);
 	}
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-	    0);
+	socket_pair(sv, false);
 	ck_assert_int_eq(fr_addr_parse(&addr, "unix:/test/producer", err), 0);
 	fr_ingest_attach(ingest, sv[0], &addr);
 	return sv[1];
