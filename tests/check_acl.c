@@ -15,6 +15,8 @@
 #include "fr/acl.h"
 #include "fr/config.h"
 
+#include "suite.h"
+
 static struct fr_acl
 acl_of(const char *const *cidrs)
 {
@@ -313,35 +315,21 @@ static Suite *
 acl_suite(void)
 {
 	Suite *s = suite_create("acl");
-	TCase *tc = tcase_create("cidr");
 
-	tcase_add_test(tc, test_parse_forms);
-	tcase_add_test(tc, test_parse_rejects);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "cidr", FR_TESTS(test_parse_forms, test_parse_rejects));
 
-	tc = tcase_create("match");
-	tcase_add_test(tc, test_match_ipv4);
-	tcase_add_test(tc, test_match_ipv6);
+	TCase *tc = fr_tcase(s, "match", FR_TESTS(test_match_ipv4, test_match_ipv6,
+	    test_match_both_lists, test_empty_and_unix, test_add_dedup_and_full));
+
 	tcase_add_loop_test(tc, test_match_family, 0,
 	    (int)(sizeof family_cases / sizeof family_cases[0]));
-	tcase_add_test(tc, test_match_both_lists);
-	tcase_add_test(tc, test_empty_and_unix);
-	tcase_add_test(tc, test_add_dedup_and_full);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("option");
-	tcase_add_test(tc, test_option_scopes);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "option", FR_TESTS(test_option_scopes));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(acl_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(acl_suite());
 }

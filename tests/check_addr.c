@@ -14,6 +14,8 @@
 
 #include "fr/addr.h"
 
+#include "suite.h"
+
 /* Parses s, which must be accepted, and checks its canonical text. */
 static void
 accept_as(struct fr_addr *a, const char *s, const char *text)
@@ -61,56 +63,53 @@ check_inet6(const struct fr_addr *a, const char *ip, unsigned port)
 	ck_assert_mem_eq(&sin6->sin6_addr, &want, sizeof want);
 }
 
+/*
+ * Parses s, which must be accepted as the IP address ip (IPv6 if it has a ':') and port,
+ * with the canonical text text.
+ */
+static void
+accept_inet(const char *s, const char *text, const char *ip, unsigned port)
+{
+	struct fr_addr a;
+
+	accept_as(&a, s, text);
+	if (strchr(ip, ':') != NULL)
+		check_inet6(&a, ip, port);
+	else
+		check_inet(&a, ip, port);
+	ck_assert_int_eq(fr_addr_is_unix(&a), 0);
+}
+
 /* ---- accepted ---- */
 
 START_TEST(test_accept_ipv4)
 {
-	struct fr_addr a;
-
-	accept_as(&a, "127.0.0.1:8080", "127.0.0.1:8080");
-	check_inet(&a, "127.0.0.1", 8080);
-	accept_as(&a, "0.0.0.0:1", "0.0.0.0:1");
-	check_inet(&a, "0.0.0.0", 1);
-	accept_as(&a, "192.168.1.20:65535", "192.168.1.20:65535");
-	check_inet(&a, "192.168.1.20", 65535);
-	accept_as(&a, "255.255.255.255:12345", "255.255.255.255:12345");
-	check_inet(&a, "255.255.255.255", 12345);
-	ck_assert_int_eq(fr_addr_is_unix(&a), 0);
+	accept_inet("127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1", 8080);
+	accept_inet("0.0.0.0:1", "0.0.0.0:1", "0.0.0.0", 1);
+	accept_inet("192.168.1.20:65535", "192.168.1.20:65535", "192.168.1.20", 65535);
+	accept_inet("255.255.255.255:12345", "255.255.255.255:12345", "255.255.255.255", 12345);
 }
 END_TEST
 
 START_TEST(test_accept_port_leading_zeros)
 {
-	struct fr_addr a;
-
 	/* The text is canonical: the port as a plain number. */
-	accept_as(&a, "10.0.0.1:0080", "10.0.0.1:80");
-	check_inet(&a, "10.0.0.1", 80);
+	accept_inet("10.0.0.1:0080", "10.0.0.1:80", "10.0.0.1", 80);
 }
 END_TEST
 
 START_TEST(test_accept_localhost)
 {
-	struct fr_addr a;
-
-	accept_as(&a, "localhost:12345", "127.0.0.1:12345");
-	check_inet(&a, "127.0.0.1", 12345);
+	accept_inet("localhost:12345", "127.0.0.1:12345", "127.0.0.1", 12345);
 }
 END_TEST
 
 START_TEST(test_accept_ipv6)
 {
-	struct fr_addr a;
-
-	accept_as(&a, "[::1]:8080", "[::1]:8080");
-	check_inet6(&a, "::1", 8080);
-	accept_as(&a, "[::]:1", "[::]:1");
-	check_inet6(&a, "::", 1);
-	accept_as(&a, "[2001:db8::42]:65535", "[2001:db8::42]:65535");
-	check_inet6(&a, "2001:db8::42", 65535);
-	accept_as(&a, "[::ffff:10.1.2.3]:443", "[::ffff:10.1.2.3]:443");
-	check_inet6(&a, "::ffff:10.1.2.3", 443);
-	ck_assert_int_eq(fr_addr_is_unix(&a), 0);
+	accept_inet("[::1]:8080", "[::1]:8080", "::1", 8080);
+	accept_inet("[::]:1", "[::]:1", "::", 1);
+	accept_inet("[2001:db8::42]:65535", "[2001:db8::42]:65535", "2001:db8::42", 65535);
+	accept_inet("[::ffff:10.1.2.3]:443", "[::ffff:10.1.2.3]:443", "::ffff:10.1.2.3", 443);
 }
 END_TEST
 
@@ -120,12 +119,8 @@ END_TEST
  */
 START_TEST(test_accept_ipv6_canonical)
 {
-	struct fr_addr a;
-
-	accept_as(&a, "[0:0:0:0:0:0:0:1]:8080", "[::1]:8080");
-	check_inet6(&a, "::1", 8080);
-	accept_as(&a, "[2001:DB8:0::42]:80", "[2001:db8::42]:80");
-	check_inet6(&a, "2001:db8::42", 80);
+	accept_inet("[0:0:0:0:0:0:0:1]:8080", "[::1]:8080", "::1", 8080);
+	accept_inet("[2001:DB8:0::42]:80", "[2001:db8::42]:80", "2001:db8::42", 80);
 }
 END_TEST
 
@@ -328,43 +323,22 @@ static Suite *
 addr_suite(void)
 {
 	Suite *s = suite_create("addr");
-	TCase *tc;
 
-	tc = tcase_create("accepted");
-	tcase_add_test(tc, test_accept_ipv4);
-	tcase_add_test(tc, test_accept_port_leading_zeros);
-	tcase_add_test(tc, test_accept_localhost);
-	tcase_add_test(tc, test_accept_ipv6);
-	tcase_add_test(tc, test_accept_unix);
-	tcase_add_test(tc, test_accept_unix_longest_path);
-	tcase_add_test(tc, test_text_round_trip);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "accepted", FR_TESTS(test_accept_ipv4, test_accept_port_leading_zeros,
+	    test_accept_localhost, test_accept_ipv6, test_accept_unix,
+	    test_accept_unix_longest_path, test_text_round_trip));
 
-	tc = tcase_create("canonical");
-	tcase_add_test(tc, test_accept_ipv6_canonical);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "canonical", FR_TESTS(test_accept_ipv6_canonical));
 
-	tc = tcase_create("rejected");
-	tcase_add_test(tc, test_reject_port);
-	tcase_add_test(tc, test_reject_host);
-	tcase_add_test(tc, test_reject_ipv6);
-	tcase_add_test(tc, test_reject_unix);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "rejected", FR_TESTS(test_reject_port, test_reject_host, test_reject_ipv6,
+	    test_reject_unix));
 
-	tc = tcase_create("predicates");
-	tcase_add_test(tc, test_loopback);
-	tcase_add_test(tc, test_from_sockaddr);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "predicates", FR_TESTS(test_loopback, test_from_sockaddr));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(addr_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(addr_suite());
 }

@@ -16,6 +16,8 @@
 #include "fr/arena.h"
 #include "fr/frame.h"
 
+#include "suite.h"
+
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_arena_fail_alloc_after()"
 #endif
@@ -374,38 +376,23 @@ static Suite *
 arena_suite(void)
 {
 	Suite *s = suite_create("arena");
-	TCase *tc = tcase_create("spans");
+	TCase *tc = fr_tcase(s, "spans", FR_TESTS(test_spans_page_aligned_append_only,
+	    test_release_gives_pages_back, test_alloc_failure));
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_spans_page_aligned_append_only);
-	tcase_add_test(tc, test_release_gives_pages_back);
-	tcase_add_test(tc, test_alloc_failure);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("rotation");
+	tc = fr_tcase(s, "rotation", FR_TESTS(test_rotation_evicts_and_closes,
+	    test_span_larger_than_file, test_bounded_with_a_stuck_span));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_rotation_evicts_and_closes);
-	tcase_add_test(tc, test_span_larger_than_file);
-	tcase_add_test(tc, test_bounded_with_a_stuck_span);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("frames");
+	tc = fr_tcase(s, "frames", FR_TESTS(test_frame_store, test_frame_store_wrapped,
+	    test_frame_store_failure_keeps_heap, test_frame_evicted_with_its_file));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_frame_store);
-	tcase_add_test(tc, test_frame_store_wrapped);
-	tcase_add_test(tc, test_frame_store_failure_keeps_heap);
-	tcase_add_test(tc, test_frame_evicted_with_its_file);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(arena_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(arena_suite());
 }

@@ -13,6 +13,7 @@
 #include "fr/buf.h"
 
 #include "helpers.h"
+#include "suite.h"
 
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_buf_fail_alloc_after()"
@@ -233,33 +234,19 @@ buf_suite(void)
 	Suite *s = suite_create("buf");
 	TCase *tc;
 
-	tc = tcase_create("growth");
+	tc = fr_tcase(s, "growth", FR_TESTS(test_buf_init_zeroes, test_buf_append_and_printf,
+	    test_buf_puts, test_buf_growth_many_appends, test_buf_growth_large_printf));
 	tcase_add_checked_fixture(tc, NULL, alloc_reset);
-	tcase_add_test(tc, test_buf_init_zeroes);
-	tcase_add_test(tc, test_buf_append_and_printf);
-	tcase_add_test(tc, test_buf_puts);
-	tcase_add_test(tc, test_buf_growth_many_appends);
-	tcase_add_test(tc, test_buf_growth_large_printf);
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("failure");
+	tc = fr_tcase(s, "failure", FR_TESTS(test_buf_overflow_fails, test_buf_first_alloc_fails,
+	    test_buf_growth_fails_in_printf, test_buf_growth_fails_in_append));
 	tcase_add_checked_fixture(tc, NULL, alloc_reset);
-	tcase_add_test(tc, test_buf_overflow_fails);
-	tcase_add_test(tc, test_buf_first_alloc_fails);
-	tcase_add_test(tc, test_buf_growth_fails_in_printf);
-	tcase_add_test(tc, test_buf_growth_fails_in_append);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(buf_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(buf_suite());
 }

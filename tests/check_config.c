@@ -15,6 +15,7 @@
 #include "config.h"
 #include "fr/config.h"
 #include "option_samples.h"
+#include "suite.h"
 
 /* Every key of a stream spec, as an error about an unknown one lists them. */
 #define STREAM_KEYS "ingest, listen, listen-scale, from, from-token[-file], poll-fps, " \
@@ -1512,112 +1513,57 @@ config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc;
 
-	tc = tcase_create("defaults");
+	tc = fr_tcase(s, "defaults", FR_TESTS(test_defaults_init, test_defaults_no_arguments));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_defaults_init);
-	tcase_add_test(tc, test_defaults_no_arguments);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("addresses");
+	tc = fr_tcase(s, "addresses", FR_TESTS(test_addr_good, test_addr_bad));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_addr_good);
-	tcase_add_test(tc, test_addr_bad);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("numbers");
+	tc = fr_tcase(s, "numbers", FR_TESTS(test_size_good, test_size_bad, test_uint_good,
+	    test_uint_bad, test_seconds_good, test_seconds_bad));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_size_good);
-	tcase_add_test(tc, test_size_bad);
-	tcase_add_test(tc, test_uint_good);
-	tcase_add_test(tc, test_uint_bad);
-	tcase_add_test(tc, test_seconds_good);
-	tcase_add_test(tc, test_seconds_bad);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("flags and strings");
+	tc = fr_tcase(s, "flags and strings", FR_TESTS(test_flags, test_flags_spelled, test_pidfile,
+	    test_log_level, test_log_level_short));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_flags);
-	tcase_add_test(tc, test_flags_spelled);
-	tcase_add_test(tc, test_pidfile);
-	tcase_add_test(tc, test_log_level);
-	tcase_add_test(tc, test_log_level_short);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("streams");
+	tc = fr_tcase(s, "streams", FR_TESTS(test_stream_declare, test_stream_names,
+	    test_stream_items, test_stream_pull, test_stream_access_keys, test_stream_listen_scale,
+	    test_stream_duplicates, test_stream_default, test_stream_limit));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_stream_declare);
-	tcase_add_test(tc, test_stream_names);
-	tcase_add_test(tc, test_stream_items);
-	tcase_add_test(tc, test_stream_pull);
-	tcase_add_test(tc, test_stream_access_keys);
-	tcase_add_test(tc, test_stream_listen_scale);
-	tcase_add_test(tc, test_stream_duplicates);
-	tcase_add_test(tc, test_stream_default);
-	tcase_add_test(tc, test_stream_limit);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("distinct addresses");
+	tc = fr_tcase(s, "distinct addresses", FR_TESTS(test_check_duplicates, test_check_direct,
+	    test_check_duplicates_ipv6_spelling));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_check_duplicates);
-	tcase_add_test(tc, test_check_direct);
-	tcase_add_test(tc, test_check_duplicates_ipv6_spelling);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("help and version");
+	tc = fr_tcase(s, "help and version", FR_TESTS(test_help, test_version,
+	    test_help_after_error));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_help);
-	tcase_add_test(tc, test_version);
-	tcase_add_test(tc, test_help_after_error);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("argv");
+	tc = fr_tcase(s, "argv", FR_TESTS(test_argv_unknown, test_argv_stray,
+	    test_argv_missing_value, test_argv_flag_with_value));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_argv_unknown);
-	tcase_add_test(tc, test_argv_stray);
-	tcase_add_test(tc, test_argv_missing_value);
-	tcase_add_test(tc, test_argv_flag_with_value);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("config file");
+	tc = fr_tcase(s, "config file", FR_TESTS(test_file_load, test_file_flags, test_file_edges,
+	    test_file_errors, test_file_missing, test_file_long_line));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_file_load);
-	tcase_add_test(tc, test_file_flags);
-	tcase_add_test(tc, test_file_edges);
-	tcase_add_test(tc, test_file_errors);
-	tcase_add_test(tc, test_file_missing);
-	tcase_add_test(tc, test_file_long_line);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("precedence");
+	tc = fr_tcase(s, "precedence", FR_TESTS(test_precedence_argv_overrides_file,
+	    test_precedence_config_equals, test_precedence_config_spellings,
+	    test_precedence_file_error, test_precedence_streams));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_precedence_argv_overrides_file);
-	tcase_add_test(tc, test_precedence_config_equals);
-	tcase_add_test(tc, test_precedence_config_spellings);
-	tcase_add_test(tc, test_precedence_file_error);
-	tcase_add_test(tc, test_precedence_streams);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("table");
+	tc = fr_tcase(s, "table", FR_TESTS(test_table_rows, test_table_token_files,
+	    test_table_stream_keys, test_table_defaults, test_allow));
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_table_rows);
-	tcase_add_test(tc, test_table_token_files);
-	tcase_add_test(tc, test_table_stream_keys);
-	tcase_add_test(tc, test_table_defaults);
 	tcase_add_loop_test(tc, test_every_option_good, 0, (int)N_OPTION_SAMPLES);
 	tcase_add_loop_test(tc, test_every_option_bad, 0, (int)N_OPTION_SAMPLES);
 	tcase_add_loop_test(tc, test_every_option_precedence, 0, (int)N_OPTION_SAMPLES);
-	tcase_add_test(tc, test_allow);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(config_suite());
 }

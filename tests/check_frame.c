@@ -12,6 +12,8 @@
 
 #include "fr/frame.h"
 
+#include "suite.h"
+
 #ifndef FR_TESTING
 #error "build with -DFR_TESTING: the alloc tests need fr_frame_fail_alloc_after()"
 #endif
@@ -481,47 +483,30 @@ frame_suite(int can_die)
 	Suite *s = suite_create("frame");
 	TCase *tc;
 
-	tc = tcase_create("lifecycle");
-	tcase_add_test(tc, test_new_is_writable_and_zeroed);
-	tcase_add_test(tc, test_new_zero_cap);
-	tcase_add_test(tc, test_seal_sets_len);
-	tcase_add_test(tc, test_ref_counts);
-	tcase_add_test(tc, test_unref_null);
-	tcase_add_test(tc, test_ref_unsealed);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "lifecycle", FR_TESTS(test_new_is_writable_and_zeroed, test_new_zero_cap,
+	    test_seal_sets_len, test_ref_counts, test_unref_null, test_ref_unsealed));
 
-	tc = tcase_create("grow");
-	tcase_add_test(tc, test_grow_keeps_bytes_and_header);
-	tcase_add_test(tc, test_grow_same_cap);
-	tcase_add_test(tc, test_grow_repeatedly);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "grow", FR_TESTS(test_grow_keeps_bytes_and_header, test_grow_same_cap,
+	    test_grow_repeatedly));
 
-	tc = tcase_create("pool");
+	tc = fr_tcase(s, "pool", FR_TESTS(test_pool_reuses, test_pool_keeps_at_most,
+	    test_pool_outlives_owner, test_pool_grow_fails));
 	tcase_add_checked_fixture(tc, alloc_reset, alloc_reset);
-	tcase_add_test(tc, test_pool_reuses);
-	tcase_add_test(tc, test_pool_keeps_at_most);
-	tcase_add_test(tc, test_pool_outlives_owner);
-	tcase_add_test(tc, test_pool_grow_fails);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("alloc");
+	tc = fr_tcase(s, "alloc", FR_TESTS(test_alloc_first_fails_once, test_alloc_nth_fails,
+	    test_alloc_grow_fails, test_alloc_zero_disables, test_alloc_failure_leaves_others,
+	    test_alloc_cap_overflow));
 	tcase_add_checked_fixture(tc, alloc_reset, alloc_reset);
-	tcase_add_test(tc, test_alloc_first_fails_once);
-	tcase_add_test(tc, test_alloc_nth_fails);
-	tcase_add_test(tc, test_alloc_grow_fails);
-	tcase_add_test(tc, test_alloc_zero_disables);
-	tcase_add_test(tc, test_alloc_failure_leaves_others);
-	tcase_add_test(tc, test_alloc_cap_overflow);
-	suite_add_tcase(s, tc);
 
 	/* Without fork an abort would take the whole runner down. */
 	if (can_die) {
+		const TTest *const *aborts = FR_TESTS(test_seal_twice_aborts,
+		    test_seal_past_cap_aborts, test_grow_sealed_aborts, test_grow_shared_aborts,
+		    test_grow_smaller_aborts);
+
 		tc = tcase_create("contract");
-		tcase_add_test_raise_signal(tc, test_seal_twice_aborts, SIGABRT);
-		tcase_add_test_raise_signal(tc, test_seal_past_cap_aborts, SIGABRT);
-		tcase_add_test_raise_signal(tc, test_grow_sealed_aborts, SIGABRT);
-		tcase_add_test_raise_signal(tc, test_grow_shared_aborts, SIGABRT);
-		tcase_add_test_raise_signal(tc, test_grow_smaller_aborts, SIGABRT);
+		for (size_t i = 0; aborts[i] != NULL; i++)
+			tcase_add_test_raise_signal(tc, aborts[i], SIGABRT);
 		suite_add_tcase(s, tc);
 	}
 	return s;
@@ -533,8 +518,5 @@ main(void)
 	SRunner *sr = srunner_create(NULL);
 
 	srunner_add_suite(sr, frame_suite(srunner_fork_status(sr) == CK_FORK));
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_srunner_run(sr);
 }

@@ -21,6 +21,8 @@
 #include "fr/log.h"
 #include "fr/registry.h"
 
+#include "suite.h"
+
 /* ---- allocations, counted while counting is on (linked with --wrap) ---- */
 
 void *__real_malloc(size_t n);
@@ -331,30 +333,18 @@ static Suite *
 history_suite(void)
 {
 	Suite *s = suite_create("history");
-	TCase *tc = tcase_create("ring");
 
-	tcase_add_test(tc, test_steps);
-	tcase_add_test(tc, test_counters_and_gauges);
-	tcase_add_test(tc, test_late_reading);
-	tcase_add_test(tc, test_wrap);
-	tcase_add_test(tc, test_saturation);
-	tcase_add_test(tc, test_json);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "ring", FR_TESTS(test_steps, test_counters_and_gauges, test_late_reading,
+	    test_wrap, test_saturation, test_json));
 
-	tc = tcase_create("sampler");
+	TCase *tc = fr_tcase(s, "sampler", FR_TESTS(test_sampler_fixed_memory));
+
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_sampler_fixed_memory);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(history_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(history_suite());
 }

@@ -41,6 +41,8 @@
 #include "fr/util.h"
 
 #include "loop_wait.h"
+#include "sockets.h"
+#include "suite.h"
 
 #ifndef FR_FIXTURES_DIR
 #error "build with -DFR_FIXTURES_DIR='\"/path/to/fixtures\"'"
@@ -201,22 +203,19 @@ client_read_cb(struct ev_loop *l, ev_io *w, int revents)
 	(void)revents;
 	for (;;) {
 		size_t want = c->max_per_read ? c->max_per_read : sizeof chunk;
-		ssize_t n = recv(c->fd, chunk, want, 0);
+		ssize_t n = socket_recv(c->fd, chunk, want);
 
-		if (n > 0) {
-			fr_buf_append(&c->in, chunk, (size_t)n);
-			ck_assert(!c->in.has_failed);
-			if (c->max_per_read)
-				return;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == 0)
 			return;
-		c->saw_eof = true;
-		ev_io_stop(l, w);
-		return;
+		if (n < 0) {
+			c->saw_eof = true;
+			ev_io_stop(l, w);
+			return;
+		}
+		fr_buf_append(&c->in, chunk, (size_t)n);
+		ck_assert(!c->in.has_failed);
+		if (c->max_per_read)
+			return;
 	}
 }
 
@@ -2282,14 +2281,14 @@ END_TEST
 
 /* ---- the suite ---- */
 
+/* A test case of the tests listed, each on a loop of its own (setup and teardown). */
 static TCase *
-loop_tcase(Suite *s, const char *name)
+loop_tcase(Suite *s, const char *name, const TTest *const *tests)
 {
-	TCase *tc = tcase_create(name);
+	TCase *tc = fr_tcase(s, name, tests);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 	return tc;
 }
 
@@ -2297,75 +2296,45 @@ static Suite *
 http_suite(void)
 {
 	Suite *s = suite_create("http");
-	TCase *tc;
 
-	tc = loop_tcase(s, "routing");
-	tcase_add_test(tc, test_routing_page);
-	tcase_add_test(tc, test_routing_stats);
-	tcase_add_test(tc, test_routing_snapshot);
-	tcase_add_test(tc, test_routing_methods);
-	tcase_add_test(tc, test_routing_stream);
-	tcase_add_test(tc, test_routing_stream_head);
-	tcase_add_test(tc, test_routing_bad_fps);
-	tcase_add_test(tc, test_routing_stats_no_memory);
-	tcase_add_test(tc, test_routing_head_limits);
+	loop_tcase(s, "routing", FR_TESTS(test_routing_page, test_routing_stats,
+	    test_routing_snapshot, test_routing_methods, test_routing_stream,
+	    test_routing_stream_head, test_routing_bad_fps, test_routing_stats_no_memory,
+	    test_routing_head_limits));
 
-	tc = loop_tcase(s, "tokens");
-	tcase_add_test(tc, test_tokens_subscribe);
-	tcase_add_test(tc, test_tokens_ingest);
-	tcase_add_test(tc, test_tokens_per_stream);
-	tcase_add_test(tc, test_tokens_per_stream_ingest);
+	loop_tcase(s, "tokens", FR_TESTS(test_tokens_subscribe, test_tokens_ingest,
+	    test_tokens_per_stream, test_tokens_per_stream_ingest));
 
-	tc = loop_tcase(s, "snapshots");
-	tcase_add_test(tc, test_snapshot_age);
-	tcase_add_test(tc, test_snapshot_wait);
-	tcase_add_test(tc, test_snapshot_wait_ends);
-	tcase_add_test(tc, test_snapshot_stale);
+	TCase *tc = loop_tcase(s, "snapshots", FR_TESTS(test_snapshot_age, test_snapshot_wait,
+	    test_snapshot_wait_ends, test_snapshot_stale));
 #ifdef HAVE_TURBOJPEG
 	tcase_add_test(tc, test_snapshot_wait_scaled);
+#else
+	(void)tc;
 #endif
 
-	tc = loop_tcase(s, "history");
-	tcase_add_test(tc, test_history);
-	tcase_add_test(tc, test_history_gauges);
-	tcase_add_test(tc, test_history_age_delivered);
+	loop_tcase(s, "history", FR_TESTS(test_history, test_history_gauges,
+	    test_history_age_delivered));
 
-	tc = loop_tcase(s, "ingest");
-	tcase_add_test(tc, test_ingest_content_length);
-	tcase_add_test(tc, test_ingest_chunked);
-	tcase_add_test(tc, test_ingest_pipelined_after_body);
-	tcase_add_test(tc, test_ingest_continue);
-	tcase_add_test(tc, test_ingest_multipart);
-	tcase_add_test(tc, test_ingest_producer_leaves);
-	tcase_add_test(tc, test_ingest_producer_replaced);
-	tcase_add_test(tc, test_ingest_bad_requests);
-	tcase_add_test(tc, test_ingest_max_streams);
+	loop_tcase(s, "ingest", FR_TESTS(test_ingest_content_length, test_ingest_chunked,
+	    test_ingest_pipelined_after_body, test_ingest_continue, test_ingest_multipart,
+	    test_ingest_producer_leaves, test_ingest_producer_replaced, test_ingest_bad_requests,
+	    test_ingest_max_streams));
 
-	tc = loop_tcase(s, "decoding");
-	tcase_add_test(tc, test_decoding_names);
-	tcase_add_test(tc, test_decoding_bad_escape);
+	loop_tcase(s, "decoding", FR_TESTS(test_decoding_names, test_decoding_bad_escape));
 
-	tc = loop_tcase(s, "keepalive");
-	tcase_add_test(tc, test_keepalive_http11);
-	tcase_add_test(tc, test_keepalive_http10);
+	loop_tcase(s, "keepalive", FR_TESTS(test_keepalive_http11, test_keepalive_http10));
 
-	tc = loop_tcase(s, "pipelining");
-	tcase_add_test(tc, test_pipelining_fast_reader);
-	tcase_add_test(tc, test_pipelining_slow_reader);
+	loop_tcase(s, "pipelining", FR_TESTS(test_pipelining_fast_reader,
+	    test_pipelining_slow_reader));
 
-	tc = loop_tcase(s, "pending");
-	tcase_add_test(tc, test_pending_oldest_evicted);
-	tcase_add_test(tc, test_pending_per_peer);
-	tcase_add_test(tc, test_pending_zero);
-	tcase_add_test(tc, test_pending_handed_on);
+	loop_tcase(s, "pending", FR_TESTS(test_pending_oldest_evicted, test_pending_per_peer,
+	    test_pending_zero, test_pending_handed_on));
 
-	tc = loop_tcase(s, "max_clients");
-	tcase_add_test(tc, test_max_clients);
+	loop_tcase(s, "max_clients", FR_TESTS(test_max_clients));
 
-	tc = loop_tcase(s, "timeouts");
-	tcase_add_test(tc, test_timeout_head);
-	tcase_add_test(tc, test_timeout_stalled_from_start);
-	tcase_add_test(tc, test_timeout_stalled_after_body);
+	loop_tcase(s, "timeouts", FR_TESTS(test_timeout_head, test_timeout_stalled_from_start,
+	    test_timeout_stalled_after_body));
 	return s;
 }
 
@@ -2374,10 +2343,5 @@ main(void)
 {
 	/* As main.c does: subscribers sendfile(), which takes no MSG_NOSIGNAL. */
 	signal(SIGPIPE, SIG_IGN);
-	SRunner *sr = srunner_create(http_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(http_suite());
 }

@@ -16,6 +16,7 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "suite.h"
 
 /* A string literal with its length, so that inputs may hold NUL bytes. */
 struct text {
@@ -121,27 +122,16 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
     int chunking)
 {
 	struct fr_http_parser p;
-	struct chunker c;
-	uint8_t *buf = NULL;
-	size_t visible = 0, poisoned = 0;
+	struct growing_input g;
 
 	fr_http_parser_init(&p, max_head_bytes);
-	chunker_init(&c, (enum chunking)chunking);
+	growing_input_init(&g, in, in_len, (enum chunking)chunking);
 	*r = (struct head_run){ .res = FR_HTTP_PARSE_MORE };
 	do {
-		size_t n = visible < in_len ? chunker_next(&c, in_len - visible) : 0;
-
-		buf = realloc(buf, visible + n > 0 ? visible + n : 1);
-		REQUIRE(buf != NULL, "out of memory");
-		/* After MORE, everything visible has been examined; realloc keeps the NULs
-		 * written before, so only the bytes of the last chunk need them. */
-		memset(buf + poisoned, 0, visible - poisoned);
-		poisoned = visible;
-		memcpy(buf + visible, (const uint8_t *)in + visible, n);
-		visible += n;
-		r->res = fr_http_parse_head(&p, buf, visible, &r->req);
+		growing_input_next(&g);
+		r->res = fr_http_parse_head(&p, g.buf, g.visible, &r->req);
 		r->calls++;
-	} while (r->res == FR_HTTP_PARSE_MORE && visible < in_len);
+	} while (r->res == FR_HTTP_PARSE_MORE && g.visible < in_len);
 	r->head_len = p.head_len;
 	r->status = p.status;
 	r->error = p.error;
@@ -150,7 +140,7 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
 		struct fr_http_request before;
 
 		memcpy(&before, &r->req, sizeof before);
-		enum fr_http_parse_result again = fr_http_parse_head(&p, buf, visible, &r->req);
+		enum fr_http_parse_result again = fr_http_parse_head(&p, g.buf, g.visible, &r->req);
 
 		REQUIRE(again == r->res && p.head_len == r->head_len && p.status == r->status,
 		    "%s: a call after the end changed the result", chunking_name(chunking));
@@ -159,7 +149,7 @@ run_head_max(struct head_run *r, const void *in, size_t in_len, size_t max_head_
 	}
 	if (chunking == CHUNKING_WHOLE)
 		REQUIRE(r->calls == 1, "whole input took %zu calls", r->calls);
-	free(buf);
+	growing_input_free(&g);
 }
 
 static void
@@ -1719,89 +1709,40 @@ END_TEST
 
 /* ---- the suite ---- */
 
-static TCase *
-chunked_tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	/* The 1-byte runs of the 24 KiB heads take a while under valgrind. */
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 http_parse_suite(void)
 {
 	Suite *s = suite_create("http_parse");
-	TCase *tc;
 
-	tc = chunked_tcase(s, "request_line");
-	tcase_add_loop_test(tc, test_request_line_curl_get, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_curl_head, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_ffmpeg_get, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_http10, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_methods, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_versions, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_syntax, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_targets, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_request_line_line_ends, 0, CHUNKINGS);
+	chunked_tcase(s, "request_line", FR_TESTS(test_request_line_curl_get,
+	    test_request_line_curl_head, test_request_line_ffmpeg_get, test_request_line_http10,
+	    test_request_line_methods, test_request_line_versions, test_request_line_syntax,
+	    test_request_line_targets, test_request_line_line_ends));
 
-	tc = chunked_tcase(s, "headers");
-	tcase_add_loop_test(tc, test_headers_ffmpeg_put, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_curl_put, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_curl_post, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_case_and_ows, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_connection, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_content_length, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_transfer_encoding, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_host, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_expect, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_singletons, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_headers_syntax, 0, CHUNKINGS);
+	chunked_tcase(s, "headers", FR_TESTS(test_headers_ffmpeg_put, test_headers_curl_put,
+	    test_headers_curl_post, test_headers_case_and_ows, test_headers_connection,
+	    test_headers_content_length, test_headers_transfer_encoding, test_headers_host,
+	    test_headers_expect, test_headers_singletons, test_headers_syntax));
 
-	tc = chunked_tcase(s, "limits");
-	tcase_add_loop_test(tc, test_limits_head_default, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_head_custom, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_target, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_method, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_header_count, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_fields, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_incomplete, 0, CHUNKINGS);
+	chunked_tcase(s, "limits", FR_TESTS(test_limits_head_default, test_limits_head_custom,
+	    test_limits_target, test_limits_method, test_limits_header_count, test_limits_fields,
+	    test_limits_incomplete));
 
-	tc = chunked_tcase(s, "pipelining");
-	tcase_add_loop_test(tc, test_pipelining_two_gets, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_pipelining_content_length, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_pipelining_chunked, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_pipelining_many, 0, CHUNKINGS);
+	chunked_tcase(s, "pipelining", FR_TESTS(test_pipelining_two_gets,
+	    test_pipelining_content_length, test_pipelining_chunked, test_pipelining_many));
 
-	tc = chunked_tcase(s, "chunked");
-	tcase_add_loop_test(tc, test_chunked_curl, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_ffmpeg_style, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_sizes, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_huge_sizes, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_missing_crlf, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_extensions, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_trailers, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_chunked_calls, 0, CHUNKINGS);
+	chunked_tcase(s, "chunked", FR_TESTS(test_chunked_curl, test_chunked_ffmpeg_style,
+	    test_chunked_sizes, test_chunked_huge_sizes, test_chunked_missing_crlf,
+	    test_chunked_extensions, test_chunked_trailers, test_chunked_calls));
 
-	tc = chunked_tcase(s, "query");
-	tcase_add_loop_test(tc, test_query_values, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_query_invalid, 0, CHUNKINGS);
+	chunked_tcase(s, "query", FR_TESTS(test_query_values, test_query_invalid));
 
-	tc = chunked_tcase(s, "fuzz");
-	tcase_add_loop_test(tc, test_fuzz_head, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_fuzz_chunked, 0, CHUNKINGS);
+	chunked_tcase(s, "fuzz", FR_TESTS(test_fuzz_head, test_fuzz_chunked));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(http_parse_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(http_parse_suite());
 }

@@ -18,6 +18,7 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "suite.h"
 
 /* ffmpeg -f lavfi -i testsrc2 -c:v mjpeg -f mpjpeg -listen 1 http://127.0.0.1:18555/ */
 static const char ffmpeg_head[] =
@@ -56,37 +57,28 @@ static void
 run_head_max(struct run *r, const void *in, size_t in_len, size_t max, int chunking)
 {
 	struct fr_http_response_parser p;
-	struct chunker c;
-	uint8_t *buf = NULL;
-	size_t visible = 0, poisoned = 0;
+	struct growing_input g;
 
 	fr_http_response_parser_init(&p, max);
-	chunker_init(&c, (enum chunking)chunking);
+	growing_input_init(&g, in, in_len, (enum chunking)chunking);
 	r->res = FR_HTTP_PARSE_MORE;
 	do {
-		size_t n = visible < in_len ? chunker_next(&c, in_len - visible) : 0;
-
-		buf = realloc(buf, visible + n > 0 ? visible + n : 1);
-		REQUIRE(buf != NULL, "out of memory");
-		memset(buf + poisoned, 0, visible - poisoned);
-		poisoned = visible;
-		memcpy(buf + visible, (const uint8_t *)in + visible, n);
-		visible += n;
-		r->res = fr_http_response_parse(&p, buf, visible, &r->resp);
-	} while (r->res == FR_HTTP_PARSE_MORE && visible < in_len);
+		growing_input_next(&g);
+		r->res = fr_http_response_parse(&p, g.buf, g.visible, &r->resp);
+	} while (r->res == FR_HTTP_PARSE_MORE && g.visible < in_len);
 	r->head_len = p.head_len;
 	r->error = p.error;
 	r->pos = p.pos;
 	if (r->res != FR_HTTP_PARSE_MORE) {
 		struct fr_http_response before = r->resp;
 
-		REQUIRE(fr_http_response_parse(&p, buf, visible, &r->resp) == r->res &&
+		REQUIRE(fr_http_response_parse(&p, g.buf, g.visible, &r->resp) == r->res &&
 		    p.head_len == r->head_len, "%s: a call after the end changed the result",
 		    chunking_name(chunking));
 		REQUIRE(memcmp(&before, &r->resp, sizeof before) == 0,
 		    "%s: a call after the end changed the response", chunking_name(chunking));
 	}
-	free(buf);
+	growing_input_free(&g);
 }
 
 static void
@@ -408,30 +400,15 @@ int
 main(void)
 {
 	Suite *s = suite_create("http_response");
-	TCase *tc = tcase_create("real servers");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_loop_test(tc, test_real_ffmpeg, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_framerouter, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_python_still, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_real_camera, 0, CHUNKINGS);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("heads");
-	tcase_add_loop_test(tc, test_status_lines, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_interim, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_fields, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_field_errors, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits, 0, CHUNKINGS);
+	fr_tcase_loop(s, "real servers", FR_TESTS(test_real_ffmpeg, test_real_framerouter,
+	    test_real_python_still, test_real_camera), CHUNKINGS);
+
+	TCase *tc = fr_tcase_loop(s, "heads", FR_TESTS(test_status_lines, test_interim,
+	    test_fields, test_field_errors, test_limits), CHUNKINGS);
+
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("media types");
-	tcase_add_test(tc, test_media_types);
-	tcase_add_test(tc, test_boundaries);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+
+	fr_tcase(s, "media types", FR_TESTS(test_media_types, test_boundaries));
+	return fr_run_suite(s);
 }

@@ -12,6 +12,8 @@
 
 #include "fr/log.h"
 
+#include "suite.h"
+
 /* ---- fr_ratelimit ---- */
 
 START_TEST(test_ratelimit_init)
@@ -432,50 +434,28 @@ log_suite(void)
 	Suite *s = suite_create("log");
 	TCase *tc;
 
-	tc = tcase_create("ratelimit");
-	tcase_add_test(tc, test_ratelimit_init);
-	tcase_add_test(tc, test_ratelimit_first_allowed);
-	tcase_add_test(tc, test_ratelimit_suppress_and_report);
-	tcase_add_test(tc, test_ratelimit_many);
-	tcase_add_test(tc, test_ratelimit_intervals);
-	tcase_add_test(tc, test_ratelimit_burst);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "ratelimit", FR_TESTS(test_ratelimit_init, test_ratelimit_first_allowed,
+	    test_ratelimit_suppress_and_report, test_ratelimit_many, test_ratelimit_intervals,
+	    test_ratelimit_burst));
 
-	tc = tcase_create("escape");
-	tcase_add_test(tc, test_escape_printable);
-	tcase_add_test(tc, test_escape_bytes);
-	tcase_add_test(tc, test_escape_truncate);
-	tcase_add_test(tc, test_escape_exact_fit);
-	tcase_add_test(tc, test_escape_zero_size);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "escape", FR_TESTS(test_escape_printable, test_escape_bytes,
+	    test_escape_truncate, test_escape_exact_fit, test_escape_zero_size));
 
-	tc = tcase_create("levels");
-	tcase_add_test(tc, test_level_parse);
-	tcase_add_test(tc, test_level_enabled);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "levels", FR_TESTS(test_level_parse, test_level_enabled));
 
-	tc = tcase_create("sink");
-	tcase_add_test(tc, test_sink_lines);
-	tcase_add_test(tc, test_sink_levels);
-	tcase_add_test(tc, test_sink_errno_kept);
-	tcase_add_test(tc, test_sink_limited);
+	tc = fr_tcase(s, "sink", FR_TESTS(test_sink_lines, test_sink_levels, test_sink_errno_kept,
+	    test_sink_limited));
 	/* Exit tests need a child to exit in; CK_FORK=no (valgrind) skips them. */
 	const char *fork_mode = getenv("CK_FORK");
 	if (fork_mode == NULL || strcmp(fork_mode, "no") != 0) {
 		tcase_add_exit_test(tc, test_fatalx_exits, 1);
 		tcase_add_exit_test(tc, test_fatal_exits, 1);
 	}
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(log_suite());
 }

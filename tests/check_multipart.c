@@ -11,6 +11,8 @@
 #include "config.h"
 #include "fr/multipart.h"
 
+#include "suite.h"
+
 #define HEAD                                                                  \
 	"HTTP/1.1 200 OK\r\n"                                                 \
 	"Server: framerouter/" PACKAGE_VERSION "\r\n"                         \
@@ -96,24 +98,14 @@ static Suite *
 multipart_suite(void)
 {
 	Suite *s = suite_create("multipart");
-	TCase *tc = tcase_create("format");
 
-	tcase_add_test(tc, test_response_head);
-	tcase_add_test(tc, test_preambles);
-	tcase_add_test(tc, test_part_head);
-	tcase_add_test(tc, test_tails);
-	tcase_add_test(tc, test_wrap);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "format", FR_TESTS(test_response_head, test_preambles, test_part_head,
+	    test_tails, test_wrap));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(multipart_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(multipart_suite());
 }

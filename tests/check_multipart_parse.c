@@ -18,6 +18,7 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "suite.h"
 
 enum { MAX_PARTS = 64 };
 
@@ -430,23 +431,10 @@ int
 main(void)
 {
 	Suite *s = suite_create("multipart_parse");
-	TCase *tc = tcase_create("servers");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_loop_test(tc, test_framerouter_plain, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_framerouter_advance, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_ffmpeg_mpjpeg, 0, CHUNKINGS);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("format");
-	tcase_add_loop_test(tc, test_quirks, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_errors, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_random, 0, CHUNKINGS);
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	fr_tcase_loop(s, "servers", FR_TESTS(test_framerouter_plain, test_framerouter_advance,
+	    test_ffmpeg_mpjpeg), CHUNKINGS);
+
+	chunked_tcase(s, "format", FR_TESTS(test_quirks, test_errors, test_random));
+	return fr_run_suite(s);
 }

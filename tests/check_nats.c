@@ -37,6 +37,9 @@
 #include "fr/util.h"
 
 #include "helpers.h"
+#include "loop_wait.h"
+#include "sockets.h"
+#include "suite.h"
 
 #define WAIT_S 10.0
 
@@ -49,28 +52,9 @@ static pid_t server_pid;
 static struct ev_loop *loop;
 static struct fr_registry *reg;
 static struct fr_nats *nats;
-static ev_timer watchdog;
-static int watchdog_fired;
 static char err[FR_ERR_LEN];
 
-static void
-watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l, (void)w, (void)revents;
-	watchdog_fired = 1;
-}
-
-#define WAIT_UNTIL(cond)                                                        \
-	do {                                                                    \
-		ev_now_update(loop);                                            \
-		watchdog_fired = 0;                                             \
-		ev_timer_init(&watchdog, watchdog_cb, WAIT_S, 0.);              \
-		ev_timer_start(loop, &watchdog);                                \
-		while (!(cond) && !watchdog_fired)                              \
-			ev_run(loop, EVRUN_ONCE);                               \
-		ev_timer_stop(loop, &watchdog);                                 \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
-	} while (0)
+#define WAIT_UNTIL(cond) LOOP_WAIT_UNTIL(loop, WAIT_S, cond)
 
 /*
  * Repeats what (publishing a message) until cond holds: the node's subscription
@@ -90,12 +74,7 @@ watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void
 spin(double seconds)
 {
-	ev_now_update(loop);
-	watchdog_fired = 0;
-	ev_timer_init(&watchdog, watchdog_cb, seconds, 0.);
-	ev_timer_start(loop, &watchdog);
-	while (!watchdog_fired)
-		ev_run(loop, EVRUN_ONCE);
+	loop_run_for(loop, seconds);
 }
 
 static struct fr_nats_params
@@ -319,7 +298,7 @@ peer_add(struct peer *p, struct fr_stream *s)
 	struct fr_addr addr;
 
 	memset(p, 0, sizeof *p);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	socket_pair(sv, false);
 	ck_assert_int_eq(fr_addr_parse(&addr, "unix:/test/peer", err), 0);
 	struct fr_sub_params params = fr_stream_sub_params(s, 10);
 	params.protocol = FR_SUB_RAW;
@@ -747,21 +726,13 @@ static Suite *
 nats_suite(void)
 {
 	Suite *s = suite_create("nats");
-	TCase *tc = tcase_create("federation");
+	TCase *tc = fr_tcase(s, "federation", FR_TESTS(test_publish, test_serve, test_invalid,
+	    test_stale, test_discovered, test_pulled));
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_publish);
-	tcase_add_test(tc, test_serve);
-	tcase_add_test(tc, test_invalid);
-	tcase_add_test(tc, test_stale);
-	tcase_add_test(tc, test_discovered);
-	tcase_add_test(tc, test_pulled);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("limits");
+	tc = fr_tcase(s, "limits", FR_TESTS(test_max_payload));
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_max_payload);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
@@ -782,12 +753,10 @@ main(void)
 		return 77;
 	}
 	close(fd);
-	SRunner *sr = srunner_create(nats_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int status = fr_run_suite(nats_suite());
+
 	kill(server_pid, SIGTERM);
 	waitpid(server_pid, NULL, 0);
 	unlink(conf);
-	return failed == 0 ? 0 : 1;
+	return status;
 }

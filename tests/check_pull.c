@@ -30,6 +30,8 @@
 
 #include "helpers.h"
 #include "loop_wait.h"
+#include "sockets.h"
+#include "suite.h"
 
 #define WAIT_S 10.0
 
@@ -568,7 +570,7 @@ START_TEST(test_pushed_producer_wins)
 	struct fr_pull_config c = config("tcp://127.0.0.1:%u");
 	start_pull(&c, 10);
 	WAIT_UNTIL(stream->counters.frames_in == 3);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	socket_pair(sv, false);
 	fr_ingest_attach(ingest, sv[0], &peer);
 	ck_assert(is_state("paused"));
 	ck_assert_str_eq(fr_ingest_producer(ingest), "pusher");
@@ -634,46 +636,26 @@ START_TEST(test_free_midway)
 }
 END_TEST
 
+/* A test case of the tests listed, each with its own loop and upstream servers. */
+static void
+pull_tcase(Suite *s, const char *name, const TTest *const *tests)
+{
+	TCase *tc = fr_tcase(s, name, tests);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+}
+
 int
 main(void)
 {
 	Suite *s = suite_create("pull");
-	TCase *tc = tcase_create("sources");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_tcp);
-	tcase_add_test(tc, test_multipart_basic_auth);
-	tcase_add_test(tc, test_bearer_token);
-	tcase_add_test(tc, test_chunked_octet_stream);
-	tcase_add_test(tc, test_still_poll);
-	tcase_add_test(tc, test_redirect);
-	tcase_add_test(tc, test_host_name);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("failures");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_closed);
-	tcase_add_test(tc, test_http_status);
-	tcase_add_test(tc, test_html);
-	tcase_add_test(tc, test_silent);
-	tcase_add_test(tc, test_dns);
-	tcase_add_test(tc, test_backoff_schedule);
-	tcase_add_test(tc, test_backoff_holds);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("sharing");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_pushed_producer_wins);
-	tcase_add_test(tc, test_on_demand);
-	tcase_add_test(tc, test_free_midway);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	pull_tcase(s, "sources", FR_TESTS(test_tcp, test_multipart_basic_auth, test_bearer_token,
+	    test_chunked_octet_stream, test_still_poll, test_redirect, test_host_name));
+	pull_tcase(s, "failures", FR_TESTS(test_refused, test_closed, test_http_status, test_html,
+	    test_silent, test_dns, test_backoff_schedule, test_backoff_holds));
+	pull_tcase(s, "sharing", FR_TESTS(test_pushed_producer_wins, test_on_demand,
+	    test_free_midway));
+	return fr_run_suite(s);
 }

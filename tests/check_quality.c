@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "helpers.h"
+#include "suite.h"
 #include "fr/quality.h"
 
 #ifdef HAVE_TURBOJPEG
@@ -362,34 +363,23 @@ static Suite *
 quality_suite(void)
 {
 	Suite *s = suite_create("quality");
-	TCase *tc = tcase_create("tables");
+	TCase *tc = fr_tcase(s, "tables", FR_TESTS(test_ijg_tables, test_tables_read,
+	    test_grayscale_and_shared, test_nearest));
 
 	make_zigzag();
-	tcase_add_test(tc, test_ijg_tables);
 	tcase_add_loop_test(tc, test_every_quality, 1, 101);
-	tcase_add_test(tc, test_tables_read);
-	tcase_add_test(tc, test_grayscale_and_shared);
-	tcase_add_test(tc, test_nearest);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("encoders");
-	tcase_add_test(tc, test_fixtures);
+
+	tc = fr_tcase(s, "encoders", FR_TESTS(test_fixtures));
 #ifdef HAVE_TURBOJPEG
 	tcase_add_test(tc, test_libjpeg_turbo);
 #endif
-	suite_add_tcase(s, tc);
-	tc = tcase_create("broken");
-	tcase_add_test(tc, test_broken);
-	suite_add_tcase(s, tc);
+
+	fr_tcase(s, "broken", FR_TESTS(test_broken));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(quality_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(quality_suite());
 }

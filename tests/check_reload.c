@@ -12,6 +12,7 @@
 
 #include "fr/reload.h"
 #include "option_samples.h"
+#include "suite.h"
 
 static struct fr_config running, next;
 static char notes[NOTES_LEN];
@@ -269,32 +270,19 @@ static Suite *
 reload_suite(void)
 {
 	Suite *s = suite_create("reload");
-	TCase *tc = tcase_create("merge");
+	TCase *tc = fr_tcase(s, "merge", FR_TESTS(test_nothing_changed, test_live_settings,
+	    test_tokens_stay_secret, test_stream_access_keys, test_restart_settings, test_pulls));
 
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, test_nothing_changed);
-	tcase_add_test(tc, test_live_settings);
-	tcase_add_test(tc, test_tokens_stay_secret);
-	tcase_add_test(tc, test_stream_access_keys);
-	tcase_add_test(tc, test_restart_settings);
-	tcase_add_test(tc, test_pulls);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("every option");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_loop_test(tc, test_every_option, 0, (int)N_OPTION_SAMPLES);
+	tc = fr_tcase_loop(s, "every option", FR_TESTS(test_every_option), (int)N_OPTION_SAMPLES);
 	tcase_add_test(tc, test_every_option_at_once);
-	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tc, setup, NULL);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(reload_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(reload_suite());
 }

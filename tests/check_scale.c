@@ -24,6 +24,8 @@
 #include "config.h"
 #include "helpers.h"
 #include "loop_wait.h"
+#include "sockets.h"
+#include "suite.h"
 #include "fr/defer.h"
 #include "fr/log.h"
 #include "fr/quality.h"
@@ -69,15 +71,15 @@ peer_read_cb(struct ev_loop *l, ev_io *w, int revents)
 			p->got = realloc(p->got, p->cap);
 			ck_assert_ptr_nonnull(p->got);
 		}
-		ssize_t n = recv(p->fd, p->got + p->len, p->cap - p->len, 0);
-		if (n > 0) {
-			p->len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t n = socket_recv(p->fd, p->got + p->len, p->cap - p->len);
+
+		if (n == 0)
 			return;
-		ev_io_stop(l, w);
-		return;
+		if (n < 0) {
+			ev_io_stop(l, w);
+			return;
+		}
+		p->len += (size_t)n;
 	}
 }
 
@@ -109,14 +111,7 @@ subscribe(const char *scale_text, const char *q, bool small_buffers, bool is_rea
 	ck_assert_int_eq(fr_scale_spec_parse(&spec, scale_text, q, err), 0);
 	ck_assert_msg(fr_scale_check(scale, &spec, err) == 0, "%s", err);
 	ck_assert_uint_lt(n_peers, MAX_PEERS);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-	    0);
-	if (small_buffers) {
-		int size = 4096;
-
-		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
-		ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
-	}
+	socket_pair(sv, small_buffers);
 	struct peer *p = &peers[n_peers];
 	*p = (struct peer){ .fd = sv[1] };
 	ev_io_init(&p->io, peer_read_cb, p->fd, EV_READ);
@@ -548,23 +543,16 @@ scale_suite(void)
 {
 	Suite *s = suite_create("scale");
 #ifdef HAVE_TURBOJPEG
-	TCase *tc = tcase_create("sizes");
+	TCase *tc = fr_tcase(s, "sizes", FR_TESTS(test_once_per_frame, test_quality,
+	    test_latest_at_once, test_size_limit, test_snapshot, test_undecodable,
+	    test_free_while_busy));
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_once_per_frame);
-	tcase_add_test(tc, test_quality);
-	tcase_add_test(tc, test_latest_at_once);
-	tcase_add_test(tc, test_size_limit);
-	tcase_add_test(tc, test_snapshot);
-	tcase_add_test(tc, test_undecodable);
-	tcase_add_test(tc, test_free_while_busy);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("auto");
+
+	tc = fr_tcase(s, "auto", FR_TESTS(test_auto));
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_auto);
-	suite_add_tcase(s, tc);
 #endif
 	return s;
 }
@@ -572,10 +560,5 @@ scale_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(scale_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(scale_suite());
 }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "helpers.h"
+#include "suite.h"
 #include "fr/quality.h"
 #include "fr/scaler.h"
 #include "fr/util.h"
@@ -269,21 +270,14 @@ static Suite *
 scaler_suite(void)
 {
 	Suite *s = suite_create("scaler");
-	TCase *tc = tcase_create("spec");
 
-	tcase_add_test(tc, test_spec_parse);
-	tcase_add_test(tc, test_spec_bad);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "spec", FR_TESTS(test_spec_parse, test_spec_bad));
 #ifdef HAVE_TURBOJPEG
-	tc = tcase_create("scale");
+	TCase *tc = fr_tcase(s, "scale", FR_TESTS(test_1080p, test_encoders, test_com_kept,
+	    test_made_here, test_undecodable));
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_1080p);
-	tcase_add_test(tc, test_encoders);
-	tcase_add_test(tc, test_com_kept);
-	tcase_add_test(tc, test_made_here);
-	tcase_add_test(tc, test_undecodable);
-	suite_add_tcase(s, tc);
 #endif
 	return s;
 }
@@ -291,10 +285,5 @@ scaler_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(scaler_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(scaler_suite());
 }

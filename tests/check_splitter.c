@@ -17,6 +17,7 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "suite.h"
 
 /* Larger than any fixture, so only the "limits" tests ever hit the limit. */
 enum { BIG_MAX = 1 << 20 };
@@ -1801,81 +1802,39 @@ END_TEST
 
 /* ---- the suite ---- */
 
-static TCase *
-chunked_tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	/* 1-byte chunks over the large fixtures under sanitizers take a while. */
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *
 splitter_suite(void)
 {
 	Suite *s = suite_create("splitter");
-	TCase *tc;
 
-	tc = chunked_tcase(s, "markers");
-	tcase_add_loop_test(tc, test_markers_each_fixture, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_markers_back_to_back, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_markers_with_junk_between, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_markers_ffmpeg_stream, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_markers_synthetic, 0, CHUNKINGS);
+	chunked_tcase(s, "markers", FR_TESTS(test_markers_each_fixture, test_markers_back_to_back,
+	    test_markers_with_junk_between, test_markers_ffmpeg_stream, test_markers_synthetic));
 
-	tc = chunked_tcase(s, "resync");
-	tcase_add_loop_test(tc, test_resync_leading_garbage, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_lone_ff, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_ff_ff_d8, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_junk_only, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_truncated_header_fixture, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_truncated_header_synthetic, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_truncated_scan_fixture, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_truncated_scan_synthetic, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_invalid_header, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_soi_in_header, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_resync_rescan_after_invalid, 0, CHUNKINGS);
+	chunked_tcase(s, "resync", FR_TESTS(test_resync_leading_garbage, test_resync_lone_ff,
+	    test_resync_ff_ff_d8, test_resync_junk_only, test_resync_truncated_header_fixture,
+	    test_resync_truncated_header_synthetic, test_resync_truncated_scan_fixture,
+	    test_resync_truncated_scan_synthetic, test_resync_invalid_header,
+	    test_resync_soi_in_header, test_resync_rescan_after_invalid));
 
-	tc = chunked_tcase(s, "limits");
-	tcase_add_loop_test(tc, test_limits_exact_size_passes, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_one_over_dropped, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_oversize_then_soi, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_oversize_then_invalid, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_fixtures, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_buffer_bounded, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_unbounded, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_limits_broken_frame_under_limit, 0, CHUNKINGS);
+	chunked_tcase(s, "limits", FR_TESTS(test_limits_exact_size_passes,
+	    test_limits_one_over_dropped, test_limits_oversize_then_soi,
+	    test_limits_oversize_then_invalid, test_limits_fixtures, test_limits_buffer_bounded,
+	    test_limits_unbounded, test_limits_broken_frame_under_limit));
 
-	tc = chunked_tcase(s, "truncated");
-	tcase_add_loop_test(tc, test_truncated_mid_frame, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_truncated_fixtures, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_truncated_garbage_end, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_truncated_while_oversize, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_truncated_reuse, 0, CHUNKINGS);
+	chunked_tcase(s, "truncated", FR_TESTS(test_truncated_mid_frame, test_truncated_fixtures,
+	    test_truncated_garbage_end, test_truncated_while_oversize, test_truncated_reuse));
 
-	tc = chunked_tcase(s, "mixed");
-	tcase_add_loop_test(tc, test_mixed_expect, 0, CHUNKINGS);
+	chunked_tcase(s, "mixed", FR_TESTS(test_mixed_expect));
 
-	tc = chunked_tcase(s, "hostile");
-	tcase_add_loop_test(tc, test_hostile_exact, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_hostile_walked_exact, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_hostile_rescan_reach, 0, CHUNKINGS);
-	tcase_add_loop_test(tc, test_hostile_small_limit, 0, CHUNKINGS);
+	chunked_tcase(s, "hostile", FR_TESTS(test_hostile_exact, test_hostile_walked_exact,
+	    test_hostile_rescan_reach, test_hostile_small_limit));
 
-	tc = chunked_tcase(s, "fuzz");
-	tcase_add_loop_test(tc, test_fuzz_chunking_independent, 0, CHUNKINGS);
+	chunked_tcase(s, "fuzz", FR_TESTS(test_fuzz_chunking_independent));
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(splitter_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(splitter_suite());
 }

@@ -20,6 +20,7 @@
 #include "fr/stats.h"
 
 #include "helpers.h"
+#include "suite.h"
 
 #ifndef FR_GOLDEN_DIR
 #error "build with -DFR_GOLDEN_DIR='\"/path/to/tests/golden\"'"
@@ -1690,62 +1691,34 @@ stats_suite(void)
 	Suite *s = suite_create("stats");
 	TCase *tc;
 
-	tc = tcase_create("alloc_failure");
+	tc = fr_tcase(s, "alloc_failure", FR_TESTS(test_buf_formats_fail_cleanly));
 	tcase_add_checked_fixture(tc, NULL, alloc_reset);
-	tcase_add_test(tc, test_buf_formats_fail_cleanly);
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("log_lines");
-	tcase_add_test(tc, test_log_stream_line);
-	tcase_add_test(tc, test_log_client_line);
-	tcase_add_test(tc, test_log_lines_fit);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "log_lines", FR_TESTS(test_log_stream_line, test_log_client_line,
+	    test_log_lines_fit));
 
-	tc = tcase_create("json");
-	tcase_add_test(tc, test_json_sample);
-	tcase_add_test(tc, test_json_no_streams);
-	tcase_add_test(tc, test_json_huge_counters);
-	tcase_add_test(tc, test_json_doubles);
-	tcase_add_test(tc, test_json_latest_frame);
+	tc = fr_tcase(s, "json", FR_TESTS(test_json_sample, test_json_no_streams,
+	    test_json_huge_counters, test_json_doubles, test_json_latest_frame,
+	    test_json_escaping_decodes, test_json_null_strings));
 	tcase_add_loop_test(tc, test_json_escaping, 0,
 	    (int)(sizeof json_strings / sizeof json_strings[0]));
-	tcase_add_test(tc, test_json_escaping_decodes);
-	tcase_add_test(tc, test_json_null_strings);
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("prometheus");
-	tcase_add_test(tc, test_prometheus_sample);
-	tcase_add_test(tc, test_upstream);
-	tcase_add_test(tc, test_prometheus_no_streams);
-	tcase_add_test(tc, test_prometheus_grouping);
-	tcase_add_test(tc, test_prometheus_huge_counters);
-	tcase_add_test(tc, test_prometheus_label_escaping);
-	tcase_add_test(tc, test_prometheus_doubles);
-	tcase_add_test(tc, test_prometheus_no_clients);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "prometheus", FR_TESTS(test_prometheus_sample, test_upstream,
+	    test_prometheus_no_streams, test_prometheus_grouping, test_prometheus_huge_counters,
+	    test_prometheus_label_escaping, test_prometheus_doubles, test_prometheus_no_clients));
 
-	tc = tcase_create("table");
-	tcase_add_test(tc, test_table_every_counter_everywhere);
-	tcase_add_test(tc, test_table_covers_structs);
-	tcase_add_test(tc, test_table_drop_reasons);
-	suite_add_tcase(s, tc);
+	fr_tcase(s, "table", FR_TESTS(test_table_every_counter_everywhere,
+	    test_table_covers_structs, test_table_drop_reasons));
 
-	tc = tcase_create("golden");
+	tc = fr_tcase(s, "golden", FR_TESTS(test_golden_sample_agrees));
 	tcase_add_loop_test(tc, test_golden, 0, (int)(sizeof goldens / sizeof goldens[0]));
-	tcase_add_test(tc, test_golden_sample_agrees);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(stats_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_run_suite(stats_suite());
 }

@@ -39,6 +39,9 @@
 
 #include "chunking.h"
 #include "helpers.h"
+#include "loop_wait.h"
+#include "sockets.h"
+#include "suite.h"
 
 /* Bigger than any socket buffer a subscriber with small buffers has. */
 enum { BIG_FRAME = 256 * 1024 };
@@ -82,41 +85,9 @@ static struct fr_ingest *ingest;
 static size_t ingest_max_frame_bytes;
 static int ingest_validate;
 static double ingest_idle_timeout_s;
-static ev_timer watchdog;
-static int watchdog_fired;
-
-static void
-watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l, (void)w, (void)revents;
-	watchdog_fired = 1;
-}
-
-static void
-arm_watchdog(double seconds)
-{
-	ev_now_update(loop);
-	watchdog_fired = 0;
-	ev_timer_init(&watchdog, watchdog_cb, seconds, 0.);
-	ev_timer_start(loop, &watchdog);
-}
-
-static void
-disarm_watchdog(void)
-{
-	ev_timer_stop(loop, &watchdog);
-}
-
 /* Runs the loop until cond holds; fails the test if the watchdog fires first. */
 #define WAIT_UNTIL(cond) WAIT_UNTIL_FOR(WAIT_S, cond)
-#define WAIT_UNTIL_FOR(seconds, cond)                                           \
-	do {                                                                    \
-		arm_watchdog(seconds);                                          \
-		while (!(cond) && !watchdog_fired)                              \
-			ev_run(loop, EVRUN_ONCE);                               \
-		disarm_watchdog();                                              \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);       \
-	} while (0)
+#define WAIT_UNTIL_FOR(seconds, cond) LOOP_WAIT_UNTIL(loop, seconds, cond)
 
 /* ---- the test's end of a subscriber socket ---- */
 
@@ -140,22 +111,18 @@ peer_read_cb(struct ev_loop *l, ev_io *w, int revents)
 
 	(void)revents;
 	for (;;) {
-		size_t want = p->max_per_read ? p->max_per_read : sizeof buf;
-		ssize_t n = recv(p->fd, buf, want, 0);
+		ssize_t n = socket_recv(p->fd, buf, p->max_per_read ? p->max_per_read : sizeof buf);
 
-		if (n > 0) {
-			bytes_add(&p->got, buf, (size_t)n);
-			if (p->max_per_read)
-				return;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == 0)
 			return;
-		p->saw_eof = 1;	/* EOF, or ECONNRESET */
-		ev_io_stop(l, w);
-		return;
+		if (n < 0) {
+			p->saw_eof = 1;	/* EOF, or ECONNRESET */
+			ev_io_stop(l, w);
+			return;
+		}
+		bytes_add(&p->got, buf, (size_t)n);
+		if (p->max_per_read)
+			return;
 	}
 }
 
@@ -207,14 +174,7 @@ add_sub_as(struct peer **out, double timeout_s, bool small_buffers, bool is_read
 	char err[FR_ERR_LEN], name[32];
 
 	ck_assert_uint_lt(n_peers, MAX_PEERS);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-	    0);
-	if (small_buffers) {
-		int size = 4096;
-
-		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
-		ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
-	}
+	socket_pair(sv, small_buffers);
 	struct peer *p = &peers[n_peers];
 	memset(p, 0, sizeof *p);
 	p->fd = sv[1];
@@ -1281,8 +1241,7 @@ attach_producer(void)
 		ingest = fr_ingest_new(loop, stream, &params);
 		ck_assert_ptr_nonnull(ingest);
 	}
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-	    0);
+	socket_pair(sv, false);
 	ck_assert_int_eq(fr_addr_parse(&addr, "unix:/test/producer", err), 0);
 	fr_ingest_attach(ingest, sv[0], &addr);
 	return sv[1];
@@ -1991,13 +1950,12 @@ END_TEST
 static bool is_heap_only_suite;
 
 static TCase *
-loop_tcase(Suite *s, const char *name)
+loop_tcase(Suite *s, const char *name, const TTest *const *tests)
 {
-	TCase *tc = tcase_create(name);
+	TCase *tc = fr_tcase(s, name, tests);
 
 	tcase_add_checked_fixture(tc, is_heap_only_suite ? setup_heap_only : setup, teardown);
 	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
 	return tc;
 }
 
@@ -2010,66 +1968,41 @@ stream_suite(bool heap_only)
 	is_heap_only_suite = heap_only;
 	TCase *tc;
 
-	tc = loop_tcase(s, "latest");
-	tcase_add_test(tc, test_latest_first_frame_at_once);
-	tcase_add_test(tc, test_latest_nothing_before_first_frame);
-	tcase_add_test(tc, test_latest_replaced);
+	loop_tcase(s, "latest", FR_TESTS(test_latest_first_frame_at_once,
+	    test_latest_nothing_before_first_frame, test_latest_replaced));
 
-	tc = loop_tcase(s, "fanout");
-	tcase_add_test(tc, test_fanout_byte_identical);
+	loop_tcase(s, "fanout", FR_TESTS(test_fanout_byte_identical));
 
-	tc = loop_tcase(s, "slow");
-	tcase_add_test(tc, test_slow_skips_to_newest);
-	tcase_add_test(tc, test_slow_peer_leaves_mid_frame);
+	tc = loop_tcase(s, "slow", FR_TESTS(test_slow_skips_to_newest,
+	    test_slow_peer_leaves_mid_frame));
 	if (!heap_only)	/* about arena files; the heap suite has none */
 		tcase_add_test(tc, test_slow_stuck_pins_no_arena_file);
 
-	tc = loop_tcase(s, "freshness");
-	tcase_add_test(tc, test_age_old_frame);
-	tcase_add_test(tc, test_age_stuck_then_drained);
-	tcase_add_test(tc, test_lowat_from_frame_size);
+	loop_tcase(s, "freshness", FR_TESTS(test_age_old_frame, test_age_stuck_then_drained,
+	    test_lowat_from_frame_size));
 
-	tc = loop_tcase(s, "close");
-	tcase_add_test(tc, test_close_by_peer);
-	tcase_add_test(tc, test_close_input_ignored);
-	tcase_add_test(tc, test_close_by_server);
-	tcase_add_test(tc, test_close_demand);
-	tcase_add_test(tc, test_derived_stream);
-	tcase_add_test(tc, test_close_during_publish);
-	tcase_add_test(tc, test_close_stream_free);
+	loop_tcase(s, "close", FR_TESTS(test_close_by_peer, test_close_input_ignored,
+	    test_close_by_server, test_close_demand, test_derived_stream, test_close_during_publish,
+	    test_close_stream_free));
 
-	tc = loop_tcase(s, "multipart");
-	tcase_add_test(tc, test_multipart_parts);
-	tcase_add_test(tc, test_multipart_arena_full_falls_back);
-	tcase_add_test(tc, test_multipart_latest_first);
-	tcase_add_test(tc, test_multipart_fps_cap);
-	tcase_add_test(tc, test_multipart_advance_headers);
+	loop_tcase(s, "multipart", FR_TESTS(test_multipart_parts,
+	    test_multipart_arena_full_falls_back, test_multipart_latest_first,
+	    test_multipart_fps_cap, test_multipart_advance_headers));
 
-	tc = loop_tcase(s, "timeout");
-	tcase_add_test(tc, test_timeout_stuck_closed);
-	tcase_add_test(tc, test_timeout_progress_keeps_alive);
+	loop_tcase(s, "timeout", FR_TESTS(test_timeout_stuck_closed,
+	    test_timeout_progress_keeps_alive));
 
-	tc = loop_tcase(s, "counters");
-	tcase_add_test(tc, test_counters_drops);
-	tcase_add_test(tc, test_counters_garbage);
-	tcase_add_test(tc, test_counters_log);
+	loop_tcase(s, "counters", FR_TESTS(test_counters_drops, test_counters_garbage,
+	    test_counters_log));
 
-	tc = loop_tcase(s, "ingest");
+	tc = loop_tcase(s, "ingest", FR_TESTS(test_ingest_truncated, test_ingest_producer_replaced,
+	    test_ingest_garbage_counted, test_ingest_oversize, test_ingest_many_frames_in_one_read,
+	    test_ingest_validate, test_ingest_idle_producer));
 	tcase_add_loop_test(tc, test_ingest_fixture_chunked, 0, CHUNKINGS);
-	tcase_add_test(tc, test_ingest_truncated);
-	tcase_add_test(tc, test_ingest_producer_replaced);
-	tcase_add_test(tc, test_ingest_garbage_counted);
-	tcase_add_test(tc, test_ingest_oversize);
-	tcase_add_test(tc, test_ingest_many_frames_in_one_read);
-	tcase_add_test(tc, test_ingest_validate);
-	tcase_add_test(tc, test_ingest_idle_producer);
 
-	tc = loop_tcase(s, "alloc failure");
-	tcase_add_test(tc, test_ingest_alloc_fail_first_buffer);
-	tcase_add_test(tc, test_ingest_alloc_fail_next_buffer);
-	tcase_add_test(tc, test_ingest_alloc_fail_at_boundary);
-	tcase_add_test(tc, test_ingest_alloc_fail_mid_frame);
-	tcase_add_test(tc, test_ingest_no_allocation_in_steady_state);
+	loop_tcase(s, "alloc failure", FR_TESTS(test_ingest_alloc_fail_first_buffer,
+	    test_ingest_alloc_fail_next_buffer, test_ingest_alloc_fail_at_boundary,
+	    test_ingest_alloc_fail_mid_frame, test_ingest_no_allocation_in_steady_state));
 	return s;
 }
 
@@ -2081,9 +2014,5 @@ main(void)
 	SRunner *sr = srunner_create(stream_suite(false));
 
 	srunner_add_suite(sr, stream_suite(true));
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return fr_srunner_run(sr);
 }

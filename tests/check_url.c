@@ -12,6 +12,8 @@
 #include "fr/url.h"
 #include "fr/util.h"
 
+#include "suite.h"
+
 static void
 parse_ok(struct fr_url *u, const char *s)
 {
@@ -219,24 +221,9 @@ int
 main(void)
 {
 	Suite *s = suite_create("url");
-	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
 
-	tcase_add_test(tc, test_http);
-	tcase_add_test(tc, test_tcp);
-	tcase_add_test(tc, test_credentials);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_limits);
-	tcase_add_test(tc, test_host_header);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("resolve");
-	tcase_add_test(tc, test_redirects);
-	tcase_add_test(tc, test_equal_and_base64);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	fr_tcase(s, "parse", FR_TESTS(test_http, test_tcp, test_credentials, test_refused,
+	    test_limits, test_host_header));
+	fr_tcase(s, "resolve", FR_TESTS(test_redirects, test_equal_and_base64));
+	return fr_run_suite(s);
 }

@@ -2,14 +2,19 @@
 /*
  * Test helper: the chunkings every incremental parser test runs at (whole input, 1, 2, 3,
  * 7 and 4096 bytes, and a fixed-seed random split), selected by a tcase_add_loop_test
- * index, plus the small deterministic PRNG behind the random split and the fuzz tests.
- * Header-only; it knows nothing about any parser.
+ * index, plus the small deterministic PRNG behind the random split and the fuzz tests,
+ * and chunked_tcase, a Check test case of tests run at every chunking. Header-only; it
+ * knows nothing about any parser.
  */
 #ifndef FR_TESTS_CHUNKING_H
 #define FR_TESTS_CHUNKING_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suite.h"
 
 enum chunking {
 	CHUNKING_WHOLE,
@@ -108,6 +113,66 @@ chunking_name(enum chunking chunking)
 	};
 
 	return (unsigned)chunking < CHUNKINGS ? names[chunking] : "?";
+}
+
+/*
+ * The input of a parser that is handed all of it again on every call (an HTTP head): a
+ * heap buffer whose visible length grows by one chunk a step. Before each step the bytes
+ * the parser has already examined are overwritten with NULs, so that a parser which reads
+ * them again, instead of resuming where it stopped, sees garbage.
+ */
+struct growing_input {
+	struct chunker c;
+	const uint8_t *in;
+	size_t in_len;
+	uint8_t *buf;		/* visible bytes of in; growing_input_free frees it */
+	size_t visible, poisoned;
+};
+
+static inline void
+growing_input_init(struct growing_input *g, const void *in, size_t in_len,
+    enum chunking chunking)
+{
+	*g = (struct growing_input){ .in = in, .in_len = in_len };
+	chunker_init(&g->c, chunking);
+}
+
+/* Makes the next chunk visible (none once all of in is); g->buf is never NULL after. */
+static inline void
+growing_input_next(struct growing_input *g)
+{
+	size_t n = g->visible < g->in_len ? chunker_next(&g->c, g->in_len - g->visible) : 0;
+
+	g->buf = realloc(g->buf, g->visible + n > 0 ? g->visible + n : 1);
+	if (g->buf == NULL)
+		ck_abort_msg("out of memory");
+	/* Everything visible has been examined; realloc keeps the NULs written before, so
+	 * only the bytes of the last chunk need them. */
+	memset(g->buf + g->poisoned, 0, g->visible - g->poisoned);
+	g->poisoned = g->visible;
+	memcpy(g->buf + g->visible, g->in + g->visible, n);
+	g->visible += n;
+}
+
+static inline void
+growing_input_free(struct growing_input *g)
+{
+	free(g->buf);
+	g->buf = NULL;
+}
+
+/*
+ * Creates the test case called name in s with the tests listed, each run at every
+ * chunking (_i is the enum chunking). The 1-byte runs over large inputs take a while
+ * under valgrind and the sanitizers, hence the timeout of 120 s.
+ */
+static inline TCase *
+chunked_tcase(Suite *s, const char *name, const TTest *const *tests)
+{
+	TCase *tc = fr_tcase_loop(s, name, tests, CHUNKINGS);
+
+	tcase_set_timeout(tc, 120);
+	return tc;
 }
 
 #endif /* FR_TESTS_CHUNKING_H */
