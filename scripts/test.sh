@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
+#   0. the layout of the C sources (scripts/style.sh);
 #   1. gcc build with -Werror: unit and integration tests (make check);
 #   2. clang build with ASan+UBSan and -Werror: the same suite again;
 #   3. the unit tests under valgrind (no leaks, no errors);
@@ -31,6 +32,9 @@ run_check() {
 		return 1
 	fi
 }
+
+step "style (scripts/style.sh)"
+scripts/style.sh
 
 step "setup (gcc, -Werror)"
 scripts/setup-debian.sh --test build/gcc CC=gcc --enable-werror

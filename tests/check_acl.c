@@ -100,7 +100,8 @@ START_TEST(test_parse_rejects)
 	reject_as("10.1.0.0/8", "'10.1.0.0/8' has bits set beyond the /8 prefix");
 	reject_as("fd00::1/8", "'fd00::1/8' has bits set beyond the /8 prefix");
 	reject_as("::ffff:0:0/95", "'::ffff:0:0/95' has bits set beyond the /95 prefix");
-	reject_as("::ffff:10.1.0.0/104", "'::ffff:10.1.0.0/104' has bits set beyond the /104 prefix");
+	reject_as("::ffff:10.1.0.0/104", "'::ffff:10.1.0.0/104' has bits set beyond the /104 "
+	    "prefix");
 }
 END_TEST
 

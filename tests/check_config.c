@@ -548,9 +548,11 @@ START_TEST(test_stream_access_keys)
 	ck_assert_str_eq(cfg.streams[0].ingest_token, "def-in");
 	ck_assert_str_eq(cfg.streams[0].subscribe_token, "");
 	ck_assert(cfg.streams[0].stale_after_s == 0);
-	ASSERT_ERR("--stream: stream cam1: subscribe-token: tokens are visible ASCII without spaces, & or #",
+	ASSERT_ERR("--stream: stream cam1: subscribe-token: tokens are visible ASCII without "
+	    "spaces, & or #",
 	    "--stream", "cam1,subscribe-token=a&b");
-	ASSERT_ERR("--stream: stream cam1: ingest-token-file: /nonexistent/t: No such file or directory",
+	ASSERT_ERR("--stream: stream cam1: ingest-token-file: /nonexistent/t: No such file or "
+	    "directory",
 	    "--stream", "cam1,ingest-token-file=/nonexistent/t");
 	ASSERT_ERR("--stream: stream cam1: stale-after: 86401 out of range (0-86400)", "--stream",
 	    "cam1,stale-after=86401");
@@ -836,39 +838,43 @@ START_TEST(test_help)
 		"request head yet, per peer address (default 64)",
 		"      --client-timeout SECONDS             disconnect a subscriber making no "
 		"progress (default 10)",
-		"      --producer-timeout SECONDS           disconnect a producer silent this long, 0 "
-		"for never (default 10)",
+		"      --producer-timeout SECONDS           disconnect a producer silent this "
+		"long, 0 for never (default 10)",
 		"      --max-streams N                      streams in all, declared or created by "
 		"HTTP pushes (default 64)",
-		"      --stream-idle-timeout SECONDS        remove a stream an HTTP push created after "
-		"this long with no producer and no subscriber, 0 for never (default 60)",
-		"      --stale-after SECONDS                a stream whose newest frame is older is "
-		"stale: /snapshot answers 503; 0 for never (default 0)",
-		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: Bearer "
-		"TOKEN",
+		"      --stream-idle-timeout SECONDS        remove a stream an HTTP push created "
+		"after this long with no producer and no subscriber, 0 for never (default 60)",
+		"      --stale-after SECONDS                a stream whose newest frame is older "
+		"is stale: /snapshot answers 503; 0 for never (default 0)",
+		"      --ingest-token TOKEN                 HTTP ingest requires Authorization: "
+		"Bearer TOKEN",
 		"      --ingest-token-file FILE             read the ingest token from FILE",
-		"      --subscribe-token TOKEN              HTTP reads require the token (Bearer or "
-		"?token=)",
+		"      --subscribe-token TOKEN              HTTP reads require the token (Bearer "
+		"or ?token=)",
 		"      --subscribe-token-file FILE          read the subscribe token from FILE",
 		"      --allow [KIND=]CIDR                  accept only peers in CIDR, on the "
 		"listeners of KIND (ingest, listen or http) or all (repeatable)",
-		"  -d, --daemon                             detach; log to syslog unless --log-file",
+		"  -d, --daemon                             detach; log to syslog unless "
+		"--log-file",
 		"  -p, --pidfile FILE                       write the process id to FILE",
 		"      --log-file FILE                      append the log to FILE (reopened on "
 		"SIGHUP)",
 		"  -u, --user USER[:GROUP]                  switch to this user after binding (as "
 		"root)",
-		"  -L, --log-level LEVEL                    error, warn, info or debug (default info)",
-		"      --nats URL[,URL]...                  publish ingested frames on NATS and serve "
-		"other nodes' streams from it",
-		"      --nats-creds FILE                    NATS user credentials (JWT and NKey seed) "
-		"file",
+		"  -L, --log-level LEVEL                    error, warn, info or debug (default "
+		"info)",
+		"      --nats URL[,URL]...                  publish ingested frames on NATS and "
+		"serve other nodes' streams from it",
+		"      --nats-creds FILE                    NATS user credentials (JWT and NKey "
+		"seed) file",
 		"      --nats-token TOKEN                   NATS authentication token",
 		"      --nats-token-file FILE               read the NATS token from FILE",
-		"      --nats-ca FILE                       TLS: trust the NATS servers this CA signed",
+		"      --nats-ca FILE                       TLS: trust the NATS servers this CA "
+		"signed",
 		"      --nats-cert FILE                     TLS: client certificate chain (with "
 		"--nats-key)",
-		"      --nats-key FILE                      TLS: the client certificate's private key",
+		"      --nats-key FILE                      TLS: the client certificate's private "
+		"key",
 		"      --nats-prefix SUBJECT                frames of stream NAME travel on "
 		"SUBJECT.NAME (default framerouter.frames)",
 		"      --node-id ID                         this node's name in the frames it "
@@ -919,7 +925,7 @@ START_TEST(test_version)
 
 		ck_assert_int_eq(r, FR_CONFIG_EXIT);
 		ck_assert_str_eq(err, "");
-		ck_assert_msg(strncmp(text, "framerouter " PACKAGE_VERSION "\nfeatures:", 
+		ck_assert_msg(strncmp(text, "framerouter " PACKAGE_VERSION "\nfeatures:",
 		    strlen("framerouter " PACKAGE_VERSION "\nfeatures:")) == 0, "got '%s'", text);
 		ck_assert_ptr_nonnull(strchr(text + strlen("framerouter " PACKAGE_VERSION "\n"),
 		    '\n'));
@@ -1078,12 +1084,15 @@ START_TEST(test_file_errors)
 		{ "max-clients 4\nlisten\n", 2, "--listen: needs a value (ADDR)" },
 		{ "listen   # no value\n", 1, "--listen: needs a value (ADDR)" },
 		{ "validate maybe\n", 1, "--validate: 'maybe': expected yes or no" },
-		{ "max-frame-size 1GiB\n", 1, "--max-frame-size: 1GiB out of range (1024-268435456)" },
+		{ "max-frame-size "
+		    "1GiB\n", 1, "--max-frame-size: 1GiB out of range (1024-268435456)" },
 		{ "max-clients 0\n", 1, "--max-clients: 0 out of range (1-1000000)" },
 		{ "client-timeout soon\n", 1, "--client-timeout: 'soon' is not a number" },
-		{ "log-level loud\n", 1, "--log-level: 'loud': expected error, warn, info or debug" },
+		{ "log-level "
+		    "loud\n", 1, "--log-level: 'loud': expected error, warn, info or debug" },
 		{ "stream cam1\nstream cam1\n", 2, "--stream: stream cam1 declared twice" },
-		{ "stream a b\n", 1, "--stream: 'a b': stream names are 1-64 of A-Z a-z 0-9 . _ -" },
+		{ "stream a "
+		    "b\n", 1, "--stream: 'a b': stream names are 1-64 of A-Z a-z 0-9 . _ -" },
 		{ "config other.conf\n", 1, "unknown option 'config'" },
 		{ "help\n", 1, "unknown option 'help'" },
 	};
@@ -1276,8 +1285,10 @@ is_number_kind(enum fr_config_kind kind)
 static void
 assert_row_shape(const struct fr_config_option *o, const struct fr_config_option *table)
 {
-	ck_assert_msg(o->name[0] != '\0' && strspn(o->name, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
-	    strlen(o->name), "bad name '%s'", o->name);
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789-";
+
+	ck_assert_msg(o->name[0] != '\0' && strspn(o->name, name_chars) == strlen(o->name),
+	    "bad name '%s'", o->name);
 	ck_assert_msg(row_of(o->name, table) == o, "%s is in the table twice", o->name);
 	ck_assert_msg(o->reload >= FR_RELOAD_LIVE && o->reload <= FR_RELOAD_RESTART,
 	    "%s does not say what a reload does", o->name);
@@ -1352,7 +1363,8 @@ START_TEST(test_table_stream_keys)
 			n_per_stream++;
 			continue;
 		}
-		ck_assert_uint_eq(o->has_offset, offsetof(struct fr_config, streams) + k->has_offset);
+		ck_assert_uint_eq(o->has_offset,
+		    offsetof(struct fr_config, streams) + k->has_offset);
 		n++;
 	}
 	ck_assert_uint_eq(n, 2);	/* ingest and listen */

@@ -1414,7 +1414,8 @@ START_TEST(test_history)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Type: application/json\r\n"));
 	snprintf(want, sizeof want, "{\"interval_s\": 1, \"seconds\": 600, \"next\": 3, "
-	    "\"streams\": {\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": [2,1,0], "
+	    "\"streams\": {\"default\": {\"first\": 0, \"next\": 3, \"at\": %.3f, \"input_fps\": "
+	    "[2,1,0], "
 	    "\"bytes_in\": [0,0,0], \"frames_out\": [0,0,0], \"dropped\": {\"slow_client\": "
 	    "[0,0,0], \"fps_cap\": [0,0,0], \"invalid\": [0,0,0], \"oversize\": [0,0,0], "
 	    "\"truncated\": [0,0,0], \"scale_invalid\": [0,0,0]}, \"clients\": [0,0,0], "
@@ -1450,7 +1451,8 @@ START_TEST(test_history)
 		snprintf(req, sizeof req, "GET /stats/history?since=%s HTTP/1.1\r\nHost: x\r\n\r\n",
 		    bad[i]);
 		send_str(c, req);
-		expect_error(c, "400 Bad Request", "since must be a sample number (0 or more)", NULL,
+		expect_error(c, "400 Bad "
+		    "Request", "since must be a sample number (0 or more)", NULL,
 		    "");
 	}
 	send_str(c, "GET /stats/history/nosuch HTTP/1.1\r\nHost: x\r\n\r\n");

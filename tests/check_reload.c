@@ -99,7 +99,8 @@ START_TEST(test_tokens_stay_secret)
 	fr_config_init(&next);
 	notes[0] = '\0';
 	fr_reload_merge(&running, &next, record_note, notes);
-	ck_assert_str_eq(notes, "applied: ingest-token removed\napplied: subscribe-token removed\n");
+	ck_assert_str_eq(notes, "applied: ingest-token removed\napplied: subscribe-token "
+	    "removed\n");
 	ck_assert_str_eq(running.ingest_token, "");
 }
 END_TEST

@@ -807,7 +807,7 @@ check_prometheus_structure(const char *text)
 			size_t n = strlen(family);
 			ck_assert_msg(has_type && strncmp(line, family, n) == 0,
 			    "sample outside its family %s: %.*s", family, (int)(nl - line), line);
-			/* A histogram's samples are NAME_bucket{…le=…}, NAME_sum and NAME_count. */
+			/* A histogram's samples: NAME_bucket{..le=..}, NAME_sum and NAME_count. */
 			if (is_histogram && strncmp(line + n, "_bucket{", 8) == 0)
 				ck_assert_msg(memmem(line, (size_t)(nl - line), "le=\"", 4) != NULL,
 				    "bucket without le: %.*s", (int)(nl - line), line);

@@ -1653,7 +1653,8 @@ START_TEST(test_ingest_validate)
 	ck_assert_int_eq(fr_validate_frame(in->p, mjpeg_len(0), &width, &height, err), -1);
 	ck_assert_str_eq(err, "built without libjpeg-turbo");
 	(void)fake, (void)p;
-	fprintf(stderr, "check_stream: built without libjpeg-turbo: --validate's drops not checked\n");
+	fprintf(stderr, "check_stream: built without libjpeg-turbo: --validate's drops not "
+	    "checked\n");
 	return;
 #endif
 	ck_assert_int_eq(fr_validate_is_available(), 1);
@@ -1741,7 +1742,8 @@ static void
 expect_part(struct bytes *want, const struct fr_frame *f)
 {
 	char head[128];
-	int n = snprintf(head, sizeof head, "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n",
+	int n = snprintf(head, sizeof head, "Content-Type: image/jpeg\r\nContent-Length: "
+	    "%zu\r\n\r\n",
 	    f->len);
 
 	bytes_add(want, head, (size_t)n);

@@ -40,7 +40,8 @@ static const struct option_sample option_samples[] = {
 	  "subscribe-token[-file], ingest-token[-file] or stale-after",
 	  "restart: --stream cam1\n" },
 	{ "http", "127.0.0.1:8080", "unix:/tmp/fr-http.sock", "127.0.0.1",
-	  "--http: '127.0.0.1': expected HOST:PORT, [IPv6]:PORT or unix:/path", "restart: --http\n" },
+	  "--http: '127.0.0.1': expected HOST:PORT, [IPv6]:PORT or "
+	    "unix:/path", "restart: --http\n" },
 	{ "max-frame-size", "1M", "2M", "257M",
 	  "--max-frame-size: 257M out of range (1024-268435456)",
 	  "applied: max-frame-size 8388608 -> 1048576 (from the next producer connection on)\n" },
@@ -86,7 +87,8 @@ static const struct option_sample option_samples[] = {
 	  "restart: --pidfile\n" },
 	{ "log-file", "/var/log/fr.log", "/tmp/file.log", "", "--log-file: needs a value (FILE)",
 	  "applied: log-file (none) -> /var/log/fr.log\n" },
-	{ "user", "nobody", "daemon:daemon", "a:b:c", "--user: 'a:b:c': expected USER or USER:GROUP",
+	{ "user", "nobody", "daemon:daemon", "a:b:c", "--user: 'a:b:c': expected USER or "
+	    "USER:GROUP",
 	  "restart: --user\n" },
 	{ "log-level", "debug", "warn", "loud",
 	  "--log-level: 'loud': expected error, warn, info or debug",
