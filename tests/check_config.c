@@ -645,6 +645,14 @@ START_TEST(test_stream_pull)
 	ASSERT_ERR("--stream: stream front: from: https:// is not supported: pull through a "
 	    "TLS-terminating proxy (stunnel or HAProxy, see contrib/stunnel-pull.conf)",
 	    "--stream", "front,from=https://admin:s3cret@cam/");
+	/* "default" is updated, not replaced: a refused from= leaves the one before whole. */
+	ASSERT_ERR("--stream: stream default: from: https:// is not supported: pull through a "
+	    "TLS-terminating proxy (stunnel or HAProxy, see contrib/stunnel-pull.conf)",
+	    "--stream", "default,from=http://cam:8080/v", "--stream", "default,from=https://x/");
+	ck_assert(cfg.streams[0].has_pull);
+	ck_assert_str_eq(cfg.streams[0].pull.url.host, "cam");
+	ck_assert_uint_eq(cfg.streams[0].pull.url.port, 8080);
+	ck_assert_str_eq(cfg.streams[0].pull.url.text, "http://cam:8080/v");
 	ASSERT_ERR("--stream: stream front: from: bad %-escape in the user info", "--stream",
 	    "front,from=http://admin:s3cret%@cam/");
 	ASSERT_ERR("--stream: stream front: from: tcp:// needs a port (tcp://HOST:PORT)",
