@@ -129,12 +129,19 @@ parse_inet(struct fr_addr *a, const char *s, char *err)
 int
 fr_addr_parse(struct fr_addr *a, const char *s, char *err)
 {
-	memset(a, 0, sizeof *a);
+	struct fr_addr parsed;
+	int rc;
+
+	memset(&parsed, 0, sizeof parsed);
 	if (strncmp(s, "unix:", 5) == 0)
-		return parse_unix(a, s + 5, err);
-	if (s[0] == '[')
-		return parse_inet6(a, s, err);
-	return parse_inet(a, s, err);
+		rc = parse_unix(&parsed, s + 5, err);
+	else if (s[0] == '[')
+		rc = parse_inet6(&parsed, s, err);
+	else
+		rc = parse_inet(&parsed, s, err);
+	if (rc == 0)
+		*a = parsed;
+	return rc;
 }
 
 void

@@ -382,17 +382,10 @@ set_addr(void *base, const struct fr_config_option *o, const char *value, char *
 static int
 set_url(void *base, const struct fr_config_option *o, const char *value, char *err)
 {
-	/* Parsed aside: a refused URL must not leave half of itself over a good one (a
-	 * second "--stream default,from=..." updates the first). */
-	struct fr_url url;
-	int rc = fr_url_parse(&url, value, err);
-
-	if (rc == 0) {
-		memcpy(field(base, o->offset), &url, sizeof url);
-		*(int *)field(base, o->has_offset) = 1;
-	}
-	memset(&url, 0, sizeof url);	/* it may hold a password */
-	return rc;
+	if (fr_url_parse(field(base, o->offset), value, err) < 0)
+		return -1;
+	*(int *)field(base, o->has_offset) = 1;
+	return 0;
 }
 
 /* Tokens travel in headers and URLs: visible ASCII without spaces, so no quoting. */

@@ -223,8 +223,8 @@ scheme_len(const char *s)
 	return strncmp(s + n, "://", 3) == 0 ? n : 0;
 }
 
-int
-fr_url_parse(struct fr_url *u, const char *s, char *err)
+static int
+parse_url(struct fr_url *u, const char *s, char *err)
 {
 	size_t n = scheme_len(s);
 
@@ -269,6 +269,18 @@ fr_url_parse(struct fr_url *u, const char *s, char *err)
 		return -1;
 	set_text(u);
 	return 0;
+}
+
+int
+fr_url_parse(struct fr_url *u, const char *s, char *err)
+{
+	struct fr_url parsed;
+	int rc = parse_url(&parsed, s, err);
+
+	if (rc == 0)
+		*u = parsed;
+	memset(&parsed, 0, sizeof parsed);	/* it may hold a password */
+	return rc;
 }
 
 static bool

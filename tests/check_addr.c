@@ -26,15 +26,19 @@ accept_as(struct fr_addr *a, const char *s, const char *text)
 	ck_assert_str_eq(a->text, text);
 }
 
-/* Parses s, which must be rejected with exactly the error line want. */
+/* Parses s, which must be rejected with exactly the error line want, leaving the address
+ * parsed into before as it was. */
 static void
 reject_as(const char *s, const char *want)
 {
-	struct fr_addr a;
+	struct fr_addr a, before;
 	char err[FR_ERR_LEN] = "";
 
+	ck_assert_int_eq(fr_addr_parse(&a, "[::1]:8080", err), 0);
+	memcpy(&before, &a, sizeof a);
 	ck_assert_msg(fr_addr_parse(&a, s, err) == -1, "'%s' accepted as %s", s, a.text);
 	ck_assert_str_eq(err, want);
+	ck_assert_msg(memcmp(&a, &before, sizeof a) == 0, "'%s': the address before changed", s);
 }
 
 static void

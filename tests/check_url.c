@@ -22,13 +22,17 @@ parse_ok(struct fr_url *u, const char *s)
 	ck_assert_msg(fr_url_parse(u, s, err) == 0, "%s: %s", s, err);
 }
 
+/* s is refused with an error containing want, and the URL parsed into before stays. */
 static void
 parse_bad(const char *s, const char *want)
 {
-	struct fr_url u;
+	struct fr_url u, before;
 	char err[FR_ERR_LEN] = "";
 
+	parse_ok(&u, "http://admin:pw@cam:8080/v?x=1");
+	memcpy(&before, &u, sizeof u);
 	ck_assert_msg(fr_url_parse(&u, s, err) == -1, "%s parsed", s);
+	ck_assert_msg(memcmp(&u, &before, sizeof u) == 0, "%s: the URL before was changed", s);
 	ck_assert_msg(strstr(err, want) != NULL, "%s: '%s', want '%s'", s, err, want);
 	ck_assert_msg(strstr(err, "s3cret") == NULL, "%s: the password is in '%s'", s, err);
 }

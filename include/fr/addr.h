@@ -18,7 +18,8 @@ struct fr_addr {
 	char text[FR_ADDR_TEXT_LEN];	/* canonical form, for logs and errors */
 };
 
-/* Parses s into a. Returns 0, or -1 with one line in err (FR_ERR_LEN bytes). */
+/* Parses s into a. Returns 0, or -1 with one line in err (FR_ERR_LEN bytes) and a as
+ * it was. */
 int fr_addr_parse(struct fr_addr *a, const char *s, char *err);
 
 /* Fills a from a socket address the kernel gave us (accept, getsockname). */

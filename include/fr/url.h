@@ -43,8 +43,8 @@ struct fr_url {
 
 /*
  * Parses s into u. Returns 0, or -1 with one line in err (FR_ERR_LEN bytes) that
- * never repeats the user info. https:// gets its own message: TLS belongs in a proxy.
- * A fragment ("#...") is dropped, as HTTP never sends it.
+ * never repeats the user info, and u as it was. https:// gets its own message: TLS
+ * belongs in a proxy. A fragment ("#...") is dropped, as HTTP never sends it.
  */
 int fr_url_parse(struct fr_url *u, const char *s, char *err);
 
