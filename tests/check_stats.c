@@ -122,61 +122,61 @@ static const struct fr_stats_stream sample_streams[] = {
 };
 
 static const struct fr_stats_snapshot sample = {
-    .version = "0.1.0",
-    .uptime_s = 12.3456,
-    .counters.connections_denied = 7,
-    .n_streams = 2,
-    .streams = sample_streams,
+	.version = "0.1.0",
+	.uptime_s = 12.3456,
+	.counters.connections_denied = 7,
+	.n_streams = 2,
+	.streams = sample_streams,
 };
 
 /* The process-wide counters in /stats, with connections_denied given and the rest 0. */
 #define PROCESS_JSON(denied) \
-    "\"connections_denied\": " denied ", \"streams_expired\": 0, \"pending_evicted\": 0, " \
-    "\"connections_pending\": 0, "
+	"\"connections_denied\": " denied ", \"streams_expired\": 0, \"pending_evicted\": 0, " \
+	"\"connections_pending\": 0, "
 
 static const char sample_json[] =
-    "{\"version\": \"0.1.0\", \"uptime_s\": 12.346, " PROCESS_JSON("7")
-    "\"streams\": {"
-    "\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
-    "\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
-    "\"invalid\": 1, \"oversize\": 4, \"truncated\": 2, \"scale_invalid\": 1}, "
-    "\"garbage_bytes\": 17, "
-    "\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
-    "\"producer_connects\": 5, \"arena_fallbacks\": 0, \"frames_scaled\": 45, "
-    "\"scale_cpu_s\": 0.012345, "
-    "\"frame_age_seconds\": {\"count\": 340, \"sum\": 12.500, \"buckets\": {\"0.005\": 0, "
-    "\"0.01\": 100, \"0.025\": 100, \"0.05\": 100, \"0.1\": 330, \"0.25\": 330, \"0.5\": 330, "
-    "\"1\": 338, \"2.5\": 338, \"5\": 338, \"10\": 338, \"+Inf\": 340}}, "
-    "\"producer\": \"127.0.0.1:39999\", "
-    "\"input_fps\": 29.970, "
-    "\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
-    "\"age_s\": 0.033}, \"scaled\": ["
-    "{\"scale\": \"1/2\", \"clients\": 1, \"frames\": 40, \"frames_scaled\": 41, "
-    "\"scale_cpu_s\": 0.012, \"dropped_invalid\": 0, \"latest_frame\": {\"bytes\": 1200, "
-    "\"width\": 320, \"height\": 240, \"quality\": 75}}, "
-    "{\"scale\": \"1/4,q=30\", \"clients\": 0, \"frames\": 3, \"frames_scaled\": 4, "
-    "\"scale_cpu_s\": 0.000, \"dropped_invalid\": 1, \"latest_frame\": null}], "
-    "\"client_list\": ["
-    "{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
-    "\"frames_sent\": 300, \"bytes_sent\": 1500000, "
-    "\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"frame_age_ms\": 12, "
-    "\"frame_age_max_ms\": 950, \"scale\": null}, "
-    "{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
-    "\"frames_sent\": 40, \"bytes_sent\": 200000, "
-    "\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_ms\": 3, "
-    "\"frame_age_max_ms\": 7, \"scale\": \"1/2\"}], "
-    "\"stale_after_s\": 5.000, \"stale\": false}, "
-    "\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
-    "\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
-    "\"truncated\": 0, \"scale_invalid\": 0}, \"garbage_bytes\": 0, \"clients\": 0, "
-    "\"clients_refused\": 0, "
-    "\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
-    "\"frames_scaled\": 0, \"scale_cpu_s\": 0.000000, "
-    "\"frame_age_seconds\": {\"count\": 0, \"sum\": 0.000, \"buckets\": {\"0.005\": 0, "
-    "\"0.01\": 0, \"0.025\": 0, \"0.05\": 0, \"0.1\": 0, \"0.25\": 0, \"0.5\": 0, "
-    "\"1\": 0, \"2.5\": 0, \"5\": 0, \"10\": 0, \"+Inf\": 0}}, "
-    "\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"scaled\": [], "
-    "\"client_list\": [], \"stale_after_s\": 2.500, \"stale\": true}}}\n";
+	"{\"version\": \"0.1.0\", \"uptime_s\": 12.346, " PROCESS_JSON("7")
+	"\"streams\": {"
+	"\"default\": {\"frames_in\": 310, \"bytes_in\": 1551000, \"frames_out\": 340, "
+	"\"bytes_out\": 1700000, \"dropped\": {\"slow_client\": 3, \"fps_cap\": 50, "
+	"\"invalid\": 1, \"oversize\": 4, \"truncated\": 2, \"scale_invalid\": 1}, "
+	"\"garbage_bytes\": 17, "
+	"\"clients\": 2, \"clients_refused\": 1, \"producer_connected\": true, "
+	"\"producer_connects\": 5, \"arena_fallbacks\": 0, \"frames_scaled\": 45, "
+	"\"scale_cpu_s\": 0.012345, "
+	"\"frame_age_seconds\": {\"count\": 340, \"sum\": 12.500, \"buckets\": {\"0.005\": 0, "
+	"\"0.01\": 100, \"0.025\": 100, \"0.05\": 100, \"0.1\": 330, \"0.25\": 330, \"0.5\": 330, "
+	"\"1\": 338, \"2.5\": 338, \"5\": 338, \"10\": 338, \"+Inf\": 340}}, "
+	"\"producer\": \"127.0.0.1:39999\", "
+	"\"input_fps\": 29.970, "
+	"\"latest_frame\": {\"bytes\": 5000, \"width\": 640, \"height\": 480, "
+	"\"age_s\": 0.033}, \"scaled\": ["
+	"{\"scale\": \"1/2\", \"clients\": 1, \"frames\": 40, \"frames_scaled\": 41, "
+	"\"scale_cpu_s\": 0.012, \"dropped_invalid\": 0, \"latest_frame\": {\"bytes\": 1200, "
+	"\"width\": 320, \"height\": 240, \"quality\": 75}}, "
+	"{\"scale\": \"1/4,q=30\", \"clients\": 0, \"frames\": 3, \"frames_scaled\": 4, "
+	"\"scale_cpu_s\": 0.000, \"dropped_invalid\": 1, \"latest_frame\": null}], "
+	"\"client_list\": ["
+	"{\"peer\": \"127.0.0.1:40001\", \"protocol\": \"raw\", \"connected_s\": 12.500, "
+	"\"frames_sent\": 300, \"bytes_sent\": 1500000, "
+	"\"dropped\": {\"slow_client\": 2, \"fps_cap\": 0}, \"frame_age_ms\": 12, "
+	"\"frame_age_max_ms\": 950, \"scale\": null}, "
+	"{\"peer\": \"[::1]:40002\", \"protocol\": \"http\", \"connected_s\": 3.250, "
+	"\"frames_sent\": 40, \"bytes_sent\": 200000, "
+	"\"dropped\": {\"slow_client\": 1, \"fps_cap\": 50}, \"frame_age_ms\": 3, "
+	"\"frame_age_max_ms\": 7, \"scale\": \"1/2\"}], "
+	"\"stale_after_s\": 5.000, \"stale\": false}, "
+	"\"cam2\": {\"frames_in\": 0, \"bytes_in\": 0, \"frames_out\": 0, \"bytes_out\": 0, "
+	"\"dropped\": {\"slow_client\": 0, \"fps_cap\": 0, \"invalid\": 0, \"oversize\": 0, "
+	"\"truncated\": 0, \"scale_invalid\": 0}, \"garbage_bytes\": 0, \"clients\": 0, "
+	"\"clients_refused\": 0, "
+	"\"producer_connected\": false, \"producer_connects\": 0, \"arena_fallbacks\": 0, "
+	"\"frames_scaled\": 0, \"scale_cpu_s\": 0.000000, "
+	"\"frame_age_seconds\": {\"count\": 0, \"sum\": 0.000, \"buckets\": {\"0.005\": 0, "
+	"\"0.01\": 0, \"0.025\": 0, \"0.05\": 0, \"0.1\": 0, \"0.25\": 0, \"0.5\": 0, "
+	"\"1\": 0, \"2.5\": 0, \"5\": 0, \"10\": 0, \"+Inf\": 0}}, "
+	"\"producer\": null, \"input_fps\": 0.000, \"latest_frame\": null, \"scaled\": [], "
+	"\"client_list\": [], \"stale_after_s\": 2.500, \"stale\": true}}}\n";
 
 /*
  * Samples in /metrics: per stream with a frame, the single-sample families (stale
@@ -190,139 +190,139 @@ enum { STREAM_SAMPLES = 15 + 6 + 14, TOP_SAMPLES = 1 + 4 + 1 };
 
 /* The process-wide families, with connections_denied given and the rest 0. */
 #define PROCESS_FAMILIES(denied) \
-    HELP_TYPE("framerouter_connections_denied_total", "counter", \
+	HELP_TYPE("framerouter_connections_denied_total", "counter", \
 	"Connections closed at accept because --allow does not admit the address.") \
-    "framerouter_connections_denied_total " denied "\n" \
-    HELP_TYPE("framerouter_streams_expired_total", "counter", \
+	"framerouter_connections_denied_total " denied "\n" \
+	HELP_TYPE("framerouter_streams_expired_total", "counter", \
 	"Streams created by an HTTP push and removed after --stream-idle-timeout.") \
-    "framerouter_streams_expired_total 0\n" \
-    HELP_TYPE("framerouter_pending_evicted_total", "counter", \
+	"framerouter_streams_expired_total 0\n" \
+	HELP_TYPE("framerouter_pending_evicted_total", "counter", \
 	"HTTP connections not handed on that were closed to make room because the " \
 	"--max-pending budget, in all or per address, was full.") \
-    "framerouter_pending_evicted_total 0\n" \
-    HELP_TYPE("framerouter_connections_pending", "gauge", \
+	"framerouter_pending_evicted_total 0\n" \
+	HELP_TYPE("framerouter_connections_pending", "gauge", \
 	"HTTP connections not handed on to a subscriber or producer yet.") \
-    "framerouter_connections_pending 0\n"
+	"framerouter_connections_pending 0\n"
 
 static const char sample_prometheus[] =
-    HELP_TYPE("framerouter_frames_in_total", "counter",
+	HELP_TYPE("framerouter_frames_in_total", "counter",
 	"Whole JPEG frames received from producers.")
-    "framerouter_frames_in_total{stream=\"default\"} 310\n"
-    "framerouter_frames_in_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_bytes_in_total", "counter", "Bytes received from producers.")
-    "framerouter_bytes_in_total{stream=\"default\"} 1551000\n"
-    "framerouter_bytes_in_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_frames_out_total", "counter",
+	"framerouter_frames_in_total{stream=\"default\"} 310\n"
+	"framerouter_frames_in_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_bytes_in_total", "counter", "Bytes received from producers.")
+	"framerouter_bytes_in_total{stream=\"default\"} 1551000\n"
+	"framerouter_bytes_in_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_frames_out_total", "counter",
 	"Frames completely written to subscribers.")
-    "framerouter_frames_out_total{stream=\"default\"} 340\n"
-    "framerouter_frames_out_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_bytes_out_total", "counter", "Bytes written to subscribers.")
-    "framerouter_bytes_out_total{stream=\"default\"} 1700000\n"
-    "framerouter_bytes_out_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_frames_dropped_total", "counter",
+	"framerouter_frames_out_total{stream=\"default\"} 340\n"
+	"framerouter_frames_out_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_bytes_out_total", "counter", "Bytes written to subscribers.")
+	"framerouter_bytes_out_total{stream=\"default\"} 1700000\n"
+	"framerouter_bytes_out_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_frames_dropped_total", "counter",
 	"Frames dropped, by reason: skipped for a slow subscriber or a subscriber's fps cap, "
 	"rejected as invalid, oversize or truncated input, or not scalable for a size.")
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"slow_client\"} 3\n"
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"fps_cap\"} 50\n"
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"invalid\"} 1\n"
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"oversize\"} 4\n"
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"truncated\"} 2\n"
-    "framerouter_frames_dropped_total{stream=\"default\",reason=\"scale_invalid\"} 1\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"slow_client\"} 0\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"fps_cap\"} 0\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"invalid\"} 0\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"oversize\"} 0\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"truncated\"} 0\n"
-    "framerouter_frames_dropped_total{stream=\"cam2\",reason=\"scale_invalid\"} 0\n"
-    HELP_TYPE("framerouter_garbage_bytes_total", "counter",
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"slow_client\"} 3\n"
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"fps_cap\"} 50\n"
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"invalid\"} 1\n"
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"oversize\"} 4\n"
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"truncated\"} 2\n"
+	"framerouter_frames_dropped_total{stream=\"default\",reason=\"scale_invalid\"} 1\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"slow_client\"} 0\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"fps_cap\"} 0\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"invalid\"} 0\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"oversize\"} 0\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"truncated\"} 0\n"
+	"framerouter_frames_dropped_total{stream=\"cam2\",reason=\"scale_invalid\"} 0\n"
+	HELP_TYPE("framerouter_garbage_bytes_total", "counter",
 	"Bytes from producers outside any JPEG frame.")
-    "framerouter_garbage_bytes_total{stream=\"default\"} 17\n"
-    "framerouter_garbage_bytes_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_clients", "gauge", "Subscribers connected now.")
-    "framerouter_clients{stream=\"default\"} 2\n"
-    "framerouter_clients{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_clients_refused_total", "counter",
+	"framerouter_garbage_bytes_total{stream=\"default\"} 17\n"
+	"framerouter_garbage_bytes_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_clients", "gauge", "Subscribers connected now.")
+	"framerouter_clients{stream=\"default\"} 2\n"
+	"framerouter_clients{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_clients_refused_total", "counter",
 	"Subscribers refused because the server was full.")
-    "framerouter_clients_refused_total{stream=\"default\"} 1\n"
-    "framerouter_clients_refused_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_producer_connected", "gauge",
+	"framerouter_clients_refused_total{stream=\"default\"} 1\n"
+	"framerouter_clients_refused_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_producer_connected", "gauge",
 	"1 while a producer is connected, else 0.")
-    "framerouter_producer_connected{stream=\"default\"} 1\n"
-    "framerouter_producer_connected{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_producer_connects_total", "counter",
+	"framerouter_producer_connected{stream=\"default\"} 1\n"
+	"framerouter_producer_connected{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_producer_connects_total", "counter",
 	"Producer connections accepted.")
-    "framerouter_producer_connects_total{stream=\"default\"} 5\n"
-    "framerouter_producer_connects_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_arena_fallbacks_total", "counter",
+	"framerouter_producer_connects_total{stream=\"default\"} 5\n"
+	"framerouter_producer_connects_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_arena_fallbacks_total", "counter",
 	"Frames sent from the heap because the memfd arena had no room.")
-    "framerouter_arena_fallbacks_total{stream=\"default\"} 0\n"
-    "framerouter_arena_fallbacks_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_frames_scaled_total", "counter",
+	"framerouter_arena_fallbacks_total{stream=\"default\"} 0\n"
+	"framerouter_arena_fallbacks_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_frames_scaled_total", "counter",
 	"Scaled frames made for ?scale=, ?q= and listen-scale= subscribers and snapshots: one "
 	"per frame per size, however many subscribers.")
-    "framerouter_frames_scaled_total{stream=\"default\"} 45\n"
-    "framerouter_frames_scaled_total{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_scale_cpu_seconds_total", "counter",
+	"framerouter_frames_scaled_total{stream=\"default\"} 45\n"
+	"framerouter_frames_scaled_total{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_scale_cpu_seconds_total", "counter",
 	"CPU seconds the scaler thread spent making scaled frames.")
-    "framerouter_scale_cpu_seconds_total{stream=\"default\"} 0.012345\n"
-    "framerouter_scale_cpu_seconds_total{stream=\"cam2\"} 0.000000\n"
-    HELP_TYPE("framerouter_frame_age_seconds", "histogram",
+	"framerouter_scale_cpu_seconds_total{stream=\"default\"} 0.012345\n"
+	"framerouter_scale_cpu_seconds_total{stream=\"cam2\"} 0.000000\n"
+	HELP_TYPE("framerouter_frame_age_seconds", "histogram",
 	"Seconds from a frame's arrival to its last byte being written to a subscriber, for "
 	"every frame sent to every subscriber.")
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.005\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.01\"} 100\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.025\"} 100\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.05\"} 100\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.1\"} 330\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.25\"} 330\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.5\"} 330\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"1\"} 338\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"2.5\"} 338\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"5\"} 338\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"10\"} 338\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"+Inf\"} 340\n"
-    "framerouter_frame_age_seconds_sum{stream=\"default\"} 12.500\n"
-    "framerouter_frame_age_seconds_count{stream=\"default\"} 340\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.005\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.01\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.025\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.05\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.1\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.25\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.5\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"1\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"2.5\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"5\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"10\"} 0\n"
-    "framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"+Inf\"} 0\n"
-    "framerouter_frame_age_seconds_sum{stream=\"cam2\"} 0.000\n"
-    "framerouter_frame_age_seconds_count{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_input_fps", "gauge",
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.005\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.01\"} 100\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.025\"} 100\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.05\"} 100\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.1\"} 330\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.25\"} 330\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"0.5\"} 330\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"1\"} 338\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"2.5\"} 338\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"5\"} 338\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"10\"} 338\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"default\",le=\"+Inf\"} 340\n"
+	"framerouter_frame_age_seconds_sum{stream=\"default\"} 12.500\n"
+	"framerouter_frame_age_seconds_count{stream=\"default\"} 340\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.005\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.01\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.025\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.05\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.1\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.25\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"0.5\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"1\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"2.5\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"5\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"10\"} 0\n"
+	"framerouter_frame_age_seconds_bucket{stream=\"cam2\",le=\"+Inf\"} 0\n"
+	"framerouter_frame_age_seconds_sum{stream=\"cam2\"} 0.000\n"
+	"framerouter_frame_age_seconds_count{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_input_fps", "gauge",
 	"Frames per second received over the last seconds.")
-    "framerouter_input_fps{stream=\"default\"} 29.970\n"
-    "framerouter_input_fps{stream=\"cam2\"} 0.000\n"
-    HELP_TYPE("framerouter_latest_frame_bytes", "gauge",
+	"framerouter_input_fps{stream=\"default\"} 29.970\n"
+	"framerouter_input_fps{stream=\"cam2\"} 0.000\n"
+	HELP_TYPE("framerouter_latest_frame_bytes", "gauge",
 	"Size of the latest frame in bytes, 0 when there is none.")
-    "framerouter_latest_frame_bytes{stream=\"default\"} 5000\n"
-    "framerouter_latest_frame_bytes{stream=\"cam2\"} 0\n"
-    HELP_TYPE("framerouter_latest_frame_age_seconds", "gauge",
+	"framerouter_latest_frame_bytes{stream=\"default\"} 5000\n"
+	"framerouter_latest_frame_bytes{stream=\"cam2\"} 0\n"
+	HELP_TYPE("framerouter_latest_frame_age_seconds", "gauge",
 	"Seconds since the latest frame arrived; absent when there is none.")
-    "framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
-    HELP_TYPE("framerouter_stale", "gauge",
+	"framerouter_latest_frame_age_seconds{stream=\"default\"} 0.033\n"
+	HELP_TYPE("framerouter_stale", "gauge",
 	"1 while the latest frame is older than the stream's --stale-after, else 0.")
-    "framerouter_stale{stream=\"default\"} 0\n"
-    "framerouter_stale{stream=\"cam2\"} 1\n"
-    HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
-    "framerouter_uptime_seconds 12.346\n"
-    PROCESS_FAMILIES("7")
-    HELP_TYPE("framerouter_build_info", "gauge",
+	"framerouter_stale{stream=\"default\"} 0\n"
+	"framerouter_stale{stream=\"cam2\"} 1\n"
+	HELP_TYPE("framerouter_uptime_seconds", "gauge", "Seconds since framerouter started.")
+	"framerouter_uptime_seconds 12.346\n"
+	PROCESS_FAMILIES("7")
+	HELP_TYPE("framerouter_build_info", "gauge",
 	"Always 1; the version label says which framerouter this is.")
-    "framerouter_build_info{version=\"0.1.0\"} 1\n";
+	"framerouter_build_info{version=\"0.1.0\"} 1\n";
 
 /* The formatted snapshot, NUL-terminated and owned by the caller. */
 static char *
 render(void (*format)(struct fr_buf *, const struct fr_stats_snapshot *),
-    const struct fr_stats_snapshot *snap)
+	const struct fr_stats_snapshot *snap)
 {
 	struct fr_buf b;
 
@@ -665,28 +665,28 @@ END_TEST
 static const struct {
 	const char *in, *out;
 } json_strings[] = {
-    {"", ""},
-    {"plain 1.2.3.4:5", "plain 1.2.3.4:5"},
-    {"q\"b\\s/", "q\\\"b\\\\s/"},
-    {"\b\f\n\r\t", "\\b\\f\\n\\r\\t"},
-    {"\x01\x1f\x7f", "\\u0001\\u001f\x7f"},
-    {"unix:/tmp/caf\xc3\xa9", "unix:/tmp/caf\xc3\xa9"},		/* é */
-    {"\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"},	/* 日本 */
-    {"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},			/* U+1F600 */
-    {"\xef\xbf\xbf", "\xef\xbf\xbf"},				/* U+FFFF */
-    {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},			/* U+10FFFF */
-    {"a\x80z", "a\\ufffdz"},					/* lone continuation */
-    {"\xff\xfe", "\\ufffd\\ufffd"},
-    {"\xc0\xaf", "\\ufffd\\ufffd"},				/* overlong '/' */
-    {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},			/* overlong */
-    {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},			/* surrogate D800 */
-    {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* above U+10FFFF */
-    {"\xf0\x8f\xbf\xbf", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* overlong U+FFFF */
-    {"\xf5\x80", "\\ufffd\\ufffd"},
-    {"\xe6\x97x", "\\ufffdx"},					/* cut short: one U+FFFD */
-    {"\xf0\x9f\x98", "\\ufffd"},				/* cut short by the end */
-    {"\xc3", "\\ufffd"},
-    {"\xc3\"", "\\ufffd\\\""},
+	{"", ""},
+	{"plain 1.2.3.4:5", "plain 1.2.3.4:5"},
+	{"q\"b\\s/", "q\\\"b\\\\s/"},
+	{"\b\f\n\r\t", "\\b\\f\\n\\r\\t"},
+	{"\x01\x1f\x7f", "\\u0001\\u001f\x7f"},
+	{"unix:/tmp/caf\xc3\xa9", "unix:/tmp/caf\xc3\xa9"},		/* é */
+	{"\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"},	/* 日本 */
+	{"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},			/* U+1F600 */
+	{"\xef\xbf\xbf", "\xef\xbf\xbf"},				/* U+FFFF */
+	{"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},			/* U+10FFFF */
+	{"a\x80z", "a\\ufffdz"},					/* lone continuation */
+	{"\xff\xfe", "\\ufffd\\ufffd"},
+	{"\xc0\xaf", "\\ufffd\\ufffd"},				/* overlong '/' */
+	{"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},			/* overlong */
+	{"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},			/* surrogate D800 */
+	{"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* above U+10FFFF */
+	{"\xf0\x8f\xbf\xbf", "\\ufffd\\ufffd\\ufffd\\ufffd"},	/* overlong U+FFFF */
+	{"\xf5\x80", "\\ufffd\\ufffd"},
+	{"\xe6\x97x", "\\ufffdx"},					/* cut short: one U+FFFD */
+	{"\xf0\x9f\x98", "\\ufffd"},				/* cut short by the end */
+	{"\xc3", "\\ufffd"},
+	{"\xc3\"", "\\ufffd\\\""},
 };
 
 START_TEST(test_json_escaping)
@@ -1072,7 +1072,7 @@ size_of(enum fr_counter_scope scope)
 /* Calls fn for every counter with a value: plain rows and group members. */
 static void
 each_counter(void (*fn)(const struct fr_counter *group, const struct fr_counter *c, void *arg),
-    void *arg)
+	void *arg)
 {
 	for (size_t i = 0; i < fr_n_counters; i++) {
 		const struct fr_counter *c = &fr_counters[i];
@@ -1436,10 +1436,10 @@ static const struct fr_stats_client golden_odd_clients[] = {
 
 /* A pulled stream's upstream in backoff, with an error text that needs escaping. */
 static const struct fr_stats_upstream golden_upstream = {
-    .url = "http://192.0.2.10:8080/video.mjpg?...",
-    .state = "backoff",
-    .last_error = "http_status: 503 \"Busy\"\n\xc3",
-    .counters = {.attempts = 3001,
+	.url = "http://192.0.2.10:8080/video.mjpg?...",
+	.state = "backoff",
+	.last_error = "http_status: 503 \"Busy\"\n\xc3",
+	.counters = {.attempts = 3001,
 	.connects = 3002,
 	.failures_dns = 3003,
 	.failures_refused = 3004,
@@ -1448,9 +1448,9 @@ static const struct fr_stats_upstream golden_upstream = {
 	.failures_bad_content_type = 3007,
 	.failures_bad_response = 3008,
 	.failures_closed = 3009},
-    .last_frame_age_s = 12.0625,
-    .retry_in_s = 1.75,
-    .is_on_demand = 1,
+	.last_frame_age_s = 12.0625,
+	.retry_in_s = 1.75,
+	.is_on_demand = 1,
 };
 
 static const struct fr_stats_stream golden_streams[] = {
@@ -1524,11 +1524,11 @@ static const struct fr_stats_stream golden_streams[] = {
 };
 
 static const struct fr_stats_snapshot golden_full = {
-    .version = "0.9.1 \"test\"",
-    .uptime_s = 3723.4567,
-    .counters.connections_denied = 42,
-    .n_streams = sizeof golden_streams / sizeof golden_streams[0],
-    .streams = golden_streams,
+	.version = "0.9.1 \"test\"",
+	.uptime_s = 3723.4567,
+	.counters.connections_denied = 42,
+	.n_streams = sizeof golden_streams / sizeof golden_streams[0],
+	.streams = golden_streams,
 };
 
 static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s = -0.0};
@@ -1536,32 +1536,32 @@ static const struct fr_stats_snapshot golden_empty = {.version = "", .uptime_s =
 /* A node of a federation (--nats): a server URL and a node name that need escaping; it
  * ingests one stream and pulls the other (golden_streams[0] and [1]). */
 static const struct fr_stats_nats golden_nats = {
-    .state = "reconnecting",
-    .server = "nats://10.0.0.7:4222",
-    .node_id = "edge \"1\"\\b",
-    .jetstream = true,
-    .counters = {.connected = 0, .reconnects = 3, .subscriptions = 2, .frames_published = 0,
-        .bytes_published = 0, .frames_received = 9000, .bytes_received = 729000000,
-        .dropped_slow_consumer = 4, .dropped_publish = 1, .dropped_too_large = 0,
-        .dropped_invalid = 5, .dropped_stale = 1, .errors = 2},
+	.state = "reconnecting",
+	.server = "nats://10.0.0.7:4222",
+	.node_id = "edge \"1\"\\b",
+	.jetstream = true,
+	.counters = {.connected = 0, .reconnects = 3, .subscriptions = 2, .frames_published = 0,
+	    .bytes_published = 0, .frames_received = 9000, .bytes_received = 729000000,
+	    .dropped_slow_consumer = 4, .dropped_publish = 1, .dropped_too_large = 0,
+	    .dropped_invalid = 5, .dropped_stale = 1, .errors = 2},
 };
 
 static const struct fr_stats_snapshot golden_federated = {
-    .version = "0.9.1",
-    .uptime_s = 60,
-    .n_streams = 2,
-    .streams = golden_streams,
-    .nats = &golden_nats,
+	.version = "0.9.1",
+	.uptime_s = 60,
+	.n_streams = 2,
+	.streams = golden_streams,
+	.nats = &golden_nats,
 };
 
 static const struct {
 	const char *name;
 	const struct fr_stats_snapshot *snap;
 } goldens[] = {
-    {"full", &golden_full},
-    {"sample", &sample},
-    {"empty", &golden_empty},
-    {"federated", &golden_federated},
+	{"full", &golden_full},
+	{"sample", &sample},
+	{"empty", &golden_empty},
+	{"federated", &golden_federated},
 };
 
 /*
